@@ -1,0 +1,32 @@
+#include <cstdio>
+#include <sys/resource.h>
+
+#include "commands.h"
+
+namespace aio::cli {
+
+int report_error(const Status &status) {
+  std::fprintf(stderr, "aio: error: %s\n", status.message().c_str());
+  return status.code() == StatusCode::invalid_argument ? kExitUsage : kExitFailure;
+}
+
+nlohmann::json model_info_json(const engine::ModelInfo &info) {
+  nlohmann::json j = {
+      {"path", info.path},           {"name", info.name},           {"arch", info.arch},
+      {"description", info.description}, {"file_type", info.file_type}, {"n_params", info.n_params},
+      {"n_bytes", info.n_bytes},     {"n_vocab", info.n_vocab},     {"n_ctx_train", info.n_ctx_train},
+      {"n_layer", info.n_layer},     {"n_embd", info.n_embd},       {"n_head", info.n_head},
+      {"n_head_kv", info.n_head_kv}, {"has_chat_template", info.has_chat_template},
+      {"synthetic", info.synthetic},
+  };
+  if (info.synthetic) j["synthetic_preset"] = info.synthetic_preset;
+  return j;
+}
+
+uint64_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024; // Linux reports KiB
+}
+
+} // namespace aio::cli

@@ -1,0 +1,155 @@
+// `aio generate`: load one or more models into this process and generate from a prompt with each.
+// With several --model flags all of them are loaded first and stay resident together, as A-IO serves them.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "commands.h"
+#include "engine/generator.h"
+
+namespace aio::cli {
+namespace {
+
+struct GenerateOptions {
+  std::vector<std::string> models;
+  std::string prompt;
+  std::string prompt_file;
+  bool chat = false;
+  int max_tokens = 128;
+  float temperature = 0.0f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  uint32_t seed = 0;
+  std::vector<std::string> stop;
+  uint32_t ctx_size = 0;
+  int threads = 0;
+  int n_gpu_layers = -1;
+  bool ignore_eos = false;
+  bool json = false;
+};
+
+struct Loaded {
+  std::shared_ptr<engine::Model> model;
+  std::unique_ptr<engine::Session> session;
+};
+
+Expected<std::string> read_prompt(const GenerateOptions &o) {
+  if (!o.prompt_file.empty()) {
+    std::ifstream in(o.prompt_file, std::ios::binary);
+    if (!in) return not_found("cannot read --prompt-file " + o.prompt_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  return o.prompt;
+}
+
+nlohmann::json record_json(const engine::Model &m, const engine::GenerationRecord &r) {
+  return {
+      {"model", m.info().path},
+      {"synthetic", m.info().synthetic},
+      {"text", r.text},
+      {"tokens", r.tokens},
+      {"finish_reason", engine::finish_reason_name(r.finish_reason)},
+      {"n_prompt_tokens", r.n_prompt_tokens},
+      {"prefill_ms", r.prefill_ms},
+      {"n_generated", r.n_generated},
+      {"n_decode_steps", r.n_decode_steps},
+      {"decode_ms", r.decode_ms},
+      {"prefill_tokens_per_second", r.prefill_tokens_per_second()},
+      {"decode_tokens_per_second", r.decode_tokens_per_second()},
+      {"peak_rss_bytes", peak_rss_bytes()},
+  };
+}
+
+int run_generate(const GenerateOptions &o) {
+  if (o.models.empty()) return report_error(invalid_argument("--model FILE is required"));
+  if (o.prompt.empty() == o.prompt_file.empty())
+    return report_error(invalid_argument("give exactly one of --prompt TEXT or --prompt-file FILE"));
+  auto prompt_text = read_prompt(o);
+  if (!prompt_text) return report_error(prompt_text.status());
+
+  engine::GenerateParams gp;
+  gp.max_tokens = o.max_tokens;
+  gp.stop = o.stop;
+  gp.sampling = {o.temperature, o.top_k, o.top_p, o.seed};
+  gp.ignore_eos = o.ignore_eos;
+  if (Status s = gp.validate(); !s.ok()) return report_error(s);
+
+  // Load everything first: every model is resident before the first token is generated.
+  std::vector<Loaded> loaded;
+  for (const auto &path : o.models) {
+    auto model = engine::Model::load({.path = path, .n_gpu_layers = o.n_gpu_layers});
+    if (!model) return report_error(model.status());
+    const auto &info = (*model)->info();
+    engine::SessionParams sp;
+    sp.n_ctx = o.ctx_size > 0 ? o.ctx_size : static_cast<uint32_t>(std::min(4096, std::max(info.n_ctx_train, 256)));
+    sp.n_threads = o.threads;
+    auto session = engine::Session::create(*model, sp);
+    if (!session) return report_error(session.status());
+    loaded.push_back({std::move(*model), std::move(*session)});
+  }
+
+  const bool stream_text = !o.json && loaded.size() == 1;
+  bool any_synthetic = false;
+  for (auto &[model, session] : loaded) {
+    std::string text = *prompt_text;
+    if (o.chat) {
+      auto formatted = model->apply_chat_template({{"user", text}});
+      if (!formatted) return report_error(formatted.status());
+      text = std::move(*formatted);
+    }
+    auto tokens = model->tokenize(text, /*add_bos=*/!o.chat, /*parse_special=*/o.chat);
+    if (!tokens) return report_error(tokens.status());
+    engine::TokenCallback on_token;
+    if (stream_text)
+      on_token = [](std::string_view piece, llama_token) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        return true;
+      };
+    auto rec = engine::generate(*session, *tokens, gp, on_token);
+    if (!rec) return report_error(rec.status());
+    any_synthetic |= model->info().synthetic;
+    if (o.json) {
+      std::printf("%s\n", record_json(*model, *rec).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      continue;
+    }
+    if (stream_text) std::printf("\n");
+    else std::printf("=== %s ===\n%s\n", model->info().path.c_str(), rec->text.c_str());
+    std::fprintf(stderr,
+                 "[%s] prompt %d tokens in %.1f ms (%.1f tok/s) | generated %d tokens, decode %.1f tok/s | finish: %s\n",
+                 model->info().name.c_str(), rec->n_prompt_tokens, rec->prefill_ms, rec->prefill_tokens_per_second(),
+                 rec->n_generated, rec->decode_tokens_per_second(), engine::finish_reason_name(rec->finish_reason));
+  }
+  if (!o.json) {
+    std::fprintf(stderr, "%zu model(s) resident, peak RSS %.1f MiB\n", loaded.size(), peak_rss_bytes() / 1048576.0);
+    if (any_synthetic) std::fprintf(stderr, "%s\n", kSyntheticNotice);
+  }
+  return 0;
+}
+
+} // namespace
+
+void add_generate_command(CLI::App &app, Runner &runner) {
+  auto opts = std::make_shared<GenerateOptions>();
+  CLI::App *sub = app.add_subcommand("generate", "Generate text with one or more co-resident models");
+  sub->add_option("-m,--model", opts->models, "GGUF model file; repeat to load several models into one process");
+  sub->add_option("-p,--prompt", opts->prompt, "Prompt text");
+  sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from this file");
+  sub->add_flag("--chat", opts->chat, "Wrap the prompt as a user message in the model's chat template");
+  sub->add_option("-n,--max-tokens", opts->max_tokens, "Most tokens to generate")->capture_default_str();
+  sub->add_option("--temp", opts->temperature, "Sampling temperature; 0 = greedy")->capture_default_str();
+  sub->add_option("--top-k", opts->top_k, "Top-k cut before sampling (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", opts->top_p, "Nucleus (top-p) cut before sampling")->capture_default_str();
+  sub->add_option("--seed", opts->seed, "Sampling seed")->capture_default_str();
+  sub->add_option("--stop", opts->stop, "Stop string (repeatable); the output ends before it");
+  sub->add_option("-c,--ctx-size", opts->ctx_size, "Context size in tokens (default: min(4096, training length))");
+  sub->add_option("-t,--threads", opts->threads, "CPU threads (0 = all)");
+  sub->add_option("--n-gpu-layers", opts->n_gpu_layers, "Layers to offload to an accelerator (-1 = all)");
+  sub->add_flag("--ignore-eos", opts->ignore_eos, "Do not stop at end-of-generation tokens (benchmarking)");
+  sub->add_flag("--json", opts->json, "Print one JSON record per model instead of text");
+  sub->callback([opts, &runner] { runner = [opts] { return run_generate(*opts); }; });
+}
+
+} // namespace aio::cli

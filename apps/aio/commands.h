@@ -1,0 +1,40 @@
+// The `aio` subcommands. Each add_*_command registers its flags on the CLI11 app and, when chosen, stores in
+// `runner` the function that does the work and returns the process exit code.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "aio/status.h"
+#include "engine/model.h"
+
+namespace aio::cli {
+
+using Runner = std::function<int()>;
+
+void add_synth_command(CLI::App &app, Runner &runner);
+void add_info_command(CLI::App &app, Runner &runner);
+void add_generate_command(CLI::App &app, Runner &runner);
+
+// Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Prints "aio: error: <message>" to stderr and returns the exit code for it.
+int report_error(const Status &status);
+
+// The model's shape as JSON (the shape `aio info --json` prints).
+nlohmann::json model_info_json(const engine::ModelInfo &info);
+
+// The line every report on a synthetic model carries.
+constexpr const char *kSyntheticNotice =
+    "note: this model has SYNTHETIC random weights (made by `aio synth`): its text is meaningless; speed and memory "
+    "figures are real";
+
+// Peak resident memory of this process so far, in bytes.
+uint64_t peak_rss_bytes();
+
+} // namespace aio::cli

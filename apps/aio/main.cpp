@@ -1,0 +1,21 @@
+// `aio`: the A-IO command line. One binary, one subcommand per job; see `aio --help`.
+#include <cstdio>
+
+#include "commands.h"
+
+int main(int argc, char **argv) {
+  CLI::App app{"A-IO: request-aware inference orchestration over co-resident LLMs (llama.cpp)", "aio"};
+  app.set_version_flag("--version", std::string("aio ") + AIO_VERSION);
+  app.require_subcommand(1);
+  aio::cli::Runner runner;
+  aio::cli::add_synth_command(app, runner);
+  aio::cli::add_info_command(app, runner);
+  aio::cli::add_generate_command(app, runner);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : aio::cli::kExitUsage;
+  }
+  return runner ? runner() : 0;
+}

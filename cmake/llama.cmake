@@ -1,0 +1,43 @@
+# llama.cpp as a subproject: the pinned release fetched from the npm registry (scripts/fetch-deps.sh), or the
+# user's own checkout with -DAIO_LLAMA_DIR=/path. Backend options (GGML_CUDA, GGML_CANN, GGML_METAL, GGML_VULKAN,
+# ...) are llama.cpp's own cache variables and pass straight through from the command line.
+
+set(AIO_LLAMA_DIR "" CACHE PATH "Use this llama.cpp checkout instead of the pinned release")
+option(AIO_LLAMA_TOOLS "Also build llama.cpp's llama-bench, llama-server and llama-quantize (performance anchors)" ON)
+
+if(NOT AIO_LLAMA_DIR)
+  execute_process(
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/fetch-deps.sh llama.cpp
+    OUTPUT_VARIABLE _aio_llama_dir OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE _aio_fetch_rc)
+  if(NOT _aio_fetch_rc EQUAL 0)
+    message(FATAL_ERROR "Could not fetch the pinned llama.cpp (see the message above). "
+                        "Fix the network/npm problem, or pass -DAIO_LLAMA_DIR=/path/to/llama.cpp.")
+  endif()
+  set(AIO_LLAMA_DIR "${_aio_llama_dir}" CACHE PATH "Use this llama.cpp checkout instead of the pinned release" FORCE)
+endif()
+if(NOT EXISTS "${AIO_LLAMA_DIR}/include/llama.h")
+  message(FATAL_ERROR "AIO_LLAMA_DIR=${AIO_LLAMA_DIR} is not a llama.cpp checkout (no include/llama.h)")
+endif()
+message(STATUS "A-IO: llama.cpp from ${AIO_LLAMA_DIR}")
+
+# Static libraries, nothing we do not use: no tests, examples, network or web UI.
+set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
+set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
+set(LLAMA_CURL OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
+set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)
+set(LLAMA_TOOLS_INSTALL OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_COMMON ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_TOOLS ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_SERVER ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
+
+# EXCLUDE_FROM_ALL: only what A-IO links, plus the three anchor tools below, gets built.
+add_subdirectory(${AIO_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL)
+
+if(AIO_LLAMA_TOOLS)
+  add_custom_target(llama-anchors ALL DEPENDS llama-bench llama-server llama-quantize)
+endif()

@@ -1,0 +1,55 @@
+// Session: a llama.cpp context (KV cache + compute buffers) over one Model, holding one or more sequences.
+// Not thread-safe: one thread drives a Session at a time. Many Sessions may share one Model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "aio/status.h"
+#include "engine/model.h"
+
+namespace aio::engine {
+
+struct SessionParams {
+  uint32_t n_ctx = 4096;    // KV cache size in tokens (0 = the model's training context length)
+  uint32_t n_batch = 512;   // most tokens one llama_decode call takes; longer prompts are fed in chunks
+  uint32_t n_seq_max = 1;   // sequences that can live in the cache at the same time
+  int32_t n_threads = 0;    // CPU threads; 0 = all hardware threads
+  Status validate() const;
+};
+
+class Session {
+public:
+  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model, const SessionParams &params);
+
+  const Model &model() const { return *model_; }
+  llama_context *raw() const { return ctx_.get(); }
+  uint32_t n_ctx() const;
+  uint32_t n_batch() const;
+
+  // Runs one batch. Each llama_decode return code becomes a Status: 1 (no KV slot) -> resource_exhausted
+  // (retryable with a smaller batch or a freed sequence), 2 -> aborted, -1 -> invalid_argument, others -> internal.
+  Status decode(const llama_batch &batch);
+
+  // Feeds tokens to sequence `seq` starting at position `pos0`, in chunks of n_batch. Logits are kept for the last
+  // token only (when want_last_logits), readable through logits(-1).
+  Status prefill(llama_seq_id seq, std::span<const llama_token> tokens, llama_pos pos0, bool want_last_logits = true);
+
+  // Logits of output i of the last decode (-1 = the last output). Valid until the next decode.
+  const float *logits(int32_t i = -1) const;
+
+  // Forget sequence `seq` from position `from` on (from = 0 forgets it all).
+  void truncate(llama_seq_id seq, llama_pos from = 0);
+  // Forget every sequence.
+  void clear();
+  // Highest position stored for `seq`, or -1 when it is empty.
+  llama_pos last_pos(llama_seq_id seq) const;
+
+private:
+  Session() = default;
+  std::shared_ptr<const Model> model_;
+  llama_context_ptr ctx_;
+};
+
+} // namespace aio::engine
