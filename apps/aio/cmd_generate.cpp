@@ -62,6 +62,25 @@ nlohmann::json record_json(const engine::Model &m, const engine::GenerationRecor
   };
 }
 
+// Text shown on one line: control characters escaped, cut to `width` bytes at a UTF-8 boundary.
+std::string one_line_preview(const std::string &text, size_t width) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (out.size() >= width && (c & 0xC0) != 0x80) return out + "...";
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20) out += '?';
+    else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+void print_summary_row(const engine::ModelInfo &info, const engine::GenerationRecord &r) {
+  std::printf("%-28s %7.1fM %5s %10d %13.1f %13.1f  %s\n", info.name.substr(0, 28).c_str(), info.n_params / 1e6,
+              info.file_type.c_str(), r.n_prompt_tokens, r.prefill_tokens_per_second(), r.decode_tokens_per_second(),
+              one_line_preview(r.text, 40).c_str());
+}
+
 int run_generate(const GenerateOptions &o) {
   if (o.models.empty()) return report_error(invalid_argument("--model FILE is required"));
   if (o.prompt.empty() == o.prompt_file.empty())
@@ -91,6 +110,9 @@ int run_generate(const GenerateOptions &o) {
   }
 
   const bool stream_text = !o.json && loaded.size() == 1;
+  if (!o.json && !stream_text)
+    std::printf("%-28s %8s %5s %10s %13s %13s  %s\n", "model", "params", "type", "prompt tok", "prefill tok/s",
+                "decode tok/s", "output (start, escaped)");
   bool any_synthetic = false;
   for (auto &[model, session] : loaded) {
     std::string text = *prompt_text;
@@ -115,13 +137,17 @@ int run_generate(const GenerateOptions &o) {
       std::printf("%s\n", record_json(*model, *rec).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       continue;
     }
-    if (stream_text) std::printf("\n");
-    else std::printf("=== %s ===\n%s\n", model->info().path.c_str(), rec->text.c_str());
+    if (!stream_text) {
+      print_summary_row(model->info(), *rec);
+      continue;
+    }
+    std::printf("\n");
     std::fprintf(stderr,
                  "[%s] prompt %d tokens in %.1f ms (%.1f tok/s) | generated %d tokens, decode %.1f tok/s | finish: %s\n",
                  model->info().name.c_str(), rec->n_prompt_tokens, rec->prefill_ms, rec->prefill_tokens_per_second(),
                  rec->n_generated, rec->decode_tokens_per_second(), engine::finish_reason_name(rec->finish_reason));
   }
+  std::fflush(stdout);
   if (!o.json) {
     std::fprintf(stderr, "%zu model(s) resident, peak RSS %.1f MiB\n", loaded.size(), peak_rss_bytes() / 1048576.0);
     if (any_synthetic) std::fprintf(stderr, "%s\n", kSyntheticNotice);

@@ -1,0 +1,149 @@
+// The `aio` binary as a user runs it: exit codes, messages on stderr, output on stdout.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/paths.h"
+#include "support/process.h"
+#include "support/tiny_models.h"
+
+namespace aio::test {
+namespace {
+using nlohmann::json;
+
+ProcessResult aio(std::vector<std::string> args) {
+  args.insert(args.begin(), aio_binary());
+  return run_process(args);
+}
+
+std::vector<json> json_lines(const std::string &out) {
+  std::vector<json> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(json::parse(line));
+  return lines;
+}
+
+TEST(Cli, HelpForEverySubcommand) {
+  auto top = aio({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char *sub : {"synth", "info", "generate"}) {
+    EXPECT_NE(top.out.find(sub), std::string::npos) << sub;
+    auto r = aio({sub, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(aio({}).exit_code, 2);
+  EXPECT_EQ(aio({"frobnicate"}).exit_code, 2);
+  auto r = aio({"generate", "--prompt", "hi"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--model"), std::string::npos);
+  r = aio({"synth", "--preset", "no-such-preset", "-o", "/tmp/x.gguf"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("aio synth --list"), std::string::npos);
+}
+
+TEST(Cli, SynthThenInfo) {
+  const std::string out = make_temp_dir("cli") + "/m.gguf";
+  auto r = aio({"synth", "--preset", "tiny-small", "--type", "q4_0", "--seed", "3", "--tokenizer", "byte", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("SYNTHETIC"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(out));
+
+  auto again = aio({"synth", "--preset", "tiny-small", "--tokenizer", "byte", "-o", out});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("--force"), std::string::npos);
+
+  auto info = aio({"info", out, "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  json j = json::parse(info.out);
+  EXPECT_EQ(j["arch"], "llama");
+  EXPECT_EQ(j["file_type"], "Q4_0");
+  EXPECT_EQ(j["n_vocab"], 261);
+  EXPECT_EQ(j["synthetic"], true);
+  auto text = aio({"info", out});
+  EXPECT_NE(text.out.find("SYNTHETIC"), std::string::npos);
+}
+
+TEST(Cli, GenerateStreamsTextAndReportsJson) {
+  const std::string small = tiny_pair().small_path;
+  auto js = aio({"generate", "-m", small, "-p", "def add(a, b):", "-n", "12", "--ignore-eos", "--json"});
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  auto lines = json_lines(js.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["n_generated"], 12);
+  EXPECT_EQ(lines[0]["synthetic"], true);
+  EXPECT_GT(lines[0]["decode_tokens_per_second"].get<double>(), 0);
+  EXPECT_GT(lines[0]["peak_rss_bytes"].get<double>(), 0);
+
+  auto plain = aio({"generate", "-m", small, "-p", "def add(a, b):", "-n", "12", "--ignore-eos"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out, lines[0]["text"].get<std::string>() + "\n");
+  EXPECT_NE(plain.err.find("decode"), std::string::npos);
+  EXPECT_NE(plain.err.find("SYNTHETIC"), std::string::npos);
+}
+
+TEST(Cli, BothModelsResidentGiveTheSameTokensAsEachAlone) {
+  const auto &pair = tiny_pair();
+  const std::vector<std::string> common = {"-p", "Solve: 12 * 7 =", "-n", "10", "--ignore-eos", "--json"};
+  auto run = [&](std::vector<std::string> models) {
+    std::vector<std::string> args = {"generate"};
+    for (auto &m : models) args.insert(args.end(), {"-m", m});
+    args.insert(args.end(), common.begin(), common.end());
+    auto r = aio(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json_lines(r.out);
+  };
+  auto both = run({pair.small_path, pair.large_path});
+  auto small = run({pair.small_path});
+  auto large = run({pair.large_path});
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0]["tokens"], small[0]["tokens"]);
+  EXPECT_EQ(both[1]["tokens"], large[0]["tokens"]);
+}
+
+TEST(Cli, BadModelFilesFailCleanly) {
+  const std::string dir = make_temp_dir("cli-bad");
+  auto missing = aio({"generate", "-m", dir + "/absent.gguf", "-p", "hi"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos);
+
+  const std::string cut = dir + "/cut.gguf";
+  {
+    std::ifstream in(tiny_pair().large_path, std::ios::binary);
+    std::string data(std::filesystem::file_size(tiny_pair().large_path) / 2, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
+    std::ofstream(cut, std::ios::binary) << data;
+  }
+  auto truncated = aio({"generate", "-m", cut, "-p", "hi"});
+  EXPECT_EQ(truncated.exit_code, 1);
+  EXPECT_NE(truncated.err.find("truncated or corrupt"), std::string::npos);
+
+  const std::string junk = dir + "/junk.gguf";
+  std::ofstream(junk) << "not a model";
+  auto not_gguf = aio({"info", junk});
+  EXPECT_EQ(not_gguf.exit_code, 1);
+  EXPECT_NE(not_gguf.err.find("not a GGUF file"), std::string::npos);
+}
+
+TEST(Cli, PromptLongerThanTheContextFails) {
+  const std::string file = make_temp_dir("cli-long") + "/prompt.txt";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 600; ++i) out << "word ";
+  }
+  auto r = aio({"generate", "-m", tiny_pair().small_path, "--prompt-file", file, "--ctx-size", "256"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("context holds"), std::string::npos);
+  EXPECT_TRUE(r.out.empty());
+}
+
+} // namespace
+} // namespace aio::test

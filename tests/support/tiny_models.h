@@ -1,0 +1,20 @@
+// The tiny synthetic model pair, written once per test process by the same code as `aio synth`.
+#pragma once
+
+#include <string>
+
+namespace aio::test {
+
+struct TinyPair {
+  std::string small_path;   // tiny-small, q8_0
+  std::string large_path;   // tiny-large, q8_0
+  bool llama3_vocab = false; // true: the real Llama-3 tokenizer; false: the built-in byte vocabulary
+};
+
+// Synthesizes the pair on first use (the Llama-3 tokenizer when it was fetched, else the byte vocabulary).
+const TinyPair &tiny_pair();
+
+// Writes one tiny model with the built-in byte vocabulary (no download needed) and returns its path.
+std::string write_byte_vocab_model(const std::string &preset, const std::string &dir, unsigned seed = 1);
+
+} // namespace aio::test
