@@ -27,7 +27,7 @@ demo: build
 	@PRESET=$(PRESET) scripts/demo.sh
 
 bench: build
-	@bench/decode_vs_llama_bench.sh
+	@bench/decode_vs_llama_bench.py
 
 clean:
 	rm -rf build build-debug build-asan

@@ -1,5 +1,6 @@
 #include "engine/generator.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/text_stream.h"
@@ -9,6 +10,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Greedy decoding needs only the argmax; this skips building the sampler's candidate array over the whole vocabulary
+// on every step.
+llama_token argmax(const float *logits, int32_t n) {
+  return static_cast<llama_token>(std::max_element(logits, logits + n) - logits);
 }
 } // namespace
 
@@ -43,6 +50,7 @@ Expected<GenerationRecord> generate(Session &session, const std::vector<llama_to
   GenerationRecord rec;
   rec.n_prompt_tokens = static_cast<int32_t>(prompt.size());
   llama_sampler_ptr sampler = make_sampler(params.sampling);
+  const int32_t n_vocab = model.info().n_vocab;
   TextStream stream(params.stop);
 
   session.truncate(seq);
@@ -54,7 +62,8 @@ Expected<GenerationRecord> generate(Session &session, const std::vector<llama_to
   Status status;
   Clock::time_point t_decode;
   for (;;) {
-    const llama_token tok = llama_sampler_sample(sampler.get(), session.raw(), -1);
+    const llama_token tok = params.sampling.greedy() ? argmax(session.logits(-1), n_vocab)
+                                                     : llama_sampler_sample(sampler.get(), session.raw(), -1);
     if (rec.n_generated == 0) {
       rec.prefill_ms = ms_since(t_prefill);
       t_decode = Clock::now();
