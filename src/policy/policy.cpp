@@ -1,0 +1,112 @@
+#include "policy/policy.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace aio::policy {
+namespace {
+
+bool contains(const std::vector<std::string> &v, const std::string &x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::string fmt(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", x);
+  return buf;
+}
+
+// Whether `rule` matches; on a match, `why` collects the facts that made it so.
+Expected<bool> matches(const Rule &rule, const Policy &policy, const RouteInput &in, std::string &why) {
+  const Condition &c = rule.when;
+  const ProbeResult &p = *in.probe;
+  std::vector<std::string> facts;
+  if (!c.categories.empty()) {
+    if (!contains(c.categories, p.category())) return false;
+    facts.push_back("category " + p.category());
+  }
+  if (!c.true_labels.empty()) {
+    if (!in.true_label)
+      return invalid_argument("policy '" + policy.name + "' rule '" + rule.name +
+                              "' routes on the true label, which this request does not carry (only workloads with "
+                              "labels can use it)");
+    if (!contains(c.true_labels, *in.true_label)) return false;
+    facts.push_back("true label " + *in.true_label);
+  }
+  const double ctx = in.n_context_tokens;
+  if (c.context_le) {
+    if (!(ctx <= c.context_le->value)) return false;
+    facts.push_back("context " + std::to_string(in.n_context_tokens) + " <= " + fmt(c.context_le->value));
+  }
+  if (c.context_gt) {
+    if (!(ctx > c.context_gt->value)) return false;
+    facts.push_back("context " + std::to_string(in.n_context_tokens) + " > " + fmt(c.context_gt->value));
+  }
+  if (c.entropy_le) {
+    if (!(p.entropy_bits <= c.entropy_le->value)) return false;
+    facts.push_back("entropy " + fmt(p.entropy_bits) + " <= " + fmt(c.entropy_le->value) + " bits");
+  }
+  if (c.entropy_gt) {
+    if (!(p.entropy_bits > c.entropy_gt->value)) return false;
+    facts.push_back("entropy " + fmt(p.entropy_bits) + " > " + fmt(c.entropy_gt->value) + " bits");
+  }
+  if (c.random_lt) {
+    const double u = uniform_draw(policy.seed, in.request_id);
+    if (!(u < c.random_lt->value)) return false;
+    facts.push_back("draw " + fmt(u) + " < " + fmt(c.random_lt->value));
+  }
+  why.clear();
+  for (size_t i = 0; i < facts.size(); ++i) why += (i ? ", " : "") + facts[i];
+  if (why.empty()) why = "default";
+  return true;
+}
+
+} // namespace
+
+double uniform_draw(uint64_t seed, uint64_t request_id) {
+  // splitmix64 of the pair: independent across requests, identical across runs.
+  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + request_id + 0x632BE59BD9B4E019ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+Status Policy::set_var(const std::string &name, double value) {
+  auto it = std::find_if(vars.begin(), vars.end(), [&](const auto &v) { return v.first == name; });
+  if (it == vars.end()) return invalid_argument("policy '" + this->name + "' has no variable '" + name + "'");
+  it->second = value;
+  for (Rule &r : rules)
+    for (auto *t : {&r.when.context_le, &r.when.context_gt, &r.when.entropy_le, &r.when.entropy_gt, &r.when.random_lt})
+      if (*t && (*t)->var == name) (*t)->value = value;
+  return {};
+}
+
+std::optional<double> Policy::var(const std::string &name) const {
+  for (const auto &[k, v] : vars)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+Expected<Route> decide(const Policy &policy, const RouteInput &in, const StrategyParams &params) {
+  AIO_CHECK(in.probe != nullptr);
+  std::string why;
+  for (const Rule &rule : policy.rules) {
+    auto m = matches(rule, policy, in, why);
+    if (!m) return m.status();
+    if (!*m) continue;
+    Route r;
+    r.model = rule.model;
+    r.strategy = rule.strategy;
+    r.params = params;
+    r.draft_model = rule.draft_model;
+    r.policy = policy.name;
+    r.rule = rule.name;
+    r.reason = (rule.reason.empty() ? rule.name : rule.reason) + " (" + why + ")";
+    return r;
+  }
+  return invalid_argument("no rule of policy '" + policy.name + "' (" + policy.source +
+                          ") matched this request; end the rule list with a rule without 'when' as the default");
+}
+
+} // namespace aio::policy

@@ -1,0 +1,68 @@
+// A policy maps (probe result, context length, request) to a Route. Policies are data (YAML rule tables, see
+// policy_config.h); this file is the pure function that applies one. It never touches a model.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aio/route.h"
+
+namespace aio::policy {
+
+// A number in a rule, either literal or a named policy variable (so `aio calibrate` can move tau everywhere at once).
+struct Threshold {
+  double value = 0;
+  std::string var; // "" for a literal
+};
+
+// Every field that is set must hold for the rule to match.
+struct Condition {
+  std::vector<std::string> categories;   // the probe's argmax is one of these
+  std::vector<std::string> true_labels;  // the request's true label is one of these (oracle; workloads supply labels)
+  std::optional<Threshold> context_le;   // context tokens <= x
+  std::optional<Threshold> context_gt;   // context tokens > x
+  std::optional<Threshold> entropy_le;   // entropy (bits) <= x
+  std::optional<Threshold> entropy_gt;   // entropy (bits) > x
+  std::optional<Threshold> random_lt;    // a seeded uniform draw in [0, 1) for this request is < x
+};
+
+struct Rule {
+  std::string name;               // shown in the route's reason; defaults to "rule N"
+  Condition when;
+  std::string model;              // model name in the config
+  Strategy strategy = Strategy::plain;
+  std::string draft_model;        // for strategy draft
+  std::string reason;
+  int32_t line = 0;               // where it was written (1-based), for messages
+};
+
+struct Policy {
+  std::string name;
+  std::string description;
+  std::vector<std::pair<std::string, double>> vars; // named thresholds, e.g. tau
+  std::vector<Rule> rules;        // first match wins
+  uint64_t seed = 0;              // for random_lt draws
+  std::string source;             // file it came from
+
+  // Sets a variable and every threshold that refers to it. Fails if the policy has no such variable.
+  Status set_var(const std::string &name, double value);
+  std::optional<double> var(const std::string &name) const;
+};
+
+// What the policy sees of a request.
+struct RouteInput {
+  const ProbeResult *probe = nullptr;
+  int32_t n_context_tokens = 0;
+  std::optional<std::string> true_label;
+  uint64_t request_id = 0;        // makes random_lt draws reproducible per request
+};
+
+// Applies the first matching rule. Errors: no rule matched; a rule needs a true label the request lacks.
+Expected<Route> decide(const Policy &policy, const RouteInput &input, const StrategyParams &params);
+
+// The seeded draw random_lt compares against: uniform in [0, 1), a pure function of (seed, request_id).
+double uniform_draw(uint64_t seed, uint64_t request_id);
+
+} // namespace aio::policy

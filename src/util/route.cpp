@@ -1,0 +1,28 @@
+#include "aio/route.h"
+
+namespace aio {
+
+const char *strategy_name(Strategy s) {
+  switch (s) {
+  case Strategy::plain: return "plain";
+  case Strategy::pld: return "pld";
+  case Strategy::draft: return "draft";
+  }
+  return "?";
+}
+
+Expected<Strategy> parse_strategy(const std::string &name) {
+  if (name == "plain") return Strategy::plain;
+  if (name == "pld") return Strategy::pld;
+  if (name == "draft") return Strategy::draft;
+  return invalid_argument("unknown strategy '" + name + "'; use plain, pld or draft");
+}
+
+Status StrategyParams::validate() const {
+  if (pld_window < 1) return invalid_argument("pld_window must be at least 1");
+  if (pld_lookahead < 1) return invalid_argument("pld_lookahead must be at least 1");
+  if (draft_tokens < 1) return invalid_argument("draft_tokens must be at least 1");
+  return {};
+}
+
+} // namespace aio

@@ -1,0 +1,213 @@
+// The paper's rule and every built-in baseline and ablation, at and around their boundaries; policy-file errors.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "policy/policy_config.h"
+#include "probe/entropy.h"
+#include "support/paths.h"
+
+namespace aio::policy {
+namespace {
+
+// A probe result with the given argmax category and entropy (the distribution itself does not matter to policies).
+ProbeResult probe_of(const std::string &category, double entropy) {
+  ProbeResult p;
+  p.probe_kind = "test";
+  p.categories = {"code", "qa", "math"};
+  p.distribution = {0, 0, 0};
+  p.argmax = static_cast<int32_t>(std::find(p.categories.begin(), p.categories.end(), category) - p.categories.begin());
+  p.distribution[p.argmax] = 1;
+  p.entropy_bits = entropy;
+  return p;
+}
+
+Route route(const std::string &policy, const std::string &category, double entropy, int32_t ctx,
+            std::optional<std::string> label = std::nullopt, uint64_t id = 0) {
+  const ProbeResult p = probe_of(category, entropy);
+  auto r = decide(builtin_policies().at(policy), {&p, ctx, label, id}, StrategyParams{});
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? *r : Route{};
+}
+
+std::string where(const Route &r) { return r.model + "/" + strategy_name(r.strategy); }
+
+TEST(AioPolicy, ConfidentShortCodeGoesToTheSmallModel) {
+  EXPECT_EQ(where(route("aio", "code", 0.1, 100)), "small/plain");
+  EXPECT_EQ(route("aio", "code", 0.1, 100).rule, "confident-short-code");
+}
+
+TEST(AioPolicy, ContextBoundaryIs2048Inclusive) {
+  EXPECT_EQ(where(route("aio", "code", 0.1, 2048)), "small/plain");
+  EXPECT_EQ(where(route("aio", "code", 0.1, 2049)), "large/plain");
+}
+
+TEST(AioPolicy, EntropyBoundaryIsTauInclusive) {
+  EXPECT_EQ(where(route("aio", "code", 0.45, 10)), "small/plain");
+  EXPECT_EQ(where(route("aio", "code", 0.4500001, 10)), "large/plain");
+}
+
+TEST(AioPolicy, QaAndMathGoToTheLargeModelWithPld) {
+  for (const char *cat : {"qa", "math"}) {
+    EXPECT_EQ(where(route("aio", cat, 0.0, 10)), "large/pld") << cat;
+    EXPECT_EQ(where(route("aio", cat, 1.5, 10)), "large/pld") << cat << " uncertain";
+    EXPECT_EQ(where(route("aio", cat, 0.0, 30000)), "large/pld") << cat << " long";
+  }
+}
+
+TEST(AioPolicy, LongOrUncertainCodeNeverGetsPld) {
+  EXPECT_EQ(where(route("aio", "code", 0.0, 32768)), "large/plain");
+  EXPECT_EQ(where(route("aio", "code", 1.58, 10)), "large/plain");
+}
+
+TEST(AioPolicy, ReasonSaysWhy) {
+  const Route r = route("aio", "code", 0.2, 50);
+  EXPECT_NE(r.reason.find("category code"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("context 50 <= 2048"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("entropy 0.2 <= 0.45 bits"), std::string::npos) << r.reason;
+  EXPECT_EQ(r.policy, "aio");
+}
+
+TEST(Baselines, StaticOnesIgnoreTheProbe) {
+  for (const char *cat : {"code", "qa", "math"}) {
+    EXPECT_EQ(where(route("static-small", cat, 1.5, 9999)), "small/plain");
+    EXPECT_EQ(where(route("static-large", cat, 0.0, 1)), "large/plain");
+    EXPECT_EQ(where(route("static-small-pld", cat, 0.0, 1)), "small/pld");
+    EXPECT_EQ(where(route("static-large-pld", cat, 0.0, 1)), "large/pld");
+    EXPECT_EQ(where(route("quant", cat, 0.0, 1)), "quant/plain");
+  }
+}
+
+TEST(Baselines, DraftUsesTheSmallModelToDraftForTheLarge) {
+  const Route r = route("draft", "qa", 0.0, 10);
+  EXPECT_EQ(where(r), "large/draft");
+  EXPECT_EQ(r.draft_model, "small");
+}
+
+TEST(Baselines, RandomIsSeededPerRequestAndRoughlyHalf) {
+  int small = 0;
+  for (uint64_t id = 0; id < 1000; ++id) {
+    const Route a = route("random", "code", 0.0, 10, std::nullopt, id);
+    EXPECT_EQ(a.model, route("random", "code", 0.0, 10, std::nullopt, id).model) << "not reproducible";
+    small += a.model == "small";
+  }
+  EXPECT_GT(small, 430);
+  EXPECT_LT(small, 570);
+}
+
+TEST(Baselines, RandomProbabilityIsAVariable) {
+  Policy p = builtin_policies().at("random");
+  ASSERT_TRUE(p.set_var("p_small", 0.0).ok());
+  const ProbeResult probe = probe_of("code", 0);
+  for (uint64_t id = 0; id < 50; ++id) EXPECT_EQ(decide(p, {&probe, 1, {}, id}, {})->model, "large");
+  ASSERT_TRUE(p.set_var("p_small", 1.0).ok());
+  for (uint64_t id = 0; id < 50; ++id) EXPECT_EQ(decide(p, {&probe, 1, {}, id}, {})->model, "small");
+}
+
+TEST(Baselines, OracleRoutesOnTheTrueLabelNotTheProbe) {
+  EXPECT_EQ(where(route("oracle", "qa", 1.5, 10, "code")), "small/plain");
+  EXPECT_EQ(where(route("oracle", "code", 0.0, 10, "math")), "large/pld");
+  EXPECT_EQ(where(route("oracle", "code", 0.0, 5000, "code")), "large/plain");
+  const ProbeResult p = probe_of("code", 0);
+  auto r = decide(builtin_policies().at("oracle"), {&p, 10, std::nullopt, 0}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("true label"), std::string::npos);
+}
+
+TEST(Ablations, NoModelRoutingKeepsThePldSwitch) {
+  EXPECT_EQ(where(route("no-model-routing", "code", 0.0, 10)), "large/plain");
+  EXPECT_EQ(where(route("no-model-routing", "qa", 0.0, 10)), "large/pld");
+  EXPECT_EQ(where(route("no-model-routing", "math", 1.0, 10)), "large/pld");
+}
+
+TEST(Ablations, NoPldSwitchKeepsModelRouting) {
+  EXPECT_EQ(where(route("no-pld-switch", "code", 0.1, 10)), "small/plain");
+  EXPECT_EQ(where(route("no-pld-switch", "qa", 0.1, 10)), "large/plain");
+  EXPECT_EQ(where(route("no-pld-switch", "code", 0.9, 10)), "large/plain");
+}
+
+TEST(Ablations, NoEntropyFallbackSendsUncertainCodeSmall) {
+  EXPECT_EQ(where(route("no-entropy-fallback", "code", 1.58, 10)), "small/plain");
+  EXPECT_EQ(where(route("no-entropy-fallback", "code", 1.58, 4096)), "large/plain");
+  EXPECT_EQ(where(route("no-entropy-fallback", "math", 0.0, 10)), "large/pld");
+}
+
+TEST(PolicyVars, SetVarMovesEveryThresholdThatNamesIt) {
+  Policy p = builtin_policies().at("aio");
+  ASSERT_TRUE(p.set_var("tau", 1.0).ok());
+  const ProbeResult probe = probe_of("code", 0.9);
+  EXPECT_EQ(decide(p, {&probe, 10, {}, 0}, {})->model, "small");
+  EXPECT_FALSE(p.set_var("nonexistent", 1).ok());
+}
+
+TEST(BuiltinPolicies, AllArePresent) {
+  for (const char *name : {"aio", "static-small", "static-large", "static-small-pld", "static-large-pld", "random",
+                           "draft", "quant", "oracle", "no-model-routing", "no-pld-switch", "no-entropy-fallback"})
+    EXPECT_TRUE(builtin_policies().count(name)) << name;
+}
+
+// --- Policy files written by users ---
+
+Status load_error(const std::string &yaml_text) {
+  const std::string path = test::make_temp_dir("policy") + "/my-policy.yaml";
+  std::ofstream(path) << yaml_text;
+  auto r = load_policy_file(path);
+  return r.ok() ? Status{} : r.status();
+}
+
+TEST(PolicyFile, AUserRuleTableLoadsWithoutRecompiling) {
+  const std::string path = test::make_temp_dir("policy") + "/mine.yaml";
+  std::ofstream(path) << "policies:\n"
+                         "  math-small:\n"
+                         "    vars: {t: 0.8}\n"
+                         "    rules:\n"
+                         "      - {when: {category: math, entropy_le: t}, route: {model: small, strategy: pld}}\n"
+                         "      - route: {model: large}\n";
+  auto set = load_policy_file(path);
+  ASSERT_TRUE(set.ok()) << set.status().to_string();
+  const ProbeResult p = probe_of("math", 0.5);
+  auto r = decide(set->at("math-small"), {&p, 10, {}, 0}, {});
+  EXPECT_EQ(where(*r), "small/pld");
+  EXPECT_EQ(r->rule, "rule 1");
+}
+
+TEST(PolicyFile, ErrorsNameFileLineAndProblem) {
+  struct Case {
+    std::string yaml, expect_line, expect_text;
+  };
+  const std::vector<Case> cases = {
+      {"policies:\n  p:\n    rules:\n      - {when: {entropy_lt: 0.4}, route: {model: large}}\n      - route: {model: large}\n",
+       ":4:", "unknown key 'entropy_lt'"},
+      {"policies:\n  p:\n    rules:\n      - route: {model: large, strategy: turbo}\n", ":4:", "unknown strategy 'turbo'"},
+      {"policies:\n  p:\n    rules:\n      - {when: {category: code}, route: {model: small}}\n", ":4:",
+       "add a final rule without 'when'"},
+      {"policies:\n  p:\n    rules:\n      - {when: {entropy_le: tau}, route: {model: small}}\n      - route: {model: large}\n",
+       ":4:", "'tau' is neither a number nor a variable"},
+      {"policies:\n  p:\n    rules:\n      - {when: {category: code}}\n", ":4:", "has no 'route'"},
+      {"policies:\n  p:\n    rules: []\n", ":3:", "non-empty list"},
+      {"policies:\n  p:\n    rules:\n      - route: {model: large, strategy: draft}\n", ":4:", "needs a draft_model"},
+      {"policies:\n  p:\n    rules:\n      - route: {model: large\n", ":5:", "YAML syntax error"},
+      {"policies:\n  p:\n    rules:\n      - {when: {random_lt: 2}, route: {model: large}}\n      - route: {model: large}\n",
+       ":4:", "probability"},
+  };
+  for (const auto &c : cases) {
+    Status s = load_error(c.yaml);
+    ASSERT_FALSE(s.ok()) << c.yaml;
+    EXPECT_NE(s.message().find("my-policy.yaml" + c.expect_line), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(c.expect_text), std::string::npos) << s.message();
+  }
+}
+
+TEST(PolicyFile, MissingFileIsNotFound) {
+  auto r = load_policy_file("/nonexistent/policy.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::not_found);
+}
+
+TEST(ModelsUsed, ListsRoutedAndDraftModels) {
+  EXPECT_EQ(models_used(builtin_policies().at("aio")), (std::vector<std::string>{"small", "large"}));
+  EXPECT_EQ(models_used(builtin_policies().at("draft")), (std::vector<std::string>{"large", "small"}));
+}
+
+} // namespace
+} // namespace aio::policy
