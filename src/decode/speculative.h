@@ -1,0 +1,31 @@
+// Draft-then-verify, shared by PLD and draft-model decoding: the target model checks a proposal in one batch.
+#pragma once
+
+#include <vector>
+
+#include "engine/decode_loop.h"
+#include "engine/prob_sampler.h"
+
+namespace aio::decode {
+
+// Proposed continuation of the text after the pending token.
+struct Proposal {
+  std::vector<llama_token> tokens;
+  // For each proposed token, the distribution it was drawn from (sampled draft-model decoding only). Empty means a
+  // deterministic proposal (PLD, or any greedy drafter): q is a point mass on the proposed token.
+  std::vector<engine::TokenDistribution> draft_dists;
+};
+
+// NOTE: Speculative verification (Leviathan et al. 2023; Chen et al. 2023). The target decodes [pending, d1..dk] in
+// one batch. Greedy: d_i is kept while it equals the target's argmax, and the target's own token follows the kept
+// prefix, so the output equals plain greedy decoding token for token. Sampling: d_i is kept with probability
+// min(1, p(d_i) / q(d_i)); at the first rejection a token is drawn from norm(max(0, p - q)); if all are kept, one more
+// is drawn from p. This leaves the output distribution exactly that of plain sampling.
+// Returns the tokens to emit (kept drafts, then the target's token); the KV cache keeps pending + kept drafts.
+Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_token pending, const Proposal &proposal,
+                                          engine::ProbSampler &sampler, int32_t &n_accepted);
+
+// One ordinary step: decode the pending token and draw the next one.
+Expected<llama_token> plain_step(engine::DecodeLoop &target, llama_token pending, engine::ProbSampler &sampler);
+
+} // namespace aio::decode

@@ -1,0 +1,54 @@
+#include "engine/prob_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace aio::engine {
+
+ProbSampler::ProbSampler(const SamplingParams &params, int32_t n_vocab)
+    : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
+  llama_sampler_chain_params cp = llama_sampler_chain_default_params();
+  cp.no_perf = true;
+  filter_.reset(llama_sampler_chain_init(cp));
+  if (params.top_k > 0) llama_sampler_chain_add(filter_.get(), llama_sampler_init_top_k(params.top_k));
+  if (params.top_p < 1.0f) llama_sampler_chain_add(filter_.get(), llama_sampler_init_top_p(params.top_p, 1));
+  if (!params.greedy()) llama_sampler_chain_add(filter_.get(), llama_sampler_init_temp(params.temperature));
+}
+
+TokenDistribution ProbSampler::distribution(const float *logits) {
+  if (params_.greedy()) {
+    const auto best = static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+    return {{best, logits[best], 1.0f}};
+  }
+  TokenDistribution cand(static_cast<size_t>(n_vocab_));
+  for (llama_token t = 0; t < n_vocab_; ++t) cand[static_cast<size_t>(t)] = {t, logits[t], 0.0f};
+  llama_token_data_array arr = {cand.data(), cand.size(), -1, false};
+  llama_sampler_apply(filter_.get(), &arr);
+  cand.resize(arr.size); // the filters keep their survivors at the front
+  float max = -INFINITY;
+  for (const auto &c : cand) max = std::max(max, c.logit);
+  double sum = 0;
+  for (auto &c : cand) sum += c.p = std::exp(c.logit - max);
+  for (auto &c : cand) c.p = static_cast<float>(c.p / sum);
+  return cand;
+}
+
+llama_token ProbSampler::draw(const TokenDistribution &dist) {
+  AIO_CHECK(!dist.empty());
+  double r = uniform(), acc = 0;
+  for (const auto &c : dist) {
+    acc += c.p;
+    if (r < acc) return c.id;
+  }
+  return dist.back().id; // rounding left a sliver above the last bucket
+}
+
+double ProbSampler::uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+double probability_of(const TokenDistribution &dist, llama_token token) {
+  for (const auto &c : dist)
+    if (c.id == token) return c.p;
+  return 0.0;
+}
+
+} // namespace aio::engine

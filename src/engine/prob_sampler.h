@@ -1,0 +1,37 @@
+// ProbSampler: the sampling distribution as explicit probabilities, for speculative decoding's acceptance rule.
+// It applies the same llama.cpp filters as make_sampler (top-k -> top-p -> temperature) and then a softmax, i.e.
+// exactly the distribution make_sampler's final draw samples from; only the random stream differs.
+#pragma once
+
+#include <random>
+#include <vector>
+
+#include "engine/sampling.h"
+
+namespace aio::engine {
+
+using TokenDistribution = std::vector<llama_token_data>; // candidates with .p summing to 1
+
+class ProbSampler {
+public:
+  ProbSampler(const SamplingParams &params, int32_t n_vocab);
+
+  // The distribution over the vocabulary that `params` define for these logits (greedy: the argmax with p = 1).
+  TokenDistribution distribution(const float *logits);
+  // A token drawn from `dist`.
+  llama_token draw(const TokenDistribution &dist);
+  // A uniform draw in [0, 1).
+  double uniform();
+  int32_t n_vocab() const { return n_vocab_; }
+
+private:
+  SamplingParams params_;
+  int32_t n_vocab_;
+  llama_sampler_ptr filter_;
+  std::mt19937_64 rng_;
+};
+
+// Probability of `token` in `dist` (0 when it is not a candidate).
+double probability_of(const TokenDistribution &dist, llama_token token);
+
+} // namespace aio::engine

@@ -1,0 +1,187 @@
+// PLD and draft-model decoding are lossless: greedy output equals plain greedy token for token; sampled output keeps
+// plain sampling's distribution.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "decode/strategy.h"
+#include "support/paths.h"
+#include "support/tiny_models.h"
+
+namespace aio::decode {
+namespace {
+
+class StrategyTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    small_ = *engine::Model::load({.path = test::tiny_pair().small_path});
+    large_ = *engine::Model::load({.path = test::tiny_pair().large_path});
+  }
+  static void TearDownTestSuite() {
+    small_.reset();
+    large_.reset();
+  }
+  void SetUp() override {
+    target_ = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 2}));
+    draft_ = std::move(*engine::Session::create(small_, {.n_ctx = 1024, .n_threads = 2}));
+  }
+  engine::GenerationRecord run(Strategy s, const std::string &text, const engine::GenerateParams &p,
+                               StrategyParams sp = {}) {
+    auto tokens = large_->tokenize(text);
+    auto r = run_strategy(s, sp, {target_.get(), draft_.get(), 0, 0}, *tokens, p);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r.ok() ? *r : engine::GenerationRecord{};
+  }
+  static engine::GenerateParams greedy(int n) {
+    engine::GenerateParams p;
+    p.max_tokens = n;
+    p.ignore_eos = true;
+    return p;
+  }
+
+  static std::shared_ptr<engine::Model> small_, large_;
+  std::unique_ptr<engine::Session> target_, draft_;
+};
+std::shared_ptr<engine::Model> StrategyTest::small_, StrategyTest::large_;
+
+const std::vector<std::string> kPrompts = {
+    "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n\n"
+    "def fibonacci_iter(n):",
+    "Question: What is the capital of France? Answer: Paris. Question: What is the capital of Spain? Answer:",
+    "12 + 7 = 19. 19 + 7 = 26. 26 + 7 = 33. 33 + 7 =",
+    "the the the the the the the the the the the the",
+    "abc abc abc abc abc abc abc abc",
+    "Translate to French: cat -> chat, dog -> chien, bird ->",
+    "x",
+    "今天天气很好，我们去公园散步吧。今天天气很好，",
+};
+
+TEST_F(StrategyTest, PldEqualsPlainGreedy) {
+  int32_t drafted = 0, accepted = 0;
+  for (const auto &prompt : kPrompts) {
+    for (StrategyParams sp : {StrategyParams{}, StrategyParams{.pld_window = 3, .pld_lookahead = 5}}) {
+      const auto plain = run(Strategy::plain, prompt, greedy(40));
+      const auto pld = run(Strategy::pld, prompt, greedy(40), sp);
+      EXPECT_EQ(pld.tokens, plain.tokens) << prompt;
+      EXPECT_EQ(pld.text, plain.text);
+      drafted += pld.n_drafted;
+      accepted += pld.n_accepted;
+    }
+  }
+  EXPECT_GT(drafted, 0);
+  EXPECT_GT(accepted, 0) << "no draft was ever accepted: the test would not exercise verification";
+}
+
+TEST_F(StrategyTest, PldAcceptsDraftsOnSelfRepeatingText) {
+  const auto r = run(Strategy::pld, "the the the the the the the the the the the the", greedy(60));
+  EXPECT_GT(r.n_accepted, 0);
+  EXPECT_LT(r.n_decode_steps, r.n_generated - 1) << "accepted drafts should save forward passes";
+}
+
+TEST_F(StrategyTest, DraftEqualsPlainGreedy) {
+  int32_t drafted = 0, accepted = 0;
+  for (const auto &prompt : kPrompts) {
+    for (int k : {1, 4}) {
+      const auto plain = run(Strategy::plain, prompt, greedy(32));
+      const auto spec = run(Strategy::draft, prompt, greedy(32), {.draft_tokens = k});
+      EXPECT_EQ(spec.tokens, plain.tokens) << prompt << " k=" << k;
+      drafted += spec.n_drafted;
+      accepted += spec.n_accepted;
+    }
+  }
+  EXPECT_GT(drafted, 0);
+  EXPECT_GT(accepted, 0) << "the small model never agreed with the large one";
+}
+
+TEST_F(StrategyTest, DraftFromTheSameModelAcceptsEverything) {
+  // A model drafting for itself is always right: every proposal is kept.
+  auto self_draft = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 2}));
+  auto tokens = large_->tokenize("def add(a, b):");
+  auto r = run_strategy(Strategy::draft, {.draft_tokens = 3}, {target_.get(), self_draft.get(), 0, 0}, *tokens,
+                        greedy(30));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->n_accepted, r->n_drafted);
+  EXPECT_GT(r->n_drafted, 20);
+  EXPECT_EQ(r->tokens, run(Strategy::plain, "def add(a, b):", greedy(30)).tokens);
+}
+
+TEST_F(StrategyTest, LimitsAreRespectedLikePlain) {
+  // max_tokens and stop strings land on the same token with every strategy.
+  for (Strategy s : {Strategy::pld, Strategy::draft}) {
+    const auto r = run(s, "the the the the the the the the", greedy(7));
+    EXPECT_EQ(r.n_generated, 7);
+    EXPECT_EQ(r.finish_reason, engine::FinishReason::max_tokens);
+  }
+  const auto full = run(Strategy::plain, "abc abc abc abc abc", greedy(30));
+  ASSERT_GT(full.text.size(), 8u);
+  engine::GenerateParams p = greedy(30);
+  p.stop = {full.text.substr(full.text.size() / 2, 3)};
+  const auto plain = run(Strategy::plain, "abc abc abc abc abc", p);
+  for (Strategy s : {Strategy::pld, Strategy::draft}) {
+    const auto r = run(s, "abc abc abc abc abc", p);
+    EXPECT_EQ(r.text, plain.text) << strategy_name(s);
+    EXPECT_EQ(r.finish_reason, engine::FinishReason::stop_string);
+  }
+}
+
+TEST_F(StrategyTest, ContextLimitIsRespected) {
+  auto small_ctx = std::move(*engine::Session::create(large_, {.n_ctx = 256, .n_threads = 2}));
+  std::vector<llama_token> tokens = *large_->tokenize("the the the");
+  while (tokens.size() < 245) tokens.push_back(tokens[1]);
+  auto plain = engine::generate(*small_ctx, tokens, greedy(100));
+  auto pld = run_strategy(Strategy::pld, {}, {small_ctx.get(), nullptr, 0, 0}, tokens, greedy(100));
+  ASSERT_TRUE(plain.ok() && pld.ok()) << pld.status().to_string();
+  EXPECT_EQ(pld->finish_reason, engine::FinishReason::context_full);
+  EXPECT_EQ(pld->tokens, plain->tokens);
+}
+
+TEST_F(StrategyTest, DraftRefusesAModelWithAnotherVocabulary) {
+  auto bytes = *engine::Model::load({.path = test::write_byte_vocab_model("tiny-small", test::make_temp_dir("v"))});
+  if (bytes->shares_vocab_with(*large_)) GTEST_SKIP() << "the tiny pair uses the byte vocabulary too";
+  auto other = std::move(*engine::Session::create(bytes, {.n_ctx = 512, .n_threads = 1}));
+  auto r = run_strategy(Strategy::draft, {}, {target_.get(), other.get(), 0, 0}, *large_->tokenize("hi"), greedy(4));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("vocabularies differ"), std::string::npos) << r.status().message();
+  auto none = run_strategy(Strategy::draft, {}, {target_.get(), nullptr, 0, 0}, *large_->tokenize("hi"), greedy(4));
+  EXPECT_FALSE(none.ok());
+}
+
+TEST_F(StrategyTest, SampledSpeculationKeepsPlainSamplingsDistribution) {
+  // The distribution of the first two sampled tokens, plain vs PLD vs draft, over many seeds. The speculative
+  // acceptance rule makes them equal; total variation stays at sampling noise.
+  // The prompt ends with the model's own greedy continuation, which repeats itself: the token it is most likely to
+  // sample next occurred before, so PLD has something to propose, and the target sometimes keeps it, sometimes not.
+  std::vector<llama_token> prompt = *large_->tokenize("ab");
+  const auto greedy_run = engine::generate(*target_, prompt, greedy(6));
+  ASSERT_TRUE(greedy_run.ok());
+  prompt.insert(prompt.end(), greedy_run->tokens.begin(), greedy_run->tokens.end());
+  constexpr int kRuns = 600;
+  std::map<Strategy, std::map<std::pair<llama_token, llama_token>, int>> counts;
+  std::map<Strategy, int32_t> drafted, accepted;
+  for (Strategy s : {Strategy::plain, Strategy::pld, Strategy::draft}) {
+    for (int seed = 0; seed < kRuns; ++seed) {
+      engine::GenerateParams p = greedy(2);
+      p.sampling = {.temperature = 1.0f, .top_k = 3, .top_p = 1.0f, .seed = static_cast<uint32_t>(seed)};
+      auto r = run_strategy(s, {.pld_lookahead = 2, .draft_tokens = 2}, {target_.get(), draft_.get(), 0, 0}, prompt, p);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      ASSERT_EQ(r->tokens.size(), 2u);
+      ++counts[s][{r->tokens[0], r->tokens[1]}];
+      drafted[s] += r->n_drafted;
+      accepted[s] += r->n_accepted;
+    }
+  }
+  // Both kept and rejected drafts occur, so both branches of the acceptance rule are exercised.
+  for (Strategy s : {Strategy::pld, Strategy::draft}) {
+    EXPECT_GT(accepted[s], 0) << strategy_name(s);
+    EXPECT_LT(accepted[s], drafted[s]) << strategy_name(s);
+    double tv = 0;
+    std::map<std::pair<llama_token, llama_token>, int> keys = counts[Strategy::plain];
+    for (const auto &[k, _] : counts[s]) keys[k];
+    for (const auto &[k, _] : keys) tv += std::abs(counts[Strategy::plain][k] - counts[s][k]) / (2.0 * kRuns);
+    // With at most 9 outcomes and 600 draws each, sampling noise alone gives TV around 0.05; a biased rule gives more.
+    EXPECT_LT(tv, 0.12) << strategy_name(s);
+  }
+}
+
+} // namespace
+} // namespace aio::decode
