@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "commands.h"
+#include "core/route_json.h"
+#include "core/router.h"
 #include "engine/generator.h"
 
 namespace aio::cli {
@@ -12,6 +14,9 @@ namespace {
 
 struct GenerateOptions {
   std::vector<std::string> models;
+  std::string config;
+  std::string policy;
+  std::string label;
   std::string prompt;
   std::string prompt_file;
   bool chat = false;
@@ -81,8 +86,50 @@ void print_summary_row(const engine::ModelInfo &info, const engine::GenerationRe
               one_line_preview(r.text, 40).c_str());
 }
 
+// With --config: the request goes through A-IO (probe, policy, strategy) and the route record is printed.
+int run_routed(const GenerateOptions &o, const std::string &prompt, const engine::GenerateParams &gp) {
+  auto cfg = config::load_config(o.config);
+  if (!cfg) return report_error(cfg.status());
+  auto router = core::Router::create(std::move(*cfg));
+  if (!router) return report_error(router.status());
+  core::Request req{.prompt = prompt, .chat = o.chat, .policy = o.policy};
+  if (!o.label.empty()) req.true_label = o.label;
+  engine::TokenCallback on_token;
+  if (!o.json)
+    on_token = [](std::string_view piece, llama_token) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      return true;
+    };
+  auto out = (*router)->generate(req, gp, on_token);
+  if (!out) return report_error(out.status());
+  const RouteRecord &r = out->record;
+  const bool synthetic = (*router)->model(r.route.model).info().synthetic;
+  if (o.json) {
+    nlohmann::json j = {{"text", out->generation.text}, {"tokens", out->generation.tokens}, {"synthetic", synthetic},
+                        {"aio", core::route_record_json(r)}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  std::fprintf(stderr, "[route] %s (entropy %.3f bits, %d context tokens) -> %s / %s: %s\n", r.probe.category().c_str(),
+               r.probe.entropy_bits, r.probe.n_context_tokens, r.route.model.c_str(), strategy_name(r.route.strategy),
+               r.route.reason.c_str());
+  std::fprintf(stderr,
+               "[time] template %.3f ms, probe %.2f ms, route %.4f ms, switch %.4f ms, prefill %.2f ms (%d of %d "
+               "prompt tokens reused from the probe), decode %.1f ms for %d tokens (%.1f tok/s)",
+               r.probe.template_ms, r.probe.probe_ms, r.route_ms, r.switch_ms, r.prefill_ms, r.n_prefill_tokens_saved,
+               r.n_prompt_tokens, r.decode_ms, r.n_generated, out->generation.decode_tokens_per_second());
+  if (r.n_drafted > 0) std::fprintf(stderr, ", drafted %d, accepted %d", r.n_drafted, r.n_accepted);
+  std::fprintf(stderr, "\n");
+  if (synthetic) std::fprintf(stderr, "%s\n", kSyntheticNotice);
+  return 0;
+}
+
 int run_generate(const GenerateOptions &o) {
-  if (o.models.empty()) return report_error(invalid_argument("--model FILE is required"));
+  if (o.models.empty() == o.config.empty())
+    return report_error(invalid_argument("give --model FILE (one or more) or --config aio.yaml, not both"));
   if (o.prompt.empty() == o.prompt_file.empty())
     return report_error(invalid_argument("give exactly one of --prompt TEXT or --prompt-file FILE"));
   auto prompt_text = read_prompt(o);
@@ -94,6 +141,9 @@ int run_generate(const GenerateOptions &o) {
   gp.sampling = {o.temperature, o.top_k, o.top_p, o.seed};
   gp.ignore_eos = o.ignore_eos;
   if (Status s = gp.validate(); !s.ok()) return report_error(s);
+  if (!o.config.empty()) return run_routed(o, *prompt_text, gp);
+  if (!o.policy.empty() || !o.label.empty())
+    return report_error(invalid_argument("--policy and --label need --config (they choose how A-IO routes)"));
 
   // Load everything first: every model is resident before the first token is generated.
   std::vector<Loaded> loaded;
@@ -161,6 +211,9 @@ void add_generate_command(CLI::App &app, Runner &runner) {
   auto opts = std::make_shared<GenerateOptions>();
   CLI::App *sub = app.add_subcommand("generate", "Generate text with one or more co-resident models");
   sub->add_option("-m,--model", opts->models, "GGUF model file; repeat to load several models into one process");
+  sub->add_option("--config", opts->config, "Route through A-IO with this config (probe, policy, strategy)");
+  sub->add_option("--policy", opts->policy, "With --config: the policy to use instead of the config's default");
+  sub->add_option("--label", opts->label, "With --config: the request's true category (for the oracle policy)");
   sub->add_option("-p,--prompt", opts->prompt, "Prompt text");
   sub->add_option("--prompt-file", opts->prompt_file, "Read the prompt from this file");
   sub->add_flag("--chat", opts->chat, "Wrap the prompt as a user message in the model's chat template");

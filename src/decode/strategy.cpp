@@ -15,6 +15,8 @@ Expected<engine::GenerationRecord> run_strategy(Strategy strategy, const Strateg
   case Strategy::draft:
     if (target.draft == nullptr)
       return invalid_argument("strategy draft needs a draft model; name one with draft_model in the policy");
+    if (target.draft == target.session)
+      return invalid_argument("a model cannot draft for itself in the same session; use another draft_model");
     return generate_draft(*target.session, *target.draft, prompt, params, sp, on_token, target.seq, target.n_cached);
   }
   return internal_error("unknown strategy");

@@ -57,7 +57,7 @@ Expected<bool> matches(const Rule &rule, const Policy &policy, const RouteInput 
   }
   why.clear();
   for (size_t i = 0; i < facts.size(); ++i) why += (i ? ", " : "") + facts[i];
-  if (why.empty()) why = "default";
+  if (why.empty()) why = "no earlier rule matched";
   return true;
 }
 

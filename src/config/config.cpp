@@ -1,0 +1,156 @@
+#include "config/config.h"
+
+#include <filesystem>
+
+#include "util/yaml_util.h"
+
+namespace aio::config {
+namespace fs = std::filesystem;
+using yaml::error_at;
+
+namespace {
+
+std::string resolve(const std::string &base_dir, const std::string &p) {
+  if (p.empty() || fs::path(p).is_absolute() || p == "builtin") return p;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+Status parse_models(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
+  if (!node || !node.IsMap() || node.size() == 0)
+    return error_at(src, node, "'models' must map names (e.g. small, large) to {path: FILE.gguf}");
+  for (const auto &kv : node) {
+    const std::string name = kv.first.Scalar(), path = "models." + name;
+    AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path, {"path", "n_ctx", "n_gpu_layers"}));
+    ModelEntry m;
+    m.name = name;
+    if (!kv.second["path"]) return error_at(src, kv.second, path + " has no 'path' (the GGUF file)");
+    auto p = yaml::as_string(src, kv.second["path"], path + ".path");
+    if (!p) return p.status();
+    m.path = resolve(dir, *p);
+    if (kv.second["n_ctx"]) {
+      auto n = yaml::as_int(src, kv.second["n_ctx"], path + ".n_ctx");
+      if (!n) return n.status();
+      if (*n < 64) return error_at(src, kv.second["n_ctx"], path + ".n_ctx must be at least 64");
+      m.n_ctx = static_cast<uint32_t>(*n);
+    }
+    if (kv.second["n_gpu_layers"]) {
+      auto n = yaml::as_int(src, kv.second["n_gpu_layers"], path + ".n_gpu_layers");
+      if (!n) return n.status();
+      m.n_gpu_layers = static_cast<int32_t>(*n);
+    }
+    cfg.models.push_back(std::move(m));
+  }
+  return {};
+}
+
+Status parse_probe(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
+  AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model"}));
+  ProbeConfig &p = cfg.probe;
+  if (node["kind"]) {
+    p.kind = node["kind"].Scalar();
+    if (p.kind != "lm" && p.kind != "fasttext")
+      return error_at(src, node["kind"], "probe.kind must be lm or fasttext, not '" + p.kind + "'");
+  }
+  if (node["model"]) p.model = node["model"].Scalar();
+  if (node["suffix"]) p.lm.suffix = node["suffix"].Scalar();
+  if (node["labels"]) {
+    const YAML::Node labels = node["labels"];
+    if (!labels.IsMap()) return error_at(src, labels, "probe.labels must map each category to its label word");
+    p.lm.labels.clear();
+    for (const auto &c : cfg.categories) {
+      if (!labels[c]) return error_at(src, labels, "probe.labels has no label for category '" + c + "'");
+      p.lm.labels.push_back(labels[c].Scalar());
+    }
+    if (labels.size() != cfg.categories.size())
+      return error_at(src, labels, "probe.labels has labels for categories that are not in 'categories'");
+  }
+  if (node["fasttext_model"]) p.fasttext_model = resolve(dir, node["fasttext_model"].Scalar());
+  return {};
+}
+
+Status parse_decoding(const std::string &src, const YAML::Node &node, AioConfig &cfg) {
+  AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, "decoding", {"pld_window", "pld_lookahead", "draft_tokens"}));
+  struct Field {
+    const char *key;
+    int32_t *out;
+  };
+  for (Field f : {Field{"pld_window", &cfg.decoding.pld_window}, Field{"pld_lookahead", &cfg.decoding.pld_lookahead},
+                  Field{"draft_tokens", &cfg.decoding.draft_tokens}}) {
+    if (!node[f.key]) continue;
+    auto v = yaml::as_int(src, node[f.key], std::string("decoding.") + f.key);
+    if (!v) return v.status();
+    *f.out = static_cast<int32_t>(*v);
+  }
+  if (Status s = cfg.decoding.validate(); !s.ok()) return error_at(src, node, "decoding: " + s.message());
+  return {};
+}
+
+} // namespace
+
+const ModelEntry *AioConfig::find_model(const std::string &name) const {
+  for (const auto &m : models)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+Expected<const policy::Policy *> AioConfig::find_policy(const std::string &name) const {
+  auto it = policies.find(name);
+  if (it == policies.end()) {
+    std::string names;
+    for (const auto &[n, _] : policies) names += (names.empty() ? "" : ", ") + n;
+    return invalid_argument("no policy named '" + name + "'; available: " + names);
+  }
+  for (const std::string &m : policy::models_used(it->second))
+    if (!find_model(m))
+      return invalid_argument("policy '" + name + "' routes to model '" + m + "', which " + source +
+                              " does not define; add models." + m + ".path to it");
+  return &it->second;
+}
+
+Expected<AioConfig> load_config(const std::string &path) {
+  auto root_or = yaml::load_file(path);
+  if (!root_or) return root_or.status();
+  const YAML::Node root = *root_or;
+  const std::string dir = fs::absolute(path).parent_path().string();
+  AioConfig cfg;
+  cfg.source = path;
+  AIO_RETURN_IF_ERROR(yaml::check_keys(path, root, "the config",
+                                       {"categories", "entropy_unit", "models", "probe", "policy", "decoding",
+                                        "threads", "policies"}));
+  if (root["entropy_unit"] && root["entropy_unit"].Scalar() != "bits")
+    return error_at(path, root["entropy_unit"],
+                    "entropy_unit must be 'bits' (thresholds such as tau are read as Shannon entropy in bits)");
+  if (root["categories"]) {
+    auto c = yaml::as_string_list(path, root["categories"], "categories");
+    if (!c) return c.status();
+    if (c->size() < 2) return error_at(path, root["categories"], "'categories' needs at least two entries");
+    cfg.categories = *c;
+    cfg.probe.lm.categories = *c;
+  }
+  AIO_RETURN_IF_ERROR(parse_models(path, root["models"], dir, cfg));
+  if (root["probe"]) AIO_RETURN_IF_ERROR(parse_probe(path, root["probe"], dir, cfg));
+  if (cfg.probe.kind == "lm" && !cfg.find_model(cfg.probe.model))
+    return error_at(path, root["probe"] ? root["probe"] : root,
+                    "probe.model '" + cfg.probe.model + "' is not one of the configured models");
+  if (cfg.probe.kind == "fasttext" && cfg.probe.fasttext_model.empty())
+    return error_at(path, root["probe"], "probe.kind fasttext needs probe.fasttext_model (a path, or builtin)");
+  if (Status s = cfg.probe.lm.validate(); !s.ok()) return error_at(path, root["probe"], "probe: " + s.message());
+  if (root["decoding"]) AIO_RETURN_IF_ERROR(parse_decoding(path, root["decoding"], cfg));
+  if (root["threads"]) {
+    auto t = yaml::as_int(path, root["threads"], "threads");
+    if (!t) return t.status();
+    cfg.threads = static_cast<int32_t>(*t);
+  }
+  cfg.policies = policy::builtin_policies();
+  if (root["policies"]) {
+    auto own = policy::parse_policies(root["policies"], path);
+    if (!own) return own.status();
+    for (auto &[name, p] : *own) cfg.policies[name] = std::move(p);
+  }
+  if (root["policy"]) cfg.policy = root["policy"].Scalar();
+  if (auto p = cfg.find_policy(cfg.policy); !p) return error_at(path, root["policy"] ? root["policy"] : root,
+                                                                p.status().message());
+  return cfg;
+}
+
+} // namespace aio::config

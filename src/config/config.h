@@ -1,0 +1,46 @@
+// aio.yaml: which models are resident, how requests are probed, which policy routes them, and decoding settings.
+// Relative paths are resolved against the config file's directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aio/route.h"
+#include "policy/policy_config.h"
+#include "probe/lm_probe.h"
+
+namespace aio::config {
+
+struct ModelEntry {
+  std::string name;          // how policies refer to it, e.g. "small"
+  std::string path;          // GGUF file (absolute after loading)
+  uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
+  int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
+};
+
+struct ProbeConfig {
+  std::string kind = "lm";          // "lm" (the paper's) or "fasttext"
+  std::string model = "small";      // the model the lm probe runs on
+  probe::LmProbeParams lm;          // template and labels of the lm probe
+  std::string fasttext_model;       // path of a trained fastText probe ("builtin" = the one built with aio)
+};
+
+struct AioConfig {
+  std::string source;                    // the file it was read from
+  std::vector<std::string> categories = {"code", "qa", "math"};
+  std::vector<ModelEntry> models;
+  ProbeConfig probe;
+  std::string policy = "aio";            // the policy used when a request names none
+  StrategyParams decoding;
+  int32_t threads = 0;                   // CPU threads per model (0 = all)
+  policy::PolicySet policies;            // the built-in ones plus any the file defines
+
+  const ModelEntry *find_model(const std::string &name) const;
+  // The policy, checked against the configured models. Errors name the policies or models that do exist.
+  Expected<const policy::Policy *> find_policy(const std::string &name) const;
+};
+
+// Reads and checks a config file. Errors say FILE:LINE and what to change.
+Expected<AioConfig> load_config(const std::string &path);
+
+} // namespace aio::config

@@ -1,0 +1,62 @@
+// Router: one request's way through A-IO - probe, policy, then generation with the chosen model and strategy - over
+// models that are all loaded once and stay resident. Not thread-safe (the server adds scheduling on top).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "aio/route.h"
+#include "config/config.h"
+#include "engine/generator.h"
+#include "probe/lm_probe.h"
+
+namespace aio::core {
+
+struct Request {
+  std::string prompt;                    // the user's text
+  bool chat = false;                     // wrap it as a user message in each model's chat template
+  std::string policy;                    // "" = the config's default policy
+  std::optional<std::string> true_label; // known category (workloads only; the oracle policy routes on it)
+  uint64_t id = 0;                       // seeds per-request random choices (the random baseline)
+};
+
+struct RoutedGeneration {
+  RouteRecord record;
+  engine::GenerationRecord generation;
+};
+
+class Router {
+public:
+  // Loads every configured model (each gets its own session) and the probe. Errors name the missing file and the
+  // config key to fix.
+  static Expected<std::unique_ptr<Router>> create(config::AioConfig cfg);
+
+  // Probe and policy only: where the request would go and why.
+  Expected<RouteRecord> route(const Request &request);
+  // Probe, policy, then generation: the text and the full route record.
+  Expected<RoutedGeneration> generate(const Request &request, const engine::GenerateParams &params,
+                                      const engine::TokenCallback &on_token = {});
+
+  const config::AioConfig &config() const { return cfg_; }
+  const engine::Model &model(const std::string &name) const;
+
+private:
+  struct Resident {
+    config::ModelEntry entry;
+    std::shared_ptr<engine::Model> model;
+    std::unique_ptr<engine::Session> session;
+  };
+  Router() = default;
+  Resident *resident(const std::string &name);
+  Expected<std::vector<llama_token>> prompt_tokens(const engine::Model &model, const Request &request) const;
+  // Runs the probe and the policy. When the lm probe ran and kept its KV, *probe_tokens holds the prompt it kept.
+  Expected<RouteRecord> decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens);
+
+  config::AioConfig cfg_;
+  std::map<std::string, Resident> models_;
+  std::unique_ptr<probe::LmProbe> lm_probe_;
+};
+
+} // namespace aio::core

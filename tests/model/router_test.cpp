@@ -1,0 +1,161 @@
+// The lm probe and the Router over the tiny pair: probe properties, KV reuse, and routed generation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "core/router.h"
+#include "support/paths.h"
+#include "support/tiny_models.h"
+
+namespace aio::core {
+namespace {
+
+std::string write_config(const std::string &extra = "") {
+  const std::string path = test::make_temp_dir("router") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << test::tiny_pair().small_path << ", n_ctx: 1024}\n"
+                      << "  large: {path: " << test::tiny_pair().large_path << ", n_ctx: 1024}\n"
+                      << "threads: 2\n"
+                      << extra;
+  return path;
+}
+
+std::unique_ptr<Router> make_router(const std::string &extra = "") {
+  auto cfg = config::load_config(write_config(extra));
+  EXPECT_TRUE(cfg.ok()) << cfg.status().to_string();
+  auto r = Router::create(std::move(*cfg));
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+engine::GenerateParams greedy(int n) {
+  engine::GenerateParams p;
+  p.max_tokens = n;
+  p.ignore_eos = true;
+  return p;
+}
+
+TEST(LmProbe, DistributionSumsToOneAndIsDeterministic) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  for (const char *prompt : {"def add(a, b):", "What is the capital of France?", "Solve 3x + 5 = 20.", "x"}) {
+    auto a = router->route({.prompt = prompt});
+    auto b = router->route({.prompt = prompt});
+    ASSERT_TRUE(a.ok() && b.ok());
+    const ProbeResult &p = a->probe;
+    EXPECT_EQ(p.probe_kind, "lm");
+    ASSERT_EQ(p.distribution.size(), 3u);
+    EXPECT_NEAR(p.distribution[0] + p.distribution[1] + p.distribution[2], 1.0, 1e-9);
+    EXPECT_GE(p.entropy_bits, 0.0);
+    EXPECT_LE(p.entropy_bits, std::log2(3.0) + 1e-9);
+    EXPECT_EQ(p.distribution, b->probe.distribution) << prompt;
+    EXPECT_EQ(p.argmax, std::max_element(p.distribution.begin(), p.distribution.end()) - p.distribution.begin());
+    EXPECT_GT(p.n_context_tokens, 0);
+    EXPECT_GT(p.probe_ms, 0);
+  }
+}
+
+TEST(LmProbe, LabelsMustStartWithDifferentTokens) {
+  auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
+  probe::LmProbeParams p;
+  p.labels = {" code", " code", " math"};
+  auto probe = probe::LmProbe::create(model, p);
+  ASSERT_FALSE(probe.ok());
+  EXPECT_NE(probe.status().message().find("different tokens"), std::string::npos);
+}
+
+TEST(KvReuse, GivesTheSameContinuationAsAFreshPrefill) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  for (const char *prompt : {"def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+                             "Write a function that checks whether a string is a palindrome.", "print("}) {
+    // static-small routes everything to the small model, on which the probe ran: its KV is reused.
+    auto routed = router->generate({.prompt = prompt, .policy = "static-small"}, greedy(24));
+    ASSERT_TRUE(routed.ok()) << routed.status().to_string();
+    EXPECT_EQ(routed->record.n_prefill_tokens_saved, routed->record.n_prompt_tokens - 1) << prompt;
+    // The same prompt on a fresh session of the same model, no probe.
+    auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
+    auto session = *engine::Session::create(model, {.n_ctx = 1024, .n_threads = 2});
+    auto fresh = engine::generate(*session, *model->tokenize(prompt), greedy(24));
+    ASSERT_TRUE(fresh.ok());
+    EXPECT_EQ(routed->generation.tokens, fresh->tokens) << prompt;
+    EXPECT_EQ(fresh->n_prefill_tokens_saved, 0);
+  }
+}
+
+TEST(Router, RoutesToTheModelAndStrategyThePolicyChose) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  struct Case {
+    const char *policy, *model, *strategy;
+  };
+  for (const Case c : {Case{"static-small", "small", "plain"}, Case{"static-large", "large", "plain"},
+                       Case{"static-large-pld", "large", "pld"}, Case{"draft", "large", "draft"}}) {
+    auto out = router->generate({.prompt = "the the the the the the", .policy = c.policy}, greedy(16));
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    EXPECT_EQ(out->record.route.model, c.model);
+    EXPECT_STREQ(strategy_name(out->record.route.strategy), c.strategy);
+    EXPECT_EQ(out->record.n_generated, 16);
+    EXPECT_EQ(out->record.n_prefill_tokens_saved > 0, std::string(c.model) == "small") << c.policy;
+    if (std::string(c.strategy) != "plain") EXPECT_GT(out->record.n_drafted, 0) << c.policy;
+  }
+  // Routing is lossless: the large model's output is the same whichever strategy decodes it.
+  auto plain = router->generate({.prompt = "the the the the the the", .policy = "static-large"}, greedy(16));
+  auto pld = router->generate({.prompt = "the the the the the the", .policy = "static-large-pld"}, greedy(16));
+  auto draft = router->generate({.prompt = "the the the the the the", .policy = "draft"}, greedy(16));
+  EXPECT_EQ(plain->generation.tokens, pld->generation.tokens);
+  EXPECT_EQ(plain->generation.tokens, draft->generation.tokens);
+}
+
+TEST(Router, RecordsEveryStage) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  auto out = router->generate({.prompt = "Explain recursion.", .chat = true}, greedy(8));
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  const RouteRecord &r = out->record;
+  EXPECT_EQ(r.route.policy, "aio");
+  EXPECT_FALSE(r.route.reason.empty());
+  EXPECT_GE(r.probe.template_ms, 0);
+  EXPECT_GT(r.probe.probe_ms, 0);
+  EXPECT_GE(r.route_ms, 0);
+  EXPECT_GE(r.switch_ms, 0);
+  EXPECT_GT(r.prefill_ms, 0);
+  EXPECT_GT(r.decode_ms, 0);
+  EXPECT_GT(r.n_prompt_tokens, r.probe.n_context_tokens - 1);
+  EXPECT_EQ(r.finish_reason, "length");
+}
+
+TEST(Router, OracleNeedsALabelAndUsesIt) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  auto no_label = router->route({.prompt = "hi", .policy = "oracle"});
+  EXPECT_FALSE(no_label.ok());
+  auto code = router->route({.prompt = "hi", .policy = "oracle", .true_label = "code"});
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(code->route.model, "small");
+  auto qa = router->route({.prompt = "hi", .policy = "oracle", .true_label = "qa"});
+  EXPECT_EQ(qa->route.model, "large");
+}
+
+TEST(Router, MissingModelFileSaysWhatToDo) {
+  auto cfg = config::load_config(write_config());
+  ASSERT_TRUE(cfg.ok());
+  cfg->models[0].path = "/nonexistent/small.gguf";
+  auto r = Router::create(std::move(*cfg));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::not_found);
+  EXPECT_NE(r.status().message().find("models.small.path"), std::string::npos) << r.status().message();
+}
+
+TEST(Router, PromptTooLongForTheProbeIsAClearError) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  std::string text;
+  for (int i = 0; i < 1500; ++i) text += "word ";
+  auto r = router->route({.prompt = text});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::context_overflow);
+}
+
+} // namespace
+} // namespace aio::core

@@ -1,0 +1,86 @@
+// Reading aio.yaml: what a valid file gives, and the error each mistake produces.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/config.h"
+#include "support/paths.h"
+
+namespace aio::config {
+namespace {
+
+std::string write(const std::string &text) {
+  const std::string path = test::make_temp_dir("config") + "/aio.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char *kMinimal = "models:\n  small: {path: s.gguf}\n  large: {path: /abs/l.gguf, n_ctx: 2048}\n";
+
+TEST(Config, MinimalFileGetsThePapersDefaults) {
+  const std::string path = write(kMinimal);
+  auto cfg = load_config(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_EQ(cfg->policy, "aio");
+  EXPECT_EQ(cfg->probe.kind, "lm");
+  EXPECT_EQ(cfg->probe.model, "small");
+  EXPECT_EQ(cfg->decoding.pld_window, 6);
+  EXPECT_EQ(cfg->decoding.pld_lookahead, 2);
+  EXPECT_EQ(cfg->categories, (std::vector<std::string>{"code", "qa", "math"}));
+  // Relative paths are relative to the config file; absolute ones stay.
+  EXPECT_EQ(cfg->find_model("small")->path, std::filesystem::path(path).parent_path().string() + "/s.gguf");
+  EXPECT_EQ(cfg->find_model("large")->path, "/abs/l.gguf");
+  EXPECT_EQ(cfg->find_model("large")->n_ctx, 2048u);
+  EXPECT_TRUE(cfg->find_policy("static-large").ok());
+}
+
+TEST(Config, TheShippedConfigLoads) {
+  auto cfg = load_config(std::string(AIO_SOURCE_DIR) + "/configs/aio.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_EQ(cfg->models.size(), 2u);
+  EXPECT_EQ(cfg->probe.lm.labels, (std::vector<std::string>{" code", " qa", " math"}));
+}
+
+TEST(Config, FileCanAddAndOverridePolicies) {
+  auto cfg = load_config(write(std::string(kMinimal) +
+                               "policy: mine\npolicies:\n  mine:\n    rules: [{route: {model: small, strategy: pld}}]\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_EQ(cfg->policy, "mine");
+  EXPECT_TRUE(cfg->policies.count("aio"));
+}
+
+TEST(Config, MistakesAreReportedWithFileAndLine) {
+  struct Case {
+    std::string yaml, expect;
+  };
+  const std::vector<Case> cases = {
+      {"models:\n  small: {path: a.gguf}\nprobes: {}\n", ":3: unknown key 'probes'"},
+      {"models: {}\n", "'models' must map names"},
+      {"models:\n  small: {file: a.gguf}\n", ":2: unknown key 'file'"},
+      {"models:\n  small: {path: a.gguf, n_ctx: lots}\n", "models.small.n_ctx must be a whole number"},
+      {std::string(kMinimal) + "probe: {kind: magic}\n", "probe.kind must be lm or fasttext"},
+      {std::string(kMinimal) + "probe: {model: medium}\n", "probe.model 'medium' is not one of the configured models"},
+      {std::string(kMinimal) + "policy: fastest\n", "no policy named 'fastest'"},
+      {std::string(kMinimal) + "policy: quant\n", "add models.quant.path"},
+      {std::string(kMinimal) + "entropy_unit: nats\n", "entropy_unit must be 'bits'"},
+      {std::string(kMinimal) + "decoding: {pld_window: 0}\n", "pld_window must be at least 1"},
+      {std::string(kMinimal) + "probe: {labels: {code: ' code', qa: ' qa'}}\n", "no label for category 'math'"},
+      {std::string(kMinimal) + "probe: {kind: fasttext}\n", "needs probe.fasttext_model"},
+  };
+  for (const auto &c : cases) {
+    auto cfg = load_config(write(c.yaml));
+    ASSERT_FALSE(cfg.ok()) << c.yaml;
+    EXPECT_NE(cfg.status().message().find("aio.yaml"), std::string::npos) << cfg.status().message();
+    EXPECT_NE(cfg.status().message().find(c.expect), std::string::npos) << cfg.status().message();
+  }
+}
+
+TEST(Config, MissingFileIsNotFound) {
+  auto cfg = load_config("/nonexistent/aio.yaml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.status().code(), StatusCode::not_found);
+}
+
+} // namespace
+} // namespace aio::config
