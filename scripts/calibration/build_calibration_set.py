@@ -194,6 +194,40 @@ def word_problem():
 for _ in range(120):
     add(word_problem(), "math", "gsm8k-style")
 
+# Stories from many walks of life (farms, sport, travel, shops, school), so everyday words do not read as code.
+STORIES = [
+    "A farmer has {a} cows and {b} chickens. How many legs are there on the farm in total?",
+    "{n} drives {a}0 miles to work and back each day, {c} days a week. The car uses one gallon per {b}0 miles. How many gallons does {n} use in {b} weeks?",
+    "A recipe needs {c} cups of flour for {b} dozen cookies. How many cups of flour are needed for {a} dozen cookies?",
+    "{n}'s garden is {a} feet long and {b} feet wide. Fencing costs ${c} per foot. How much does it cost to fence the garden?",
+    "A school bus has {a} seats and each seat fits {c} children. If {b} seats are broken, how many children can ride the bus?",
+    "{n} scored {a}, {b}0 and {c}0 points in three basketball games. How many points must {n} score in the fourth game to average {b}0 points?",
+    "The temperature was {a} degrees in the morning and rose {c} degrees every hour for {b} hours. What was the temperature in the afternoon?",
+    "{n} watches {b} episodes of a show every night. Each episode is {a} minutes long. How many hours does {n} spend watching in {c} weeks?",
+    "A phone plan costs ${a} a month plus ${c} for every gigabyte over {b} gigabytes. {n} used {b} + 5 gigabytes. What is the bill?",
+    "{n} is packing {big} oranges into boxes of {a}. How many boxes are full and how many oranges are left over?",
+    "Each of the {a} players on a team needs {b} jerseys, and each jersey costs ${c}. What does the team spend on jerseys?",
+    "A library had {big} books. It lent out {a} books on Monday and got {b} back on Tuesday. How many books are in the library now?",
+    "{n} swims {c} laps every day. Each lap is {a} meters. How many kilometers does {n} swim in {b} weeks?",
+    "A bakery sells muffins for ${c} each and cakes for ${a} each. On Saturday it sold {b}0 muffins and {c} cakes. How much money did it make?",
+    "{n} bought a laptop for ${big} and paid for it in {a} equal monthly payments. How much was each payment?",
+    "A movie theater has {a} rows of {b}0 seats. If {c}0% of the seats were sold, how many tickets were sold?",
+    "{n} walks the dog {c} times a day for {a} minutes each time. How many hours does {n} spend walking the dog in a {b}0-day month?",
+    "A water tank holds {big} gallons. A pipe fills it at {a} gallons per minute while a leak drains {c} gallons per minute. How long does it take to fill?",
+    "{n} collected {a} stamps. {m} collected {b} more than {n}, and {n}'s sister collected half as many as {m}. How many stamps do they have altogether?",
+    "A hotel room costs ${a}0 per night, with a {c}% tax. {n} stays {b} nights. What is the total cost?",
+    "In a class of {a}0 students, {c}0% passed the exam. Of those who passed, one half got an A. How many students got an A?",
+    "{n} ran a marathon in {c} hours and {a} minutes. {m} finished {b} minutes faster. How long did {m} take?",
+    "{n} has {a} quarters, {b} dimes and {c} nickels. How much money does {n} have in dollars?",
+    "Each shelf holds {a} jars of jam. A shop has {b} shelves and sells {c} jars an hour. How many hours until the shelves are empty?",
+]
+for _ in range(200):
+    t = rng.choice(STORIES)
+    n = rng.choice(NAMES)
+    m = rng.choice([x for x in NAMES if x != n])
+    add(t.format(n=n, m=m, a=rng.randint(3, 60), b=rng.randint(2, 12), c=rng.randint(2, 9), big=rng.randint(100, 2000)),
+        "math", "gsm8k-style")
+
 SYMBOLIC = [
     "Solve for x: 3x + 7 = 22.", "What is the derivative of x^3 * sin(x)?", "Compute the integral of 1/(1+x^2) from 0 to 1.",
     "Find all real roots of x^2 - 5x + 6 = 0.", "Simplify (2x^2 - 8) / (x - 2).", "What is 17 * 24?", "Calculate 15% of 240.",

@@ -1,0 +1,100 @@
+#include "eval/labeled_data.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/csv.h"
+
+namespace aio::eval {
+namespace fs = std::filesystem;
+
+std::string format_multiple_choice(const std::string &question, const std::vector<std::string> &options) {
+  std::string out = question;
+  for (size_t i = 0; i < options.size(); ++i) out += "\n" + std::string(1, static_cast<char>('A' + i)) + ". " + options[i];
+  return out + "\nAnswer:";
+}
+
+namespace {
+
+Expected<std::vector<LabeledPrompt>> load_jsonl(const std::string &path) {
+  std::ifstream in(path);
+  if (!in) return not_found("cannot read " + path);
+  std::vector<LabeledPrompt> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception &e) {
+      return invalid_argument(path + ":" + std::to_string(n) + ": not valid JSON (" + e.what() + ")");
+    }
+    LabeledPrompt p;
+    p.source = path;
+    if (j.contains("text") && j.contains("label") && j["text"].is_string() && j["label"].is_string()) {
+      p.text = j["text"];
+      p.label = j["label"];
+    } else if (j.contains("question") && j.contains("answer") && j["question"].is_string()) {
+      p.text = j["question"]; // GSM8K
+      p.label = "math";
+    } else {
+      return invalid_argument(path + ":" + std::to_string(n) +
+                              ": expected {\"text\": ..., \"label\": ...} (or a GSM8K {\"question\", \"answer\"} line)");
+    }
+    p.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>()
+                                                   : fs::path(path).stem().string() + ":" + std::to_string(n);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Expected<std::vector<LabeledPrompt>> load_mc_csv(const std::string &path) {
+  auto rows = read_csv_file(path);
+  if (!rows) return rows.status();
+  std::vector<LabeledPrompt> out;
+  const bool has_header = !rows->empty() && !(*rows)[0].empty() && (*rows)[0][0] == "id";
+  const size_t first = has_header ? 1 : 0, q = has_header ? 1 : 0;
+  for (size_t r = first; r < rows->size(); ++r) {
+    const CsvRow &row = (*rows)[r];
+    if (row.size() < q + 6)
+      return invalid_argument(path + ": row " + std::to_string(r + 1) + " has " + std::to_string(row.size()) +
+                              " fields; expected question,A,B,C,D,answer" + (has_header ? " after the id" : ""));
+    LabeledPrompt p;
+    p.id = fs::path(path).stem().string() + ":" + (has_header ? row[0] : std::to_string(r));
+    p.text = format_multiple_choice(row[q], {row[q + 1], row[q + 2], row[q + 3], row[q + 4]});
+    p.label = "qa";
+    p.source = path;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+} // namespace
+
+Expected<std::vector<LabeledPrompt>> load_labeled(const std::string &path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> files;
+    for (const auto &e : fs::directory_iterator(path))
+      if (e.path().extension() == ".csv" || e.path().extension() == ".jsonl") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) return not_found(path + " holds no .csv or .jsonl files");
+    std::vector<LabeledPrompt> all;
+    for (const auto &f : files) {
+      auto part = load_labeled(f);
+      if (!part) return part.status();
+      all.insert(all.end(), part->begin(), part->end());
+    }
+    return all;
+  }
+  if (!fs::exists(path, ec)) return not_found("no such file or folder: " + path);
+  const std::string ext = fs::path(path).extension().string();
+  if (ext == ".jsonl" || ext == ".json") return load_jsonl(path);
+  if (ext == ".csv") return load_mc_csv(path);
+  return invalid_argument(path + ": unknown format; give a .jsonl (text/label or GSM8K) or .csv (MMLU, C-Eval) file");
+}
+
+} // namespace aio::eval
