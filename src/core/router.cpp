@@ -28,7 +28,10 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg) {
     if (!probe) return probe.status();
     r->lm_probe_ = std::move(*probe);
   } else {
-    return invalid_argument("probe.kind " + cfg.probe.kind + " is not available in this build yet; use probe.kind: lm");
+    const std::string path = cfg.probe.fasttext_model == "builtin" ? AIO_DEFAULT_PROBE_PATH : cfg.probe.fasttext_model;
+    auto probe = probe::FastTextProbe::load(path, cfg.categories);
+    if (!probe) return probe.status();
+    r->ft_probe_ = std::move(*probe);
   }
   r->cfg_ = std::move(cfg);
   return r;
@@ -57,9 +60,15 @@ Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::
   auto tokens = prompt_tokens(*probe_model.model, request);
   if (!tokens) return tokens.status();
   const double tokenize_ms = ms_since(t_template);
-  auto probed = lm_probe_->classify(*probe_model.session, *tokens, 0, keep_kv);
-  if (!probed) return probed.status();
-  rec.probe = std::move(*probed);
+  if (lm_probe_) {
+    auto probed = lm_probe_->classify(*probe_model.session, *tokens, 0, keep_kv);
+    if (!probed) return probed.status();
+    rec.probe = std::move(*probed);
+  } else {
+    // fastText reads the user's own words; the context length still counts the prompt the model would see.
+    rec.probe = ft_probe_->classify(request.prompt);
+    rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+  }
   rec.probe.template_ms += tokenize_ms;
   if (probe_tokens) *probe_tokens = std::move(*tokens);
 

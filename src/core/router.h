@@ -10,6 +10,7 @@
 #include "aio/route.h"
 #include "config/config.h"
 #include "engine/generator.h"
+#include "probe/fasttext_probe.h"
 #include "probe/lm_probe.h"
 
 namespace aio::core {
@@ -51,12 +52,14 @@ private:
   Router() = default;
   Resident *resident(const std::string &name);
   Expected<std::vector<llama_token>> prompt_tokens(const engine::Model &model, const Request &request) const;
-  // Runs the probe and the policy. When the lm probe ran and kept its KV, *probe_tokens holds the prompt it kept.
+  // Runs the probe and the policy. *probe_tokens gets the prompt in the probe model's tokens (whose KV the lm probe
+  // kept when keep_kv).
   Expected<RouteRecord> decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens);
 
   config::AioConfig cfg_;
   std::map<std::string, Resident> models_;
-  std::unique_ptr<probe::LmProbe> lm_probe_;
+  std::unique_ptr<probe::LmProbe> lm_probe_;         // probe.kind lm
+  std::unique_ptr<probe::FastTextProbe> ft_probe_;   // probe.kind fasttext
 };
 
 } // namespace aio::core

@@ -1,0 +1,109 @@
+// `aio route`, `aio generate --config` and `aio probe` as a user runs them.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/paths.h"
+#include "support/process.h"
+#include "support/tiny_models.h"
+
+namespace aio::test {
+namespace {
+using nlohmann::json;
+
+ProcessResult aio(std::vector<std::string> args) {
+  args.insert(args.begin(), aio_binary());
+  return run_process(args);
+}
+
+std::string config(const std::string &probe_kind) {
+  const std::string path = make_temp_dir("cfg") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 1024}\n"
+                      << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 1024}\n"
+                      << "probe: {kind: " << probe_kind << ", fasttext_model: builtin}\nthreads: 2\n";
+  return path;
+}
+
+TEST(RouteCli, CodeGoesSmallAndQuestionsGoLargeWithTheFastTextProbe) {
+  const std::string cfg = config("fasttext");
+  auto code = aio({"route", "--config", cfg, "-p", "Write a Python function that reverses a linked list.", "--json"});
+  ASSERT_EQ(code.exit_code, 0) << code.err;
+  json c = json::parse(code.out);
+  EXPECT_EQ(c["probe"]["category"], "code");
+  EXPECT_EQ(c["probe"]["entropy_unit"], "bits");
+  EXPECT_EQ(c["route"]["model"], "small");
+  EXPECT_EQ(c["route"]["strategy"], "plain");
+  EXPECT_LT(c["timings_ms"]["route"].get<double>(), 5.0); // sanity, not a timing threshold
+
+  auto qa = aio({"route", "--config", cfg, "-p", "Which planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth\nAnswer:"});
+  ASSERT_EQ(qa.exit_code, 0) << qa.err;
+  EXPECT_NE(qa.out.find("category     qa"), std::string::npos) << qa.out;
+  EXPECT_NE(qa.out.find("large / pld"), std::string::npos) << qa.out;
+}
+
+TEST(RouteCli, PolicyFlagAndErrors) {
+  const std::string cfg = config("fasttext");
+  auto r = aio({"route", "--config", cfg, "-p", "hello", "--policy", "static-large", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["route"]["model"], "large");
+  auto unknown = aio({"route", "--config", cfg, "-p", "hello", "--policy", "fastest"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("no policy named 'fastest'"), std::string::npos) << unknown.err;
+  auto missing = aio({"route", "--config", "/nonexistent/aio.yaml", "-p", "hello"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("config file not found"), std::string::npos);
+}
+
+TEST(GenerateCli, ConfigRoutesGeneratesAndPrintsTheRouteRecord) {
+  const std::string cfg = config("lm");
+  auto r = aio({"generate", "--config", cfg, "-p", "def add(a, b):", "-n", "8", "--ignore-eos", "--policy",
+                "static-small", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["synthetic"], true);
+  EXPECT_EQ(j["aio"]["route"]["model"], "small");
+  EXPECT_EQ(j["aio"]["tokens"]["generated"], 8);
+  EXPECT_GT(j["aio"]["tokens"]["prefill_saved"].get<int>(), 0) << "the lm probe's KV cache was not reused";
+  for (const char *stage : {"template", "probe", "route", "switch", "prefill", "decode"})
+    EXPECT_TRUE(j["aio"]["timings_ms"].contains(stage)) << stage;
+
+  auto text = aio({"generate", "--config", cfg, "-p", "def add(a, b):", "-n", "8", "--ignore-eos", "--policy",
+                   "static-small"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, j["text"].get<std::string>() + "\n");
+  EXPECT_NE(text.err.find("[route]"), std::string::npos);
+  EXPECT_NE(text.err.find("reused from the probe"), std::string::npos);
+}
+
+TEST(ProbeCli, TrainThenEvalPrintsTheConfusionMatrix) {
+  const std::string dir = make_temp_dir("probe-cli");
+  const std::string data = std::string(AIO_SOURCE_DIR) + "/data/calibration.jsonl";
+  auto train = aio({"probe", "train", "--data", data, "-o", dir + "/p.bin", "--epoch", "10"});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  auto eval = aio({"probe", "eval", "--data", data, "--model", dir + "/p.bin"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(eval.out.find("True \\ Pred"), std::string::npos);
+  EXPECT_NE(eval.out.find("Recall"), std::string::npos);
+  EXPECT_NE(eval.out.find("latency      p50"), std::string::npos);
+  auto js = aio({"probe", "eval", "--data", data, "--json"});
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  json j = json::parse(js.out);
+  EXPECT_GE(j["accuracy"].get<double>(), 0.95); // the shipped probe on its own training data
+  EXPECT_EQ(j["confusion"].size(), 3u);
+  auto bad = aio({"probe", "eval", "--data", "/nonexistent.jsonl"});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+TEST(ProbeCli, LmProbeEvalRunsOnTheSmallModel) {
+  const std::string file = make_temp_dir("lm-eval") + "/few.jsonl";
+  std::ofstream(file) << "{\"text\": \"def f(x): return x\", \"label\": \"code\"}\n"
+                      << "{\"text\": \"What is 3 + 4?\", \"label\": \"math\"}\n";
+  auto r = aio({"probe", "eval", "--probe", "lm", "--config", config("lm"), "--data", file, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["n"], 2);
+}
+
+} // namespace
+} // namespace aio::test
