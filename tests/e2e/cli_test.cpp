@@ -74,7 +74,7 @@ TEST(Cli, SynthThenInfo) {
 
 TEST(Cli, GenerateStreamsTextAndReportsJson) {
   const std::string small = tiny_pair().small_path;
-  auto js = aio({"generate", "-m", small, "-p", "def add(a, b):", "-n", "12", "--ignore-eos", "--json"});
+  auto js = aio({"generate", "-m", small, "-p", "def add(a, b):", "-n", "12", "--ignore-eos", "-t", "1", "--json"});
   ASSERT_EQ(js.exit_code, 0) << js.err;
   auto lines = json_lines(js.out);
   ASSERT_EQ(lines.size(), 1u);
@@ -83,7 +83,7 @@ TEST(Cli, GenerateStreamsTextAndReportsJson) {
   EXPECT_GT(lines[0]["decode_tokens_per_second"].get<double>(), 0);
   EXPECT_GT(lines[0]["peak_rss_bytes"].get<double>(), 0);
 
-  auto plain = aio({"generate", "-m", small, "-p", "def add(a, b):", "-n", "12", "--ignore-eos"});
+  auto plain = aio({"generate", "-m", small, "-p", "def add(a, b):", "-n", "12", "--ignore-eos", "-t", "1"});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(plain.out, lines[0]["text"].get<std::string>() + "\n");
   EXPECT_NE(plain.err.find("decode"), std::string::npos);
@@ -92,7 +92,7 @@ TEST(Cli, GenerateStreamsTextAndReportsJson) {
 
 TEST(Cli, BothModelsResidentGiveTheSameTokensAsEachAlone) {
   const auto &pair = tiny_pair();
-  const std::vector<std::string> common = {"-p", "Solve: 12 * 7 =", "-n", "10", "--ignore-eos", "--json"};
+  const std::vector<std::string> common = {"-p", "Solve: 12 * 7 =", "-n", "10", "--ignore-eos", "-t", "1", "--json"};
   auto run = [&](std::vector<std::string> models) {
     std::vector<std::string> args = {"generate"};
     for (auto &m : models) args.insert(args.end(), {"-m", m});

@@ -22,7 +22,7 @@ std::string config(const std::string &probe_kind) {
   const std::string path = make_temp_dir("cfg") + "/aio.yaml";
   std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 1024}\n"
                       << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 1024}\n"
-                      << "probe: {kind: " << probe_kind << ", fasttext_model: builtin}\nthreads: 2\n";
+                      << "probe: {kind: " << probe_kind << ", fasttext_model: builtin}\nthreads: 1\n";
   return path;
 }
 

@@ -17,7 +17,7 @@ std::vector<llama_token> greedy_tokens(Session &s, const std::string &text) {
 }
 
 std::unique_ptr<Session> session_for(std::shared_ptr<Model> m) {
-  auto s = Session::create(std::move(m), {.n_ctx = 512, .n_threads = 2});
+  auto s = Session::create(std::move(m), {.n_ctx = 512, .n_threads = 1});
   EXPECT_TRUE(s.ok());
   return std::move(*s);
 }

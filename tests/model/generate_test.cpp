@@ -18,7 +18,7 @@ protected:
   std::unique_ptr<Session> new_session(uint32_t n_ctx = 1024) {
     SessionParams sp;
     sp.n_ctx = n_ctx;
-    sp.n_threads = 2;
+    sp.n_threads = 1;
     auto s = Session::create(model_, sp);
     EXPECT_TRUE(s.ok()) << s.status().to_string();
     return s.ok() ? std::move(*s) : nullptr;

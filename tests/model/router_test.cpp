@@ -15,7 +15,7 @@ std::string write_config(const std::string &extra = "") {
   const std::string path = test::make_temp_dir("router") + "/aio.yaml";
   std::ofstream(path) << "models:\n  small: {path: " << test::tiny_pair().small_path << ", n_ctx: 1024}\n"
                       << "  large: {path: " << test::tiny_pair().large_path << ", n_ctx: 1024}\n"
-                      << "threads: 2\n"
+                      << "threads: 1\n"
                       << extra;
   return path;
 }
@@ -75,7 +75,7 @@ TEST(KvReuse, GivesTheSameContinuationAsAFreshPrefill) {
     EXPECT_EQ(routed->record.n_prefill_tokens_saved, routed->record.n_prompt_tokens - 1) << prompt;
     // The same prompt on a fresh session of the same model, no probe.
     auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
-    auto session = *engine::Session::create(model, {.n_ctx = 1024, .n_threads = 2});
+    auto session = *engine::Session::create(model, {.n_ctx = 1024, .n_threads = 1});
     auto fresh = engine::generate(*session, *model->tokenize(prompt), greedy(24));
     ASSERT_TRUE(fresh.ok());
     EXPECT_EQ(routed->generation.tokens, fresh->tokens) << prompt;

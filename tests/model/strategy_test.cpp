@@ -22,8 +22,8 @@ protected:
     large_.reset();
   }
   void SetUp() override {
-    target_ = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 2}));
-    draft_ = std::move(*engine::Session::create(small_, {.n_ctx = 1024, .n_threads = 2}));
+    target_ = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 1}));
+    draft_ = std::move(*engine::Session::create(small_, {.n_ctx = 1024, .n_threads = 1}));
   }
   engine::GenerationRecord run(Strategy s, const std::string &text, const engine::GenerateParams &p,
                                StrategyParams sp = {}) {
@@ -95,7 +95,7 @@ TEST_F(StrategyTest, DraftEqualsPlainGreedy) {
 
 TEST_F(StrategyTest, DraftFromTheSameModelAcceptsEverything) {
   // A model drafting for itself is always right: every proposal is kept.
-  auto self_draft = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 2}));
+  auto self_draft = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 1}));
   auto tokens = large_->tokenize("def add(a, b):");
   auto r = run_strategy(Strategy::draft, {.draft_tokens = 3}, {target_.get(), self_draft.get(), 0, 0}, *tokens,
                         greedy(30));
@@ -125,7 +125,7 @@ TEST_F(StrategyTest, LimitsAreRespectedLikePlain) {
 }
 
 TEST_F(StrategyTest, ContextLimitIsRespected) {
-  auto small_ctx = std::move(*engine::Session::create(large_, {.n_ctx = 256, .n_threads = 2}));
+  auto small_ctx = std::move(*engine::Session::create(large_, {.n_ctx = 256, .n_threads = 1}));
   std::vector<llama_token> tokens = *large_->tokenize("the the the");
   while (tokens.size() < 245) tokens.push_back(tokens[1]);
   auto plain = engine::generate(*small_ctx, tokens, greedy(100));
