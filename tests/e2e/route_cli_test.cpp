@@ -105,5 +105,22 @@ TEST(ProbeCli, LmProbeEvalRunsOnTheSmallModel) {
   EXPECT_EQ(json::parse(r.out)["n"], 2);
 }
 
+TEST(CalibrateCli, PrintsOneRowPerTauAndChoosesOne) {
+  const std::string file = make_temp_dir("calib") + "/few.jsonl";
+  std::ofstream(file) << "{\"text\": \"Write a Python function that adds two numbers.\", \"label\": \"code\"}\n"
+                      << "{\"text\": \"def f(x):\\n    return x\", \"label\": \"code\"}\n"
+                      << "{\"text\": \"What is the capital of Peru?\", \"label\": \"qa\"}\n"
+                      << "{\"text\": \"Tom has 3 apples and buys 5 more. How many apples does he have?\", \"label\": \"math\"}\n";
+  auto r = aio({"calibrate", "--config", config("fasttext"), "--data", file, "--step", "0.5", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("chosen: tau ="), std::string::npos) << r.out;
+  const auto j = json::parse(r.out.substr(r.out.find("{\n")));
+  EXPECT_EQ(j["rows"].size(), 4u); // 0, 0.5, 1.0, 1.5 bits
+  EXPECT_EQ(j["rows"][0]["small_share"], 0.0); // tau 0: nothing is certain enough for the small model
+  auto no_var = aio({"calibrate", "--config", config("fasttext"), "--data", file, "--policy", "static-large"});
+  EXPECT_NE(no_var.exit_code, 0);
+  EXPECT_NE(no_var.err.find("no variable 'tau'"), std::string::npos);
+}
+
 } // namespace
 } // namespace aio::test
