@@ -42,6 +42,8 @@ public:
 
   const config::AioConfig &config() const { return cfg_; }
   const engine::Model &model(const std::string &name) const;
+  // The loaded model itself, to open more sessions on it without loading it again.
+  std::shared_ptr<engine::Model> shared_model(const std::string &name) const { return models_.at(name).model; }
 
 private:
   struct Resident {
