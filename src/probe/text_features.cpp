@@ -1,48 +1,17 @@
 #include "probe/text_features.h"
 
+#include "util/utf8.h"
+
 #include <algorithm>
 #include <cstdint>
 
 namespace aio::probe {
 namespace {
 
-// Decodes one UTF-8 code point at s[i], advancing i; invalid bytes come back as U+FFFD.
-uint32_t next_code_point(std::string_view s, size_t &i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) {
-    ++i;
-    return 0xFFFD;
-  }
-  uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += n;
-  return cp;
-}
-
 bool is_cjk_or_wide(uint32_t cp) {
   return (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF) || (cp >= 0x20000 && cp <= 0x2FA1F);
 }
-
-void append_utf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 
 // True when the text offers lettered options A-D: "A. x" / "(A) x" / "A) x" / "A：x", each at a line start or
 // after whitespace.
@@ -76,7 +45,7 @@ std::string text_features(std::string_view text) {
   bool line_start = true;
   int leading_spaces = 0;
   for (size_t i = 0; i < text.size();) {
-    const uint32_t cp = next_code_point(text, i);
+    const uint32_t cp = utf8::next(text, i);
     if (cp == '\n') {
       separate();
       out += "<nl>";
@@ -113,11 +82,11 @@ std::string text_features(std::string_view text) {
     }
     if (cp < 0x80 || is_cjk_or_wide(cp)) { // punctuation, symbols, CJK: a token each
       separate();
-      append_utf8(out, cp);
+      utf8::append(out, cp);
       out += ' ';
       continue;
     }
-    append_utf8(out, cp); // other letters (accented Latin, Cyrillic, ...) stay inside words
+    utf8::append(out, cp); // other letters (accented Latin, Cyrillic, ...) stay inside words
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   if (choices) {

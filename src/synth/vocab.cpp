@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/utf8.h"
+
 namespace aio::synth {
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,19 +32,6 @@ Expected<json> read_json(const fs::path &p) {
   }
 }
 
-void append_utf8(std::string &out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // NOTE: GPT-2's byte-level BPE shows each byte as a printable code point: printable Latin-1 bytes stand for
 // themselves, the other 68 bytes are moved to U+0100 upward, in byte order.
 std::string byte_as_token_text(uint8_t b) {
@@ -57,7 +46,7 @@ std::string byte_as_token_text(uint8_t b) {
     cp = 256 + shifted;
   }
   std::string s;
-  append_utf8(s, cp);
+  utf8::append(s, cp);
   return s;
 }
 

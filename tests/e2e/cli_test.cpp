@@ -15,10 +15,7 @@ namespace aio::test {
 namespace {
 using nlohmann::json;
 
-ProcessResult aio(std::vector<std::string> args) {
-  args.insert(args.begin(), aio_binary());
-  return run_process(args);
-}
+ProcessResult aio(std::vector<std::string> args) { return run_aio(std::move(args)); }
 
 std::vector<json> json_lines(const std::string &out) {
   std::vector<json> lines;

@@ -13,10 +13,7 @@ namespace aio::test {
 namespace {
 using nlohmann::json;
 
-ProcessResult aio(std::vector<std::string> args) {
-  args.insert(args.begin(), aio_binary());
-  return run_process(args);
-}
+ProcessResult aio(std::vector<std::string> args) { return run_aio(std::move(args)); }
 
 std::string config(const std::string &probe_kind) {
   const std::string path = make_temp_dir("cfg") + "/aio.yaml";

@@ -1,5 +1,7 @@
 #include "support/process.h"
 
+#include "support/paths.h"
+
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
@@ -67,6 +69,11 @@ ProcessResult run_process(const std::vector<std::string> &argv, int timeout_s) {
   waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+ProcessResult run_aio(std::vector<std::string> args, int timeout_s) {
+  args.insert(args.begin(), aio_binary());
+  return run_process(args, timeout_s);
 }
 
 } // namespace aio::test

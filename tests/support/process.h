@@ -16,4 +16,7 @@ struct ProcessResult {
 // Runs argv[0] with the arguments, killing it after timeout_s seconds.
 ProcessResult run_process(const std::vector<std::string> &argv, int timeout_s = 120);
 
+// Runs the `aio` binary under test with these arguments.
+ProcessResult run_aio(std::vector<std::string> args, int timeout_s = 120);
+
 } // namespace aio::test
