@@ -1,7 +1,7 @@
 # A-IO's front door.  make          build (installs missing Debian packages, fetches pinned llama.cpp)
 #                     make test     build, then run every test suite (unit, model, e2e)
 #                     make demo     build, then run the main job
-#                     make bench    decode speed against llama.cpp's llama-bench (not part of the tests)
+#                     make bench    benchmarks against their anchors (llama-bench; plain decoding) - not tests
 # PRESET=debug|asan picks another CMakePresets.json preset; CMAKE_ARGS="-DGGML_CUDA=ON" passes options through.
 PRESET ?= release
 CMAKE_ARGS ?=
@@ -27,7 +27,7 @@ demo: build
 	@PRESET=$(PRESET) scripts/demo.sh
 
 bench: build
-	@bench/decode_vs_llama_bench.py
+	@bench/run.sh
 
 clean:
 	rm -rf build build-debug build-asan

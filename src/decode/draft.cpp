@@ -33,13 +33,19 @@ Expected<engine::GenerationRecord> generate_draft(engine::Session &session, engi
   engine::ProbSampler draft_sampler(draft_sampling, n_vocab);
   engine::GenerationRecord &rec = loop.record();
 
+  // Adaptive speculation: the draft length follows the acceptance (grow after a fully accepted step, shrink to what
+  // was kept otherwise), and after repeated total misses drafting pauses for a doubling number of plain steps, so a
+  // drafter that never agrees costs little more than plain decoding. Plain steps are lossless too.
+  int32_t draft_len = sp.draft_tokens, misses = 0, pause = 0, next_pause = 4;
   std::vector<llama_token> text = prompt; // prompt + output: what the drafter must have seen
   llama_token pending = sampler.draw(sampler.distribution(loop.logits()));
   if (loop.emit(pending)) {
     text.push_back(pending);
     for (bool going = true; going;) {
-      const int32_t k = std::min({sp.draft_tokens, params.max_tokens - rec.n_generated, loop.room() - 1,
-                                  drafter.room() - (static_cast<int32_t>(text.size()) - drafter.n_past())});
+      const int32_t k = pause > 0 ? 0
+                                  : std::min({draft_len, params.max_tokens - rec.n_generated, loop.room() - 1,
+                                              drafter.room() - (static_cast<int32_t>(text.size()) - drafter.n_past())});
+      pause = std::max(0, pause - 1);
       std::vector<llama_token> out;
       if (k <= 0) {
         auto next = plain_step(loop, pending, sampler);
@@ -62,6 +68,14 @@ Expected<engine::GenerationRecord> generate_draft(engine::Session &session, engi
         rec.n_drafted += k;
         rec.n_accepted += accepted;
         out = std::move(*verified);
+        draft_len = accepted == k ? std::min(draft_len + 1, sp.draft_tokens) : std::max(1, accepted);
+        misses = accepted == 0 ? misses + 1 : 0;
+        if (accepted > 0) next_pause = 4;
+        if (misses >= 3) {
+          pause = next_pause;
+          next_pause = std::min(next_pause * 2, 256);
+          misses = 0;
+        }
         // The drafter keeps what the target kept: pending and the accepted drafts it has decoded.
         drafter.rollback(std::min(drafter.n_past(), loop.n_past()));
       }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each against its anchor in the same run. Synthesizes the model files it needs once
+# (models/, about 9.5 GB for the 1B + 8B pair).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p models bench/results
+python3 bench/decode_vs_llama_bench.py "$@"
+[ -f models/tiny-small-q8_0.gguf ] || build/bin/aio synth --preset tiny-small --seed 1 -o models/tiny-small-q8_0.gguf
+[ -f models/tiny-large-q8_0.gguf ] || build/bin/aio synth --preset tiny-large --seed 2 -o models/tiny-large-q8_0.gguf
+build/bin/aio-bench-strategies
