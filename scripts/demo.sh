@@ -28,10 +28,8 @@ if [ -z "${SMALL:-}" ] && [ -z "${LARGE:-}" ]; then
   echo "== A-IO routing each request (configs/aio.yaml: fastText probe, the paper's policy) =="
   while IFS= read -r prompt; do
     echo "-- request: $prompt"
-    "$bin" generate --config configs/aio.yaml -p "$prompt" -n 16 --ignore-eos --json |
-      python3 -c 'import json,sys; r=json.load(sys.stdin)["aio"]; p=r["probe"]; t=r["timings_ms"]
-print(f"   probe {p["category"]} (entropy {p["entropy"]:.3f} bits, {p["context_tokens"]} tokens) -> {r["route"]["model"]} / {r["route"]["strategy"]}: {r["route"]["reason"]}")
-print(f"   time: probe {t["probe"]:.3f} ms, route {t["route"]:.4f} ms, prefill {t["prefill"]:.1f} ms, decode {t["decode"]:.1f} ms; drafted {r["tokens"]["drafted"]}, accepted {r["tokens"]["accepted"]}")'
+    # The route and the stage timings go to stderr; the (meaningless, synthetic) text to stdout is dropped.
+    "$bin" generate --config configs/aio.yaml -p "$prompt" -n 16 --ignore-eos 2>&1 >/dev/null | grep -v '^note:' | sed 's/^/   /'
   done <<'PROMPTS'
 Write a Python function that returns the n-th Fibonacci number.
 Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did she sell?

@@ -116,11 +116,12 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const engine
   std::fprintf(stderr, "[route] %s (entropy %.3f bits, %d context tokens) -> %s / %s: %s\n", r.probe.category().c_str(),
                r.probe.entropy_bits, r.probe.n_context_tokens, r.route.model.c_str(), strategy_name(r.route.strategy),
                r.route.reason.c_str());
-  std::fprintf(stderr,
-               "[time] template %.3f ms, probe %.2f ms, route %.4f ms, switch %.4f ms, prefill %.2f ms (%d of %d "
-               "prompt tokens reused from the probe), decode %.1f ms for %d tokens (%.1f tok/s)",
-               r.probe.template_ms, r.probe.probe_ms, r.route_ms, r.switch_ms, r.prefill_ms, r.n_prefill_tokens_saved,
-               r.n_prompt_tokens, r.decode_ms, r.n_generated, out->generation.decode_tokens_per_second());
+  std::fprintf(stderr, "[time] template %.3f ms, probe %.3f ms, route %.4f ms, switch %.4f ms, prefill %.2f ms",
+               r.probe.template_ms, r.probe.probe_ms, r.route_ms, r.switch_ms, r.prefill_ms);
+  if (r.n_prefill_tokens_saved > 0)
+    std::fprintf(stderr, " (%d of %d prompt tokens reused from the probe)", r.n_prefill_tokens_saved, r.n_prompt_tokens);
+  std::fprintf(stderr, ", decode %.1f ms for %d tokens (%.1f tok/s)", r.decode_ms, r.n_generated,
+               out->generation.decode_tokens_per_second());
   if (r.n_drafted > 0) std::fprintf(stderr, ", drafted %d, accepted %d", r.n_drafted, r.n_accepted);
   std::fprintf(stderr, "\n");
   if (synthetic) std::fprintf(stderr, "%s\n", kSyntheticNotice);
