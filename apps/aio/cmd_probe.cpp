@@ -175,6 +175,9 @@ void add_probe_command(CLI::App &app, Runner &runner) {
   train->add_option("--lr", t->params.lr, "Learning rate")->capture_default_str();
   train->add_option("--dim", t->params.dim, "Embedding size")->capture_default_str();
   train->add_option("--seed", t->params.seed, "Random seed")->capture_default_str();
+  train->add_option("--minn", t->params.minn, "Shortest character n-gram (0 with --maxn 0: none)")->capture_default_str();
+  train->add_option("--maxn", t->params.maxn, "Longest character n-gram")->capture_default_str();
+  train->add_option("--word-ngrams", t->params.word_ngrams, "Longest word n-gram")->capture_default_str();
   train->callback([t, &runner] { runner = [t] { return run_train(*t); }; });
 
   auto e = std::make_shared<ProbeEvalOptions>();

@@ -17,6 +17,9 @@
 namespace aio::probe {
 namespace {
 constexpr const char *kLabelPrefix = "__label__";
+// The probe reads a long request's first and last 128 tokens: the task and the answer options are there, and the
+// cost stays flat however long the request is.
+constexpr size_t kMaxFeatureTokens = 256;
 using Clock = std::chrono::steady_clock;
 } // namespace
 
@@ -102,7 +105,7 @@ ProbeResult FastTextProbe::classify(std::string_view text) const {
   r.probe_kind = "fasttext";
   r.categories = categories_;
   const auto t0 = Clock::now();
-  std::istringstream in(text_features(text) + "\n");
+  std::istringstream in(text_features(text, kMaxFeatureTokens) + "\n");
   const auto t1 = Clock::now();
   std::vector<std::pair<fasttext::real, std::string>> predictions;
   model_->predictLine(in, predictions, -1, 0.0);

@@ -1,4 +1,5 @@
-// Beyond the paper: a supervised fastText classifier on word and character n-grams (libfasttext). Microseconds per
+// Beyond the paper: a supervised fastText classifier on word n-grams (libfasttext), where Chinese characters and
+// punctuation are words of their own; character n-grams inside words are an option. Microseconds per
 // request instead of a forward pass of the small model, and it works for English and Chinese.
 #pragma once
 
@@ -21,8 +22,11 @@ struct FastTextTrainParams {
   double lr = 0.5;           // learning rate
   int32_t dim = 32;          // embedding size
   int32_t word_ngrams = 2;   // word n-grams up to this length
-  int32_t minn = 2;          // character n-grams from this length...
-  int32_t maxn = 4;          // ...to this one
+  // Character n-grams inside words, from minn to maxn (0 = none). Off by default: Chinese characters are already
+  // tokens of their own (so word bigrams are character bigrams there), and on the shipped data they cost 3-4x the
+  // time for slightly lower accuracy (measured: GSM8K 99.63% with 2-4, 99.85% without; MMLU, C-Eval 100% either way).
+  int32_t minn = 0;
+  int32_t maxn = 0;
   int32_t bucket = 200000;   // hash buckets for n-grams
   int32_t seed = 1;          // with one thread, the same seed and data give the same model
   Status validate() const;

@@ -35,7 +35,7 @@ bool has_lettered_choices(std::string_view text) {
 
 } // namespace
 
-std::string text_features(std::string_view text) {
+std::string text_features(std::string_view text, size_t max_tokens) {
   std::string out;
   const bool choices = has_lettered_choices(text);
   out.reserve(text.size() * 2);
@@ -89,6 +89,18 @@ std::string text_features(std::string_view text) {
     utf8::append(out, cp); // other letters (accented Latin, Cyrillic, ...) stay inside words
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (max_tokens > 0) {
+    size_t n_spaces = static_cast<size_t>(std::count(out.begin(), out.end(), ' '));
+    if (n_spaces + 1 > max_tokens) {
+      // Cut at the space ending the first half and at the space starting the last half.
+      size_t head_end = 0, tail_start = out.size();
+      for (size_t k = 0, seen = 0; k < out.size(); ++k)
+        if (out[k] == ' ' && ++seen == max_tokens / 2) { head_end = k; break; }
+      for (size_t k = out.size(), seen = 0; k-- > 0;)
+        if (out[k] == ' ' && ++seen == max_tokens / 2) { tail_start = k; break; }
+      out = out.substr(0, head_end) + out.substr(tail_start);
+    }
+  }
   if (choices) {
     // One marker per three tokens (at least four): the layout keeps its weight however long the question is.
     const auto n_tokens = static_cast<size_t>(std::count(out.begin(), out.end(), ' ') + 1);

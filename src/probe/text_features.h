@@ -11,6 +11,8 @@ namespace aio::probe {
 // ("<nl>"), indentation ("<indent>") and fill-in blanks ("<blank>" for "____"). A request laid out as a multiple-choice
 // question (options A-D) gets "<choices>" markers up front: the format, not the subject, makes it a QA request, and
 // fastText averages token vectors, so a long question would otherwise drown its options.
-std::string text_features(std::string_view text);
+// max_tokens > 0 keeps only the first and last max_tokens / 2 tokens (the task statement and any answer options),
+// so a classifier's cost stays flat however long the request; the multiple-choice check still reads the whole text.
+std::string text_features(std::string_view text, size_t max_tokens = 0);
 
 } // namespace aio::probe
