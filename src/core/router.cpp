@@ -52,6 +52,7 @@ Expected<std::vector<llama_token>> Router::prompt_tokens(const engine::Model &mo
 }
 
 Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens) {
+  if (request.prompt.empty()) return invalid_argument("the prompt is empty: there is nothing to route");
   auto policy = cfg_.find_policy(request.policy.empty() ? cfg_.policy : request.policy);
   if (!policy) return policy.status();
   RouteRecord rec;

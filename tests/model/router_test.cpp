@@ -147,6 +147,14 @@ TEST(Router, MissingModelFileSaysWhatToDo) {
   EXPECT_NE(r.status().message().find("models.small.path"), std::string::npos) << r.status().message();
 }
 
+TEST(Router, EmptyPromptIsRefused) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  auto r = router->route({.prompt = ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("empty"), std::string::npos);
+}
+
 TEST(Router, PromptTooLongForTheProbeIsAClearError) {
   auto router = make_router();
   ASSERT_TRUE(router);
