@@ -1,0 +1,66 @@
+// The OpenAI wire format, and nothing else: JSON request bodies -> validated requests, results -> JSON responses.
+// The HTTP layer only translates (ARCHITECTURE.md); every bad field comes back as an OpenAI-style error naming it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aio/route.h"
+#include "engine/generator.h"
+#include "engine/model.h"
+
+namespace aio::serve {
+
+enum class Endpoint { chat_completions, completions };
+
+// What the server allows, from its config.
+struct RequestLimits {
+  int32_t max_tokens_cap = 4096;   // max_tokens above this is refused
+  int32_t default_max_tokens = 256; // used when the request gives none
+};
+
+struct ApiRequest {
+  Endpoint endpoint = Endpoint::chat_completions;
+  std::string model;                       // "aio" (routed) or a configured model's name (pinned)
+  std::vector<engine::ChatMessage> messages; // chat
+  std::string prompt;                      // completions
+  engine::GenerateParams params;
+  bool stream = false;
+  bool include_usage = false;              // stream_options.include_usage
+};
+
+struct ApiError {
+  int http_status = 400;
+  std::string message;
+  std::string type = "invalid_request_error";
+  std::string param;                       // the offending field, "" when not about one field
+  nlohmann::json to_json() const;          // {"error": {"message", "type", "param", "code"}}
+};
+
+// Parses and validates a request body for `endpoint`. Malformed JSON, invalid UTF-8, a wrong type, a value out of
+// range or an unsupported option each give a 400 naming the field.
+std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,
+                                      ApiRequest &out);
+
+// OpenAI finish_reason for ours ("stop", "length"; cancelled and context_full map to "length").
+const char *openai_finish_reason(engine::FinishReason r);
+
+struct Usage {
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  nlohmann::json to_json() const;
+};
+
+// A complete (non-streamed) response. `aio` is the route record object attached to every response.
+nlohmann::json completion_response(const ApiRequest &req, const std::string &id, int64_t created,
+                                   const std::string &model, const std::string &text, engine::FinishReason finish,
+                                   const Usage &usage, const nlohmann::json &aio);
+
+// One streamed chunk: a text delta, or (finish set) the closing chunk of the choice.
+nlohmann::json stream_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
+                            const std::string &delta, std::optional<engine::FinishReason> finish);
+
+} // namespace aio::serve
