@@ -20,8 +20,8 @@ echo "== A-IO demo: two models resident in one process =="
 "$bin" info "$large" | sed -n '1,5p'
 echo
 echo "== Generating through each (greedy, 64 tokens) =="
-"$bin" generate -m "$small" -m "$large" --chat \
-  -p "Write a Python function that returns the n-th Fibonacci number." -n 64 --ignore-eos
+"$bin" generate -m "$small" -m "$large" \
+  -p "def fibonacci(n):" -n 64 --ignore-eos
 
 if [ -z "${SMALL:-}" ] && [ -z "${LARGE:-}" ]; then
   echo
