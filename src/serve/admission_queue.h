@@ -1,0 +1,70 @@
+// AdmissionQueue: the bounded waiting line in front of a model's slots. A full queue refuses at once (the server
+// answers 429 with Retry-After) instead of letting latency grow without bound; close() lets a shutdown drain it.
+// All of its locking is here (ARCHITECTURE.md: mutexes and condition variables live in the scheduling layer).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace aio::serve {
+
+template <typename T> class AdmissionQueue {
+public:
+  explicit AdmissionQueue(size_t capacity) : capacity_(capacity) {}
+
+  // Adds an item; false when the queue is full or closed (the caller refuses the request).
+  bool try_push(T item) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || items_.size() >= capacity_) return false;
+      items_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Takes the oldest item, waiting up to `timeout` for one. nullopt on timeout, or when closed and drained.
+  template <typename Rep, typename Period>
+  std::optional<T> pop_for(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    return item;
+  }
+
+  // Takes the oldest item if there is one, without waiting (a scheduler filling free slots between steps).
+  std::optional<T> try_pop() { return pop_for(std::chrono::seconds(0)); }
+
+  // Refuses new items from now on and wakes every waiter; items already queued can still be taken.
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
+  size_t capacity() const { return capacity_; }
+  bool closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+
+private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+} // namespace aio::serve
