@@ -29,7 +29,7 @@ struct StrategyParams {
 
 // What a probe sensed about a request. The distribution is over the configured categories, in their order.
 struct ProbeResult {
-  std::string probe_kind;               // "lm", "fasttext" or "label" (the workload's true label, for the oracle)
+  std::string probe_kind;               // "lm", "fasttext", or "none" when the request was pinned to a model
   std::vector<std::string> categories;
   std::vector<double> distribution;     // sums to 1
   int32_t argmax = 0;
@@ -38,7 +38,11 @@ struct ProbeResult {
   double template_ms = 0;               // building the classification input
   double probe_ms = 0;                  // the classification itself (the lm probe's forward pass)
   int32_t n_kv_prefix_tokens = 0;       // request tokens the lm probe left in the small model's KV cache (0 if none)
-  const std::string &category() const { return categories.at(static_cast<size_t>(argmax)); }
+  // The most likely category, or "" when no probe ran (a request pinned to a model).
+  const std::string &category() const {
+    static const std::string none;
+    return categories.empty() ? none : categories.at(static_cast<size_t>(argmax));
+  }
 };
 
 // Where one request goes and how it decodes there.

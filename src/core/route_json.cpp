@@ -3,6 +3,7 @@
 namespace aio::core {
 
 nlohmann::json probe_json(const ProbeResult &p) {
+  if (p.categories.empty()) return {{"kind", p.probe_kind}, {"context_tokens", p.n_context_tokens}};
   nlohmann::json dist = nlohmann::json::object();
   for (size_t i = 0; i < p.categories.size(); ++i) dist[p.categories[i]] = p.distribution[i];
   return {{"kind", p.probe_kind},          {"category", p.category()},

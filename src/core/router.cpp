@@ -53,6 +53,7 @@ Expected<std::vector<llama_token>> Router::prompt_tokens(const engine::Model &mo
 
 Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens) {
   if (request.prompt.empty()) return invalid_argument("the prompt is empty: there is nothing to route");
+  if (!request.pinned_model.empty()) return pin(request, probe_tokens);
   auto policy = cfg_.find_policy(request.policy.empty() ? cfg_.policy : request.policy);
   if (!policy) return policy.status();
   RouteRecord rec;
@@ -82,6 +83,28 @@ Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::
   return rec;
 }
 
+Expected<RouteRecord> Router::pin(const Request &request, std::vector<llama_token> *tokens_out) {
+  Resident *target = resident(request.pinned_model);
+  if (target == nullptr) {
+    std::string names;
+    for (const auto &[name, _] : models_) names += (names.empty() ? "" : ", ") + name;
+    return invalid_argument("no model named '" + request.pinned_model + "'; configured: " + names + " (or \"aio\" to route)");
+  }
+  RouteRecord rec;
+  rec.probe.probe_kind = "none";
+  auto tokens = prompt_tokens(*target->model, request);
+  if (!tokens) return tokens.status();
+  rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+  if (tokens_out) *tokens_out = std::move(*tokens);
+  rec.route.model = request.pinned_model;
+  rec.route.strategy = Strategy::plain;
+  rec.route.params = cfg_.decoding;
+  rec.route.policy = "pinned";
+  rec.route.rule = "pinned";
+  rec.route.reason = "the request named model " + request.pinned_model + " (no routing)";
+  return rec;
+}
+
 Expected<RouteRecord> Router::route(const Request &request) { return decide(request, /*keep_kv=*/false, nullptr); }
 
 Expected<RoutedGeneration> Router::generate(const Request &request, const engine::GenerateParams &params,
@@ -100,8 +123,10 @@ Expected<RoutedGeneration> Router::generate(const Request &request, const engine
   rec.switch_ms = ms_since(t_switch);
   AIO_CHECK(target != nullptr); // find_policy checked every routed model exists
 
-  // The probe's KV is reusable only on the model it ran on; a drafter on that model would overwrite it.
-  const bool reuse = rec.route.model == cfg_.probe.model && rec.route.draft_model != cfg_.probe.model;
+  // The probe's KV is reusable only on the model it ran on (a drafter on that model would overwrite it); a pinned
+  // request ran no probe but its prompt is already tokenized for its model.
+  const bool pinned = !request.pinned_model.empty();
+  const bool reuse = pinned || (rec.route.model == cfg_.probe.model && rec.route.draft_model != cfg_.probe.model);
   std::vector<llama_token> prompt;
   if (reuse) {
     prompt = std::move(probe_tokens);

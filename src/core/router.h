@@ -19,6 +19,7 @@ struct Request {
   std::string prompt;                    // the user's text
   bool chat = false;                     // wrap it as a user message in each model's chat template
   std::string policy;                    // "" = the config's default policy
+  std::string pinned_model;              // a configured model's name: serve it there, plain decoding, no probe
   std::optional<std::string> true_label; // known category (workloads only; the oracle policy routes on it)
   uint64_t id = 0;                       // seeds per-request random choices (the random baseline)
 };
@@ -54,6 +55,8 @@ private:
   Router() = default;
   Resident *resident(const std::string &name);
   Expected<std::vector<llama_token>> prompt_tokens(const engine::Model &model, const Request &request) const;
+  // A request that named its model: no probe, no policy.
+  Expected<RouteRecord> pin(const Request &request, std::vector<llama_token> *tokens_out);
   // Runs the probe and the policy. *probe_tokens gets the prompt in the probe model's tokens (whose KV the lm probe
   // kept when keep_kv).
   Expected<RouteRecord> decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens);

@@ -147,6 +147,21 @@ TEST(Router, MissingModelFileSaysWhatToDo) {
   EXPECT_NE(r.status().message().find("models.small.path"), std::string::npos) << r.status().message();
 }
 
+TEST(Router, APinnedRequestSkipsProbeAndPolicy) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  auto out = router->generate({.prompt = "What is the capital of France?", .pinned_model = "small"}, greedy(6));
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(out->record.route.model, "small");
+  EXPECT_EQ(out->record.route.policy, "pinned");
+  EXPECT_EQ(out->record.probe.probe_kind, "none");
+  EXPECT_EQ(out->record.probe.probe_ms, 0);
+  EXPECT_EQ(out->generation.n_generated, 6);
+  auto bad = router->route({.prompt = "x", .pinned_model = "medium"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("configured: large, small"), std::string::npos) << bad.status().message();
+}
+
 TEST(Router, EmptyPromptIsRefused) {
   auto router = make_router();
   ASSERT_TRUE(router);
