@@ -5,6 +5,7 @@
 #include <map>
 
 #include "commands.h"
+#include "progress.h"
 #include "core/router.h"
 #include "eval/labeled_data.h"
 
@@ -47,11 +48,14 @@ int run_calibrate(const CalibrateOptions &o) {
   auto router = core::Router::create(*cfg);
   if (!router) return report_error(router.status());
   std::vector<Probed> probed;
-  std::fprintf(stderr, "calibrate: probing %zu prompts with the %s probe...\n", data.size(), cfg->probe.kind.c_str());
-  for (const auto &p : data) {
-    auto r = (*router)->route({.prompt = p.text, .policy = "static-large"});
-    if (!r) return report_error(r.status());
-    probed.push_back({r->probe, p.label});
+  {
+    Progress bar("probing with the " + cfg->probe.kind + " probe", "prompts");
+    for (const auto &p : data) {
+      auto r = (*router)->route({.prompt = p.text, .policy = "static-large"});
+      if (!r) return report_error(r.status());
+      probed.push_back({r->probe, p.label});
+      bar.update(probed.size(), data.size());
+    }
   }
 
   nlohmann::json rows = nlohmann::json::array();

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "commands.h"
+#include "progress.h"
 #include "config/config.h"
 #include "core/router.h"
 #include "eval/labeled_data.h"
@@ -96,7 +97,10 @@ int run_eval(const ProbeEvalOptions &o) {
   std::vector<double> latency_ms;
   std::vector<std::pair<const eval::LabeledPrompt *, std::string>> errors;
   int skipped = 0;
+  // The fastText probe takes microseconds a prompt; the lm probe a forward pass each, so show how far it is.
+  std::unique_ptr<Progress> bar = router ? std::make_unique<Progress>("probing with the lm probe", "prompts") : nullptr;
   for (const auto &p : *data) {
+    if (bar) bar->update(static_cast<uint64_t>(&p - data->data()) + 1, data->size());
     const auto truth = std::find(categories.begin(), categories.end(), p.label);
     if (truth == categories.end()) {
       ++skipped;
@@ -115,6 +119,7 @@ int run_eval(const ProbeEvalOptions &o) {
     ++confusion[t][static_cast<size_t>(r.argmax)];
     if (static_cast<size_t>(r.argmax) != t) errors.emplace_back(&p, r.category());
   }
+  bar.reset();
   const int total = static_cast<int>(latency_ms.size());
   int correct = 0;
   for (size_t i = 0; i < n_cat; ++i) correct += confusion[i][i];

@@ -1,11 +1,10 @@
 // `aio synth`: write a GGUF with seeded random weights at a real architecture's shape.
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <unistd.h>
 
 #include "commands.h"
+#include "progress.h"
 #include "synth/gguf_writer.h"
 
 namespace aio::cli {
@@ -65,24 +64,11 @@ int run_synth(const SynthOptions &o) {
   p.out_path = o.out;
   p.n_threads = o.threads;
 
-  const bool tty = isatty(STDERR_FILENO);
-  int last_decile = -1;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto progress = [&](uint64_t done, uint64_t total) {
-    const double frac = total ? static_cast<double>(done) / total : 1.0;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
-    if (tty) {
-      std::fprintf(stderr, "\r  writing %s: %5.1f%%  %7.1f / %.1f MiB  ETA %4.0fs ", o.out.c_str(), 100 * frac,
-                   done / 1048576.0, total / 1048576.0, eta);
-    } else if (static_cast<int>(frac * 10) > last_decile) {
-      last_decile = static_cast<int>(frac * 10);
-      std::fprintf(stderr, "  writing %s: %3d%% (%.0f MiB of %.0f)\n", o.out.c_str(), last_decile * 10,
-                   done / 1048576.0, total / 1048576.0);
-    }
-  };
-  Status s = synth::write_synthetic_gguf(p, progress);
-  if (tty) std::fputc('\n', stderr);
+  Status s;
+  {
+    Progress bar("writing " + o.out, "MiB", 1048576.0);
+    s = synth::write_synthetic_gguf(p, [&](uint64_t done, uint64_t total) { bar.update(done, total); });
+  }
   if (!s.ok()) return report_error(s);
   std::printf("wrote %s: preset %s, %s, %.1fM params, %zu-token vocabulary (%s), seed %llu\n", o.out.c_str(),
               p.preset.name.c_str(), synth::weight_type_name(p.type),
