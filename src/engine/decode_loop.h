@@ -1,6 +1,6 @@
-// DecodeLoop: the bookkeeping every decoding strategy shares, so plain, PLD and draft decoding behave identically
-// at the edges: the prompt check and prefill (reusing KV the probe left), end-of-generation, stop strings, streaming,
-// cancellation, max_tokens, the context limit, and the timings of the record.
+// DecodeLoop: one sequence decoded on its own Session, shared by every single-sequence strategy (plain, PLD, draft):
+// the prompt check and prefill (reusing KV the probe left), the KV position, and an OutputTracker for everything that
+// happens to the generated tokens.
 #pragma once
 
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/generator.h"
-#include "engine/text_stream.h"
+#include "engine/output_tracker.h"
 
 namespace aio::engine {
 
@@ -24,7 +24,7 @@ public:
   Status start(const std::vector<llama_token> &prompt, int32_t n_cached = 0);
 
   // Takes the next generated token. Returns false when generation is over (the record's finish_reason says why).
-  bool emit(llama_token token);
+  bool emit(llama_token token) { return out_.emit(token); }
 
   // Decodes `tokens` at positions n_past().. with logits for every one of them (for verification) or only the last.
   Status decode(std::span<const llama_token> tokens, bool all_logits);
@@ -38,24 +38,20 @@ public:
   const float *logits(int32_t i = -1) const { return session_.logits(i); }
   Session &session() { return session_; }
   const std::vector<llama_token> &prompt() const { return prompt_; }
-  GenerationRecord &record() { return rec_; }
+  GenerationRecord &record() { return out_.record(); }
 
   // Flushes held-back text and closes the timings; returns the record.
-  GenerationRecord finish();
+  GenerationRecord finish() { return out_.finish(); }
 
 private:
-  using Clock = std::chrono::steady_clock;
   Session &session_;
   const GenerateParams &params_;
-  const TokenCallback &on_token_;
   llama_seq_id seq_;
-  TextStream stream_;
-  GenerationRecord rec_;
+  OutputTracker out_;
   std::vector<llama_token> prompt_;
   llama_pos n_past_ = 0;
   llama_batch batch_{};
   int32_t batch_capacity_ = 0;
-  Clock::time_point t_prefill_, t_decode_;
 };
 
 } // namespace aio::engine
