@@ -1,0 +1,149 @@
+#include "serve/batch_engine.h"
+
+#include <algorithm>
+
+namespace aio::serve {
+
+struct BatchEngine::Slot {
+  llama_seq_id seq = 0;
+  std::optional<Job> job;
+  std::unique_ptr<engine::OutputTracker> out;
+  llama_sampler_ptr sampler;
+  size_t n_prefilled = 0;     // prompt tokens in the KV cache
+  llama_pos n_past = 0;       // positions used by this sequence
+  llama_token pending = -1;   // sampled but not yet decoded (-1 while prefilling)
+  int32_t output_row = -1;    // the batch output holding this slot's next-token logits in this step
+  bool active() const { return job.has_value(); }
+};
+
+Status BatchEngineParams::validate() const {
+  if (n_slots < 1) return invalid_argument("n_slots must be at least 1");
+  if (n_ctx_per_slot < 16) return invalid_argument("n_ctx_per_slot must be at least 16");
+  if (n_batch < n_slots) return invalid_argument("n_batch must be at least n_slots (one decode token per slot)");
+  return {};
+}
+
+BatchEngine::BatchEngine(const BatchEngineParams &params) : params_(params), queue_(params.queue_capacity) {}
+
+BatchEngine::~BatchEngine() {
+  if (batch_.token != nullptr) llama_batch_free(batch_);
+}
+
+Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const engine::Model> model,
+                                                           const BatchEngineParams &params) {
+  AIO_RETURN_IF_ERROR(params.validate());
+  std::unique_ptr<BatchEngine> e(new BatchEngine(params));
+  engine::SessionParams sp;
+  sp.n_ctx = params.n_ctx_per_slot * static_cast<uint32_t>(params.n_slots);
+  sp.n_batch = static_cast<uint32_t>(params.n_batch);
+  sp.n_seq_max = static_cast<uint32_t>(params.n_slots);
+  sp.n_threads = params.n_threads;
+  auto session = engine::Session::create(std::move(model), sp);
+  if (!session) return session.status();
+  e->session_ = std::move(*session);
+  for (int32_t i = 0; i < params.n_slots; ++i) {
+    e->slots_.push_back(std::make_unique<Slot>());
+    e->slots_.back()->seq = i;
+  }
+  e->batch_ = llama_batch_init(params.n_batch, 0, 1);
+  return e;
+}
+
+bool BatchEngine::submit(Job job) { return queue_.try_push(std::move(job)); }
+
+size_t BatchEngine::n_active() const {
+  return static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const auto &s) { return s->active(); }));
+}
+
+void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) {
+  session_->truncate(slot.seq);
+  Job job = std::move(*slot.job);
+  slot.job.reset();
+  slot.out.reset();
+  slot.sampler.reset();
+  if (job.on_done) job.on_done(std::move(result));
+}
+
+void BatchEngine::admit() {
+  for (auto &slot_ptr : slots_) {
+    Slot &slot = *slot_ptr;
+    if (slot.active()) continue;
+    std::optional<Job> job = queue_.try_pop();
+    if (!job) return;
+    slot.job = std::move(job);
+    Job &j = *slot.job;
+    Status bad = j.params.validate();
+    if (bad.ok() && j.prompt.empty()) bad = invalid_argument("the prompt is empty");
+    if (bad.ok() && j.prompt.size() >= params_.n_ctx_per_slot)
+      bad = context_overflow("the prompt is " + std::to_string(j.prompt.size()) + " tokens but a request may use " +
+                             std::to_string(params_.n_ctx_per_slot) + "; shorten it or raise the per-slot context");
+    if (!bad.ok()) {
+      finish(slot, bad);
+      continue;
+    }
+    session_->truncate(slot.seq);
+    slot.out = std::make_unique<engine::OutputTracker>(session_->model(), j.params, j.on_token, params_.n_ctx_per_slot);
+    slot.out->start(static_cast<int32_t>(j.prompt.size()), 0);
+    slot.sampler = engine::make_sampler(j.params.sampling);
+    slot.n_prefilled = 0;
+    slot.n_past = 0;
+    slot.pending = -1;
+  }
+}
+
+bool BatchEngine::step() {
+  admit();
+  // Decode tokens first (one per decoding slot), then prefill chunks fill the rest of the batch, oldest slot first.
+  batch_.n_tokens = 0;
+  auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
+    const int32_t i = batch_.n_tokens++;
+    batch_.token[i] = t;
+    batch_.pos[i] = pos;
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = seq;
+    batch_.logits[i] = logits;
+    return i;
+  };
+  for (auto &s : slots_) {
+    s->output_row = -1;
+    if (s->active() && s->pending >= 0) s->output_row = add(s->pending, s->n_past++, s->seq, true);
+  }
+  for (auto &s : slots_) {
+    if (!s->active() || s->pending >= 0) continue;
+    const auto &prompt = s->job->prompt;
+    const size_t room = static_cast<size_t>(params_.n_batch - batch_.n_tokens);
+    const size_t n = std::min(room, prompt.size() - s->n_prefilled);
+    for (size_t k = 0; k < n; ++k) {
+      const bool last = s->n_prefilled + k + 1 == prompt.size();
+      const int32_t row = add(prompt[s->n_prefilled + k], s->n_past++, s->seq, last);
+      if (last) s->output_row = row;
+    }
+    s->n_prefilled += n;
+  }
+  if (batch_.n_tokens == 0) return false;
+
+  Status st = session_->decode(batch_);
+  ++n_decode_calls_;
+  if (!st.ok()) {
+    // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.
+    for (auto &s : slots_)
+      if (s->active()) finish(*s, st);
+    return true;
+  }
+  for (auto &s : slots_) {
+    if (!s->active() || s->output_row < 0) continue;
+    const engine::GenerateParams &p = s->job->params;
+    const llama_token tok = p.sampling.greedy()
+                                ? engine::argmax(session_->logits(s->output_row), model().info().n_vocab)
+                                : llama_sampler_sample(s->sampler.get(), session_->raw(), s->output_row);
+    if (s->out->emit(tok)) {
+      s->pending = tok;
+      s->out->record().n_decode_steps += 1;
+    } else {
+      finish(*s, s->out->finish());
+    }
+  }
+  return true;
+}
+
+} // namespace aio::serve

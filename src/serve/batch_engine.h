@@ -1,0 +1,69 @@
+// BatchEngine: continuous batching for one model. Up to n_slots sequences share one llama_context; every step puts
+// the next token of each decoding sequence and prefill chunks of newly admitted ones into ONE llama_decode, so the
+// weights are read once per step for all of them (the memory-bound cost the paper is about). New requests join
+// between steps; a long prompt is prefilled in chunks so it does not stall the others. Plain decoding (greedy or
+// sampled) per sequence; speculative verification inside the batched step is still to come.
+// Not thread-safe except submit(): one thread drives step().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/output_tracker.h"
+#include "engine/sampling.h"
+#include "serve/admission_queue.h"
+
+namespace aio::serve {
+
+struct BatchEngineParams {
+  int32_t n_slots = 4;            // sequences decoded together
+  uint32_t n_ctx_per_slot = 2048; // context each sequence may use (prompt + output)
+  int32_t n_batch = 512;          // most tokens per llama_decode: decode tokens first, prefill chunks fill the rest
+  int32_t n_threads = 0;          // CPU threads (0 = all)
+  size_t queue_capacity = 64;     // waiting requests beyond the slots; more are refused
+  Status validate() const;
+};
+
+struct Job {
+  std::vector<llama_token> prompt;
+  engine::GenerateParams params;
+  engine::TokenCallback on_token;                                   // on the engine thread; false cancels
+  std::function<void(Expected<engine::GenerationRecord>)> on_done;   // exactly once, on the engine thread
+};
+
+class BatchEngine {
+public:
+  static Expected<std::unique_ptr<BatchEngine>> create(std::shared_ptr<const engine::Model> model,
+                                                       const BatchEngineParams &params);
+  ~BatchEngine();
+
+  // Queues a job; false when the queue is full or closed (the caller answers 429 or 503). Thread-safe.
+  bool submit(Job job);
+  // Admits queued jobs into free slots, runs one batched decode, emits each sequence's next token. Returns false when
+  // there was nothing to do.
+  bool step();
+  // Refuses new jobs; queued and running ones still finish when step() is driven.
+  void close() { queue_.close(); }
+
+  size_t n_active() const;
+  size_t n_queued() const { return queue_.size(); }
+  int64_t n_decode_calls() const { return n_decode_calls_; }
+  const engine::Model &model() const { return session_->model(); }
+
+private:
+  struct Slot;
+  BatchEngine(const BatchEngineParams &params);
+  void admit();
+  void finish(Slot &slot, Expected<engine::GenerationRecord> result);
+
+  BatchEngineParams params_;
+  std::unique_ptr<engine::Session> session_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  AdmissionQueue<Job> queue_;
+  llama_batch batch_{};
+  int64_t n_decode_calls_ = 0;
+};
+
+} // namespace aio::serve
