@@ -40,6 +40,13 @@ public:
   // Takes the oldest item if there is one, without waiting (a scheduler filling free slots between steps).
   std::optional<T> try_pop() { return pop_for(std::chrono::seconds(0)); }
 
+  // Waits up to `timeout` until the queue holds an item or is closed; true if an item is there (not taken).
+  template <typename Rep, typename Period> bool wait_nonempty_for(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    return !items_.empty();
+  }
+
   // Refuses new items from now on and wakes every waiter; items already queued can still be taken.
   void close() {
     {

@@ -64,6 +64,13 @@ void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) 
   if (job.on_done) job.on_done(std::move(result));
 }
 
+void BatchEngine::abort_all(const Status &why) {
+  for (auto &s : slots_)
+    if (s->active()) finish(*s, why);
+  while (std::optional<Job> job = queue_.try_pop())
+    if (job->on_done) job->on_done(why);
+}
+
 void BatchEngine::admit() {
   for (auto &slot_ptr : slots_) {
     Slot &slot = *slot_ptr;

@@ -46,6 +46,12 @@ public:
   bool step();
   // Refuses new jobs; queued and running ones still finish when step() is driven.
   void close() { queue_.close(); }
+  // Ends every running and queued job now with `why` (shutdown past its grace period). Engine thread only.
+  void abort_all(const Status &why);
+  // Blocks up to `timeout` until a job is queued (an idle worker's wait between steps).
+  template <typename Rep, typename Period> void wait_for_work(std::chrono::duration<Rep, Period> timeout) {
+    queue_.wait_nonempty_for(timeout);
+  }
 
   size_t n_active() const;
   size_t n_queued() const { return queue_.size(); }
