@@ -1,0 +1,55 @@
+#include "serve/stream_channel.h"
+
+namespace aio::serve {
+
+bool StreamChannel::push(std::string piece) {
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return false;
+    if (!piece.empty()) pieces_.push_back(std::move(piece));
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void StreamChannel::finish(Expected<engine::GenerationRecord> result) {
+  {
+    std::lock_guard lock(mu_);
+    result_ = std::move(result);
+  }
+  cv_.notify_all();
+}
+
+std::optional<std::string> StreamChannel::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !pieces_.empty() || result_.has_value(); });
+  if (pieces_.empty()) return std::nullopt;
+  std::string piece = std::move(pieces_.front());
+  pieces_.pop_front();
+  return piece;
+}
+
+bool StreamChannel::done() const {
+  std::lock_guard lock(mu_);
+  return result_.has_value() && pieces_.empty();
+}
+
+Expected<engine::GenerationRecord> StreamChannel::result() const {
+  std::lock_guard lock(mu_);
+  return result_ ? *result_ : Expected<engine::GenerationRecord>(internal_error("the stream has not finished"));
+}
+
+void StreamChannel::cancel() {
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool StreamChannel::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+} // namespace aio::serve

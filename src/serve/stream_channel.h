@@ -1,0 +1,40 @@
+// StreamChannel: hands one request's text from the engine thread to the HTTP thread that streams it, and the
+// client's disconnect back the other way. The engine never blocks on a slow client: pieces are buffered.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "aio/status.h"
+#include "engine/generator.h"
+
+namespace aio::serve {
+
+class StreamChannel {
+public:
+  // Engine side. push() returns false once the consumer has cancelled (the engine then stops generating).
+  bool push(std::string piece);
+  void finish(Expected<engine::GenerationRecord> result);
+
+  // HTTP side. Waits up to `timeout` for the next piece; nullopt when none came in time or the stream is finished
+  // (then done() is true and result() holds the outcome).
+  std::optional<std::string> next(std::chrono::milliseconds timeout);
+  bool done() const;
+  Expected<engine::GenerationRecord> result() const;
+  void cancel(); // the client went away
+
+  bool cancelled() const;
+
+private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pieces_;
+  std::optional<Expected<engine::GenerationRecord>> result_;
+  bool cancelled_ = false;
+};
+
+} // namespace aio::serve
