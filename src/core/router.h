@@ -42,6 +42,15 @@ public:
                                       const engine::TokenCallback &on_token = {});
 
   const config::AioConfig &config() const { return cfg_; }
+  // The request's prompt in `model`'s tokens (through its chat template when request.chat).
+  Expected<std::vector<llama_token>> tokenize_for(const std::string &model, const Request &request) const {
+    return prompt_tokens(*models_.at(model).model, request);
+  }
+  std::vector<std::string> model_names() const {
+    std::vector<std::string> names;
+    for (const auto &[name, _] : models_) names.push_back(name);
+    return names;
+  }
   const engine::Model &model(const std::string &name) const;
   // The loaded model itself, to open more sessions on it without loading it again.
   std::shared_ptr<engine::Model> shared_model(const std::string &name) const { return models_.at(name).model; }

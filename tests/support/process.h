@@ -16,6 +16,25 @@ struct ProcessResult {
 // Runs argv[0] with the arguments, killing it after timeout_s seconds.
 ProcessResult run_process(const std::vector<std::string> &argv, int timeout_s = 120);
 
+// A program left running (a server): its stdout is read line by line; it is killed when this object goes away.
+class BackgroundProcess {
+public:
+  explicit BackgroundProcess(const std::vector<std::string> &argv);
+  ~BackgroundProcess();
+  // Reads stdout until a line contains `needle`; returns that line, or "" on timeout or exit.
+  std::string wait_for_line(const std::string &needle, int timeout_s = 60);
+  void send_signal(int sig);
+  // Waits for the exit; returns the exit code (128 + signal if killed), or -1 on timeout.
+  int wait(int timeout_s = 60);
+  const std::string &output() const { return out_; }
+
+private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+  std::string out_;
+  size_t scanned_ = 0;
+};
+
 // Runs the `aio` binary under test with these arguments.
 ProcessResult run_aio(std::vector<std::string> args, int timeout_s = 120);
 

@@ -1,0 +1,111 @@
+// `aio serve`: the OpenAI-compatible A-IO server. Listens at once (503 on /health until the models are loaded), then
+// serves until SIGINT/SIGTERM, when it stops accepting, lets running requests finish within a grace period, and exits 0.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "commands.h"
+#include "config/config.h"
+#include "serve/http_server.h"
+
+namespace aio::cli {
+namespace {
+
+struct ServeOptions {
+  std::string config;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;
+  bool insecure = false;
+  int slots = 4;
+  size_t queue = 64;
+  size_t max_body = 1 << 20;
+  int max_tokens = 4096;
+  double grace_seconds = 10;
+};
+
+bool is_loopback(const std::string &host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+int run_serve(ServeOptions o) {
+  if (o.api_key.empty())
+    if (const char *env = std::getenv("AIO_API_KEY"); env && *env) o.api_key = env;
+  if (!is_loopback(o.host) && o.api_key.empty() && !o.insecure)
+    return report_error(invalid_argument("refusing to serve on " + o.host +
+                                         " without an API key: anyone who can reach it could use it. Pass --api-key "
+                                         "(or set AIO_API_KEY), or --insecure if that is really what you want"));
+  auto cfg = config::load_config(o.config);
+  if (!cfg) return report_error(cfg.status());
+
+  // Signals are taken by one thread with sigwait; every other thread (HTTP, engines) inherits the block.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  serve::HttpParams hp;
+  hp.host = o.host;
+  hp.port = o.port;
+  hp.api_key = o.api_key;
+  hp.max_body_bytes = o.max_body;
+  hp.limits.max_tokens_cap = o.max_tokens;
+  hp.limits.default_max_tokens = std::min(256, o.max_tokens);
+  serve::HttpServer http(hp);
+  std::string error;
+  if (!http.bind(&error)) return report_error(invalid_argument(error));
+  std::printf("aio serve: listening on http://%s:%d (loading models...)\n", o.host.c_str(), http.bound_port());
+  std::fflush(stdout);
+  std::thread http_thread([&] { http.run(); });
+
+  serve::ServiceParams sp;
+  sp.n_slots = o.slots;
+  sp.queue_capacity = o.queue;
+  std::shared_ptr<serve::AioService> service;
+  if (auto s = serve::AioService::create(std::move(*cfg), sp); s) {
+    service = std::move(*s);
+    http.set_service(service);
+    std::printf("aio serve: ready (models: ");
+    bool first = true;
+    for (const auto &m : service->model_names()) std::printf("%s%s", first ? "" : ", ", m.c_str()), first = false;
+    std::printf("; route with model \"aio\")\n");
+  } else {
+    http.set_load_error(s.status().message());
+    std::fprintf(stderr, "aio: error: %s\n", s.status().message().c_str());
+  }
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::printf("aio serve: %s received, finishing running requests (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+              o.grace_seconds);
+  std::fflush(stdout);
+  if (service) service->stop(std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));
+  http.stop();
+  http_thread.join();
+  std::printf("aio serve: stopped\n");
+  return service ? 0 : kExitFailure;
+}
+
+} // namespace
+
+void add_serve_command(CLI::App &app, Runner &runner) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App *sub = app.add_subcommand("serve", "Serve the OpenAI-compatible API, routing each request through A-IO");
+  sub->add_option("--config", o->config, "A-IO config (models, probe, policy)")->required();
+  sub->add_option("--host", o->host, "Address to listen on")->capture_default_str();
+  sub->add_option("--port", o->port, "Port (0 = any free port)")->capture_default_str();
+  sub->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' (or set AIO_API_KEY)");
+  sub->add_flag("--insecure", o->insecure, "Allow a non-loopback address without an API key");
+  sub->add_option("--slots", o->slots, "Sequences each model decodes together")->capture_default_str();
+  sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
+  sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
+  sub->add_option("--max-tokens", o->max_tokens, "Largest max_tokens a request may ask for")->capture_default_str();
+  sub->add_option("--grace", o->grace_seconds, "Seconds running requests get to finish on shutdown")
+      ->capture_default_str();
+  sub->callback([o, &runner] { runner = [o] { return run_serve(*o); }; });
+}
+
+} // namespace aio::cli

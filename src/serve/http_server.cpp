@@ -1,0 +1,196 @@
+#include "serve/http_server.h"
+
+#include <chrono>
+#include <ctime>
+#include <random>
+
+#include <httplib.h>
+
+#include "core/route_json.h"
+
+namespace aio::serve {
+namespace {
+using nlohmann::json;
+
+void send_json(httplib::Response &res, int status, const json &body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response &res, const ApiError &e, int retry_after = 0) {
+  if (e.http_status == 429 && retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
+  send_json(res, e.http_status, e.to_json());
+}
+
+std::string new_id(const char *prefix) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%s-%016llx", prefix, static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// The route record as headers, for clients that cannot read the body's `aio` object (e.g. while streaming).
+void route_headers(httplib::Response &res, const Admission &a) {
+  res.set_header("x-aio-model", a.model);
+  res.set_header("x-aio-policy", a.route.route.policy);
+  res.set_header("x-aio-strategy", "plain");
+  res.set_header("x-aio-routed-strategy", strategy_name(a.route.route.strategy));
+  if (!a.route.probe.category().empty()) {
+    res.set_header("x-aio-category", a.route.probe.category());
+    char h[32];
+    std::snprintf(h, sizeof(h), "%.4f", a.route.probe.entropy_bits);
+    res.set_header("x-aio-entropy-bits", h);
+  }
+}
+
+json aio_object(const Admission &a, const engine::GenerationRecord *g) {
+  RouteRecord r = a.route;
+  if (g) {
+    r.prefill_ms = g->prefill_ms;
+    r.decode_ms = g->decode_ms;
+    r.n_prompt_tokens = g->n_prompt_tokens;
+    r.n_generated = g->n_generated;
+    r.n_drafted = g->n_drafted;
+    r.n_accepted = g->n_accepted;
+    r.finish_reason = engine::finish_reason_name(g->finish_reason);
+  }
+  json j = core::route_record_json(r);
+  j["executed_strategy"] = "plain"; // the continuously batched engine runs plain decoding for now
+  return j;
+}
+
+ApiError from_status(const Status &s) {
+  const int code = s.code() == StatusCode::context_overflow || s.code() == StatusCode::invalid_argument ? 400
+                   : s.code() == StatusCode::aborted                                                       ? 503
+                                                                                                           : 500;
+  return {code, s.message(), code == 400 ? "invalid_request_error" : "server_error", ""};
+}
+
+} // namespace
+
+HttpServer::HttpServer(HttpParams params) : params_(std::move(params)), http_(std::make_unique<httplib::Server>()) {
+  install_routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::set_load_error(const std::string &message) {
+  std::atomic_store(&load_error_, std::make_shared<std::string>(message));
+}
+
+bool HttpServer::bind(std::string *error) {
+  if (params_.port == 0) {
+    port_ = http_->bind_to_any_port(params_.host);
+  } else {
+    port_ = http_->bind_to_port(params_.host, params_.port) ? params_.port : -1;
+  }
+  if (port_ <= 0 && error) *error = "cannot listen on " + params_.host + ":" + std::to_string(params_.port) +
+                                    " (address in use, or not an address of this machine); pick another --port";
+  return port_ > 0;
+}
+
+void HttpServer::run() { http_->listen_after_bind(); }
+
+void HttpServer::stop() {
+  if (http_) http_->stop();
+}
+
+void HttpServer::install_routes() {
+  httplib::Server &s = *http_;
+  s.set_payload_max_length(params_.max_body_bytes);
+
+  // Auth and readiness for every /v1 route.
+  s.set_pre_routing_handler([this](const httplib::Request &req, httplib::Response &res) {
+    if (req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (!params_.api_key.empty() && req.get_header_value("Authorization") != "Bearer " + params_.api_key) {
+      send_error(res, {401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error", ""});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!service()) {
+      auto err = std::atomic_load(&load_error_);
+      send_error(res, {503, err ? "the models failed to load: " + *err : "the models are still loading; retry shortly",
+                       "server_error", ""});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  s.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
+    auto err = std::atomic_load(&load_error_);
+    if (service()) send_json(res, 200, {{"status", "ok"}});
+    else send_json(res, 503, {{"status", err ? "failed" : "loading"}, {"error", err ? *err : ""}});
+  });
+
+  s.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
+    auto svc = service();
+    res.set_content(svc ? svc->metrics().render() : "", "text/plain; version=0.0.4");
+  });
+
+  s.Get("/v1/models", [this](const httplib::Request &, httplib::Response &res) {
+    json data = json::array({{{"id", "aio"}, {"object", "model"}, {"owned_by", "aio"}, {"created", 0}}});
+    for (const auto &name : service()->model_names())
+      data.push_back({{"id", name}, {"object", "model"}, {"owned_by", "aio"}, {"created", 0}});
+    send_json(res, 200, {{"object", "list"}, {"data", data}});
+  });
+
+  auto completion = [this](Endpoint endpoint) {
+    return [this, endpoint](const httplib::Request &req, httplib::Response &res) {
+      ApiRequest api;
+      if (auto e = parse_request(req.body, endpoint, params_.limits, api)) return send_error(res, *e);
+      auto svc = service();
+      auto channel = std::make_shared<StreamChannel>();
+      Admission adm;
+      if (auto e = svc->submit(api, channel, adm)) return send_error(res, *e, params_.retry_after_seconds);
+      route_headers(res, adm);
+      const std::string id = new_id(endpoint == Endpoint::chat_completions ? "chatcmpl" : "cmpl");
+      const int64_t created = std::time(nullptr);
+      const std::string model = api.model;
+      if (!api.stream) {
+        std::string text;
+        while (!channel->done())
+          if (auto piece = channel->next(std::chrono::milliseconds(200))) text += *piece;
+        auto result = channel->result();
+        if (!result) return send_error(res, from_status(result.status()));
+        send_json(res, 200,
+                  completion_response(api, id, created, model, result->text, result->finish_reason,
+                                      {result->n_prompt_tokens, result->n_generated}, aio_object(adm, &*result)));
+        return;
+      }
+      res.set_header("Cache-Control", "no-cache");
+      res.set_chunked_content_provider(
+          "text/event-stream", [api, channel, adm, id, created, model](size_t, httplib::DataSink &sink) {
+            auto send = [&](const json &j) {
+              const std::string line = "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+              return sink.write(line.data(), line.size());
+            };
+            for (;;) {
+              if (auto piece = channel->next(std::chrono::milliseconds(100))) {
+                if (!send(stream_chunk(api, id, created, model, *piece, std::nullopt))) break;
+                continue;
+              }
+              if (!sink.is_writable()) break;
+              if (!channel->done()) continue;
+              auto result = channel->result();
+              if (result) {
+                json last = stream_chunk(api, id, created, model, "", result->finish_reason);
+                last["aio"] = aio_object(adm, &*result);
+                if (api.include_usage) last["usage"] = Usage{result->n_prompt_tokens, result->n_generated}.to_json();
+                send(last);
+              } else {
+                send(from_status(result.status()).to_json());
+              }
+              static const std::string kDone = "data: [DONE]\n\n";
+              sink.write(kDone.data(), kDone.size());
+              sink.done();
+              return true;
+            }
+            channel->cancel(); // the client went away: stop generating and free the slot
+            return false;
+          });
+    };
+  };
+  s.Post("/v1/chat/completions", completion(Endpoint::chat_completions));
+  s.Post("/v1/completions", completion(Endpoint::completions));
+}
+
+} // namespace aio::serve

@@ -1,0 +1,52 @@
+// The OpenAI-compatible HTTP front of A-IO (cpp-httplib). It only translates: HTTP + JSON in, AioService, JSON or
+// server-sent events out. It listens at once and answers /health with 503 until the models are loaded.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "serve/service.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace aio::serve {
+
+struct HttpParams {
+  std::string host = "127.0.0.1";
+  int port = 8080;                     // 0 = any free port (see bound_port())
+  std::string api_key;                 // non-empty: every /v1 request needs "Authorization: Bearer <key>"
+  size_t max_body_bytes = 1 << 20;     // larger bodies get 413
+  RequestLimits limits;
+  int retry_after_seconds = 1;         // sent with 429
+};
+
+class HttpServer {
+public:
+  explicit HttpServer(HttpParams params);
+  ~HttpServer();
+
+  // Binds the socket; false (with *error set) if the address is taken or invalid.
+  bool bind(std::string *error);
+  int bound_port() const { return port_; }
+  // Serves until stop(); call on its own thread. Models are attached with set_service when loaded.
+  void run();
+  void set_service(std::shared_ptr<AioService> service) { std::atomic_store(&service_, std::move(service)); }
+  void set_load_error(const std::string &message);
+  void stop();
+
+private:
+  void install_routes();
+  std::shared_ptr<AioService> service() const { return std::atomic_load(&service_); }
+
+  HttpParams params_;
+  std::unique_ptr<httplib::Server> http_;
+  std::shared_ptr<AioService> service_;
+  std::shared_ptr<std::string> load_error_;
+  int port_ = 0;
+};
+
+} // namespace aio::serve

@@ -1,0 +1,119 @@
+#include "serve/service.h"
+
+namespace aio::serve {
+
+Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, const ServiceParams &params) {
+  std::unique_ptr<AioService> s(new AioService());
+  std::vector<config::ModelEntry> entries = cfg.models;
+  auto router = core::Router::create(std::move(cfg));
+  if (!router) return router.status();
+  s->router_ = std::move(*router);
+  for (const auto &entry : entries) {
+    BatchEngineParams bp;
+    bp.n_slots = params.n_slots;
+    bp.n_ctx_per_slot = entry.n_ctx;
+    bp.n_batch = std::max(params.n_batch, params.n_slots);
+    bp.n_threads = s->router_->config().threads;
+    bp.queue_capacity = params.queue_capacity;
+    auto engine = BatchEngine::create(s->router_->shared_model(entry.name), bp);
+    if (!engine) return engine.status();
+    s->workers_[entry.name] = std::make_unique<ModelWorker>(std::move(*engine));
+  }
+  s->declare_metrics();
+  return s;
+}
+
+AioService::~AioService() { stop(std::chrono::milliseconds(0)); }
+
+void AioService::declare_metrics() {
+  metrics_.counter("aio_requests_total", "Requests by model, category, strategy and HTTP status.");
+  metrics_.counter("aio_prompt_tokens_total", "Prompt tokens by model.");
+  metrics_.counter("aio_generated_tokens_total", "Generated tokens by model.");
+  metrics_.histogram("aio_probe_seconds", "Probe latency by probe kind.", latency_buckets_seconds());
+  metrics_.histogram("aio_probe_entropy_bits", "Probe entropy (bits).", entropy_buckets_bits());
+  metrics_.histogram("aio_time_to_first_token_seconds", "Time from admission to the first token.",
+                     latency_buckets_seconds());
+  metrics_.histogram("aio_time_per_output_token_seconds", "Decode time per generated token.",
+                     latency_buckets_seconds());
+  metrics_.gauge("aio_queue_depth", "Requests waiting for a slot, by model.");
+  metrics_.gauge("aio_busy_slots", "Slots decoding, by model.");
+}
+
+std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel,
+                                           Admission &admission) {
+  core::Request r;
+  r.chat = req.endpoint == Endpoint::chat_completions;
+  if (r.chat) {
+    // The chat template is applied per model; keep the last user turn as the text the probe classifies.
+    for (const auto &m : req.messages) r.prompt += (r.prompt.empty() ? "" : "\n") + m.content;
+  } else {
+    r.prompt = req.prompt;
+  }
+  if (req.model != "aio") r.pinned_model = req.model;
+  Expected<RouteRecord> routed = internal_error("unrouted");
+  {
+    std::lock_guard lock(route_mu_);
+    r.id = next_id_++;
+    routed = router_->route(r);
+  }
+  if (!routed) {
+    const bool not_found = routed.status().message().find("no model named") != std::string::npos;
+    return ApiError{not_found ? 404 : 400, routed.status().message(), "invalid_request_error", not_found ? "model" : ""};
+  }
+  admission.route = *routed;
+  admission.model = routed->route.model;
+  if (routed->probe.probe_kind != "none") {
+    metrics_.observe("aio_probe_seconds", {{"kind", routed->probe.probe_kind}},
+                     (routed->probe.template_ms + routed->probe.probe_ms) / 1000.0);
+    metrics_.observe("aio_probe_entropy_bits", {{"kind", routed->probe.probe_kind}}, routed->probe.entropy_bits);
+  }
+
+  // Chat requests go through the chosen model's own template with the full conversation.
+  Expected<std::vector<llama_token>> tokens = internal_error("untokenized");
+  if (r.chat) {
+    auto text = router_->model(admission.model).apply_chat_template(req.messages);
+    if (!text) return ApiError{400, text.status().message(), "invalid_request_error", "messages"};
+    tokens = router_->model(admission.model).tokenize(*text, false, true);
+  } else {
+    tokens = router_->tokenize_for(admission.model, r);
+  }
+  if (!tokens) return ApiError{400, tokens.status().message(), "invalid_request_error", ""};
+  admission.n_prompt_tokens = static_cast<int32_t>(tokens->size());
+
+  Job job;
+  job.prompt = std::move(*tokens);
+  job.params = req.params;
+  job.on_token = [channel](std::string_view piece, llama_token) { return channel->push(std::string(piece)); };
+  const std::string model = admission.model;
+  const std::string category = admission.route.probe.category();
+  const std::string strategy = "plain"; // the batched engine decodes plainly for now (see issue 4 notes)
+  job.on_done = [this, channel, model, category, strategy](Expected<engine::GenerationRecord> result) {
+    if (result) {
+      metrics_.inc("aio_prompt_tokens_total", {{"model", model}}, result->n_prompt_tokens);
+      metrics_.inc("aio_generated_tokens_total", {{"model", model}}, result->n_generated);
+      metrics_.observe("aio_time_to_first_token_seconds", {{"model", model}}, result->prefill_ms / 1000.0);
+      if (result->n_generated > 1)
+        metrics_.observe("aio_time_per_output_token_seconds", {{"model", model}},
+                         result->decode_ms / 1000.0 / (result->n_generated - 1));
+    }
+    metrics_.inc("aio_requests_total", {{"model", model}, {"category", category}, {"strategy", strategy},
+                                        {"status", result ? "200" : "500"}});
+    channel->finish(std::move(result));
+  };
+  ModelWorker &worker = *workers_.at(admission.model);
+  if (!worker.submit(std::move(job))) {
+    metrics_.inc("aio_requests_total", {{"model", model}, {"category", category}, {"strategy", strategy},
+                                        {"status", "429"}});
+    return ApiError{429, "model " + model + " is at capacity (" + std::to_string(worker.n_queued()) +
+                             " requests waiting); retry shortly", "rate_limit_error", ""};
+  }
+  metrics_.set("aio_queue_depth", {{"model", model}}, static_cast<double>(worker.n_queued()));
+  metrics_.set("aio_busy_slots", {{"model", model}}, static_cast<double>(worker.n_active()));
+  return std::nullopt;
+}
+
+void AioService::stop(std::chrono::milliseconds grace) {
+  for (auto &[_, w] : workers_) w->stop(grace);
+}
+
+} // namespace aio::serve

@@ -1,0 +1,155 @@
+// `aio serve` as a client sees it: the real binary on a free loopback port, driven over HTTP.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "support/paths.h"
+#include "support/process.h"
+#include "support/tiny_models.h"
+
+namespace aio::test {
+namespace {
+using nlohmann::json;
+
+std::string serve_config() {
+  const std::string path = make_temp_dir("serve") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n"
+                      << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 512}\n"
+                      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  return path;
+}
+
+// A running server and a client for it.
+struct Server {
+  std::unique_ptr<BackgroundProcess> proc;
+  int port = 0;
+  std::unique_ptr<httplib::Client> client;
+
+  explicit Server(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {aio_binary(), "serve", "--config", serve_config(), "--port", "0", "--slots", "2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<BackgroundProcess>(argv);
+    const std::string line = proc->wait_for_line("listening on http://127.0.0.1:");
+    if (line.empty()) return;
+    port = std::stoi(line.substr(line.rfind(':') + 1));
+    client = std::make_unique<httplib::Client>("127.0.0.1", port);
+    client->set_read_timeout(60, 0);
+    proc->wait_for_line("ready");
+  }
+  httplib::Result chat(const json &body, const httplib::Headers &headers = {}) {
+    return client->Post("/v1/chat/completions", headers, body.dump(), "application/json");
+  }
+};
+
+json chat_body(const std::string &content, bool stream = false) {
+  return {{"model", "aio"},
+          {"messages", {{{"role", "user"}, {"content", content}}}},
+          {"max_tokens", 12},
+          {"temperature", 0},
+          {"stream", stream}};
+}
+
+TEST(Serve, OpenAiEndpointsWork) {
+  Server s;
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  auto health = s.client->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  auto models = s.client->Get("/v1/models");
+  ASSERT_TRUE(models);
+  std::set<std::string> ids;
+  const json listed = json::parse(models->body);
+  for (const auto &m : listed["data"]) ids.insert(m["id"]);
+  EXPECT_EQ(ids, (std::set<std::string>{"aio", "small", "large"}));
+
+  auto r = s.chat(chat_body("Write a Python function that reverses a list."));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["usage"]["completion_tokens"], 12);
+  EXPECT_EQ(j["aio"]["probe"]["category"], "code");
+  EXPECT_EQ(j["aio"]["route"]["model"], "small");
+  EXPECT_EQ(r->get_header_value("x-aio-model"), "small");
+
+  // Streaming the same request: the chunks reassemble to the same text, then [DONE].
+  auto st = s.chat(chat_body("Write a Python function that reverses a list.", true));
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->status, 200);
+  std::string text;
+  bool done = false, finished = false;
+  std::istringstream lines(st->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("data: ", 0) != 0) continue;
+    if (line == "data: [DONE]") {
+      done = true;
+      continue;
+    }
+    json chunk = json::parse(line.substr(6));
+    const json &choice = chunk["choices"][0];
+    if (choice["delta"].contains("content")) text += choice["delta"]["content"].get<std::string>();
+    if (!choice["finish_reason"].is_null()) finished = chunk.contains("aio");
+  }
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(finished) << "the closing chunk carries the route record";
+  EXPECT_EQ(text, j["choices"][0]["message"]["content"].get<std::string>());
+
+  // A concrete model name pins the request.
+  auto pinned = s.client->Post("/v1/completions", R"({"model": "large", "prompt": "def f(", "max_tokens": 3})",
+                               "application/json");
+  ASSERT_TRUE(pinned);
+  ASSERT_EQ(pinned->status, 200) << pinned->body;
+  EXPECT_EQ(json::parse(pinned->body)["aio"]["route"]["policy"], "pinned");
+
+  auto metrics = s.client->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("aio_requests_total{model=\"small\",category=\"code\",strategy=\"plain\",status=\"200\"} 2"), std::string::npos) << metrics->body;
+
+  s.proc->send_signal(SIGTERM);
+  EXPECT_EQ(s.proc->wait(), 0);
+  EXPECT_NE(s.proc->output().find("stopped"), std::string::npos);
+}
+
+TEST(Serve, BadRequestsGetOpenAiErrors) {
+  Server s;
+  ASSERT_GT(s.port, 0);
+  auto bad_json = s.client->Post("/v1/chat/completions", "{oops", "application/json");
+  ASSERT_TRUE(bad_json);
+  EXPECT_EQ(bad_json->status, 400);
+  EXPECT_NE(json::parse(bad_json->body)["error"]["message"].get<std::string>().find("not valid JSON"), std::string::npos);
+  json body = chat_body("x");
+  body["top_p"] = 5;
+  auto bad_field = s.chat(body);
+  EXPECT_EQ(bad_field->status, 400);
+  EXPECT_EQ(json::parse(bad_field->body)["error"]["param"], "top_p");
+  body = chat_body("x");
+  body["model"] = "gpt-9";
+  EXPECT_EQ(s.chat(body)->status, 404);
+  std::string huge = R"({"model": "aio", "prompt": ")" + std::string(2 << 20, 'a') + "\"}";
+  auto too_big = s.client->Post("/v1/completions", huge, "application/json");
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+}
+
+TEST(Serve, ApiKeyIsRequiredWhenSet) {
+  Server s({"--api-key", "sekrit"});
+  ASSERT_GT(s.port, 0);
+  EXPECT_EQ(s.chat(chat_body("hi"))->status, 401);
+  EXPECT_EQ(s.chat(chat_body("hi"), {{"Authorization", "Bearer wrong"}})->status, 401);
+  EXPECT_EQ(s.chat(chat_body("hi"), {{"Authorization", "Bearer sekrit"}})->status, 200);
+  EXPECT_EQ(s.client->Get("/health")->status, 200) << "health needs no key";
+}
+
+TEST(Serve, RefusesAnOpenAddressWithoutAKey) {
+  auto r = run_aio({"serve", "--config", serve_config(), "--host", "0.0.0.0", "--port", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--api-key"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace aio::test
