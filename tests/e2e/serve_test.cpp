@@ -1,7 +1,11 @@
 // `aio serve` as a client sees it: the real binary on a free loopback port, driven over HTTP.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstring>
+#include <mutex>
+#include <thread>
 #include <fstream>
 
 #include <httplib.h>
@@ -30,7 +34,8 @@ struct Server {
   std::unique_ptr<httplib::Client> client;
 
   explicit Server(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {aio_binary(), "serve", "--config", serve_config(), "--port", "0", "--slots", "2"};
+    std::vector<std::string> argv = {aio_binary(), "serve", "--config", serve_config(), "--port", "0"};
+    if (std::find(extra.begin(), extra.end(), "--slots") == extra.end()) argv.insert(argv.end(), {"--slots", "2"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<BackgroundProcess>(argv);
     const std::string line = proc->wait_for_line("listening on http://127.0.0.1:");
@@ -143,6 +148,61 @@ TEST(Serve, ApiKeyIsRequiredWhenSet) {
   EXPECT_EQ(s.chat(chat_body("hi"), {{"Authorization", "Bearer wrong"}})->status, 401);
   EXPECT_EQ(s.chat(chat_body("hi"), {{"Authorization", "Bearer sekrit"}})->status, 200);
   EXPECT_EQ(s.client->Get("/health")->status, 200) << "health needs no key";
+}
+
+TEST(Serve, OverloadGets429WithRetryAfter) {
+  Server s({"--slots", "1", "--queue", "1"});
+  ASSERT_GT(s.port, 0);
+  json body = chat_body("Write a Python function that reverses a list.");
+  body["max_tokens"] = 400;
+  body["model"] = "large";
+  std::vector<std::thread> clients;
+  std::mutex mu;
+  std::vector<int> statuses;
+  std::string retry_after;
+  for (int i = 0; i < 5; ++i)
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", s.port);
+      c.set_read_timeout(120, 0);
+      auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+      std::lock_guard lock(mu);
+      statuses.push_back(r ? r->status : -1);
+      if (r && r->status == 429) retry_after = r->get_header_value("Retry-After");
+    });
+  for (auto &c : clients) c.join();
+  const auto n_429 = std::count(statuses.begin(), statuses.end(), 429);
+  const auto n_200 = std::count(statuses.begin(), statuses.end(), 200);
+  EXPECT_GE(n_429, 1) << "one slot and one queue place cannot hold five requests";
+  EXPECT_GE(n_200, 1);
+  EXPECT_EQ(n_429 + n_200, 5) << "every request gets 200 or 429, nothing else";
+  EXPECT_FALSE(retry_after.empty());
+}
+
+TEST(Serve, ADisconnectedStreamFreesItsSlot) {
+  Server s({"--slots", "1"});
+  ASSERT_GT(s.port, 0);
+  json body = chat_body("Tell me a long story.", true);
+  body["max_tokens"] = 450;
+  body["model"] = "large";
+  int chunks = 0;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char *, size_t, uint64_t, uint64_t) { return ++chunks < 3; }; // then hang up
+  httplib::Client reader("127.0.0.1", s.port);
+  (void)reader.send(req);
+  EXPECT_GE(chunks, 1);
+  // The server notices on its next write, cancels the generation and frees the slot; the next request is served.
+  auto next = s.chat(chat_body("hi"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  auto metrics = s.client->Get("/metrics")->body;
+  const auto pos = metrics.find("aio_generated_tokens_total{model=\"large\"} ");
+  ASSERT_NE(pos, std::string::npos) << metrics;
+  EXPECT_LT(std::stoi(metrics.substr(pos + std::strlen("aio_generated_tokens_total{model=\"large\"} "))), 450)
+      << "the disconnected request ran to the end";
 }
 
 TEST(Serve, RefusesAnOpenAddressWithoutAKey) {
