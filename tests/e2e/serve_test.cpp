@@ -205,6 +205,46 @@ TEST(Serve, ADisconnectedStreamFreesItsSlot) {
       << "the disconnected request ran to the end";
 }
 
+TEST(Serve, BoundedLoadOf16ClientsBy20RequestsHasNoErrors) {
+  Server s({"--slots", "4", "--queue", "64"});
+  ASSERT_GT(s.port, 0);
+  const std::vector<std::string> prompts = {"Write a Python function that adds two numbers.",
+                                            "What is the capital of Peru?",
+                                            "Tom has 3 apples and buys 5 more. How many apples does he have?"};
+  std::mutex mu;
+  std::vector<double> latency_ms;
+  int errors = 0, tokens = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 16; ++c)
+    clients.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", s.port);
+      client.set_read_timeout(120, 0);
+      for (int i = 0; i < 20; ++i) {
+        json body = chat_body(prompts[static_cast<size_t>(c + i) % prompts.size()]);
+        body["max_tokens"] = 8;
+        const auto t = std::chrono::steady_clock::now();
+        auto r = client.Post("/v1/chat/completions", body.dump(), "application/json");
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+        std::lock_guard lock(mu);
+        if (!r || r->status != 200) {
+          ++errors;
+          continue;
+        }
+        latency_ms.push_back(ms);
+        tokens += json::parse(r->body)["usage"]["completion_tokens"].get<int>();
+      }
+    });
+  for (auto &c : clients) c.join();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(errors, 0);
+  ASSERT_EQ(latency_ms.size(), 320u);
+  std::sort(latency_ms.begin(), latency_ms.end());
+  // Reported, never asserted: timing thresholds do not belong in tests.
+  std::printf("load: 320 requests, p50 %.1f ms, p99 %.1f ms, %.1f generated tok/s (tiny synthetic pair)\n",
+              latency_ms[160], latency_ms[316], tokens / secs);
+}
+
 TEST(Serve, RefusesAnOpenAddressWithoutAKey) {
   auto r = run_aio({"serve", "--config", serve_config(), "--host", "0.0.0.0", "--port", "0"});
   EXPECT_EQ(r.exit_code, 2);
