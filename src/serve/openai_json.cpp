@@ -136,6 +136,11 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
     if (!j["stream"].is_boolean()) return bad("stream", "'stream' must be true or false");
     out.stream = j["stream"];
   }
+  // Extension shared with llama-server, for benchmarks: keep generating past end-of-generation tokens.
+  if (j.contains("ignore_eos") && !j["ignore_eos"].is_null()) {
+    if (!j["ignore_eos"].is_boolean()) return bad("ignore_eos", "'ignore_eos' must be true or false");
+    out.params.ignore_eos = j["ignore_eos"];
+  }
   if (j.contains("stream_options") && j["stream_options"].is_object())
     out.include_usage = j["stream_options"].value("include_usage", false);
   return std::nullopt;

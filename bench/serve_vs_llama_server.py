@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Aggregate decode throughput of `aio serve` against llama.cpp's `llama-server` (built from the same pinned source) at
+1, 2, 4 and 8 concurrent streams: same synthetic llama3.2-1b Q8_0 file, same threads, same slots, one script run.
+Prints the ratio at each level (aio / llama-server). Synthetic weights: speeds are real, text is not.
+Writes bench/results/serve.json."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+
+
+def post(url, body, timeout=600):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def wait_ready(url, proc, what):
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit(f"bench: {what} exited early")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"bench: {what} did not become ready")
+
+
+def run_level(base, model, streams, tokens):
+    """`streams` clients, each one request of `tokens` tokens at once; aggregate generated tokens / wall time."""
+    results = []
+
+    def client(i):
+        r = post(f"{base}/v1/completions", {"model": model, "prompt": f"Stream {i}: once upon a time",
+                                            "max_tokens": tokens, "temperature": 0, "ignore_eos": True})
+        results.append(r["usage"]["completion_tokens"])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(streams)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(results) / (time.time() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tokens", type=int, default=48)
+    ap.add_argument("--slots", type=int, default=8)
+    args = ap.parse_args()
+    if not os.path.exists(args.model):
+        subprocess.run([os.path.join(BIN, "aio"), "synth", "--preset", "llama3.2-1b", "--type", "q8_0", "-o", args.model],
+                       check=True)
+    work = tempfile.mkdtemp(prefix="aio-bench-serve-")
+    cfg = os.path.join(work, "aio.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\n  large: {{path: {args.model}, n_ctx: 512}}\n"
+                f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    levels = [1, 2, 4, 8]
+    out = {"model": args.model, "threads": args.threads, "tokens": args.tokens, "synthetic_weights": True, "levels": {}}
+    rates = {}
+    for name in ("llama-server", "aio"):
+        port = 18000 + (1 if name == "aio" else 0)
+        if name == "aio":
+            # Both config entries point at the same file; requests pin "small", so one engine serves them all.
+            cmd = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(port), "--slots", str(args.slots)]
+        else:
+            cmd = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(port), "-t", str(args.threads),
+                   "--parallel", str(args.slots), "-c", str(512 * args.slots)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/health", proc, name)
+            base = f"http://127.0.0.1:{port}"
+            run_level(base, "small", 1, 4)  # warm-up: page the weights in
+            rates[name] = {n: run_level(base, "small", n, args.tokens) for n in levels}
+            print(f"{name:13s} " + "  ".join(f"{n} streams {rates[name][n]:6.2f} tok/s" for n in levels), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    print(f"\naggregate decode tok/s, {os.path.basename(args.model)}, {args.threads} threads, {args.slots} slots, "
+          f"{args.tokens} tokens per stream (synthetic weights, real speed):")
+    for n in levels:
+        ratio = rates["aio"][n] / rates["llama-server"][n]
+        out["levels"][n] = {"aio": rates["aio"][n], "llama_server": rates["llama-server"][n], "ratio": ratio}
+        print(f"  {n} streams: aio {rates['aio'][n]:6.2f}  llama-server {rates['llama-server'][n]:6.2f}  "
+              f"ratio {ratio:.3f}  (target >= 1.0)")
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "serve.json"), "w") as f:
+        json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
