@@ -32,8 +32,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
   cp.no_perf = true;
-  // One cache shared by all sequences: a slot may use as much of it as is free, rather than n_ctx / n_seq_max.
-  cp.kv_unified = true;
+  cp.kv_unified = params.kv_unified;
 
   llama_context *ctx = llama_init_from_model(model->raw(), cp);
   if (ctx == nullptr) {

@@ -16,6 +16,8 @@ struct SessionParams {
   uint32_t n_batch = 512;   // most tokens one llama_decode call takes; longer prompts are fed in chunks
   uint32_t n_seq_max = 1;   // sequences that can live in the cache at the same time
   int32_t n_threads = 0;    // CPU threads; 0 = all hardware threads
+  // One KV cache shared by all sequences (a sequence may use whatever is free) rather than n_ctx / n_seq_max each.
+  bool kv_unified = true;
   Status validate() const;
 };
 
