@@ -135,6 +135,13 @@ TEST(Serve, BadRequestsGetOpenAiErrors) {
   body = chat_body("x");
   body["model"] = "gpt-9";
   EXPECT_EQ(s.chat(body)->status, 404);
+  std::string long_prompt;
+  for (int i = 0; i < 700; ++i) long_prompt += "word ";
+  auto too_long = s.client->Post("/v1/completions", json{{"model", "small"}, {"prompt", long_prompt}}.dump(),
+                                 "application/json");
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->status, 400) << too_long->body;
+  EXPECT_NE(too_long->body.find("tokens but a request may use 512"), std::string::npos) << too_long->body;
   std::string huge = R"({"model": "aio", "prompt": ")" + std::string(2 << 20, 'a') + "\"}";
   auto too_big = s.client->Post("/v1/completions", huge, "application/json");
   ASSERT_TRUE(too_big);
