@@ -23,6 +23,12 @@ nlohmann::json model_info_json(const engine::ModelInfo &info) {
   return j;
 }
 
+Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path) {
+  auto cfg = config::load_config(config_path);
+  if (!cfg) return cfg.status();
+  return core::Router::create(std::move(*cfg));
+}
+
 uint64_t peak_rss_bytes() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -88,9 +88,7 @@ void print_summary_row(const engine::ModelInfo &info, const engine::GenerationRe
 
 // With --config: the request goes through A-IO (probe, policy, strategy) and the route record is printed.
 int run_routed(const GenerateOptions &o, const std::string &prompt, const engine::GenerateParams &gp) {
-  auto cfg = config::load_config(o.config);
-  if (!cfg) return report_error(cfg.status());
-  auto router = core::Router::create(std::move(*cfg));
+  auto router = load_router(o.config);
   if (!router) return report_error(router.status());
   core::Request req{.prompt = prompt, .chat = o.chat, .policy = o.policy};
   if (!o.label.empty()) req.true_label = o.label;

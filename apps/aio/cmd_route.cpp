@@ -32,9 +32,7 @@ void print_route(const RouteRecord &r) {
 }
 
 int run_route(const RouteOptions &o) {
-  auto cfg = config::load_config(o.config);
-  if (!cfg) return report_error(cfg.status());
-  auto router = core::Router::create(std::move(*cfg));
+  auto router = load_router(o.config);
   if (!router) return report_error(router.status());
   core::Request req{.prompt = o.prompt, .chat = o.chat, .policy = o.policy};
   if (!o.label.empty()) req.true_label = o.label;

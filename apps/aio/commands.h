@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aio/status.h"
+#include "core/router.h"
 #include "engine/model.h"
 
 namespace aio::cli {
@@ -37,6 +38,9 @@ nlohmann::json model_info_json(const engine::ModelInfo &info);
 constexpr const char *kSyntheticNotice =
     "note: this model has SYNTHETIC random weights (made by `aio synth`): its text is meaningless; speed and memory "
     "figures are real";
+
+// Reads the config and loads its models and probe: what route, generate --config and the lm probe eval start with.
+Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path);
 
 // Peak resident memory of this process so far, in bytes.
 uint64_t peak_rss_bytes();

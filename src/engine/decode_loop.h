@@ -3,7 +3,6 @@
 // happens to the generated tokens.
 #pragma once
 
-#include <chrono>
 #include <span>
 #include <vector>
 

@@ -146,9 +146,8 @@ void HttpServer::install_routes() {
       const int64_t created = std::time(nullptr);
       const std::string model = api.model;
       if (!api.stream) {
-        std::string text;
-        while (!channel->done())
-          if (auto piece = channel->next(std::chrono::milliseconds(200))) text += *piece;
+        // The record carries the whole text; the streamed pieces are only drained.
+        while (!channel->done()) channel->next(std::chrono::milliseconds(200));
         auto result = channel->result();
         if (!result) return send_error(res, from_status(result.status()));
         send_json(res, 200,
