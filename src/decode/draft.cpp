@@ -1,6 +1,7 @@
 // Draft-model speculative decoding: the small model proposes k tokens, the routed model verifies them in one batch.
 #include <algorithm>
 
+#include "decode/adaptive_draft.h"
 #include "decode/speculative.h"
 #include "decode/strategy.h"
 
@@ -28,24 +29,17 @@ Expected<engine::GenerationRecord> generate_draft(engine::Session &session, engi
 
   const int32_t n_vocab = session.model().info().n_vocab;
   engine::ProbSampler sampler(params.sampling, n_vocab);
-  engine::SamplingParams draft_sampling = params.sampling;
-  draft_sampling.seed = params.sampling.seed ^ 0x5DEECE66DULL; // independent stream for the drafter's own draws
-  engine::ProbSampler draft_sampler(draft_sampling, n_vocab);
+  engine::ProbSampler draft_sampler(drafter_sampling(params.sampling), n_vocab);
   engine::GenerationRecord &rec = loop.record();
 
-  // Adaptive speculation: the draft length follows the acceptance (grow after a fully accepted step, shrink to what
-  // was kept otherwise), and after repeated total misses drafting pauses for a doubling number of plain steps, so a
-  // drafter that never agrees costs little more than plain decoding. Plain steps are lossless too.
-  int32_t draft_len = sp.draft_tokens, misses = 0, pause = 0, next_pause = 4;
+  AdaptiveDraftLength adaptive(sp.draft_tokens);
   std::vector<llama_token> text = prompt; // prompt + output: what the drafter must have seen
   llama_token pending = sampler.draw(sampler.distribution(loop.logits()));
   if (loop.emit(pending)) {
     text.push_back(pending);
     for (bool going = true; going;) {
-      const int32_t k = pause > 0 ? 0
-                                  : std::min({draft_len, params.max_tokens - rec.n_generated, loop.room() - 1,
-                                              drafter.room() - (static_cast<int32_t>(text.size()) - drafter.n_past())});
-      pause = std::max(0, pause - 1);
+      const int32_t k = std::min({adaptive.next(), params.max_tokens - rec.n_generated, loop.room() - 1,
+                                  drafter.room() - (static_cast<int32_t>(text.size()) - drafter.n_past())});
       std::vector<llama_token> out;
       if (k <= 0) {
         auto next = plain_step(loop, pending, sampler);
@@ -68,14 +62,7 @@ Expected<engine::GenerationRecord> generate_draft(engine::Session &session, engi
         rec.n_drafted += k;
         rec.n_accepted += accepted;
         out = std::move(*verified);
-        draft_len = accepted == k ? std::min(draft_len + 1, sp.draft_tokens) : std::max(1, accepted);
-        misses = accepted == 0 ? misses + 1 : 0;
-        if (accepted > 0) next_pause = 4;
-        if (misses >= 3) {
-          pause = next_pause;
-          next_pause = std::min(next_pause * 2, 256);
-          misses = 0;
-        }
+        adaptive.observe(k, accepted);
         // The drafter keeps what the target kept: pending and the accepted drafts it has decoded.
         drafter.rollback(std::min(drafter.n_past(), loop.n_past()));
       }

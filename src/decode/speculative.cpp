@@ -30,21 +30,14 @@ llama_token draw_residual(engine::ProbSampler &sampler, const engine::TokenDistr
 
 } // namespace
 
-Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_token pending, const Proposal &proposal,
-                                          engine::ProbSampler &sampler, int32_t &n_accepted) {
+std::vector<llama_token> accept_drafts(const std::function<const float *(int32_t)> &logits_at,
+                                       const Proposal &proposal, engine::ProbSampler &sampler, int32_t &n_accepted) {
   const auto &drafts = proposal.tokens;
   AIO_CHECK(!drafts.empty());
-  std::vector<llama_token> batch;
-  batch.reserve(drafts.size() + 1);
-  batch.push_back(pending);
-  batch.insert(batch.end(), drafts.begin(), drafts.end());
-  const llama_pos base = target.n_past();
-  AIO_RETURN_IF_ERROR(target.decode(batch, /*all_logits=*/true));
-
   std::vector<llama_token> out;
   n_accepted = 0;
   for (size_t i = 0; i < drafts.size(); ++i) {
-    const engine::TokenDistribution p = sampler.distribution(target.logits(static_cast<int32_t>(i)));
+    const engine::TokenDistribution p = sampler.distribution(logits_at(static_cast<int32_t>(i)));
     const llama_token d = drafts[i];
     const double pd = engine::probability_of(p, d);
     const engine::TokenDistribution *q = proposal.draft_dists.empty() ? nullptr : &proposal.draft_dists[i];
@@ -57,11 +50,26 @@ Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_toke
       continue;
     }
     out.push_back(p.size() == 1 ? p[0].id : draw_residual(sampler, p, q, d));
-    target.rollback(base + 1 + n_accepted);
     return out;
   }
   // Every draft was kept: the target's prediction after the last one comes free.
-  out.push_back(sampler.draw(sampler.distribution(target.logits(static_cast<int32_t>(drafts.size())))));
+  out.push_back(sampler.draw(sampler.distribution(logits_at(static_cast<int32_t>(drafts.size())))));
+  return out;
+}
+
+Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_token pending, const Proposal &proposal,
+                                          engine::ProbSampler &sampler, int32_t &n_accepted) {
+  const auto &drafts = proposal.tokens;
+  AIO_CHECK(!drafts.empty());
+  std::vector<llama_token> batch;
+  batch.reserve(drafts.size() + 1);
+  batch.push_back(pending);
+  batch.insert(batch.end(), drafts.begin(), drafts.end());
+  const llama_pos base = target.n_past();
+  AIO_RETURN_IF_ERROR(target.decode(batch, /*all_logits=*/true));
+  std::vector<llama_token> out =
+      accept_drafts([&](int32_t i) { return target.logits(i); }, proposal, sampler, n_accepted);
+  if (n_accepted < static_cast<int32_t>(drafts.size())) target.rollback(base + 1 + n_accepted);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Draft-then-verify, shared by PLD and draft-model decoding: the target model checks a proposal in one batch.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "engine/decode_loop.h"
@@ -24,6 +25,19 @@ struct Proposal {
 // Returns the tokens to emit (kept drafts, then the target's token); the KV cache keeps pending + kept drafts.
 Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_token pending, const Proposal &proposal,
                                           engine::ProbSampler &sampler, int32_t &n_accepted);
+
+// The acceptance rule alone, for callers that decoded [pending, d1..dk] themselves (the server's batched step):
+// logits_at(i) are the target's logits after pending and d1..di. Returns the tokens to emit; the caller keeps
+// pending + the first n_accepted drafts in its KV cache and forgets the rest.
+std::vector<llama_token> accept_drafts(const std::function<const float *(int32_t)> &logits_at,
+                                       const Proposal &proposal, engine::ProbSampler &sampler, int32_t &n_accepted);
+
+// The drafter's sampling: the request's settings with an independent random stream (its own draws must not
+// consume the target's).
+inline engine::SamplingParams drafter_sampling(engine::SamplingParams target) {
+  target.seed ^= 0x5DEECE66DULL;
+  return target;
+}
 
 // One ordinary step: decode the pending token and draw the next one.
 Expected<llama_token> plain_step(engine::DecodeLoop &target, llama_token pending, engine::ProbSampler &sampler);

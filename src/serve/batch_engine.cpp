@@ -2,18 +2,28 @@
 
 #include <algorithm>
 
+#include "decode/adaptive_draft.h"
+#include "decode/prompt_lookup.h"
+
 namespace aio::serve {
 
 struct BatchEngine::Slot {
   llama_seq_id seq = 0;
   std::optional<Job> job;
   std::unique_ptr<engine::OutputTracker> out;
-  llama_sampler_ptr sampler;
+  llama_sampler_ptr sampler;                         // plain decoding's draws
+  std::unique_ptr<engine::ProbSampler> prob;         // speculative: the target's draws and the acceptance rule
+  std::unique_ptr<engine::ProbSampler> draft_prob;   // draft: the drafter's draws
+  BatchDrafter *drafter = nullptr;                   // draft: who proposes
+  std::optional<decode::AdaptiveDraftLength> adaptive;
+  std::vector<llama_token> history;                  // speculative: prompt + output, where lookups search
+  decode::Proposal proposal;                         // this step's drafts (verified after the pending token)
   size_t n_prefilled = 0;     // prompt tokens in the KV cache
   llama_pos n_past = 0;       // positions used by this sequence
   llama_token pending = -1;   // sampled but not yet decoded (-1 while prefilling)
-  int32_t output_row = -1;    // the batch output holding this slot's next-token logits in this step
+  int32_t output_row = -1;    // the first batch output holding this slot's logits in this step
   bool active() const { return job.has_value(); }
+  bool speculative() const { return job->strategy != Strategy::plain; }
 };
 
 Status BatchEngineParams::validate() const {
@@ -52,6 +62,15 @@ Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const
   return e;
 }
 
+Status BatchEngine::add_drafter(const std::string &name, std::shared_ptr<const engine::Model> draft) {
+  if (drafters_.count(name)) return {};
+  auto drafter = BatchDrafter::create(std::move(draft), model(), params_.n_slots, params_.n_ctx_per_slot,
+                                      params_.n_batch, params_.n_threads);
+  if (!drafter) return drafter.status();
+  drafters_[name] = std::move(*drafter);
+  return {};
+}
+
 bool BatchEngine::submit(Job job) { return queue_.try_push(std::move(job)); }
 
 size_t BatchEngine::n_active() const {
@@ -60,10 +79,17 @@ size_t BatchEngine::n_active() const {
 
 void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) {
   session_->truncate(slot.seq);
+  if (slot.drafter) slot.drafter->reset(slot.seq);
   Job job = std::move(*slot.job);
   slot.job.reset();
   slot.out.reset();
   slot.sampler.reset();
+  slot.prob.reset();
+  slot.draft_prob.reset();
+  slot.drafter = nullptr;
+  slot.adaptive.reset();
+  slot.history.clear();
+  slot.proposal = {};
   if (job.on_done) job.on_done(std::move(result));
 }
 
@@ -83,7 +109,15 @@ void BatchEngine::admit() {
     slot.job = std::move(job);
     Job &j = *slot.job;
     Status bad = j.params.validate();
+    if (bad.ok()) bad = j.strategy_params.validate();
     if (bad.ok() && j.prompt.empty()) bad = invalid_argument("the prompt is empty");
+    if (bad.ok() && j.strategy == Strategy::draft) {
+      auto d = drafters_.find(j.draft_model);
+      if (d == drafters_.end())
+        bad = invalid_argument("no drafter '" + j.draft_model + "' is set up for model " + model().info().name);
+      else
+        slot.drafter = d->second.get();
+    }
     if (bad.ok() && j.prompt.size() >= params_.n_ctx_per_slot)
       bad = context_overflow("the prompt is " + std::to_string(j.prompt.size()) + " tokens but a request may use " +
                              std::to_string(params_.n_ctx_per_slot) + "; shorten it or raise the per-slot context");
@@ -94,16 +128,95 @@ void BatchEngine::admit() {
     session_->truncate(slot.seq);
     slot.out = std::make_unique<engine::OutputTracker>(session_->model(), j.params, j.on_token, params_.n_ctx_per_slot);
     slot.out->start(static_cast<int32_t>(j.prompt.size()), 0);
-    slot.sampler = engine::make_sampler(j.params.sampling);
+    const int32_t n_vocab = model().info().n_vocab;
+    if (j.strategy == Strategy::plain) {
+      slot.sampler = engine::make_sampler(j.params.sampling);
+    } else {
+      slot.prob = std::make_unique<engine::ProbSampler>(j.params.sampling, n_vocab);
+      slot.history = j.prompt;
+    }
+    if (slot.drafter) {
+      slot.draft_prob = std::make_unique<engine::ProbSampler>(decode::drafter_sampling(j.params.sampling), n_vocab);
+      slot.adaptive.emplace(j.strategy_params.draft_tokens);
+      slot.drafter->reset(slot.seq);
+    }
     slot.n_prefilled = 0;
     slot.n_past = 0;
     slot.pending = -1;
   }
 }
 
+void BatchEngine::propose() {
+  // Proposals beyond this share of the batch would crowd out other sequences' tokens.
+  const int32_t max_drafts_per_seq = params_.n_batch / params_.n_slots - 1;
+  std::map<BatchDrafter *, std::vector<BatchDrafter::Want>> wants;
+  for (auto &s : slots_) {
+    if (!s->active()) continue;
+    s->proposal = {};
+    if (s->pending < 0 || !s->speculative()) continue;
+    const Job &j = *s->job;
+    // Never draft past the token budget or the context: room for the pending token and the drafts.
+    const int32_t budget = std::min({max_drafts_per_seq, j.params.max_tokens - s->out->record().n_generated,
+                                     static_cast<int32_t>(params_.n_ctx_per_slot) - s->n_past - 1});
+    if (j.strategy == Strategy::pld) {
+      const int32_t k = std::min(budget, j.strategy_params.pld_lookahead);
+      if (k > 0) s->proposal.tokens = decode::propose_prompt_lookup(s->history, j.strategy_params.pld_window, k);
+    } else if (j.strategy == Strategy::draft) {
+      const int32_t k = std::min(budget, s->adaptive->next());
+      if (k > 0)
+        wants[s->drafter].push_back({s->seq, s->history, k, s->draft_prob.get(), !j.params.sampling.greedy(),
+                                     &s->proposal});
+    }
+  }
+  for (auto &[drafter, list] : wants) {
+    Status st = drafter->propose(list);
+    if (st.ok()) continue;
+    // The drafter's cache is in an unknown state for these sequences: end their requests.
+    for (auto &s : slots_)
+      if (s->active() && s->drafter == drafter) finish(*s, st);
+  }
+}
+
+void BatchEngine::take_output(Slot &s) {
+  const float *first = session_->logits(s.output_row);
+  engine::GenerationRecord &rec = s.out->record();
+  std::vector<llama_token> tokens;
+  if (!s.speculative()) {
+    const engine::GenerateParams &p = s.job->params;
+    tokens.push_back(p.sampling.greedy() ? engine::argmax(first, model().info().n_vocab)
+                                         : llama_sampler_sample(s.sampler.get(), session_->raw(), s.output_row));
+  } else if (s.proposal.tokens.empty()) {
+    tokens.push_back(s.prob->draw(s.prob->distribution(first)));
+  } else {
+    const int32_t k = static_cast<int32_t>(s.proposal.tokens.size());
+    int32_t accepted = 0;
+    tokens = decode::accept_drafts([&](int32_t i) { return session_->logits(s.output_row + i); }, s.proposal,
+                                   *s.prob, accepted);
+    rec.n_drafted += k;
+    rec.n_accepted += accepted;
+    if (s.adaptive) s.adaptive->observe(k, accepted);
+    // The cache holds pending + k drafts; keep pending and the accepted ones.
+    const llama_pos kept = s.n_past - k + accepted;
+    if (accepted < k) session_->truncate(s.seq, kept);
+    s.n_past = kept;
+    if (s.drafter) s.drafter->keep(s.seq, kept);
+  }
+  if (s.pending >= 0) rec.n_decode_steps += 1;
+  for (llama_token t : tokens) {
+    if (!s.out->emit(t)) {
+      finish(s, s.out->finish());
+      return;
+    }
+    if (s.speculative()) s.history.push_back(t);
+  }
+  s.pending = tokens.back();
+}
+
 bool BatchEngine::step() {
   admit();
-  // Decode tokens first (one per decoding slot), then prefill chunks fill the rest of the batch, oldest slot first.
+  propose();
+  // Decode tokens first (each decoding slot's pending token and its drafts), then prefill chunks fill the rest of
+  // the batch, oldest slot first.
   batch_.n_tokens = 0;
   auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
     const int32_t i = batch_.n_tokens++;
@@ -116,7 +229,9 @@ bool BatchEngine::step() {
   };
   for (auto &s : slots_) {
     s->output_row = -1;
-    if (s->active() && s->pending >= 0) s->output_row = add(s->pending, s->n_past++, s->seq, true);
+    if (!s->active() || s->pending < 0) continue;
+    s->output_row = add(s->pending, s->n_past++, s->seq, true);
+    for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
   }
   for (auto &s : slots_) {
     if (!s->active() || s->pending >= 0) continue;
@@ -140,19 +255,8 @@ bool BatchEngine::step() {
       if (s->active()) finish(*s, st);
     return true;
   }
-  for (auto &s : slots_) {
-    if (!s->active() || s->output_row < 0) continue;
-    const engine::GenerateParams &p = s->job->params;
-    const llama_token tok = p.sampling.greedy()
-                                ? engine::argmax(session_->logits(s->output_row), model().info().n_vocab)
-                                : llama_sampler_sample(s->sampler.get(), session_->raw(), s->output_row);
-    if (s->out->emit(tok)) {
-      s->pending = tok;
-      s->out->record().n_decode_steps += 1;
-    } else {
-      finish(*s, s->out->finish());
-    }
-  }
+  for (auto &s : slots_)
+    if (s->active() && s->output_row >= 0) take_output(*s);
   return true;
 }
 

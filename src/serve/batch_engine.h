@@ -1,19 +1,23 @@
 // BatchEngine: continuous batching for one model. Up to n_slots sequences share one llama_context; every step puts
 // the next token of each decoding sequence and prefill chunks of newly admitted ones into ONE llama_decode, so the
 // weights are read once per step for all of them (the memory-bound cost the paper is about). New requests join
-// between steps; a long prompt is prefilled in chunks so it does not stall the others. Plain decoding (greedy or
-// sampled) per sequence; speculative verification inside the batched step is still to come.
+// between steps; a long prompt is prefilled in chunks so it does not stall the others. Each sequence decodes with its
+// request's strategy: plain, PLD or draft-model speculation, whose proposals are verified inside the same batched
+// step (a sequence contributes its pending token plus its drafts), so speculation and batching add up.
 // Not thread-safe except submit(): one thread drives step().
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "aio/route.h"
 #include "engine/output_tracker.h"
 #include "engine/sampling.h"
 #include "serve/admission_queue.h"
+#include "serve/batch_drafter.h"
 
 namespace aio::serve {
 
@@ -29,6 +33,9 @@ struct BatchEngineParams {
 struct Job {
   std::vector<llama_token> prompt;
   engine::GenerateParams params;
+  Strategy strategy = Strategy::plain;
+  StrategyParams strategy_params;
+  std::string draft_model;                                          // Strategy::draft: a drafter added before
   engine::TokenCallback on_token;                                   // on the engine thread; false cancels
   std::function<void(Expected<engine::GenerationRecord>)> on_done;   // exactly once, on the engine thread
 };
@@ -38,6 +45,10 @@ public:
   static Expected<std::unique_ptr<BatchEngine>> create(std::shared_ptr<const engine::Model> model,
                                                        const BatchEngineParams &params);
   ~BatchEngine();
+
+  // Lets jobs use `draft` (named `name`) as their draft model. Call before step() runs. Fails when its vocabulary
+  // differs from this engine's model.
+  Status add_drafter(const std::string &name, std::shared_ptr<const engine::Model> draft);
 
   // Queues a job; false when the queue is full or closed (the caller answers 429 or 503). Thread-safe.
   bool submit(Job job);
@@ -62,11 +73,16 @@ private:
   struct Slot;
   BatchEngine(const BatchEngineParams &params);
   void admit();
+  // Asks PLD lookups and the drafters for this step's proposals of every decoding speculative sequence.
+  void propose();
+  // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
+  void take_output(Slot &slot);
   void finish(Slot &slot, Expected<engine::GenerationRecord> result);
 
   BatchEngineParams params_;
   std::unique_ptr<engine::Session> session_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::map<std::string, std::unique_ptr<BatchDrafter>> drafters_;
   AdmissionQueue<Job> queue_;
   llama_batch batch_{};
   int64_t n_decode_calls_ = 0;
