@@ -14,6 +14,7 @@ namespace {
 
 struct ServeOptions {
   std::string config;
+  std::string policy; // overrides the config's
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;
@@ -38,6 +39,10 @@ int run_serve(ServeOptions o) {
                                          "(or set AIO_API_KEY), or --insecure if that is really what you want"));
   auto cfg = config::load_config(o.config);
   if (!cfg) return report_error(cfg.status());
+  if (!o.policy.empty()) {
+    if (auto p = cfg->find_policy(o.policy); !p) return report_error(p.status());
+    cfg->policy = o.policy;
+  }
 
   // Signals are taken by one thread with sigwait; every other thread (HTTP, engines) inherits the block.
   sigset_t signals;
@@ -95,6 +100,7 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App *sub = app.add_subcommand("serve", "Serve the OpenAI-compatible API, routing each request through A-IO");
   sub->add_option("--config", o->config, "A-IO config (models, probe, policy)")->required();
+  sub->add_option("--policy", o->policy, "Routing policy for model \"aio\" (default: the config's)");
   sub->add_option("--host", o->host, "Address to listen on")->capture_default_str();
   sub->add_option("--port", o->port, "Port (0 = any free port)")->capture_default_str();
   sub->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' (or set AIO_API_KEY)");

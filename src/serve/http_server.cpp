@@ -33,8 +33,7 @@ std::string new_id(const char *prefix) {
 void route_headers(httplib::Response &res, const Admission &a) {
   res.set_header("x-aio-model", a.model);
   res.set_header("x-aio-policy", a.route.route.policy);
-  res.set_header("x-aio-strategy", "plain");
-  res.set_header("x-aio-routed-strategy", strategy_name(a.route.route.strategy));
+  res.set_header("x-aio-strategy", strategy_name(a.route.route.strategy));
   if (!a.route.probe.category().empty()) {
     res.set_header("x-aio-category", a.route.probe.category());
     char h[32];
@@ -54,9 +53,7 @@ json aio_object(const Admission &a, const engine::GenerationRecord *g) {
     r.n_accepted = g->n_accepted;
     r.finish_reason = engine::finish_reason_name(g->finish_reason);
   }
-  json j = core::route_record_json(r);
-  j["executed_strategy"] = "plain"; // the continuously batched engine runs plain decoding for now
-  return j;
+  return core::route_record_json(r);
 }
 
 ApiError from_status(const Status &s) {

@@ -8,6 +8,7 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   auto router = core::Router::create(std::move(cfg));
   if (!router) return router.status();
   s->router_ = std::move(*router);
+  std::map<std::string, std::unique_ptr<BatchEngine>> engines;
   for (const auto &entry : entries) {
     BatchEngineParams bp;
     bp.n_slots = params.n_slots;
@@ -17,8 +18,20 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
     bp.queue_capacity = params.queue_capacity;
     auto engine = BatchEngine::create(s->router_->shared_model(entry.name), bp);
     if (!engine) return engine.status();
-    s->workers_[entry.name] = std::make_unique<ModelWorker>(std::move(*engine));
+    engines[entry.name] = std::move(*engine);
   }
+  // Draft-model speculation runs inside the target's batched step with a drafter of its own; set up the pairs the
+  // serving policy can route to now, so a pair that cannot work (different vocabularies) fails at start, not later.
+  auto serving = s->router_->config().find_policy(s->router_->config().policy);
+  if (!serving) return serving.status();
+  for (const policy::Rule &rule : (*serving)->rules) {
+    if (rule.strategy != Strategy::draft) continue;
+    Status st = engines.at(rule.model)->add_drafter(rule.draft_model, s->router_->shared_model(rule.draft_model));
+    if (!st.ok())
+      return invalid_argument("policy " + (*serving)->name + " (line " + std::to_string(rule.line) + "): " +
+                              st.message());
+  }
+  for (auto &[name, engine] : engines) s->workers_[name] = std::make_unique<ModelWorker>(std::move(engine));
   s->declare_metrics();
   return s;
 }
@@ -29,6 +42,8 @@ void AioService::declare_metrics() {
   metrics_.counter("aio_requests_total", "Requests by model, category, strategy and HTTP status.");
   metrics_.counter("aio_prompt_tokens_total", "Prompt tokens by model.");
   metrics_.counter("aio_generated_tokens_total", "Generated tokens by model.");
+  metrics_.counter("aio_drafted_tokens_total", "Tokens proposed by PLD or a draft model, by category and strategy.");
+  metrics_.counter("aio_accepted_tokens_total", "Proposed tokens the model accepted, by category and strategy.");
   metrics_.histogram("aio_probe_seconds", "Probe latency by probe kind.", latency_buckets_seconds());
   metrics_.histogram("aio_probe_entropy_bits", "Probe entropy (bits).", entropy_buckets_bits());
   metrics_.histogram("aio_time_to_first_token_seconds", "Time from admission to the first token.",
@@ -83,12 +98,20 @@ std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::sha
   Job job;
   job.prompt = std::move(*tokens);
   job.params = req.params;
+  job.strategy = admission.route.route.strategy;
+  job.strategy_params = admission.route.route.params;
+  job.draft_model = admission.route.route.draft_model;
   job.on_token = [channel](std::string_view piece, llama_token) { return channel->push(std::string(piece)); };
   const std::string model = admission.model;
   const std::string category = admission.route.probe.category();
-  const std::string strategy = "plain"; // the batched engine decodes plainly for now (see issue 4 notes)
+  const std::string strategy = strategy_name(job.strategy);
   job.on_done = [this, channel, model, category, strategy](Expected<engine::GenerationRecord> result) {
     if (result) {
+      if (result->n_drafted > 0) {
+        metrics_.inc("aio_drafted_tokens_total", {{"category", category}, {"strategy", strategy}}, result->n_drafted);
+        metrics_.inc("aio_accepted_tokens_total", {{"category", category}, {"strategy", strategy}},
+                     result->n_accepted);
+      }
       metrics_.inc("aio_prompt_tokens_total", {{"model", model}}, result->n_prompt_tokens);
       metrics_.inc("aio_generated_tokens_total", {{"model", model}}, result->n_generated);
       metrics_.observe("aio_time_to_first_token_seconds", {{"model", model}}, result->prefill_ms / 1000.0);

@@ -11,52 +11,14 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "support/aio_server.h"
 #include "support/paths.h"
-#include "support/process.h"
-#include "support/tiny_models.h"
 
 namespace aio::test {
 namespace {
 using nlohmann::json;
 
-std::string serve_config() {
-  const std::string path = make_temp_dir("serve") + "/aio.yaml";
-  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n"
-                      << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 512}\n"
-                      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
-  return path;
-}
-
-// A running server and a client for it.
-struct Server {
-  std::unique_ptr<BackgroundProcess> proc;
-  int port = 0;
-  std::unique_ptr<httplib::Client> client;
-
-  explicit Server(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {aio_binary(), "serve", "--config", serve_config(), "--port", "0"};
-    if (std::find(extra.begin(), extra.end(), "--slots") == extra.end()) argv.insert(argv.end(), {"--slots", "2"});
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc = std::make_unique<BackgroundProcess>(argv);
-    const std::string line = proc->wait_for_line("listening on http://127.0.0.1:");
-    if (line.empty()) return;
-    port = std::stoi(line.substr(line.rfind(':') + 1));
-    client = std::make_unique<httplib::Client>("127.0.0.1", port);
-    client->set_read_timeout(60, 0);
-    proc->wait_for_line("ready");
-  }
-  httplib::Result chat(const json &body, const httplib::Headers &headers = {}) {
-    return client->Post("/v1/chat/completions", headers, body.dump(), "application/json");
-  }
-};
-
-json chat_body(const std::string &content, bool stream = false) {
-  return {{"model", "aio"},
-          {"messages", {{{"role", "user"}, {"content", content}}}},
-          {"max_tokens", 12},
-          {"temperature", 0},
-          {"stream", stream}};
-}
+using Server = AioServer;
 
 TEST(Serve, OpenAiEndpointsWork) {
   Server s;
@@ -86,20 +48,10 @@ TEST(Serve, OpenAiEndpointsWork) {
   auto st = s.chat(chat_body("Write a Python function that reverses a list.", true));
   ASSERT_TRUE(st);
   ASSERT_EQ(st->status, 200);
-  std::string text;
-  bool done = false, finished = false;
-  std::istringstream lines(st->body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("data: ", 0) != 0) continue;
-    if (line == "data: [DONE]") {
-      done = true;
-      continue;
-    }
-    json chunk = json::parse(line.substr(6));
-    const json &choice = chunk["choices"][0];
-    if (choice["delta"].contains("content")) text += choice["delta"]["content"].get<std::string>();
-    if (!choice["finish_reason"].is_null()) finished = chunk.contains("aio");
-  }
+  bool done = false;
+  json closing;
+  const std::string text = streamed_text(st->body, &done, &closing);
+  const bool finished = closing.contains("aio");
   EXPECT_TRUE(done);
   EXPECT_TRUE(finished) << "the closing chunk carries the route record";
   EXPECT_EQ(text, j["choices"][0]["message"]["content"].get<std::string>());

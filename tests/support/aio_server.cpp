@@ -1,0 +1,68 @@
+#include "support/aio_server.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "support/paths.h"
+#include "support/tiny_models.h"
+
+namespace aio::test {
+using nlohmann::json;
+
+std::string serve_config(const std::string &extra_yaml, const std::string &models_yaml) {
+  const std::string path = make_temp_dir("serve") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n"
+                      << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 512}\n"
+                      << models_yaml << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n"
+                      << extra_yaml;
+  return path;
+}
+
+AioServer::AioServer(std::vector<std::string> extra, std::string config) {
+  if (config.empty()) config = serve_config();
+  std::vector<std::string> argv = {aio_binary(), "serve", "--config", config, "--port", "0"};
+  if (std::find(extra.begin(), extra.end(), "--slots") == extra.end()) argv.insert(argv.end(), {"--slots", "2"});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  proc = std::make_unique<BackgroundProcess>(argv);
+  const std::string line = proc->wait_for_line("listening on http://127.0.0.1:");
+  if (line.empty()) return;
+  port = std::stoi(line.substr(line.rfind(':') + 1));
+  client = std::make_unique<httplib::Client>("127.0.0.1", port);
+  client->set_read_timeout(60, 0);
+  proc->wait_for_line("ready");
+}
+
+httplib::Result AioServer::chat(const json &body, const httplib::Headers &headers) {
+  return client->Post("/v1/chat/completions", headers, body.dump(), "application/json");
+}
+
+json chat_body(const std::string &content, bool stream) {
+  return {{"model", "aio"},
+          {"messages", {{{"role", "user"}, {"content", content}}}},
+          {"max_tokens", 12},
+          {"temperature", 0},
+          {"stream", stream}};
+}
+
+std::string streamed_text(const std::string &sse_body, bool *done, json *closing) {
+  std::string text;
+  if (done) *done = false;
+  std::istringstream lines(sse_body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("data: ", 0) != 0) continue;
+    if (line == "data: [DONE]") {
+      if (done) *done = true;
+      continue;
+    }
+    json chunk = json::parse(line.substr(6));
+    const json &choice = chunk["choices"][0];
+    if (choice.contains("delta") && choice["delta"].contains("content"))
+      text += choice["delta"]["content"].get<std::string>();
+    if (choice.contains("text")) text += choice["text"].get<std::string>();
+    if (closing && !choice["finish_reason"].is_null()) *closing = chunk;
+  }
+  return text;
+}
+
+} // namespace aio::test
