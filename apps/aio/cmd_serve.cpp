@@ -77,8 +77,11 @@ int run_serve(ServeOptions o) {
     for (const auto &m : service->model_names()) std::printf("%s%s", first ? "" : ", ", m.c_str()), first = false;
     std::printf("; route with model \"aio\")\n");
   } else {
+    // A server without its models is no use: say why and exit, so a supervisor sees the failure.
     http.set_load_error(s.status().message());
-    std::fprintf(stderr, "aio: error: %s\n", s.status().message().c_str());
+    http.stop();
+    http_thread.join();
+    return report_error(s.status());
   }
   std::fflush(stdout);
 
@@ -91,7 +94,7 @@ int run_serve(ServeOptions o) {
   http.stop();
   http_thread.join();
   std::printf("aio serve: stopped\n");
-  return service ? 0 : kExitFailure;
+  return 0;
 }
 
 } // namespace

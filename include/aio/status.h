@@ -20,6 +20,8 @@ enum class StatusCode {
   context_overflow,   // a prompt or generation does not fit the context window
   resource_exhausted, // no KV slot / out of memory; retrying with less may succeed
   aborted,            // cancelled by the caller
+  unavailable,        // a remote backend could not be reached or failed (HTTP 502)
+  deadline_exceeded,  // a remote backend did not answer in time (HTTP 504)
   internal,           // a bug or an unexpected backend failure
 };
 
@@ -47,6 +49,8 @@ inline Status invalid_file(std::string m) { return {StatusCode::invalid_file, st
 inline Status context_overflow(std::string m) { return {StatusCode::context_overflow, std::move(m)}; }
 inline Status resource_exhausted(std::string m) { return {StatusCode::resource_exhausted, std::move(m)}; }
 inline Status aborted(std::string m) { return {StatusCode::aborted, std::move(m)}; }
+inline Status unavailable(std::string m) { return {StatusCode::unavailable, std::move(m)}; }
+inline Status deadline_exceeded(std::string m) { return {StatusCode::deadline_exceeded, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::internal, std::move(m)}; }
 
 // A value or the Status that explains why there is none.

@@ -15,15 +15,55 @@ std::string resolve(const std::string &base_dir, const std::string &p) {
   return (fs::path(base_dir) / p).lexically_normal().string();
 }
 
+Status parse_remote(const std::string &src, const YAML::Node &node, const std::string &path, ModelEntry &m) {
+  auto url = yaml::as_string(src, node["endpoint"], path + ".endpoint");
+  if (!url) return url.status();
+  m.endpoint = *url;
+  while (!m.endpoint.empty() && m.endpoint.back() == '/') m.endpoint.pop_back();
+  if (m.endpoint.rfind("http://", 0) != 0 && m.endpoint.rfind("https://", 0) != 0)
+    return error_at(src, node["endpoint"], path + ".endpoint must start with http:// or https:// (got '" + *url + "')");
+  for (const char *key : {"n_ctx", "n_gpu_layers"})
+    if (node[key]) return error_at(src, node[key], path + "." + key + " is the remote server's business, not ours");
+  if (node["remote_model"]) {
+    auto r = yaml::as_string(src, node["remote_model"], path + ".remote_model");
+    if (!r) return r.status();
+    m.remote_model = *r;
+  }
+  if (node["timeout_seconds"]) {
+    auto t = yaml::as_number(src, node["timeout_seconds"], path + ".timeout_seconds");
+    if (!t) return t.status();
+    if (*t <= 0) return error_at(src, node["timeout_seconds"], path + ".timeout_seconds must be positive");
+    m.timeout_seconds = *t;
+  }
+  if (node["api_key_env"]) {
+    auto e = yaml::as_string(src, node["api_key_env"], path + ".api_key_env");
+    if (!e) return e.status();
+    m.api_key_env = *e;
+  }
+  return {};
+}
+
 Status parse_models(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
   if (!node || !node.IsMap() || node.size() == 0)
     return error_at(src, node, "'models' must map names (e.g. small, large) to {path: FILE.gguf}");
   for (const auto &kv : node) {
     const std::string name = kv.first.Scalar(), path = "models." + name;
-    AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path, {"path", "n_ctx", "n_gpu_layers"}));
+    AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path,
+                                         {"path", "n_ctx", "n_gpu_layers", "endpoint", "remote_model",
+                                          "timeout_seconds", "api_key_env"}));
     ModelEntry m;
     m.name = name;
-    if (!kv.second["path"]) return error_at(src, kv.second, path + " has no 'path' (the GGUF file)");
+    if (name == "aio") return error_at(src, kv.first, "'aio' is the routed model's name; call this model otherwise");
+    if (!kv.second["path"] == !kv.second["endpoint"])
+      return error_at(src, kv.second, path + " needs exactly one of 'path' (a local GGUF file) or 'endpoint' (the " +
+                                          "URL of an OpenAI-compatible server, e.g. http://host:8080/v1)");
+    if (kv.second["endpoint"]) {
+      AIO_RETURN_IF_ERROR(parse_remote(src, kv.second, path, m));
+      cfg.models.push_back(std::move(m));
+      continue;
+    }
+    for (const char *key : {"remote_model", "timeout_seconds", "api_key_env"})
+      if (kv.second[key]) return error_at(src, kv.second[key], path + "." + key + " applies to 'endpoint' models only");
     auto p = yaml::as_string(src, kv.second["path"], path + ".path");
     if (!p) return p.status();
     m.path = resolve(dir, *p);
@@ -129,9 +169,13 @@ Expected<AioConfig> load_config(const std::string &path) {
   }
   AIO_RETURN_IF_ERROR(parse_models(path, root["models"], dir, cfg));
   if (root["probe"]) AIO_RETURN_IF_ERROR(parse_probe(path, root["probe"], dir, cfg));
-  if (cfg.probe.kind == "lm" && !cfg.find_model(cfg.probe.model))
+  if (!cfg.find_model(cfg.probe.model))
     return error_at(path, root["probe"] ? root["probe"] : root,
                     "probe.model '" + cfg.probe.model + "' is not one of the configured models");
+  if (cfg.find_model(cfg.probe.model)->remote())
+    return error_at(path, root["probe"] ? root["probe"] : root,
+                    "probe.model '" + cfg.probe.model + "' is a remote endpoint, but the probe runs locally (it needs "
+                    "the model's tokenizer, and the lm probe its forward pass); name a local model");
   if (cfg.probe.kind == "fasttext" && cfg.probe.fasttext_model.empty())
     return error_at(path, root["probe"], "probe.kind fasttext needs probe.fasttext_model (a path, or builtin)");
   if (Status s = cfg.probe.lm.validate(); !s.ok()) return error_at(path, root["probe"], "probe: " + s.message());

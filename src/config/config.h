@@ -13,9 +13,15 @@ namespace aio::config {
 
 struct ModelEntry {
   std::string name;          // how policies refer to it, e.g. "small"
-  std::string path;          // GGUF file (absolute after loading)
+  std::string path;          // GGUF file (absolute after loading); empty for a remote model
   uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
   int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
+  // A remote model: requests routed here are forwarded to an OpenAI-compatible server (llama-server, vLLM, ...).
+  std::string endpoint;        // base URL up to and including /v1, e.g. http://10.0.0.5:8080/v1
+  std::string remote_model;    // the model name sent upstream ("" = this entry's name)
+  double timeout_seconds = 120; // longest wait for the upstream's next bytes before answering 504
+  std::string api_key_env;     // environment variable holding the upstream's API key ("" = none)
+  bool remote() const { return !endpoint.empty(); }
 };
 
 struct ProbeConfig {

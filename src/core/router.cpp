@@ -14,6 +14,10 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg) {
   std::unique_ptr<Router> r(new Router());
   for (const auto &entry : cfg.models) {
+    if (entry.remote()) {
+      r->remote_[entry.name] = entry;
+      continue;
+    }
     if (!std::filesystem::exists(entry.path))
       return not_found("model '" + entry.name + "' (" + entry.path + ") does not exist; set models." + entry.name +
                        ".path in " + cfg.source + " (the shipped config uses the tiny pair that `make demo` makes)");
@@ -85,17 +89,19 @@ Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::
 
 Expected<RouteRecord> Router::pin(const Request &request, std::vector<llama_token> *tokens_out) {
   Resident *target = resident(request.pinned_model);
-  if (target == nullptr) {
+  if (target == nullptr && !is_remote(request.pinned_model)) {
     std::string names;
-    for (const auto &[name, _] : models_) names += (names.empty() ? "" : ", ") + name;
+    for (const auto &name : model_names()) names += (names.empty() ? "" : ", ") + name;
     return invalid_argument("no model named '" + request.pinned_model + "'; configured: " + names + " (or \"aio\" to route)");
   }
   RouteRecord rec;
   rec.probe.probe_kind = "none";
-  auto tokens = prompt_tokens(*target->model, request);
-  if (!tokens) return tokens.status();
-  rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
-  if (tokens_out) *tokens_out = std::move(*tokens);
+  if (target != nullptr) { // a remote model's tokens are its server's business
+    auto tokens = prompt_tokens(*target->model, request);
+    if (!tokens) return tokens.status();
+    rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+    if (tokens_out) *tokens_out = std::move(*tokens);
+  }
   rec.route.model = request.pinned_model;
   rec.route.strategy = Strategy::plain;
   rec.route.params = cfg_.decoding;
@@ -115,6 +121,9 @@ Expected<RoutedGeneration> Router::generate(const Request &request, const engine
   RoutedGeneration out;
   out.record = std::move(*decided);
   RouteRecord &rec = out.record;
+  if (is_remote(rec.route.model))
+    return invalid_argument("the request was routed to model " + rec.route.model + ", which is served remotely (" +
+                            remote_.at(rec.route.model).endpoint + "); run `aio serve` to forward requests to it");
 
   // Both models are resident: "switching" is finding the chosen model's session.
   const auto t_switch = Clock::now();

@@ -2,6 +2,7 @@
 // models that are all loaded once and stay resident. Not thread-safe (the server adds scheduling on top).
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,11 +47,15 @@ public:
   Expected<std::vector<llama_token>> tokenize_for(const std::string &model, const Request &request) const {
     return prompt_tokens(*models_.at(model).model, request);
   }
+  // Every configured model, local and remote, in name order.
   std::vector<std::string> model_names() const {
     std::vector<std::string> names;
-    for (const auto &[name, _] : models_) names.push_back(name);
+    for (const auto &m : cfg_.models) names.push_back(m.name);
+    std::sort(names.begin(), names.end());
     return names;
   }
+  // A model served by a remote endpoint (config `endpoint:`): routed to here, forwarded by the server.
+  bool is_remote(const std::string &name) const { return remote_.count(name) > 0; }
   const engine::Model &model(const std::string &name) const;
   // The loaded model itself, to open more sessions on it without loading it again.
   std::shared_ptr<engine::Model> shared_model(const std::string &name) const { return models_.at(name).model; }
@@ -71,7 +76,8 @@ private:
   Expected<RouteRecord> decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens);
 
   config::AioConfig cfg_;
-  std::map<std::string, Resident> models_;
+  std::map<std::string, Resident> models_;          // local models, loaded
+  std::map<std::string, config::ModelEntry> remote_; // remote models
   std::unique_ptr<probe::LmProbe> lm_probe_;         // probe.kind lm
   std::unique_ptr<probe::FastTextProbe> ft_probe_;   // probe.kind fasttext
 };

@@ -56,13 +56,6 @@ json aio_object(const Admission &a, const engine::GenerationRecord *g) {
   return core::route_record_json(r);
 }
 
-ApiError from_status(const Status &s) {
-  const int code = s.code() == StatusCode::context_overflow || s.code() == StatusCode::invalid_argument ? 400
-                   : s.code() == StatusCode::aborted                                                       ? 503
-                                                                                                           : 500;
-  return {code, s.message(), code == 400 ? "invalid_request_error" : "server_error", ""};
-}
-
 } // namespace
 
 HttpServer::HttpServer(HttpParams params) : params_(std::move(params)), http_(std::make_unique<httplib::Server>()) {
@@ -146,12 +139,18 @@ void HttpServer::install_routes() {
         // The record carries the whole text; the streamed pieces are only drained.
         while (!channel->done()) channel->next(std::chrono::milliseconds(200));
         auto result = channel->result();
-        if (!result) return send_error(res, from_status(result.status()));
+        if (!result) return send_error(res, error_from_status(result.status()));
         send_json(res, 200,
                   completion_response(api, id, created, model, result->text, result->finish_reason,
                                       {result->n_prompt_tokens, result->n_generated}, aio_object(adm, &*result)));
         return;
       }
+      // Commit to a 200 only once the answer has begun: a request that fails before its first token (an upstream
+      // that is down, a prompt refused at admission) gets its real status code instead of an error event.
+      while (!channel->wait_output(std::chrono::milliseconds(200))) {
+      }
+      if (channel->done())
+        if (auto result = channel->result(); !result) return send_error(res, error_from_status(result.status()));
       res.set_header("Cache-Control", "no-cache");
       res.set_chunked_content_provider(
           "text/event-stream", [api, channel, adm, id, created, model](size_t, httplib::DataSink &sink) {
@@ -173,7 +172,7 @@ void HttpServer::install_routes() {
                 if (api.include_usage) last["usage"] = Usage{result->n_prompt_tokens, result->n_generated}.to_json();
                 send(last);
               } else {
-                send(from_status(result.status()).to_json());
+                send(error_from_status(result.status()).to_json());
               }
               static const std::string kDone = "data: [DONE]\n\n";
               sink.write(kDone.data(), kDone.size());

@@ -146,6 +146,19 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   return std::nullopt;
 }
 
+ApiError error_from_status(const Status &s) {
+  int code = 500;
+  switch (s.code()) {
+  case StatusCode::context_overflow:
+  case StatusCode::invalid_argument: code = 400; break;
+  case StatusCode::aborted: code = 503; break;
+  case StatusCode::unavailable: code = 502; break;
+  case StatusCode::deadline_exceeded: code = 504; break;
+  default: break;
+  }
+  return {code, s.message(), code == 400 ? "invalid_request_error" : "server_error", ""};
+}
+
 const char *openai_finish_reason(engine::FinishReason r) {
   switch (r) {
   case engine::FinishReason::stop_string:

@@ -40,6 +40,12 @@ struct ApiError {
   nlohmann::json to_json() const;          // {"error": {"message", "type", "param", "code"}}
 };
 
+// The error a failed request answers with: 400 for bad input (including a prompt too long for the context), 502 when
+// a remote backend failed, 504 when it timed out, 503 when the server is shutting down, 500 otherwise.
+ApiError error_from_status(const Status &s);
+// The HTTP status of a request that ended with `s` (200 when ok).
+inline int http_status_of(const Status &s) { return s.ok() ? 200 : error_from_status(s).http_status; }
+
 // Parses and validates a request body for `endpoint`. Malformed JSON, invalid UTF-8, a wrong type, a value out of
 // range or an unsupported option each give a 400 naming the field.
 std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,

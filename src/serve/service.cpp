@@ -10,6 +10,10 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   s->router_ = std::move(*router);
   std::map<std::string, std::unique_ptr<BatchEngine>> engines;
   for (const auto &entry : entries) {
+    if (entry.remote()) {
+      s->remotes_[entry.name] = std::make_unique<RemoteBackend>(entry, params.n_slots, params.queue_capacity);
+      continue;
+    }
     BatchEngineParams bp;
     bp.n_slots = params.n_slots;
     bp.n_ctx_per_slot = entry.n_ctx;
@@ -26,6 +30,11 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   if (!serving) return serving.status();
   for (const policy::Rule &rule : (*serving)->rules) {
     if (rule.strategy != Strategy::draft) continue;
+    if (s->remotes_.count(rule.model) || s->remotes_.count(rule.draft_model))
+      return invalid_argument("policy " + (*serving)->name + " (line " + std::to_string(rule.line) +
+                              "): draft-model speculation needs both models local, but " +
+                              (s->remotes_.count(rule.model) ? rule.model : rule.draft_model) +
+                              " is a remote endpoint; use strategy plain or pld for it");
     Status st = engines.at(rule.model)->add_drafter(rule.draft_model, s->router_->shared_model(rule.draft_model));
     if (!st.ok())
       return invalid_argument("policy " + (*serving)->name + " (line " + std::to_string(rule.line) + "): " +
@@ -83,6 +92,8 @@ std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::sha
     metrics_.observe("aio_probe_entropy_bits", {{"kind", routed->probe.probe_kind}}, routed->probe.entropy_bits);
   }
 
+  if (remotes_.count(admission.model)) return forward(req, channel, admission);
+
   // Chat requests go through the chosen model's own template with the full conversation.
   Expected<std::vector<llama_token>> tokens = internal_error("untokenized");
   if (r.chat) {
@@ -102,10 +113,47 @@ std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::sha
   job.strategy_params = admission.route.route.params;
   job.draft_model = admission.route.route.draft_model;
   job.on_token = [channel](std::string_view piece, llama_token) { return channel->push(std::string(piece)); };
+  job.on_done = completion_handler(channel, admission);
+  ModelWorker &worker = *workers_.at(admission.model);
+  if (!worker.submit(std::move(job))) return at_capacity(admission, worker.n_queued());
+  metrics_.set("aio_queue_depth", {{"model", admission.model}}, static_cast<double>(worker.n_queued()));
+  metrics_.set("aio_busy_slots", {{"model", admission.model}}, static_cast<double>(worker.n_active()));
+  return std::nullopt;
+}
+
+std::optional<ApiError> AioService::forward(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel,
+                                            Admission &admission) {
+  Route &route = admission.route.route;
+  if (route.strategy != Strategy::plain) {
+    route.reason += " (" + std::string(strategy_name(route.strategy)) +
+                    " asked for, but the remote server decodes its own way)";
+    route.strategy = Strategy::plain;
+  }
+  RemoteBackend &backend = *remotes_.at(admission.model);
+  RemoteJob job;
+  job.request = req;
+  job.on_text = [channel](std::string_view piece) { return channel->push(std::string(piece)); };
+  job.on_done = completion_handler(channel, admission);
+  if (!backend.submit(std::move(job))) return at_capacity(admission, backend.n_queued());
+  metrics_.set("aio_queue_depth", {{"model", admission.model}}, static_cast<double>(backend.n_queued()));
+  return std::nullopt;
+}
+
+ApiError AioService::at_capacity(const Admission &admission, size_t n_queued) {
+  metrics_.inc("aio_requests_total", {{"model", admission.model},
+                                      {"category", admission.route.probe.category()},
+                                      {"strategy", strategy_name(admission.route.route.strategy)},
+                                      {"status", "429"}});
+  return ApiError{429, "model " + admission.model + " is at capacity (" + std::to_string(n_queued) +
+                           " requests waiting); retry shortly", "rate_limit_error", ""};
+}
+
+std::function<void(Expected<engine::GenerationRecord>)>
+AioService::completion_handler(const std::shared_ptr<StreamChannel> &channel, const Admission &admission) {
   const std::string model = admission.model;
   const std::string category = admission.route.probe.category();
-  const std::string strategy = strategy_name(job.strategy);
-  job.on_done = [this, channel, model, category, strategy](Expected<engine::GenerationRecord> result) {
+  const std::string strategy = strategy_name(admission.route.route.strategy);
+  return [this, channel, model, category, strategy](Expected<engine::GenerationRecord> result) {
     if (result) {
       if (result->n_drafted > 0) {
         metrics_.inc("aio_drafted_tokens_total", {{"category", category}, {"strategy", strategy}}, result->n_drafted);
@@ -120,23 +168,14 @@ std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::sha
                          result->decode_ms / 1000.0 / (result->n_generated - 1));
     }
     metrics_.inc("aio_requests_total", {{"model", model}, {"category", category}, {"strategy", strategy},
-                                        {"status", result ? "200" : "500"}});
+                                        {"status", std::to_string(http_status_of(result.status()))}});
     channel->finish(std::move(result));
   };
-  ModelWorker &worker = *workers_.at(admission.model);
-  if (!worker.submit(std::move(job))) {
-    metrics_.inc("aio_requests_total", {{"model", model}, {"category", category}, {"strategy", strategy},
-                                        {"status", "429"}});
-    return ApiError{429, "model " + model + " is at capacity (" + std::to_string(worker.n_queued()) +
-                             " requests waiting); retry shortly", "rate_limit_error", ""};
-  }
-  metrics_.set("aio_queue_depth", {{"model", model}}, static_cast<double>(worker.n_queued()));
-  metrics_.set("aio_busy_slots", {{"model", model}}, static_cast<double>(worker.n_active()));
-  return std::nullopt;
 }
 
 void AioService::stop(std::chrono::milliseconds grace) {
   for (auto &[_, w] : workers_) w->stop(grace);
+  for (auto &[_, r] : remotes_) r->stop(grace);
 }
 
 } // namespace aio::serve

@@ -13,6 +13,7 @@
 #include "serve/metrics.h"
 #include "serve/model_worker.h"
 #include "serve/openai_json.h"
+#include "serve/remote_backend.h"
 #include "serve/stream_channel.h"
 
 namespace aio::serve {
@@ -48,9 +49,18 @@ public:
 private:
   AioService() = default;
   void declare_metrics();
+  // Sends a request routed to a remote model to its backend.
+  std::optional<ApiError> forward(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel,
+                                  Admission &admission);
+  // The 429 for a full queue (counted in the metrics).
+  ApiError at_capacity(const Admission &admission, size_t n_queued);
+  // What runs when a request ends, local or remote: metrics, then the outcome to the channel.
+  std::function<void(Expected<engine::GenerationRecord>)> completion_handler(
+      const std::shared_ptr<StreamChannel> &channel, const Admission &admission);
   std::unique_ptr<core::Router> router_;
   std::mutex route_mu_; // the lm probe runs on the small model's session: one routing decision at a time
-  std::map<std::string, std::unique_ptr<ModelWorker>> workers_;
+  std::map<std::string, std::unique_ptr<ModelWorker>> workers_;     // local models
+  std::map<std::string, std::unique_ptr<RemoteBackend>> remotes_;   // models behind an endpoint
   Metrics metrics_;
   uint64_t next_id_ = 0;
 };

@@ -29,6 +29,11 @@ std::optional<std::string> StreamChannel::next(std::chrono::milliseconds timeout
   return piece;
 }
 
+bool StreamChannel::wait_output(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return !pieces_.empty() || result_.has_value(); });
+}
+
 bool StreamChannel::done() const {
   std::lock_guard lock(mu_);
   return result_.has_value() && pieces_.empty();

@@ -24,6 +24,8 @@ public:
   // (then done() is true and result() holds the outcome).
   std::optional<std::string> next(std::chrono::milliseconds timeout);
   bool done() const;
+  // Waits up to `timeout` until a piece is waiting or the stream has finished; true when one of them holds.
+  bool wait_output(std::chrono::milliseconds timeout);
   Expected<engine::GenerationRecord> result() const;
   void cancel(); // the client went away
 

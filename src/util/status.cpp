@@ -11,6 +11,8 @@ const char *status_code_name(StatusCode code) {
   case StatusCode::context_overflow: return "context_overflow";
   case StatusCode::resource_exhausted: return "resource_exhausted";
   case StatusCode::aborted: return "aborted";
+  case StatusCode::unavailable: return "unavailable";
+  case StatusCode::deadline_exceeded: return "deadline_exceeded";
   case StatusCode::internal: return "internal";
   }
   return "unknown";

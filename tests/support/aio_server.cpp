@@ -1,8 +1,14 @@
 #include "support/aio_server.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "support/paths.h"
 #include "support/tiny_models.h"
@@ -63,6 +69,40 @@ std::string streamed_text(const std::string &sse_body, bool *done, json *closing
     if (closing && !choice["finish_reason"].is_null()) *closing = chunk;
   }
   return text;
+}
+
+int free_loopback_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string LlamaServer::binary() {
+  const auto path = std::filesystem::path(aio_binary()).parent_path() / "llama-server";
+  return std::filesystem::exists(path) ? path.string() : "";
+}
+
+LlamaServer::LlamaServer(const std::string &model_path, int n_ctx) {
+  port = free_loopback_port();
+  proc = std::make_unique<BackgroundProcess>(std::vector<std::string>{
+      binary(), "-m", model_path, "--host", "127.0.0.1", "--port", std::to_string(port), "-t", "1", "-c",
+      std::to_string(n_ctx), "--parallel", "1"});
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1, 0);
+  for (int i = 0; i < 600 && !ready; ++i) { // up to 60 s: it loads the model after it starts listening
+    auto r = client.Get("/health");
+    ready = r && r->status == 200;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 } // namespace aio::test

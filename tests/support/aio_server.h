@@ -33,4 +33,18 @@ nlohmann::json chat_body(const std::string &content, bool stream = false);
 // last chunk that had a finish_reason.
 std::string streamed_text(const std::string &sse_body, bool *done = nullptr, nlohmann::json *closing = nullptr);
 
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_loopback_port();
+
+// llama.cpp's llama-server (built from the pinned source next to the aio binary) serving one GGUF on loopback.
+struct LlamaServer {
+  std::unique_ptr<BackgroundProcess> proc;
+  int port = 0;
+  bool ready = false;
+  // Where the binary is expected; "" when this build has no llama.cpp tools (e.g. the asan preset).
+  static std::string binary();
+  explicit LlamaServer(const std::string &model_path, int n_ctx = 1024);
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
+};
+
 } // namespace aio::test

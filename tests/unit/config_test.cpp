@@ -67,6 +67,16 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "decoding: {pld_window: 0}\n", "pld_window must be at least 1"},
       {std::string(kMinimal) + "probe: {labels: {code: ' code', qa: ' qa'}}\n", "no label for category 'math'"},
       {std::string(kMinimal) + "probe: {kind: fasttext}\n", "needs probe.fasttext_model"},
+      {"models:\n  small: {path: a.gguf, endpoint: 'http://h/v1'}\n", ":2: models.small needs exactly one of"},
+      {"models:\n  small: {n_ctx: 512}\n", "needs exactly one of 'path'"},
+      {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'ftp://h/v1'}\n", "must start with http://"},
+      {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', n_ctx: 9}\n", "remote server's business"},
+      {"models:\n  small: {path: a.gguf, timeout_seconds: 3}\n", "applies to 'endpoint' models only"},
+      {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', timeout_seconds: 0}\n",
+       "timeout_seconds must be positive"},
+      {"models:\n  small: {endpoint: 'http://h/v1'}\n  large: {path: a.gguf}\n",
+       "probe.model 'small' is a remote endpoint"},
+      {"models:\n  aio: {path: a.gguf}\n", "'aio' is the routed model's name"},
   };
   for (const auto &c : cases) {
     auto cfg = load_config(write(c.yaml));
@@ -74,6 +84,21 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
     EXPECT_NE(cfg.status().message().find("aio.yaml"), std::string::npos) << cfg.status().message();
     EXPECT_NE(cfg.status().message().find(c.expect), std::string::npos) << cfg.status().message();
   }
+}
+
+TEST(Config, RemoteModelsNameAnEndpoint) {
+  auto cfg = load_config(write("models:\n  small: {path: s.gguf}\n  large: {endpoint: 'https://gpu-box:8000/v1/', "
+                               "remote_model: meta-llama/Llama-3.1-8B-Instruct, timeout_seconds: 30, "
+                               "api_key_env: GPU_BOX_KEY}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  const ModelEntry *large = cfg->find_model("large");
+  EXPECT_TRUE(large->remote());
+  EXPECT_FALSE(cfg->find_model("small")->remote());
+  EXPECT_EQ(large->endpoint, "https://gpu-box:8000/v1") << "a trailing slash is dropped";
+  EXPECT_EQ(large->remote_model, "meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_EQ(large->timeout_seconds, 30);
+  EXPECT_EQ(large->api_key_env, "GPU_BOX_KEY");
+  EXPECT_TRUE(large->path.empty());
 }
 
 TEST(Config, MissingFileIsNotFound) {

@@ -1,0 +1,92 @@
+#include "serve/openai_upstream.h"
+
+namespace aio::serve {
+using nlohmann::json;
+
+json upstream_body(const ApiRequest &req, const std::string &model) {
+  const engine::GenerateParams &p = req.params;
+  json body = {{"model", model},
+               {"max_tokens", p.max_tokens},
+               {"temperature", p.sampling.temperature},
+               {"top_p", p.sampling.top_p},
+               {"seed", p.sampling.seed},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  if (req.endpoint == Endpoint::chat_completions) {
+    json messages = json::array();
+    for (const auto &m : req.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    body["messages"] = std::move(messages);
+  } else {
+    body["prompt"] = req.prompt;
+  }
+  if (!p.stop.empty()) body["stop"] = p.stop;
+  if (p.ignore_eos) body["ignore_eos"] = true;
+  return body;
+}
+
+namespace {
+
+UpstreamEvent parse_event(std::string_view data) {
+  UpstreamEvent ev;
+  if (data == "[DONE]") {
+    ev.done = true;
+    return ev;
+  }
+  json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    ev.error = "the upstream sent an event that is not JSON: " + std::string(data.substr(0, 200));
+    return ev;
+  }
+  if (j.contains("error")) {
+    ev.error = upstream_error_message(j.dump());
+    return ev;
+  }
+  if (j.contains("choices") && j["choices"].is_array() && !j["choices"].empty()) {
+    const json &c = j["choices"][0];
+    if (c.contains("delta") && c["delta"].is_object() && c["delta"].contains("content") &&
+        c["delta"]["content"].is_string())
+      ev.text = c["delta"]["content"].get<std::string>();
+    else if (c.contains("text") && c["text"].is_string())
+      ev.text = c["text"].get<std::string>();
+    if (c.contains("finish_reason") && c["finish_reason"].is_string()) ev.finish_reason = c["finish_reason"];
+  }
+  if (j.contains("usage") && j["usage"].is_object()) {
+    Usage u;
+    u.prompt_tokens = j["usage"].value("prompt_tokens", 0);
+    u.completion_tokens = j["usage"].value("completion_tokens", 0);
+    ev.usage = u;
+  }
+  return ev;
+}
+
+} // namespace
+
+bool SseReader::feed(std::string_view bytes, const std::function<bool(const UpstreamEvent &)> &on_event) {
+  pending_.append(bytes);
+  size_t start = 0;
+  for (size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string_view line(pending_.data() + start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.rfind("data:", 0) != 0) continue; // blank separators, comments, `event:` lines
+    std::string_view data = line.substr(5);
+    if (!data.empty() && data.front() == ' ') data.remove_prefix(1);
+    if (!on_event(parse_event(data))) {
+      pending_.clear();
+      return false;
+    }
+  }
+  pending_.erase(0, start);
+  return true;
+}
+
+std::string upstream_error_message(const std::string &body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("error")) {
+    const json &e = j["error"];
+    if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"];
+    if (e.is_string()) return e;
+  }
+  return body.substr(0, 300);
+}
+
+} // namespace aio::serve

@@ -1,0 +1,160 @@
+#include "serve/remote_backend.h"
+
+#include <cstdlib>
+
+#include <httplib.h>
+
+#include "serve/openai_upstream.h"
+
+namespace aio::serve {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+} // namespace
+
+RemoteBackend::RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity)
+    : entry_(std::move(entry)), queue_(queue_capacity) {
+  // endpoint = scheme://host[:port][/base]; the config loader checked the scheme.
+  const size_t host_start = entry_.endpoint.find("://") + 3;
+  const size_t path_start = entry_.endpoint.find('/', host_start);
+  scheme_host_port_ = entry_.endpoint.substr(0, path_start);
+  base_path_ = path_start == std::string::npos ? "" : entry_.endpoint.substr(path_start);
+  if (!entry_.api_key_env.empty())
+    if (const char *key = std::getenv(entry_.api_key_env.c_str())) api_key_ = key;
+  for (int32_t i = 0; i < std::max(1, n_workers); ++i) workers_.emplace_back([this] { run(); });
+}
+
+RemoteBackend::~RemoteBackend() { stop(std::chrono::milliseconds(0)); }
+
+void RemoteBackend::stop(std::chrono::milliseconds grace) {
+  if (workers_.empty()) return;
+  queue_.close();
+  // Queued requests are still forwarded within the grace period; after it, running ones are cut off.
+  std::thread timer([this, grace] {
+    const auto deadline = Clock::now() + grace;
+    while (Clock::now() < deadline && (n_active_ > 0 || queue_.size() > 0))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    cut_off_ = true;
+  });
+  for (auto &w : workers_) w.join();
+  timer.join();
+  workers_.clear();
+}
+
+void RemoteBackend::run() {
+  for (;;) {
+    std::optional<RemoteJob> job = queue_.pop_for(std::chrono::milliseconds(50));
+    if (!job) {
+      if (queue_.closed() && queue_.size() == 0) return;
+      continue;
+    }
+    if (cut_off_) {
+      job->on_done(aborted("the server is shutting down; the request was not forwarded"));
+      continue;
+    }
+    ++n_active_;
+    Expected<engine::GenerationRecord> result = forward(*job);
+    --n_active_;
+    job->on_done(std::move(result));
+  }
+}
+
+Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) {
+  const ApiRequest &api = job.request;
+  const std::string where = "model " + entry_.name + " at " + entry_.endpoint;
+  httplib::Client client(scheme_host_port_);
+  client.set_connection_timeout(kConnectTimeout);
+  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::duration<double>(entry_.timeout_seconds));
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+
+  httplib::Request req;
+  req.method = "POST";
+  req.path = base_path_ + (api.endpoint == Endpoint::chat_completions ? "/chat/completions" : "/completions");
+  req.headers = {{"Accept", "text/event-stream"}};
+  if (!api_key_.empty()) req.headers.emplace("Authorization", "Bearer " + api_key_);
+  req.body = upstream_body(api, entry_.remote_model.empty() ? entry_.name : entry_.remote_model).dump();
+  req.set_header("Content-Type", "application/json");
+
+  engine::GenerationRecord rec;
+  rec.finish_reason = engine::FinishReason::end_of_generation;
+  int status = 0;
+  std::string error_body;           // the body of a non-2xx answer
+  std::optional<std::string> error; // an error event mid-stream
+  bool cancelled = false, saw_usage = false;
+  int32_t n_chunks = 0;
+  SseReader sse;
+  const auto t_start = Clock::now();
+  auto t_first = t_start;
+  req.response_handler = [&](const httplib::Response &res) {
+    status = res.status;
+    return true;
+  };
+  req.content_receiver = [&](const char *data, size_t n, uint64_t, uint64_t) {
+    if (cut_off_) return false;
+    if (status < 200 || status >= 300) {
+      if (error_body.size() < 65536) error_body.append(data, n);
+      return true;
+    }
+    return sse.feed(std::string_view(data, n), [&](const UpstreamEvent &ev) {
+      if (ev.error) {
+        error = ev.error;
+        return false;
+      }
+      if (!ev.text.empty()) {
+        if (n_chunks++ == 0) t_first = Clock::now();
+        rec.text += ev.text;
+        if (!job.on_text(ev.text)) {
+          cancelled = true;
+          return false;
+        }
+      }
+      if (ev.finish_reason) {
+        rec.finish_reason = *ev.finish_reason == "length" ? engine::FinishReason::max_tokens
+                                                          : engine::FinishReason::end_of_generation;
+      }
+      if (ev.usage) {
+        saw_usage = true;
+        rec.n_prompt_tokens = ev.usage->prompt_tokens;
+        rec.n_generated = ev.usage->completion_tokens;
+      }
+      return !ev.done;
+    });
+  };
+
+  httplib::Result res = client.send(req);
+  const auto t_end = Clock::now();
+  if (cancelled) {
+    rec.finish_reason = engine::FinishReason::cancelled;
+  } else if (cut_off_) {
+    return aborted("the server is shutting down; the forwarded request to " + where + " was cut off");
+  } else if (error) {
+    return unavailable(where + " failed mid-answer: " + *error);
+  } else if (!res && res.error() != httplib::Error::Canceled) {
+    const httplib::Error e = res.error();
+    const bool slow = e == httplib::Error::ConnectionTimeout ||
+                      (e == httplib::Error::Read && ms_between(t_start, t_end) >= entry_.timeout_seconds * 1000 * 0.9);
+    if (slow)
+      return deadline_exceeded(where + " did not answer within " + std::to_string(entry_.timeout_seconds).substr(0, 6) +
+                               " s (models." + entry_.name + ".timeout_seconds)");
+    return unavailable("cannot reach " + where + ": " + httplib::to_string(e) +
+                       (e == httplib::Error::Connection ? " (is the server running?)" : ""));
+  } else if (status < 200 || status >= 300) {
+    const std::string msg = where + " answered HTTP " + std::to_string(status) + ": " +
+                            upstream_error_message(error_body);
+    // The upstream refusing the request itself (too long, bad field) is the client's error; anything else is ours.
+    return status >= 400 && status < 500 && status != 401 && status != 403 && status != 404 && status != 429
+               ? invalid_argument(msg)
+               : unavailable(msg);
+  }
+  if (!saw_usage) rec.n_generated = n_chunks; // servers that send no usage: one chunk per token is the norm
+  rec.prefill_ms = ms_between(t_start, n_chunks > 0 ? t_first : t_end);
+  rec.decode_ms = n_chunks > 0 ? ms_between(t_first, t_end) : 0;
+  return rec;
+}
+
+} // namespace aio::serve

@@ -1,0 +1,144 @@
+// Remote backends: a model entry with `endpoint:` is served by another OpenAI-compatible server. Here that server is
+// llama.cpp's own llama-server (built from the pinned source), started on loopback by the test; plus a backend that is
+// down and one that never answers.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "support/aio_server.h"
+#include "support/paths.h"
+#include "support/tiny_models.h"
+
+namespace aio::test {
+namespace {
+using nlohmann::json;
+
+const char *kMath = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+                    "How many clips did Natalia sell altogether in April and May?";
+const char *kCode = "Write a Python function that reverses a list.";
+
+// serve_config's models block names large locally; a remote config replaces it.
+std::string config_with_remote_large(const std::string &endpoint, const std::string &extra = "") {
+  const std::string path = make_temp_dir("remote") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n"
+                      << "  large: {endpoint: \"" << endpoint << "\"" << extra << "}\n"
+                      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  return path;
+}
+
+json body_for(const std::string &model, const std::string &content, int max_tokens, bool stream = false) {
+  json b = chat_body(content, stream);
+  b["model"] = model;
+  b["max_tokens"] = max_tokens;
+  return b;
+}
+
+TEST(ServeRemote, ForwardsToLlamaServerIncludingStreaming) {
+  if (LlamaServer::binary().empty()) GTEST_SKIP() << "this build has no llama-server (AIO_LLAMA_TOOLS=OFF)";
+  LlamaServer upstream(tiny_pair().large_path);
+  ASSERT_TRUE(upstream.ready) << upstream.proc->output();
+  AioServer s({}, config_with_remote_large(upstream.endpoint()));
+  ASSERT_GT(s.port, 0) << s.proc->output();
+
+  auto routed = s.chat(body_for("aio", kMath, 16));
+  ASSERT_TRUE(routed);
+  ASSERT_EQ(routed->status, 200) << routed->body;
+  const json r = json::parse(routed->body);
+  EXPECT_EQ(r["aio"]["route"]["model"], "large");
+  EXPECT_EQ(r["aio"]["probe"]["category"], "math");
+  EXPECT_EQ(r["aio"]["route"]["strategy"], "plain") << "the remote server decodes its own way";
+  EXPECT_NE(r["aio"]["route"]["reason"].get<std::string>().find("remote"), std::string::npos);
+  EXPECT_GT(r["usage"]["completion_tokens"].get<int>(), 0);
+  EXPECT_GT(r["usage"]["prompt_tokens"].get<int>(), 0);
+
+  // The same request sent to llama-server directly gives the same greedy text.
+  httplib::Client direct("127.0.0.1", upstream.port);
+  direct.set_read_timeout(60, 0);
+  auto d = direct.Post("/v1/chat/completions", body_for("large", kMath, 16).dump(), "application/json");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->status, 200) << d->body;
+  const std::string text = r["choices"][0]["message"]["content"];
+  EXPECT_EQ(text, json::parse(d->body)["choices"][0]["message"]["content"].get<std::string>());
+
+  // Streamed through A-IO: the pieces reassemble to the same text and end with the route record and [DONE].
+  auto st = s.chat(body_for("aio", kMath, 16, true));
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->status, 200);
+  bool done = false;
+  json closing;
+  EXPECT_EQ(streamed_text(st->body, &done, &closing), text);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(closing["aio"]["route"]["model"], "large");
+
+  // Pinning the remote model and the completions endpoint are forwarded too; the local model still answers locally.
+  auto pinned = s.client->Post("/v1/completions", R"({"model": "large", "prompt": "def f(", "max_tokens": 4})",
+                               "application/json");
+  ASSERT_TRUE(pinned);
+  EXPECT_EQ(pinned->status, 200) << pinned->body;
+  auto local = s.chat(body_for("aio", kCode, 4));
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200);
+  EXPECT_EQ(json::parse(local->body)["aio"]["route"]["model"], "small");
+
+  s.proc->send_signal(SIGTERM);
+  EXPECT_EQ(s.proc->wait(), 0);
+}
+
+TEST(ServeRemote, ADeadBackendGets502AndTheRestKeepsServing) {
+  const int dead_port = free_loopback_port(); // nothing listens there
+  AioServer s({}, config_with_remote_large("http://127.0.0.1:" + std::to_string(dead_port) + "/v1"));
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  for (bool stream : {false, true}) {
+    auto r = s.chat(body_for("aio", kMath, 8, stream));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 502) << r->body;
+    const std::string msg = json::parse(r->body)["error"]["message"];
+    EXPECT_NE(msg.find("cannot reach model large at http://127.0.0.1:" + std::to_string(dead_port)), std::string::npos)
+        << msg;
+  }
+  auto local = s.chat(body_for("aio", kCode, 4));
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200) << local->body;
+  auto health = s.client->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto metrics = s.client->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("model=\"large\",category=\"math\",strategy=\"plain\",status=\"502\"} 2"),
+            std::string::npos)
+      << metrics->body;
+}
+
+TEST(ServeRemote, ASilentBackendGets504AfterItsTimeout) {
+  // A backend that accepts the request and then says nothing for longer than the configured timeout.
+  httplib::Server silent;
+  silent.Post("/v1/chat/completions", [](const httplib::Request &, httplib::Response &res) {
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    res.set_content("{}", "application/json");
+  });
+  const int port = silent.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { silent.listen_after_bind(); });
+  {
+    AioServer s({}, config_with_remote_large("http://127.0.0.1:" + std::to_string(port) + "/v1",
+                                             ", timeout_seconds: 1"));
+    ASSERT_GT(s.port, 0) << s.proc->output();
+    auto r = s.chat(body_for("large", kMath, 8));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 504) << r->body;
+    EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find("timeout_seconds"), std::string::npos);
+  }
+  silent.stop();
+  t.join();
+}
+
+TEST(ServeRemote, DraftingWithARemoteModelIsRefusedAtStart) {
+  auto r = run_aio({"serve", "--config", config_with_remote_large("http://127.0.0.1:9/v1"), "--port", "0", "--policy",
+                    "draft"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("needs both models local"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace aio::test

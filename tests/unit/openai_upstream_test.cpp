@@ -1,0 +1,92 @@
+// Forwarding's wire format: the body sent upstream, and reading server-sent events that arrive in arbitrary pieces.
+#include <gtest/gtest.h>
+
+#include "serve/openai_upstream.h"
+
+namespace aio::serve {
+namespace {
+using nlohmann::json;
+
+std::vector<UpstreamEvent> read_all(const std::string &stream, size_t piece) {
+  SseReader r;
+  std::vector<UpstreamEvent> events;
+  for (size_t i = 0; i < stream.size(); i += piece)
+    r.feed(std::string_view(stream).substr(i, piece), [&](const UpstreamEvent &e) {
+      events.push_back(e);
+      return true;
+    });
+  return events;
+}
+
+TEST(OpenAiUpstream, BodyCarriesTheRequestStreamed) {
+  ApiRequest req;
+  req.endpoint = Endpoint::chat_completions;
+  req.messages = {{"system", "be brief"}, {"user", "hi"}};
+  req.params.max_tokens = 7;
+  req.params.sampling.temperature = 0;
+  req.params.sampling.seed = 42;
+  req.params.stop = {"\n\n"};
+  const json b = upstream_body(req, "served-name");
+  EXPECT_EQ(b["model"], "served-name");
+  EXPECT_EQ(b["messages"].size(), 2u);
+  EXPECT_EQ(b["messages"][1]["content"], "hi");
+  EXPECT_EQ(b["max_tokens"], 7);
+  EXPECT_EQ(b["seed"], 42);
+  EXPECT_EQ(b["stop"][0], "\n\n");
+  EXPECT_EQ(b["stream"], true);
+  EXPECT_EQ(b["stream_options"]["include_usage"], true);
+  EXPECT_FALSE(b.contains("prompt"));
+  EXPECT_FALSE(b.contains("ignore_eos"));
+
+  req.endpoint = Endpoint::completions;
+  req.prompt = "def f(";
+  req.params.ignore_eos = true;
+  const json c = upstream_body(req, "m");
+  EXPECT_EQ(c["prompt"], "def f(");
+  EXPECT_FALSE(c.contains("messages"));
+  EXPECT_EQ(c["ignore_eos"], true);
+}
+
+TEST(OpenAiUpstream, EventsSurviveAnySplit) {
+  const std::string stream =
+      "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\r\n\r\n"
+      ": keep-alive comment\n\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n"
+      "data:{\"choices\":[{\"delta\":{\"content\":\"lo \\u4e16\"},\"finish_reason\":null}]}\n\n"
+      "data: {\"choices\":[{\"text\":\"!\",\"finish_reason\":\"length\"}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}\n\n"
+      "data: [DONE]\n\n";
+  for (size_t piece : {1u, 2u, 7u, 64u, 4096u}) {
+    const auto ev = read_all(stream, piece);
+    ASSERT_EQ(ev.size(), 6u) << piece;
+    std::string text;
+    for (const auto &e : ev) text += e.text;
+    EXPECT_EQ(text, "Hello \xe4\xb8\x96!") << piece;
+    EXPECT_EQ(ev[3].finish_reason.value_or(""), "length");
+    ASSERT_TRUE(ev[4].usage.has_value());
+    EXPECT_EQ(ev[4].usage->prompt_tokens, 5);
+    EXPECT_EQ(ev[4].usage->completion_tokens, 3);
+    EXPECT_TRUE(ev[5].done);
+    for (const auto &e : ev) EXPECT_FALSE(e.error.has_value());
+  }
+}
+
+TEST(OpenAiUpstream, ErrorsAndGarbageBecomeErrorEvents) {
+  const auto ev = read_all("data: {\"error\":{\"message\":\"context too long\",\"code\":400}}\n\ndata: not json\n\n", 5);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].error.value_or(""), "context too long");
+  EXPECT_NE(ev[1].error.value_or("").find("not JSON"), std::string::npos);
+  EXPECT_EQ(upstream_error_message(R"({"error": {"message": "no such model"}})"), "no such model");
+  EXPECT_EQ(upstream_error_message(R"({"error": "plain"})"), "plain");
+  EXPECT_EQ(upstream_error_message("Bad Gateway"), "Bad Gateway");
+}
+
+TEST(OpenAiUpstream, StoppingTheReaderStopsAtThatEvent) {
+  SseReader r;
+  int seen = 0;
+  EXPECT_FALSE(r.feed("data: {}\n\ndata: {}\n\n", [&](const UpstreamEvent &) { return ++seen < 1; }));
+  EXPECT_EQ(seen, 1);
+}
+
+} // namespace
+} // namespace aio::serve
