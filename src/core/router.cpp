@@ -111,7 +111,20 @@ Expected<RouteRecord> Router::pin(const Request &request, std::vector<llama_toke
   return rec;
 }
 
-Expected<RouteRecord> Router::route(const Request &request) { return decide(request, /*keep_kv=*/false, nullptr); }
+Expected<RouteRecord> Router::route(const Request &request, ProbePrefix *prefix) {
+  if (prefix == nullptr || !lm_probe_ || !request.pinned_model.empty()) return decide(request, false, nullptr);
+  std::vector<llama_token> tokens;
+  auto rec = decide(request, /*keep_kv=*/true, &tokens);
+  engine::Session &probe_session = *resident(cfg_.probe.model)->session;
+  if (rec && rec->route.model == cfg_.probe.model && rec->probe.n_kv_prefix_tokens > 0) {
+    prefix->model = cfg_.probe.model;
+    tokens.resize(static_cast<size_t>(rec->probe.n_kv_prefix_tokens));
+    prefix->tokens = std::move(tokens);
+    prefix->state = probe_session.save_sequence(0);
+  }
+  probe_session.truncate(0);
+  return rec;
+}
 
 Expected<RoutedGeneration> Router::generate(const Request &request, const engine::GenerateParams &params,
                                             const engine::TokenCallback &on_token) {

@@ -25,6 +25,14 @@ struct Request {
   uint64_t id = 0;                       // seeds per-request random choices (the random baseline)
 };
 
+// The request's prompt as the lm probe left it in the probe model's KV cache, copied out so a server engine (another
+// context on the same model) can start from it instead of prefilling the prompt again.
+struct ProbePrefix {
+  std::string model;                 // the probe's model: the state only loads into a session of it
+  std::vector<llama_token> tokens;   // the prompt tokens whose KV the state holds
+  std::vector<uint8_t> state;        // Session::save_sequence bytes
+};
+
 struct RoutedGeneration {
   RouteRecord record;
   engine::GenerationRecord generation;
@@ -36,8 +44,9 @@ public:
   // config key to fix.
   static Expected<std::unique_ptr<Router>> create(config::AioConfig cfg);
 
-  // Probe and policy only: where the request would go and why.
-  Expected<RouteRecord> route(const Request &request);
+  // Probe and policy only: where the request would go and why. With `prefix`, when the lm probe ran and the route
+  // is to the probe's model, the request's KV is copied into *prefix (left empty otherwise).
+  Expected<RouteRecord> route(const Request &request, ProbePrefix *prefix = nullptr);
   // Probe, policy, then generation: the text and the full route record.
   Expected<RoutedGeneration> generate(const Request &request, const engine::GenerateParams &params,
                                       const engine::TokenCallback &on_token = {});

@@ -100,6 +100,23 @@ void BatchEngine::abort_all(const Status &why) {
     if (job->on_done) job->on_done(why);
 }
 
+int32_t BatchEngine::load_cached_prefix(llama_seq_id seq, Job &job) {
+  if (job.cached_state.empty()) return 0;
+  // The cached tokens may only partly match the prompt (a chat's full conversation vs the probed text); the last
+  // prompt token is always decoded again, for its logits.
+  const size_t limit = std::min(job.cached_tokens.size(), job.prompt.size() - 1);
+  size_t common = 0;
+  while (common < limit && job.cached_tokens[common] == job.prompt[common]) ++common;
+  int32_t n_cached = 0;
+  if (common > 0 && session_->load_sequence(seq, job.cached_state).ok()) {
+    session_->truncate(seq, static_cast<llama_pos>(common));
+    n_cached = static_cast<int32_t>(common);
+  }
+  job.cached_state = {};
+  job.cached_tokens = {};
+  return n_cached;
+}
+
 void BatchEngine::admit() {
   for (auto &slot_ptr : slots_) {
     Slot &slot = *slot_ptr;
@@ -126,8 +143,9 @@ void BatchEngine::admit() {
       continue;
     }
     session_->truncate(slot.seq);
+    const int32_t n_cached = load_cached_prefix(slot.seq, j);
     slot.out = std::make_unique<engine::OutputTracker>(session_->model(), j.params, j.on_token, params_.n_ctx_per_slot);
-    slot.out->start(static_cast<int32_t>(j.prompt.size()), 0);
+    slot.out->start(static_cast<int32_t>(j.prompt.size()), n_cached);
     const int32_t n_vocab = model().info().n_vocab;
     if (j.strategy == Strategy::plain) {
       slot.sampler = engine::make_sampler(j.params.sampling);
@@ -140,8 +158,8 @@ void BatchEngine::admit() {
       slot.adaptive.emplace(j.strategy_params.draft_tokens);
       slot.drafter->reset(slot.seq);
     }
-    slot.n_prefilled = 0;
-    slot.n_past = 0;
+    slot.n_prefilled = static_cast<size_t>(n_cached);
+    slot.n_past = n_cached;
     slot.pending = -1;
   }
 }

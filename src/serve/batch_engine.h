@@ -36,6 +36,10 @@ struct Job {
   Strategy strategy = Strategy::plain;
   StrategyParams strategy_params;
   std::string draft_model;                                          // Strategy::draft: a drafter added before
+  // KV already computed for a prefix of `prompt` in another session of this model (the lm probe's; bytes from
+  // Session::save_sequence): loaded into the slot instead of prefilling those tokens again.
+  std::vector<llama_token> cached_tokens;
+  std::vector<uint8_t> cached_state;
   engine::TokenCallback on_token;                                   // on the engine thread; false cancels
   std::function<void(Expected<engine::GenerationRecord>)> on_done;   // exactly once, on the engine thread
 };
@@ -73,6 +77,8 @@ private:
   struct Slot;
   BatchEngine(const BatchEngineParams &params);
   void admit();
+  // Loads the job's cached prefix into `seq`; returns how many prompt tokens it covers (0 when none or unusable).
+  int32_t load_cached_prefix(llama_seq_id seq, Job &job);
   // Asks PLD lookups and the drafters for this step's proposals of every decoding speculative sequence.
   void propose();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.

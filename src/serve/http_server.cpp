@@ -48,6 +48,7 @@ json aio_object(const Admission &a, const engine::GenerationRecord *g) {
     r.prefill_ms = g->prefill_ms;
     r.decode_ms = g->decode_ms;
     r.n_prompt_tokens = g->n_prompt_tokens;
+    r.n_prefill_tokens_saved = g->n_prefill_tokens_saved;
     r.n_generated = g->n_generated;
     r.n_drafted = g->n_drafted;
     r.n_accepted = g->n_accepted;

@@ -75,10 +75,11 @@ std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::sha
   }
   if (req.model != "aio") r.pinned_model = req.model;
   Expected<RouteRecord> routed = internal_error("unrouted");
+  core::ProbePrefix prefix; // the lm probe's KV of this request, when it routes to the probe's model
   {
     std::lock_guard lock(route_mu_);
     r.id = next_id_++;
-    routed = router_->route(r);
+    routed = router_->route(r, &prefix);
   }
   if (!routed) {
     const bool not_found = routed.status().message().find("no model named") != std::string::npos;
@@ -112,6 +113,10 @@ std::optional<ApiError> AioService::submit(const ApiRequest &req, const std::sha
   job.strategy = admission.route.route.strategy;
   job.strategy_params = admission.route.route.params;
   job.draft_model = admission.route.route.draft_model;
+  if (prefix.model == admission.model) {
+    job.cached_tokens = std::move(prefix.tokens);
+    job.cached_state = std::move(prefix.state);
+  }
   job.on_token = [channel](std::string_view piece, llama_token) { return channel->push(std::string(piece)); };
   job.on_done = completion_handler(channel, admission);
   ModelWorker &worker = *workers_.at(admission.model);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 
 #include "support/aio_server.h"
 
@@ -75,6 +76,46 @@ TEST(ServeStrategies, DraftPolicyRunsTheSmallModelAsDrafter) {
   EXPECT_EQ(j["choices"][0]["message"]["content"], json::parse(plain->body)["choices"][0]["message"]["content"]);
   s.proc->send_signal(SIGTERM);
   EXPECT_EQ(s.proc->wait(), 0);
+}
+
+TEST(ServeStrategies, TheLmProbesKvIsReusedWhenTheSmallModelAnswers) {
+  // The paper's probe: one forward pass of the small model over the request. When the small model then answers, its
+  // engine starts from the probe's KV instead of prefilling the prompt again.
+  const std::string config =
+      serve_config("policy: all-small\npolicies:\n  all-small:\n    rules: [{route: {model: small, strategy: plain}, "
+                   "reason: test}]\n");
+  std::string text;
+  {
+    std::ifstream in(config);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = text.find("probe: {kind: fasttext, fasttext_model: builtin}");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, std::string("probe: {kind: fasttext, fasttext_model: builtin}").size(), "probe: {kind: lm}");
+  std::ofstream(config) << text;
+
+  AioServer s({}, config);
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  for (const char *endpoint : {"chat", "completions"}) {
+    const bool chat = std::string(endpoint) == "chat";
+    json body = chat ? chat_body(kMathPrompt)
+                     : json{{"model", "aio"}, {"prompt", kMathPrompt}, {"max_tokens", 12}, {"temperature", 0}};
+    auto routed = chat ? s.chat(body) : s.client->Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(routed);
+    ASSERT_EQ(routed->status, 200) << routed->body;
+    const json r = json::parse(routed->body);
+    EXPECT_EQ(r["aio"]["probe"]["kind"], "lm");
+    EXPECT_EQ(r["aio"]["route"]["model"], "small");
+    const int prompt_tokens = r["usage"]["prompt_tokens"];
+    EXPECT_EQ(r["aio"]["tokens"]["prefill_saved"].get<int>(), prompt_tokens - 1) << endpoint << r["aio"].dump();
+
+    body["model"] = "small";
+    auto plain = chat ? s.chat(body) : s.client->Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(plain);
+    const json p = json::parse(plain->body);
+    EXPECT_EQ(p["aio"]["tokens"]["prefill_saved"], 0);
+    EXPECT_EQ(p["choices"][0], r["choices"][0]) << "reusing the probe's KV changes nothing in the answer";
+  }
 }
 
 TEST(ServeStrategies, UnknownPolicyIsRefusedAtStart) {

@@ -158,6 +158,42 @@ TEST_F(BatchEngineTest, CancellationFreesTheSlot) {
   EXPECT_EQ(engine_->n_active(), 0u);
 }
 
+// The lm probe's KV (computed in another session of the same model) is loaded into the slot instead of prefilling the
+// prompt again: same tokens, and the record says how many prompt tokens were saved.
+TEST_F(BatchEngineTest, ACachedPrefixFromAnotherSessionIsReused) {
+  const std::string text = "def fibonacci(n):\n    if n < 2:\n        return n\n";
+  const auto prompt = *model_->tokenize(text);
+  auto other = *engine::Session::create(model_, {.n_ctx = 512, .n_threads = 1});
+  ASSERT_TRUE(other->prefill(0, prompt, 0, false).ok()); // another context (the engine loads it into its own slot)
+  const std::vector<uint8_t> state = other->save_sequence(0);
+  ASSERT_FALSE(state.empty());
+
+  struct Case {
+    std::vector<llama_token> cached; // what the state is said to hold
+    std::vector<uint8_t> bytes;
+    int32_t expect_saved;
+  };
+  std::vector<llama_token> diverging = prompt;
+  diverging[5] = diverging[5] + 1;
+  const std::vector<Case> cases = {
+      {prompt, state, static_cast<int32_t>(prompt.size()) - 1}, // all but the last token, whose logits are needed
+      {diverging, state, 5},                                    // only the common prefix counts
+      {prompt, std::vector<uint8_t>(state.size(), 7), 0},       // garbage bytes: prefilled normally
+  };
+  const auto expected = alone(text, 12);
+  for (const auto &c : cases) {
+    Outcome o;
+    Job j = job_for(*model_, text, 12, o);
+    j.cached_tokens = c.cached;
+    j.cached_state = c.bytes;
+    ASSERT_TRUE(engine_->submit(std::move(j)));
+    drain();
+    ASSERT_TRUE(o.result.ok()) << o.result.status().to_string();
+    EXPECT_EQ(o.result->n_prefill_tokens_saved, c.expect_saved);
+    EXPECT_EQ(o.result->tokens, expected);
+  }
+}
+
 TEST_F(BatchEngineTest, ClosedEngineRefusesNewJobs) {
   engine_->close();
   Outcome o;
