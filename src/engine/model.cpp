@@ -17,6 +17,23 @@ Status ModelParams::validate() const {
 
 namespace {
 
+// FNV-1a over the vocabulary's type, size, BOS/EOS and every token's text.
+uint64_t vocab_fingerprint(const llama_vocab *v) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](const void *data, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char *>(data)[i]) * 1099511628211ULL;
+  };
+  const int32_t ints[] = {static_cast<int32_t>(llama_vocab_type(v)), llama_vocab_n_tokens(v), llama_vocab_bos(v),
+                          llama_vocab_eos(v)};
+  mix(ints, sizeof(ints));
+  for (llama_token t = 0; t < llama_vocab_n_tokens(v); ++t) {
+    const char *text = llama_vocab_get_text(v, t);
+    mix(text, std::strlen(text) + 1); // with the terminator, so "ab"+"c" differs from "a"+"bc"
+  }
+  return h;
+}
+
+
 // Cheap checks before llama.cpp sees the file, so the common mistakes get a precise message.
 Status precheck_file(const std::string &path) {
   std::error_code ec;
@@ -71,6 +88,7 @@ Expected<std::shared_ptr<Model>> Model::load(const ModelParams &params) {
   std::shared_ptr<Model> model(new Model());
   model->model_.reset(raw);
   model->vocab_ = llama_model_get_vocab(raw);
+  model->vocab_fingerprint_ = vocab_fingerprint(model->vocab_);
 
   ModelInfo &info = model->info_;
   info.path = params.path;
@@ -156,6 +174,9 @@ Expected<std::string> Model::apply_chat_template(const std::vector<ChatMessage> 
 bool Model::is_end_of_generation(llama_token token) const { return llama_vocab_is_eog(vocab_, token); }
 
 bool Model::shares_vocab_with(const Model &other, std::string *why) const {
+  // Equal fingerprints settle it without comparing 100k+ token texts per request. (Even a hash collision could not
+  // corrupt output: the target model verifies every drafted token id; it would only waste drafts.)
+  if (vocab_fingerprint_ == other.vocab_fingerprint_) return true;
   auto fail = [&](std::string reason) {
     if (why) *why = std::move(reason);
     return false;

@@ -76,6 +76,7 @@ private:
   Model() = default;
   llama_model_ptr model_;
   const llama_vocab *vocab_ = nullptr;
+  uint64_t vocab_fingerprint_ = 0; // hash of everything shares_vocab_with compares, computed once at load
   ModelInfo info_;
 };
 
