@@ -5,6 +5,7 @@ measured in alternation within one script run.
 Prints the ratio at each level (aio / llama-server). Synthetic weights: speeds are real, text is not.
 Writes bench/results/serve.json."""
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -39,12 +40,18 @@ def wait_ready(url, proc, what):
     sys.exit(f"bench: {what} did not become ready")
 
 
+RUN = itertools.count()
+
+
 def run_level(base, model, streams, tokens):
-    """`streams` clients, each one request of `tokens` tokens at once; aggregate generated tokens / wall time."""
+    """`streams` clients, each one request of `tokens` tokens at once; aggregate generated tokens / wall time.
+    Every prompt is new (a run number up front), so no server answers from a prompt cache: decode is what is measured
+    (prompt caching is measured separately)."""
     results = []
+    run = next(RUN)
 
     def client(i):
-        r = post(f"{base}/v1/completions", {"model": model, "prompt": f"Stream {i}: once upon a time",
+        r = post(f"{base}/v1/completions", {"model": model, "prompt": f"Run {run} stream {i}: once upon a time",
                                             "max_tokens": tokens, "temperature": 0, "ignore_eos": True})
         results.append(r["usage"]["completion_tokens"])
 

@@ -48,9 +48,7 @@ Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const
   sp.n_batch = static_cast<uint32_t>(params.n_batch);
   sp.n_seq_max = static_cast<uint32_t>(params.n_slots);
   sp.n_threads = params.n_threads;
-  // One unified KV cache: measured faster here than a cache per slot (bench/serve_vs_llama_server.py at 4 / 8
-  // streams: 0.97 / 0.96 of llama-server unified, 0.90 / 0.87 split).
-  sp.kv_unified = true;
+  sp.kv_unified = params.kv_unified;
   auto session = engine::Session::create(std::move(model), sp);
   if (!session) return session.status();
   e->session_ = std::move(*session);

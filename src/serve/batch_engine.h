@@ -27,6 +27,7 @@ struct BatchEngineParams {
   int32_t n_batch = 512;          // most tokens per llama_decode: decode tokens first, prefill chunks fill the rest
   int32_t n_threads = 0;          // CPU threads (0 = all)
   size_t queue_capacity = 64;     // waiting requests beyond the slots; more are refused
+  bool kv_unified = true;         // one KV cache for all slots (false: n_ctx_per_slot cells each)
   Status validate() const;
 };
 

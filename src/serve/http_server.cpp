@@ -129,7 +129,7 @@ void HttpServer::install_routes() {
       ApiRequest api;
       if (auto e = parse_request(req.body, endpoint, params_.limits, api)) return send_error(res, *e);
       auto svc = service();
-      auto channel = std::make_shared<StreamChannel>();
+      auto channel = std::make_shared<StreamChannel>(api.stream);
       Admission adm;
       if (auto e = svc->submit(api, channel, adm)) return send_error(res, *e, params_.retry_after_seconds);
       route_headers(res, adm);
@@ -137,8 +137,8 @@ void HttpServer::install_routes() {
       const int64_t created = std::time(nullptr);
       const std::string model = api.model;
       if (!api.stream) {
-        // The record carries the whole text; the streamed pieces are only drained.
-        while (!channel->done()) channel->next(std::chrono::milliseconds(200));
+        // The record carries the whole text: wait for the outcome alone.
+        channel->wait_finished();
         auto result = channel->result();
         if (!result) return send_error(res, error_from_status(result.status()));
         send_json(res, 200,

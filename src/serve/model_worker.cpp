@@ -26,7 +26,9 @@ void ModelWorker::run() {
         return;
       }
     }
-    if (!worked) engine_->wait_for_work(std::chrono::milliseconds(20));
+    // An idle engine sleeps until work arrives (submit and close wake it): no periodic wake-ups stealing the CPU
+    // from the other model's inference threads.
+    if (!worked) engine_->wait_for_work(std::chrono::seconds(1));
   }
 }
 

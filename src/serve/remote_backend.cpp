@@ -46,7 +46,7 @@ void RemoteBackend::stop(std::chrono::milliseconds grace) {
 
 void RemoteBackend::run() {
   for (;;) {
-    std::optional<RemoteJob> job = queue_.pop_for(std::chrono::milliseconds(50));
+    std::optional<RemoteJob> job = queue_.pop_for(std::chrono::seconds(1)); // submit and close wake it
     if (!job) {
       if (queue_.closed() && queue_.size() == 0) return;
       continue;

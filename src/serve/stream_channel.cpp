@@ -6,9 +6,10 @@ bool StreamChannel::push(std::string piece) {
   {
     std::lock_guard lock(mu_);
     if (cancelled_) return false;
-    if (!piece.empty()) pieces_.push_back(std::move(piece));
+    if (!streaming_ || piece.empty()) return true;
+    pieces_.push_back(std::move(piece));
   }
-  cv_.notify_all();
+  cv_.notify_one();
   return true;
 }
 
@@ -32,6 +33,11 @@ std::optional<std::string> StreamChannel::next(std::chrono::milliseconds timeout
 bool StreamChannel::wait_output(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return !pieces_.empty() || result_.has_value(); });
+}
+
+void StreamChannel::wait_finished() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return result_.has_value(); });
 }
 
 bool StreamChannel::done() const {

@@ -16,6 +16,11 @@ namespace aio::serve {
 
 class StreamChannel {
 public:
+  // streaming = false: the consumer only wants the outcome (the record holds the whole text), so pieces are neither
+  // kept nor signalled. That matters on a small CPU: a wake-up per token of a thread that has nothing to do preempts
+  // the inference threads, which wait for each other at every op's barrier.
+  explicit StreamChannel(bool streaming = true) : streaming_(streaming) {}
+
   // Engine side. push() returns false once the consumer has cancelled (the engine then stops generating).
   bool push(std::string piece);
   void finish(Expected<engine::GenerationRecord> result);
@@ -27,6 +32,8 @@ public:
   // Waits up to `timeout` until a piece is waiting or the stream has finished; true when one of them holds.
   bool wait_output(std::chrono::milliseconds timeout);
   Expected<engine::GenerationRecord> result() const;
+  // Blocks until the stream has finished.
+  void wait_finished();
   void cancel(); // the client went away
 
   bool cancelled() const;
@@ -37,6 +44,7 @@ private:
   std::deque<std::string> pieces_;
   std::optional<Expected<engine::GenerationRecord>> result_;
   bool cancelled_ = false;
+  const bool streaming_;
 };
 
 } // namespace aio::serve

@@ -28,6 +28,24 @@ TEST(StreamChannel, PiecesArriveInOrderThenTheResult) {
   EXPECT_EQ(ch.result()->text, got);
 }
 
+TEST(StreamChannel, ANonStreamingChannelKeepsOnlyTheOutcome) {
+  StreamChannel ch(/*streaming=*/false);
+  std::thread producer([&] {
+    EXPECT_TRUE(ch.push("Hel"));
+    EXPECT_TRUE(ch.push("lo"));
+    engine::GenerationRecord rec;
+    rec.text = "Hello";
+    ch.finish(rec);
+  });
+  ch.wait_finished();
+  producer.join();
+  EXPECT_EQ(ch.next(1ms), std::nullopt) << "no pieces are kept";
+  EXPECT_TRUE(ch.done());
+  EXPECT_EQ(ch.result()->text, "Hello");
+  ch.cancel();
+  EXPECT_FALSE(ch.push("more")) << "cancellation still reaches the producer";
+}
+
 TEST(StreamChannel, ErrorsReachTheConsumer) {
   StreamChannel ch;
   ch.finish(context_overflow("too long"));
