@@ -1,7 +1,11 @@
 // Aggregate decode throughput of the BatchEngine at 1, 2, 4 and 8 concurrent streams on one model (default: the
-// synthetic llama3.2-1b Q8_0), against the same engine with one stream (the anchor): how much one shared
-// llama_decode per step buys on memory-bound hardware. With --compare-kv, a unified KV cache and a cache split per
-// slot are measured in alternation in the same process. Synthetic weights: the speeds are real, the text is not.
+// synthetic llama3.2-1b Q8_0): how much one shared llama_decode per step buys on memory-bound hardware. The anchor,
+// measured in alternation in the same process: llama.cpp's batched decoding written directly against its API the way
+// its server does it (a KV cache split per sequence, a persistent threadpool), with no A-IO code in the loop; the
+// ratio engine / anchor is printed per level. --compare-kv adds the engine with a split KV cache.
+// --speculation measures PLD and draft-model verification inside the batched step against plain batched decoding on
+// the tiny pair (whose self-repeating output gives the drafts something to be right about).
+// Synthetic weights: the speeds are real, the text is not.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "ggml-cpu.h"
 #include "serve/batch_engine.h"
 
 using namespace aio;
@@ -35,6 +40,139 @@ double run_level(serve::BatchEngine &engine, const engine::Model &model, int str
   return generated / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The anchor: `streams` sequences prefilled together, then one llama_decode per step with each sequence's next greedy
+// token, on a context like llama-server's (n_seq_max = slots, split KV, threadpool attached).
+class RawLlamaLoop {
+public:
+  RawLlamaLoop(const engine::Model &model, int n_slots, int threads) : model_(model) {
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 512 * n_slots;
+    cp.n_batch = 512;
+    cp.n_seq_max = n_slots;
+    cp.kv_unified = false;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.no_perf = true;
+    ctx_ = llama_init_from_model(model.raw(), cp);
+    ggml_threadpool_params tpp = ggml_threadpool_params_default(threads);
+    pool_ = ggml_threadpool_new(&tpp);
+    llama_attach_threadpool(ctx_, pool_, nullptr);
+    batch_ = llama_batch_init(512, 0, 1);
+  }
+  ~RawLlamaLoop() {
+    llama_batch_free(batch_);
+    llama_free(ctx_);
+    ggml_threadpool_free(pool_);
+  }
+  double run(int streams, int n_tokens) {
+    llama_memory_clear(llama_get_memory(ctx_), true);
+    const int32_t n_vocab = model_.info().n_vocab;
+    std::vector<llama_pos> pos(streams, 0);
+    std::vector<int32_t> row(streams);
+    const auto t0 = std::chrono::steady_clock::now();
+    batch_.n_tokens = 0;
+    for (int s = 0; s < streams; ++s) {
+      const auto prompt = *model_.tokenize("Stream " + std::to_string(s) + ": tell me a story about the sea.");
+      for (size_t k = 0; k < prompt.size(); ++k) add(prompt[k], pos[s]++, s, k + 1 == prompt.size());
+      row[s] = batch_.n_tokens - 1;
+    }
+    int generated = 0;
+    for (int step = 0; step < n_tokens; ++step) {
+      if (llama_decode(ctx_, batch_) != 0) return 0;
+      std::vector<llama_token> next(streams);
+      for (int s = 0; s < streams; ++s) next[s] = engine::argmax(llama_get_logits_ith(ctx_, row[s]), n_vocab);
+      generated += streams;
+      batch_.n_tokens = 0;
+      for (int s = 0; s < streams; ++s) row[s] = add(next[s], pos[s]++, s, true);
+    }
+    return generated / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+private:
+  int32_t add(llama_token t, llama_pos p, llama_seq_id seq, bool logits) {
+    const int32_t i = batch_.n_tokens++;
+    batch_.token[i] = t;
+    batch_.pos[i] = p;
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = seq;
+    batch_.logits[i] = logits;
+    return i;
+  }
+  const engine::Model &model_;
+  llama_context *ctx_ = nullptr;
+  ggml_threadpool *pool_ = nullptr;
+  llama_batch batch_{};
+};
+
+// Speculation inside the batched step: `streams` requests of one strategy decoded together on `engine`.
+struct SpecResult {
+  double tps = 0, acceptance = 0;
+  int64_t steps = 0;
+};
+SpecResult run_strategy_level(serve::BatchEngine &engine, const engine::Model &model, Strategy strategy,
+                              int streams, int n_tokens) {
+  int generated = 0, drafted = 0, accepted = 0;
+  for (int i = 0; i < streams; ++i) {
+    serve::Job j;
+    j.prompt = *model.tokenize("Stream " + std::to_string(i) + ": the the the the the the the the");
+    j.params.max_tokens = n_tokens;
+    j.params.ignore_eos = true;
+    j.strategy = strategy;
+    j.draft_model = "small";
+    j.on_done = [&](Expected<engine::GenerationRecord> r) {
+      if (!r) return;
+      generated += r->n_generated;
+      drafted += r->n_drafted;
+      accepted += r->n_accepted;
+    };
+    engine.submit(std::move(j));
+  }
+  const int64_t calls = engine.n_decode_calls();
+  const auto t0 = std::chrono::steady_clock::now();
+  while (engine.step()) {
+  }
+  SpecResult r;
+  r.tps = generated / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.acceptance = drafted > 0 ? static_cast<double>(accepted) / drafted : 0;
+  r.steps = engine.n_decode_calls() - calls;
+  return r;
+}
+
+int bench_speculation(const std::string &small_path, const std::string &large_path, int n_tokens, int threads,
+                      int repeats) {
+  auto small = engine::Model::load({.path = small_path});
+  auto large = engine::Model::load({.path = large_path});
+  if (!small || !large) return std::fprintf(stderr, "bench: the tiny pair is missing (make demo writes it)\n"), 1;
+  serve::BatchEngineParams p;
+  p.n_slots = 4;
+  p.n_ctx_per_slot = 512;
+  p.n_threads = threads;
+  auto engine = serve::BatchEngine::create(*large, p);
+  if (!engine || !(*engine)->add_drafter("small", *small).ok()) return std::fprintf(stderr, "bench: no engine\n"), 1;
+  run_strategy_level(**engine, **large, Strategy::plain, 1, 4);
+  std::printf("\nSpeculation inside the batched step: tiny-large, tiny-small drafting, %d threads, %d tokens per "
+              "stream, median of %d\n", threads, n_tokens, repeats);
+  std::printf("%8s %9s %14s %12s %12s %10s\n", "streams", "strategy", "aggregate t/s", "vs plain", "acceptance",
+              "steps");
+  for (int streams : {1, 4}) {
+    std::map<Strategy, std::vector<SpecResult>> samples;
+    for (int r = 0; r < repeats; ++r)
+      for (Strategy s : {Strategy::plain, Strategy::pld, Strategy::draft})
+        samples[s].push_back(run_strategy_level(**engine, **large, s, streams, n_tokens));
+    auto med = [&](Strategy s) {
+      auto v = samples[s];
+      std::sort(v.begin(), v.end(), [](const SpecResult &a, const SpecResult &b) { return a.tps < b.tps; });
+      return v[v.size() / 2];
+    };
+    const double plain = med(Strategy::plain).tps;
+    for (Strategy s : {Strategy::plain, Strategy::pld, Strategy::draft}) {
+      const SpecResult m = med(s);
+      std::printf("%8d %9s %14.1f %11.2fx %11.0f%% %10lld\n", streams, strategy_name(s), m.tps, m.tps / plain,
+                  m.acceptance * 100, static_cast<long long>(m.steps));
+    }
+  }
+  return 0;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -47,13 +185,18 @@ int main(int argc, char **argv) {
   CLI::App app{"BatchEngine aggregate decode throughput at 1..8 streams"};
   std::string model_path = "models/llama3.2-1b-q8_0.gguf";
   int n_tokens = 48, threads = 2, repeats = 1;
-  bool compare_kv = false;
+  bool compare_kv = false, speculation = false;
+  std::string small_path = "models/tiny-small-q8_0.gguf", large_path = "models/tiny-large-q8_0.gguf";
   app.add_option("-m,--model", model_path)->capture_default_str();
   app.add_option("-n,--tokens", n_tokens, "Tokens per stream")->capture_default_str();
   app.add_option("-t,--threads", threads)->capture_default_str();
   app.add_option("-r,--repeats", repeats, "Repeats per level (median reported)")->capture_default_str();
   app.add_flag("--compare-kv", compare_kv, "Also measure a KV cache split per slot, alternating with the unified one");
+  app.add_flag("--speculation", speculation, "Measure PLD and draft verification in the batched step instead");
+  app.add_option("--small", small_path, "Drafter for --speculation")->capture_default_str();
+  app.add_option("--large", large_path, "Target for --speculation")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (speculation) return bench_speculation(small_path, large_path, n_tokens, threads, repeats);
 
   auto model = engine::Model::load({.path = model_path});
   if (!model) return std::fprintf(stderr, "bench: %s\n", model.status().message().c_str()), 1;
@@ -69,18 +212,22 @@ int main(int argc, char **argv) {
     run_level(**engine, **model, 1, 4); // warm-up: the first pass pages the mmap'd weights in
     engines[unified ? "unified" : "split"] = std::move(*engine);
   }
-  std::printf("BatchEngine on %s, %d threads, %d tokens per stream (greedy), median of %d\n", model_path.c_str(),
-              threads, n_tokens, repeats);
-  std::printf("%8s %10s %14s %12s %10s\n", "streams", "kv", "aggregate t/s", "per stream", "vs 1");
-  std::map<std::string, double> one;
+  RawLlamaLoop anchor(**model, 8, threads);
+  anchor.run(1, 4); // warm-up
+  std::printf("BatchEngine on %s, %d threads, %d tokens per stream (greedy), median of %d alternating repeats\n",
+              model_path.c_str(), threads, n_tokens, repeats);
+  std::printf("%8s %16s %14s %12s %14s\n", "streams", "engine", "aggregate t/s", "per stream", "vs llama.cpp");
   for (int streams : {1, 2, 4, 8}) {
     std::map<std::string, std::vector<double>> samples;
-    for (int r = 0; r < repeats; ++r)
-      for (auto &[kv, engine] : engines) samples[kv].push_back(run_level(*engine, **model, streams, n_tokens));
-    for (auto &[kv, v] : samples) {
+    for (int r = 0; r < repeats; ++r) {
+      samples["llama.cpp loop"].push_back(anchor.run(streams, n_tokens));
+      for (auto &[kv, engine] : engines)
+        samples["aio " + kv].push_back(run_level(*engine, **model, streams, n_tokens));
+    }
+    const double base = median(samples["llama.cpp loop"]);
+    for (auto &[name, v] : samples) {
       const double tps = median(v);
-      if (streams == 1) one[kv] = tps;
-      std::printf("%8d %10s %14.2f %12.2f %9.2fx\n", streams, kv.c_str(), tps, tps / streams, tps / one[kv]);
+      std::printf("%8d %16s %14.2f %12.2f %13.3fx\n", streams, name.c_str(), tps, tps / streams, tps / base);
     }
   }
   return 0;

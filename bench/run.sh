@@ -8,5 +8,6 @@ python3 bench/decode_vs_llama_bench.py "$@"
 [ -f models/tiny-small-q8_0.gguf ] || build/bin/aio synth --preset tiny-small --seed 1 -o models/tiny-small-q8_0.gguf
 [ -f models/tiny-large-q8_0.gguf ] || build/bin/aio synth --preset tiny-large --seed 2 -o models/tiny-large-q8_0.gguf
 build/bin/aio-bench-strategies
-build/bin/aio-bench-batching
+build/bin/aio-bench-batching -r 3
+build/bin/aio-bench-batching --speculation -n 64 -r 3
 python3 bench/serve_vs_llama_server.py
