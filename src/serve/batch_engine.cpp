@@ -22,6 +22,10 @@ struct BatchEngine::Slot {
   llama_pos n_past = 0;       // positions used by this sequence
   llama_token pending = -1;   // sampled but not yet decoded (-1 while prefilling)
   int32_t output_row = -1;    // the first batch output holding this slot's logits in this step
+  // Prompt caching: what this idle slot's sequence still holds in the KV cache from its last request (prompt +
+  // output), so a request that starts the same way (the next turn of a chat, a shared system prompt) skips that part.
+  std::vector<llama_token> cached;
+  uint64_t last_used = 0;     // admission counter when the slot last took a request (least recently used goes first)
   bool active() const { return job.has_value(); }
   bool speculative() const { return job->strategy != Strategy::plain; }
 };
@@ -76,7 +80,15 @@ size_t BatchEngine::n_active() const {
 }
 
 void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) {
-  session_->truncate(slot.seq);
+  if (slot.out && result.ok()) {
+    // Keep the sequence's KV for prompt caching: exactly the prompt + output tokens decoded so far.
+    slot.cached = slot.job->prompt;
+    slot.cached.insert(slot.cached.end(), result->tokens.begin(), result->tokens.end());
+    slot.cached.resize(std::min(slot.cached.size(), static_cast<size_t>(slot.n_past)));
+  } else if (slot.out) {
+    session_->truncate(slot.seq); // after a failed decode the sequence's cache is in an unknown state
+    slot.cached.clear();
+  }
   if (slot.drafter) slot.drafter->reset(slot.seq);
   Job job = std::move(*slot.job);
   slot.job.reset();
@@ -98,29 +110,56 @@ void BatchEngine::abort_all(const Status &why) {
     if (job->on_done) job->on_done(why);
 }
 
-int32_t BatchEngine::load_cached_prefix(llama_seq_id seq, Job &job) {
-  if (job.cached_state.empty()) return 0;
-  // The cached tokens may only partly match the prompt (a chat's full conversation vs the probed text); the last
-  // prompt token is always decoded again, for its logits.
-  const size_t limit = std::min(job.cached_tokens.size(), job.prompt.size() - 1);
-  size_t common = 0;
-  while (common < limit && job.cached_tokens[common] == job.prompt[common]) ++common;
-  int32_t n_cached = 0;
-  if (common > 0 && session_->load_sequence(seq, job.cached_state).ok()) {
-    session_->truncate(seq, static_cast<llama_pos>(common));
-    n_cached = static_cast<int32_t>(common);
-  }
+namespace {
+// Length of the common prefix of a and b, at most `limit`.
+size_t common_prefix(const std::vector<llama_token> &a, const std::vector<llama_token> &b, size_t limit) {
+  const size_t n = std::min({a.size(), b.size(), limit});
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+} // namespace
+
+int32_t BatchEngine::reuse_kv(Slot &slot, Job &job) {
+  // The last prompt token is always decoded again, for its logits.
+  const size_t limit = job.prompt.size() - 1;
+  const size_t from_slot = common_prefix(slot.cached, job.prompt, limit);
+  const size_t from_probe = job.cached_state.empty() ? 0 : common_prefix(job.cached_tokens, job.prompt, limit);
+  size_t keep = from_slot;
+  if (from_probe > from_slot && session_->load_sequence(slot.seq, job.cached_state).ok()) keep = from_probe;
+  session_->truncate(slot.seq, static_cast<llama_pos>(keep)); // a failed load leaves the sequence empty: keep = 0 then
+  if (keep == from_slot && from_probe > from_slot) keep = 0;
   job.cached_state = {};
   job.cached_tokens = {};
-  return n_cached;
+  slot.cached.clear();
+  return static_cast<int32_t>(keep);
+}
+
+BatchEngine::Slot &BatchEngine::pick_slot(const std::vector<llama_token> &prompt) {
+  // The slot holding the longest prefix of the prompt, if that prefix is worth the slot's cache it overwrites (more
+  // than the BOS token, and at least a tenth of what the slot holds, like llama-server's default similarity);
+  // otherwise the least recently used free slot, so unrelated requests do not evict each other's conversations.
+  Slot *by_prefix = nullptr, *lru = nullptr;
+  size_t best_len = 1;
+  for (auto &s : slots_) {
+    if (s->active()) continue;
+    if (lru == nullptr || s->last_used < lru->last_used) lru = s.get();
+    const size_t len = common_prefix(s->cached, prompt, prompt.size());
+    if (len > best_len && len * 10 >= s->cached.size()) {
+      by_prefix = s.get();
+      best_len = len;
+    }
+  }
+  AIO_CHECK(lru != nullptr);
+  return by_prefix ? *by_prefix : *lru;
 }
 
 void BatchEngine::admit() {
-  for (auto &slot_ptr : slots_) {
-    Slot &slot = *slot_ptr;
-    if (slot.active()) continue;
+  while (n_active() < slots_.size()) {
     std::optional<Job> job = queue_.try_pop();
     if (!job) return;
+    Slot &slot = pick_slot(job->prompt);
+    slot.last_used = ++n_admitted_;
     slot.job = std::move(job);
     Job &j = *slot.job;
     Status bad = j.params.validate();
@@ -140,8 +179,7 @@ void BatchEngine::admit() {
       finish(slot, bad);
       continue;
     }
-    session_->truncate(slot.seq);
-    const int32_t n_cached = load_cached_prefix(slot.seq, j);
+    const int32_t n_cached = reuse_kv(slot, j);
     slot.out = std::make_unique<engine::OutputTracker>(session_->model(), j.params, j.on_token, params_.n_ctx_per_slot);
     slot.out->start(static_cast<int32_t>(j.prompt.size()), n_cached);
     const int32_t n_vocab = model().info().n_vocab;

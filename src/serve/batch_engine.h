@@ -1,7 +1,9 @@
 // BatchEngine: continuous batching for one model. Up to n_slots sequences share one llama_context; every step puts
 // the next token of each decoding sequence and prefill chunks of newly admitted ones into ONE llama_decode, so the
 // weights are read once per step for all of them (the memory-bound cost the paper is about). New requests join
-// between steps; a long prompt is prefilled in chunks so it does not stall the others. Each sequence decodes with its
+// between steps; a long prompt is prefilled in chunks so it does not stall the others. A finished request's KV stays
+// in its slot, and a new request goes to the slot that already holds the longest prefix of its prompt (prompt caching,
+// as llama-server does: the next turn of a chat prefills only what is new). Each sequence decodes with its
 // request's strategy: plain, PLD or draft-model speculation, whose proposals are verified inside the same batched
 // step (a sequence contributes its pending token plus its drafts), so speculation and batching add up.
 // Not thread-safe except submit(): one thread drives step().
@@ -78,8 +80,11 @@ private:
   struct Slot;
   BatchEngine(const BatchEngineParams &params);
   void admit();
-  // Loads the job's cached prefix into `seq`; returns how many prompt tokens it covers (0 when none or unusable).
-  int32_t load_cached_prefix(llama_seq_id seq, Job &job);
+  // The free slot whose cached tokens share the longest prefix with `prompt` (least recently used on a tie).
+  Slot &pick_slot(const std::vector<llama_token> &prompt);
+  // Readies the slot's KV for `job`: keeps what the slot cached from its last request or loads the job's lm-probe
+  // prefix, whichever covers more of the prompt. Returns how many prompt tokens need no prefill.
+  int32_t reuse_kv(Slot &slot, Job &job);
   // Asks PLD lookups and the drafters for this step's proposals of every decoding speculative sequence.
   void propose();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
@@ -93,6 +98,7 @@ private:
   AdmissionQueue<Job> queue_;
   llama_batch batch_{};
   int64_t n_decode_calls_ = 0;
+  uint64_t n_admitted_ = 0;
 };
 
 } // namespace aio::serve

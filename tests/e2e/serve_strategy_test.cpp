@@ -113,9 +113,28 @@ TEST(ServeStrategies, TheLmProbesKvIsReusedWhenTheSmallModelAnswers) {
     auto plain = chat ? s.chat(body) : s.client->Post("/v1/completions", body.dump(), "application/json");
     ASSERT_TRUE(plain);
     const json p = json::parse(plain->body);
-    EXPECT_EQ(p["aio"]["tokens"]["prefill_saved"], 0);
+    EXPECT_EQ(p["aio"]["tokens"]["prefill_saved"], prompt_tokens - 1) << "the same prompt again: the slot's cache";
     EXPECT_EQ(p["choices"][0], r["choices"][0]) << "reusing the probe's KV changes nothing in the answer";
   }
+}
+
+TEST(ServeStrategies, TheNextTurnOfAChatPrefillsOnlyWhatIsNew) {
+  AioServer s;
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  json body = chat_body("Write a Python function that reverses a list.");
+  auto first = s.chat(body);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  const json a = json::parse(first->body);
+  body["messages"].push_back({{"role", "assistant"}, {"content", a["choices"][0]["message"]["content"]}});
+  body["messages"].push_back({{"role", "user"}, {"content", "Now write it in C."}});
+  auto second = s.chat(body);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200) << second->body;
+  const json b = json::parse(second->body);
+  ASSERT_EQ(b["aio"]["route"]["model"], a["aio"]["route"]["model"]);
+  EXPECT_GE(b["aio"]["tokens"]["prefill_saved"].get<int>(), a["usage"]["prompt_tokens"].get<int>() - 1)
+      << "the first turn's prompt is still in the slot's KV cache: " << b["aio"].dump();
 }
 
 TEST(ServeStrategies, UnknownPolicyIsRefusedAtStart) {

@@ -182,6 +182,7 @@ TEST_F(BatchEngineTest, ACachedPrefixFromAnotherSessionIsReused) {
   };
   const auto expected = alone(text, 12);
   for (const auto &c : cases) {
+    SetUp(); // a fresh engine: no slot holds this prompt from the previous case
     Outcome o;
     Job j = job_for(*model_, text, 12, o);
     j.cached_tokens = c.cached;
@@ -192,6 +193,42 @@ TEST_F(BatchEngineTest, ACachedPrefixFromAnotherSessionIsReused) {
     EXPECT_EQ(o.result->n_prefill_tokens_saved, c.expect_saved);
     EXPECT_EQ(o.result->tokens, expected);
   }
+}
+
+// Prompt caching: a finished request's KV stays in its slot; the next request that starts the same way (the next turn
+// of a chat) goes to that slot and prefills only what is new, with the same tokens as a fresh run.
+TEST_F(BatchEngineTest, APromptThatExtendsAFinishedOneReusesItsSlotsKv) {
+  const std::string turn1 = "User: name three colours.\nAssistant:";
+  Outcome first;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, turn1, 10, first)));
+  drain();
+  ASSERT_TRUE(first.result.ok());
+  EXPECT_EQ(first.result->n_prefill_tokens_saved, 0);
+
+  // Another request in between takes another slot (least recently used), leaving the first one's cache alone.
+  Outcome other;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, "something unrelated", 5, other)));
+  drain();
+  EXPECT_EQ(other.result->n_prefill_tokens_saved, 0);
+
+  // Turn 2 = turn 1's prompt + its answer + a new question.
+  const std::string turn2 = turn1 + first.result->text + "\nUser: and three more?\nAssistant:";
+  Outcome second;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, turn2, 10, second)));
+  drain();
+  ASSERT_TRUE(second.result.ok());
+  const auto turn1_tokens = *model_->tokenize(turn1);
+  EXPECT_GE(second.result->n_prefill_tokens_saved, static_cast<int32_t>(turn1_tokens.size()))
+      << "at least turn 1's prompt came from the cache";
+  EXPECT_LT(second.result->n_prefill_tokens_saved, second.result->n_prompt_tokens);
+  EXPECT_EQ(second.result->tokens, alone(turn2, 10));
+
+  // The very same prompt again: everything but its last token is cached.
+  Outcome again;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, turn2, 10, again)));
+  drain();
+  EXPECT_EQ(again.result->n_prefill_tokens_saved, again.result->n_prompt_tokens - 1);
+  EXPECT_EQ(again.result->tokens, second.result->tokens);
 }
 
 TEST_F(BatchEngineTest, ClosedEngineRefusesNewJobs) {
