@@ -1,0 +1,129 @@
+// The sandbox that runs model-written code: ordinary programs pass or fail by their exit status; hostile ones
+// (infinite loops, fork bombs, floods of output, writes outside their directory, sockets) are contained.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "eval/sandbox.h"
+
+namespace aio::eval {
+namespace {
+
+const Sandbox &sandbox() {
+  static const Sandbox s = [] {
+    auto made = Sandbox::create();
+    if (!made.ok()) ADD_FAILURE() << made.status().to_string();
+    return made.ok() ? *made : Sandbox{};
+  }();
+  return s;
+}
+
+SandboxLimits quick(double seconds = 5) {
+  SandboxLimits l;
+  l.timeout_seconds = seconds;
+  return l;
+}
+
+TEST(Sandbox, ExitStatusDecides) {
+  std::printf("isolation: %s\n", sandbox().isolation().note.c_str());
+  auto ok = sandbox().run_python("print(sum(range(10)))\n", quick());
+  EXPECT_TRUE(ok.passed()) << ok.output;
+  EXPECT_EQ(ok.output, "45\n");
+  auto bad = sandbox().run_python("assert 1 + 1 == 3, 'arithmetic'\n", quick());
+  EXPECT_EQ(bad.outcome, SandboxResult::Outcome::failed);
+  EXPECT_NE(bad.output.find("AssertionError: arithmetic"), std::string::npos) << bad.output;
+  auto syntax = sandbox().run_python("def f(:\n", quick());
+  EXPECT_EQ(syntax.outcome, SandboxResult::Outcome::failed);
+}
+
+TEST(Sandbox, AnInfiniteLoopTimesOut) {
+  auto r = sandbox().run_python("while True:\n    pass\n", quick(1));
+  EXPECT_EQ(r.outcome, SandboxResult::Outcome::timed_out);
+  EXPECT_LT(r.seconds, 5);
+  auto sleeper = sandbox().run_python("import time\ntime.sleep(60)\n", quick(1));
+  EXPECT_EQ(sleeper.outcome, SandboxResult::Outcome::timed_out);
+  EXPECT_LT(sleeper.seconds, 5);
+}
+
+TEST(Sandbox, AForkBombIsContainedAndCleanedUp) {
+  auto r = sandbox().run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                                quick(2));
+  EXPECT_FALSE(r.passed());
+  EXPECT_LT(r.seconds, 10);
+  // Nothing it started survives it: a quick program still runs at once afterwards.
+  auto after = sandbox().run_python("print('still here')\n", quick());
+  EXPECT_TRUE(after.passed()) << after.output;
+}
+
+TEST(Sandbox, BackgroundChildrenDieWithTheRun) {
+  // A child that detaches (new session) and would outlive the program.
+  auto r = sandbox().run_python("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n"
+                                "print('parent done')\n",
+                                quick(3));
+  if (sandbox().isolation().namespaces) {
+    EXPECT_TRUE(r.passed()) << r.outcome_name() << r.output;
+    EXPECT_LT(r.seconds, 3) << "the detached child died with the namespace's init";
+  } else {
+    EXPECT_FALSE(r.outcome == SandboxResult::Outcome::setup_error);
+  }
+}
+
+TEST(Sandbox, HugeOutputIsCappedNotBuffered) {
+  SandboxLimits l = quick(5);
+  l.output_bytes = 1000;
+  auto r = sandbox().run_python("import sys\nfor _ in range(200000):\n    sys.stdout.write('x' * 100)\n", l);
+  EXPECT_TRUE(r.passed()) << r.outcome_name();
+  EXPECT_EQ(r.output.size(), 1000u);
+  EXPECT_TRUE(r.output_truncated);
+}
+
+TEST(Sandbox, MemoryAndFileSizeAreLimited) {
+  SandboxLimits l = quick(5);
+  l.memory_bytes = 256u << 20;
+  auto mem = sandbox().run_python("x = bytearray(1 << 30)\n", l);
+  EXPECT_EQ(mem.outcome, SandboxResult::Outcome::failed);
+  EXPECT_NE(mem.output.find("MemoryError"), std::string::npos) << mem.output;
+  l.file_size_bytes = 1 << 20;
+  auto big = sandbox().run_python("open('big', 'wb').write(b'x' * (4 << 20))\n", l);
+  EXPECT_FALSE(big.passed());
+}
+
+TEST(Sandbox, WritesOutsideItsDirectoryFail) {
+  if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
+  const std::string outside = "/tmp/aio-sandbox-escape-" + std::to_string(getpid());
+  auto r = sandbox().run_python("open('" + outside + "', 'w').write('escaped')\n", quick());
+  EXPECT_EQ(r.outcome, SandboxResult::Outcome::failed);
+  EXPECT_NE(r.output.find("Read-only file system"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::ifstream(outside).good()) << "the file must not exist on the host";
+  // Its own directory is writable.
+  auto own = sandbox().run_python("open('scratch.txt', 'w').write('fine')\nprint(open('scratch.txt').read())\n", quick());
+  EXPECT_TRUE(own.passed()) << own.output;
+}
+
+TEST(Sandbox, ThereIsNoNetwork) {
+  if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
+  // A port that IS listening on the host's loopback: the sandbox still cannot reach it.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  auto r = sandbox().run_python("import socket\ns = socket.create_connection(('127.0.0.1', " + std::to_string(port) +
+                                    "), timeout=2)\nprint('connected')\n",
+                                quick());
+  close(fd);
+  EXPECT_EQ(r.outcome, SandboxResult::Outcome::failed);
+  EXPECT_EQ(r.output.find("connected"), std::string::npos) << r.output;
+}
+
+} // namespace
+} // namespace aio::eval
