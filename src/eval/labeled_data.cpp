@@ -7,15 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/csv.h"
+#include "eval/tasks.h"
 
 namespace aio::eval {
 namespace fs = std::filesystem;
-
-std::string format_multiple_choice(const std::string &question, const std::vector<std::string> &options) {
-  std::string out = question;
-  for (size_t i = 0; i < options.size(); ++i) out += "\n" + std::string(1, static_cast<char>('A' + i)) + ". " + options[i];
-  return out + "\nAnswer:";
-}
 
 namespace {
 
@@ -51,24 +46,15 @@ Expected<std::vector<LabeledPrompt>> load_jsonl(const std::string &path) {
   return out;
 }
 
+// MMLU (no header) or C-Eval (header) rows as the multiple-choice prompts the evaluation sends.
 Expected<std::vector<LabeledPrompt>> load_mc_csv(const std::string &path) {
   auto rows = read_csv_file(path);
   if (!rows) return rows.status();
+  const bool ceval = !rows->empty() && !(*rows)[0].empty() && (*rows)[0][0] == "id";
+  auto items = load_task(ceval ? Task::ceval : Task::mmlu, path);
+  if (!items) return items.status();
   std::vector<LabeledPrompt> out;
-  const bool has_header = !rows->empty() && !(*rows)[0].empty() && (*rows)[0][0] == "id";
-  const size_t first = has_header ? 1 : 0, q = has_header ? 1 : 0;
-  for (size_t r = first; r < rows->size(); ++r) {
-    const CsvRow &row = (*rows)[r];
-    if (row.size() < q + 6)
-      return invalid_argument(path + ": row " + std::to_string(r + 1) + " has " + std::to_string(row.size()) +
-                              " fields; expected question,A,B,C,D,answer" + (has_header ? " after the id" : ""));
-    LabeledPrompt p;
-    p.id = fs::path(path).stem().string() + ":" + (has_header ? row[0] : std::to_string(r));
-    p.text = format_multiple_choice(row[q], {row[q + 1], row[q + 2], row[q + 3], row[q + 4]});
-    p.label = "qa";
-    p.source = path;
-    out.push_back(std::move(p));
-  }
+  for (auto &it : *items) out.push_back({std::move(it.id), std::move(it.prompt), "qa", path});
   return out;
 }
 

@@ -25,7 +25,4 @@ struct LabeledPrompt {
 // Errors name the file and line.
 Expected<std::vector<LabeledPrompt>> load_labeled(const std::string &path);
 
-// The multiple-choice prompt used for MMLU, C-Eval and GPQA rows.
-std::string format_multiple_choice(const std::string &question, const std::vector<std::string> &options);
-
 } // namespace aio::eval

