@@ -15,6 +15,7 @@ namespace aio::eval {
 namespace {
 
 std::string fixture(const std::string &name) { return std::string(AIO_SOURCE_DIR) + "/tests/fixtures/eval/" + name; }
+std::string sample(const std::string &name) { return std::string(AIO_SOURCE_DIR) + "/data/sample/" + name; }
 
 const Sandbox &sandbox() {
   static const Sandbox s = *Sandbox::create();
@@ -52,9 +53,9 @@ TEST(Scoring, ChosenLetter) {
 }
 
 TEST(Scoring, HumanEvalReferencesPassAndWrongCodeFails) {
-  auto items = load_task(Task::humaneval, fixture("humaneval-mini.jsonl"));
+  auto items = load_task(Task::humaneval, sample("HumanEval.jsonl"));
   ASSERT_TRUE(items.ok()) << items.status().to_string();
-  ASSERT_EQ(items->size(), 3u);
+  ASSERT_EQ(items->size(), 8u);
   for (const auto &it : *items) {
     const ItemScore ok = scorer().score(it, Scorer::reference_completion(it));
     EXPECT_TRUE(ok.correct) << it.id << ": " << ok.detail;
@@ -65,7 +66,7 @@ TEST(Scoring, HumanEvalReferencesPassAndWrongCodeFails) {
 }
 
 TEST(Scoring, HostileCompletionsAreContainedAndFail) {
-  const TaskItem item = (*load_task(Task::humaneval, fixture("humaneval-mini.jsonl")))[0];
+  const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
   const std::string right = Scorer::reference_completion(item);
   const std::map<std::string, std::string> hostile = {
       {"infinite loop", "    while True:\n        pass\n"},
@@ -85,9 +86,9 @@ TEST(Scoring, HostileCompletionsAreContainedAndFail) {
 }
 
 TEST(Scoring, Gsm8kReadsTheLastNumber) {
-  auto items = load_task(Task::gsm8k, fixture("gsm8k-mini.jsonl"));
+  auto items = load_task(Task::gsm8k, sample("gsm8k.jsonl"));
   ASSERT_TRUE(items.ok()) << items.status().to_string();
-  ASSERT_EQ(items->size(), 2u);
+  ASSERT_EQ(items->size(), 8u);
   EXPECT_EQ((*items)[1].reference, "2500") << "thousands separators are dropped";
   EXPECT_TRUE(scorer().score((*items)[0], "36 jars minus 5 is 31").correct);
   EXPECT_FALSE(scorer().score((*items)[0], "31 jars? No: 30").correct);
@@ -115,7 +116,7 @@ TEST(Scoring, GpqaShufflesOptionsReproducibly) {
 }
 
 TEST(Scoring, GzippedHumanEvalLoads) {
-  std::ifstream in(fixture("humaneval-mini.jsonl"));
+  std::ifstream in(sample("HumanEval.jsonl"));
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   const std::string gz = test::make_temp_dir("gz") + "/HumanEval.jsonl.gz";
   gzFile f = gzopen(gz.c_str(), "wb");
@@ -123,7 +124,7 @@ TEST(Scoring, GzippedHumanEvalLoads) {
   gzclose(f);
   auto items = load_task(Task::humaneval, gz);
   ASSERT_TRUE(items.ok()) << items.status().to_string();
-  EXPECT_EQ(items->size(), 3u);
+  EXPECT_EQ(items->size(), 8u);
 }
 
 TEST(Scoring, BadFilesAreClearErrors) {
