@@ -13,7 +13,8 @@ public:
   // `what` names the work ("probing", "writing models/x.gguf"); `unit` the things counted ("prompts", "MiB").
   Progress(std::string what, std::string unit, double unit_scale = 1.0);
   ~Progress();
-  void update(uint64_t done, uint64_t total);
+  // `note` is shown after the counts (e.g. live tokens/s).
+  void update(uint64_t done, uint64_t total, const std::string &note = "");
 
 private:
   std::string what_, unit_;

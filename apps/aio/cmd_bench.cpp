@@ -1,0 +1,144 @@
+// `aio bench`: the paper's mixed-workload experiments on the user's own models and data. Every request of the
+// scenario's workload goes through each listed policy (baselines, ablations, aio); each result is appended to the
+// results JSONL the moment it is scored, and --resume continues an interrupted run without repeating anything.
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "commands.h"
+#include "eval/bench_run.h"
+#include "progress.h"
+
+namespace aio::cli {
+namespace {
+
+struct BenchOptions {
+  std::string config, scenario, data, output, python;
+  std::string policies = "static-small,static-large,random,aio";
+  std::vector<std::string> datasets; // task=PATH
+  int n = 100;
+  uint64_t seed = 1;
+  int long_context = 0;
+  bool resume = false;
+  double timeout = 10;
+};
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string part; std::getline(in, part, sep);)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+int run_bench_command(const BenchOptions &o) {
+  auto scenario = eval::load_scenario(o.scenario);
+  if (!scenario) return report_error(scenario.status());
+  if (o.long_context > 0) scenario->set_long_context(o.long_context);
+  std::map<eval::Task, std::string> overrides;
+  for (const auto &d : o.datasets) {
+    const size_t eq = d.find('=');
+    auto task = eval::parse_task(d.substr(0, eq));
+    if (eq == std::string::npos || !task)
+      return report_error(invalid_argument("--dataset takes TASK=PATH (e.g. humaneval=HumanEval.jsonl.gz), not '" + d + "'"));
+    overrides[*task] = d.substr(eq + 1);
+  }
+  if (o.data.empty() && overrides.size() < scenario->mix.size())
+    return report_error(invalid_argument("say where the datasets are: --data DIR (or --dataset TASK=PATH for each)"));
+  auto paths = eval::locate_datasets(*scenario, o.data, overrides);
+  if (!paths) return report_error(paths.status());
+  std::map<eval::Task, std::vector<eval::TaskItem>> data;
+  for (const auto &[task, path] : *paths) {
+    auto items = eval::load_task(task, path);
+    if (!items) return report_error(items.status());
+    std::fprintf(stderr, "%-9s %5zu items from %s\n", eval::task_name(task), items->size(), path.c_str());
+    data[task] = std::move(*items);
+  }
+
+  auto router = load_router(o.config);
+  if (!router) return report_error(router.status());
+  const auto policies = split(o.policies, ',');
+  if (policies.empty()) return report_error(invalid_argument("--policies is empty"));
+  for (const auto &p : policies)
+    if (auto found = (*router)->config().find_policy(p); !found) return report_error(found.status());
+
+  const engine::Model &counter_model = (*router)->model((*router)->config().probe.model);
+  const eval::TokenCounter count_tokens = [&](const std::string &text) {
+    auto t = counter_model.tokenize(text, false, false);
+    return t ? static_cast<int32_t>(t->size()) : 0;
+  };
+  auto workload = eval::build_workload(*scenario, data, o.n, o.seed, count_tokens);
+  if (!workload) return report_error(workload.status());
+
+  std::optional<eval::Sandbox> sandbox;
+  if (paths->count(eval::Task::humaneval)) {
+    auto s = eval::Sandbox::create(o.python);
+    if (!s) return report_error(s.status());
+    sandbox = std::move(*s);
+    std::fprintf(stderr, "sandbox: %s\n", sandbox->isolation().note.c_str());
+  }
+  eval::SandboxLimits limits;
+  limits.timeout_seconds = o.timeout;
+  const eval::Scorer scorer(sandbox ? &*sandbox : nullptr, limits);
+
+  auto log = eval::ResultsLog::open(o.output, o.resume);
+  if (!log) return report_error(log.status());
+
+  nlohmann::json models = nlohmann::json::object();
+  bool synthetic = false;
+  for (const auto &m : (*router)->config().models) {
+    if (m.remote()) continue;
+    const auto &info = (*router)->model(m.name).info();
+    models[m.name] = {{"path", m.path}, {"synthetic", info.synthetic}, {"n_params", info.n_params}};
+    synthetic = synthetic || info.synthetic;
+  }
+  nlohmann::json long_contexts = nlohmann::json::array();
+  for (const auto &m : scenario->mix)
+    if (m.context_tokens > 0) long_contexts.push_back({{"task", eval::task_name(m.task)}, {"tokens", m.context_tokens}});
+  eval::BenchRun run;
+  run.scenario = &*scenario;
+  run.workload = &*workload;
+  run.policies = policies;
+  run.seed = o.seed;
+  run.run_info = {{"config", (*router)->config().source}, {"models", models}, {"synthetic_models", synthetic},
+                  {"probe", (*router)->config().probe.kind}, {"n", o.n}, {"seed", o.seed},
+                  {"scenario_description", scenario->description}, {"long_context", long_contexts},
+                  {"sandbox", sandbox ? sandbox->isolation().note : ""}};
+
+  std::fprintf(stderr, "scenario %s: %zu requests x %zu policies -> %s%s\n", scenario->name.c_str(), workload->size(),
+               policies.size(), o.output.c_str(), log->n_done() ? " (resuming)" : "");
+  if (synthetic) std::fprintf(stderr, "%s\n", kSyntheticNotice);
+  Progress progress("scenario " + scenario->name, "requests");
+  Status st = eval::run_bench(**router, run, scorer, *log, [&](const eval::BenchProgress &p) {
+    char note[64];
+    std::snprintf(note, sizeof(note), "%.1f tok/s",
+                  p.generation_seconds > 0 ? p.generated_tokens / p.generation_seconds : 0.0);
+    progress.update(p.done, p.total, note);
+  });
+  if (!st.ok()) return report_error(st);
+  std::printf("wrote %s; `aio report %s` makes the tables and plots\n", o.output.c_str(), o.output.c_str());
+  return 0;
+}
+
+} // namespace
+
+void add_bench_command(CLI::App &app, Runner &runner) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App *sub = app.add_subcommand("bench", "Run a mixed-workload scenario under several policies (results JSONL)");
+  sub->add_option("--config", o->config, "A-IO config (models, probe)")->required();
+  sub->add_option("--scenario", o->scenario, "A, B, C (built in) or a scenario YAML file")->required();
+  sub->add_option("--policies", o->policies, "Comma-separated policies: baselines, ablations, aio")
+      ->capture_default_str();
+  sub->add_option("--data", o->data, "Folder holding the datasets (HumanEval.jsonl.gz, gsm8k/, mmlu/, ceval/, ...)");
+  sub->add_option("--dataset", o->datasets, "TASK=PATH for one dataset (repeatable; overrides --data)");
+  sub->add_option("--n", o->n, "Requests in the workload")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed of the workload's sampling and order")->capture_default_str();
+  sub->add_option("--long-context", o->long_context, "Token length of the padded (long-context) requests");
+  sub->add_option("-o,--output", o->output, "Results JSONL (appended as requests finish)")->required();
+  sub->add_flag("--resume", o->resume, "Continue an interrupted run: skip what the output already holds");
+  sub->add_option("--timeout", o->timeout, "Seconds each HumanEval program may run")->capture_default_str();
+  sub->add_option("--python", o->python, "Python interpreter for HumanEval (default /usr/bin/python3)");
+  sub->callback([o, &runner] { runner = [o] { return run_bench_command(*o); }; });
+}
+
+} // namespace aio::cli
