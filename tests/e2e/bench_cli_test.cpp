@@ -50,6 +50,19 @@ TEST(BenchCli, RecordsCarryRouteScoreAndRunInfo) {
     if (j["policy"] == "static-small") EXPECT_EQ(j["route"]["route"]["model"], "small");
   }
   EXPECT_EQ(policies, (std::set<std::string>{"static-small", "aio"}));
+
+  // The report: tables on stdout and in report.md, a JSON summary, the plots.
+  const std::string report_dir = make_temp_dir("bench-report");
+  auto rep = run_aio({"report", out, "-o", report_dir});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  EXPECT_NE(rep.out.find("## Scenario A"), std::string::npos) << rep.out;
+  EXPECT_NE(rep.out.find("Synthetic models"), std::string::npos);
+  EXPECT_NE(rep.out.find("| static-small"), std::string::npos);
+  for (const char *f : {"report.md", "report.json", "pareto-A.svg", "routes-A.svg", "entropy-A.svg"})
+    EXPECT_TRUE(std::ifstream(report_dir + "/" + f).good()) << f;
+  const json summary = json::parse(std::ifstream(report_dir + "/report.json"));
+  EXPECT_EQ(summary["scenarios"]["A"]["policies"]["aio"]["n"], 5);
+
   auto again = run_aio(bench_args(serve_config(), out, 5));
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
