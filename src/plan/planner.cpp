@@ -1,0 +1,288 @@
+#include "plan/planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "util/yaml_util.h"
+
+namespace aio::plan {
+namespace {
+
+const std::vector<std::string> kCategories = {"code", "qa", "math"};
+
+Expected<std::map<std::string, std::map<std::string, Cell>>> parse_table(const std::string &src, const YAML::Node &node,
+                                                                        const std::string &what) {
+  std::map<std::string, std::map<std::string, Cell>> out;
+  if (!node) return out;
+  if (!node.IsMap()) return yaml::error_at(src, node, what + " must map names to {task: {acc, tps}}");
+  for (const auto &row : node) {
+    if (!row.second.IsMap()) return yaml::error_at(src, row.second, what + "." + row.first.Scalar() + " must be a map");
+    for (const auto &cell : row.second) {
+      const std::string path = what + "." + row.first.Scalar() + "." + cell.first.Scalar();
+      AIO_RETURN_IF_ERROR(yaml::check_keys(src, cell.second, path, {"acc", "tps"}));
+      Cell c;
+      if (cell.second["acc"]) {
+        auto a = yaml::as_number(src, cell.second["acc"], path + ".acc");
+        if (!a) return a.status();
+        if (*a < 0 || *a > 100) return yaml::error_at(src, cell.second["acc"], path + ".acc is a percentage (0-100)");
+        c.acc = *a;
+      }
+      if (cell.second["tps"]) {
+        auto t = yaml::as_number(src, cell.second["tps"], path + ".tps");
+        if (!t) return t.status();
+        if (*t <= 0) return yaml::error_at(src, cell.second["tps"], path + ".tps must be positive");
+        c.tps = *t;
+      }
+      out[row.first.Scalar()][cell.first.Scalar()] = c;
+    }
+  }
+  return out;
+}
+
+std::string fmt(double v) {
+  std::ostringstream o;
+  o.precision(6);
+  o << v;
+  return o.str();
+}
+
+} // namespace
+
+double Profile::p_predicted(const std::string &truth, const std::string &predicted) const {
+  const auto row = confusion.find(truth);
+  if (row == confusion.end()) return truth == predicted ? 1 : 0;
+  double total = 0;
+  for (const auto &[_, c] : row->second) total += c;
+  const auto cell = row->second.find(predicted);
+  return total > 0 && cell != row->second.end() ? cell->second / total : 0;
+}
+
+Expected<Profile> load_profile(const std::string &path) {
+  auto root = yaml::load_file(path);
+  if (!root) return root.status();
+  AIO_RETURN_IF_ERROR(yaml::check_keys(path, *root, "the profile",
+                                       {"source", "hardware", "tasks", "configurations", "long_context",
+                                        "probe_confusion", "published"}));
+  Profile p;
+  if ((*root)["source"]) p.source = (*root)["source"].Scalar();
+  if ((*root)["hardware"]) p.hardware = (*root)["hardware"].Scalar();
+  p.task_category = {{"humaneval", "code"}, {"gsm8k", "math"}, {"mmlu", "qa"}, {"ceval", "qa"}, {"gpqa", "qa"}};
+  if (const auto t = (*root)["tasks"]; t)
+    for (const auto &kv : t) p.task_category[kv.first.Scalar()] = kv.second.Scalar();
+  auto configs = parse_table(path, (*root)["configurations"], "configurations");
+  if (!configs) return configs.status();
+  if (configs->empty()) return yaml::error_at(path, *root, "the profile has no 'configurations'");
+  p.configurations = std::move(*configs);
+  auto lc = parse_table(path, (*root)["long_context"], "long_context");
+  if (!lc) return lc.status();
+  p.long_context = std::move(*lc);
+  auto published = parse_table(path, (*root)["published"], "published");
+  if (!published) return published.status();
+  p.published = std::move(*published);
+  if (const auto cm = (*root)["probe_confusion"]; cm) {
+    for (const auto &row : cm)
+      for (const auto &cell : row.second) {
+        auto n = yaml::as_number(path, cell.second, "probe_confusion");
+        if (!n) return n.status();
+        p.confusion[row.first.Scalar()][cell.first.Scalar()] = *n;
+      }
+  }
+  return p;
+}
+
+std::string profile_yaml(const Profile &p) {
+  std::ostringstream o;
+  o << "source: \"" << p.source << "\"\nhardware: \"" << p.hardware << "\"\ntasks: {";
+  bool first = true;
+  for (const auto &[t, c] : p.task_category) o << (first ? "" : ", ") << t << ": " << c, first = false;
+  o << "}\n";
+  auto table = [&](const char *name, const std::map<std::string, std::map<std::string, Cell>> &t) {
+    if (t.empty()) return;
+    o << name << ":\n";
+    for (const auto &[config, cells] : t) {
+      o << "  " << config << ": {";
+      bool f = true;
+      for (const auto &[task, c] : cells)
+        o << (f ? "" : ", ") << task << ": {acc: " << fmt(c.acc) << ", tps: " << fmt(c.tps) << "}", f = false;
+      o << "}\n";
+    }
+  };
+  table("configurations", p.configurations);
+  table("long_context", p.long_context);
+  if (!p.confusion.empty()) {
+    o << "probe_confusion:\n";
+    for (const auto &[truth, row] : p.confusion) {
+      o << "  " << truth << ": {";
+      bool f = true;
+      for (const auto &[pred, c] : row) o << (f ? "" : ", ") << pred << ": " << fmt(c), f = false;
+      o << "}\n";
+    }
+  }
+  return o.str();
+}
+
+namespace {
+
+// Expected accuracy/tps contributions of one mix entry given the route distribution of its requests.
+struct Accum {
+  double acc = 0, tps_weighted = 0, time_per_token = 0, covered = 0;
+  std::map<std::string, double> routes;
+  std::set<std::string> missing;
+  void add(const Profile &prof, const std::string &task, bool long_ctx, const std::string &config, double weight) {
+    routes[config] += weight;
+    const auto &table = long_ctx ? prof.long_context : prof.configurations;
+    const Cell *cell = nullptr;
+    if (const auto row = table.find(config); row != table.end())
+      if (const auto c = row->second.find(task); c != row->second.end() && c->second.tps > 0) cell = &c->second;
+    if (cell == nullptr) {
+      missing.insert(config + (long_ctx ? " (long context)" : "") + " on " + task);
+      return;
+    }
+    acc += weight * cell->acc;
+    tps_weighted += weight * cell->tps;
+    time_per_token += weight / cell->tps;
+    covered += weight;
+  }
+  Expectation finish() const {
+    Expectation e;
+    e.covered = covered;
+    e.acc = covered > 0 ? acc / covered : 0;
+    e.tps_weighted = covered > 0 ? tps_weighted / covered : 0;
+    e.tps_aggregate = time_per_token > 0 ? covered / time_per_token : 0;
+    e.routes = routes;
+    e.missing.assign(missing.begin(), missing.end());
+    return e;
+  }
+};
+
+} // namespace
+
+Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, const policy::Policy &policy,
+                        bool use_probe, int32_t standard_context) {
+  constexpr int kDraws = 20000; // request ids per cell: random_lt rules average out over these (to about 0.3%)
+  Accum acc;
+  for (const auto &m : scenario.mix) {
+    const std::string task = eval::task_name(m.task);
+    const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task) : m.task == eval::Task::humaneval ? "code" : "qa";
+    const bool long_ctx = m.context_tokens > 0;
+    for (const auto &predicted : kCategories) {
+      const double p = use_probe ? profile.p_predicted(truth, predicted) : (truth == predicted ? 1.0 : 0.0);
+      if (p <= 0) continue;
+      ProbeResult probe;
+      probe.probe_kind = use_probe ? "profile" : "oracle";
+      probe.categories = kCategories;
+      probe.distribution.assign(kCategories.size(), 0.0);
+      probe.argmax = static_cast<int32_t>(std::find(kCategories.begin(), kCategories.end(), predicted) - kCategories.begin());
+      probe.distribution[static_cast<size_t>(probe.argmax)] = 1.0;
+      probe.entropy_bits = 0; // a confident probe: profiles carry no entropy distribution
+      for (int d = 0; d < kDraws; ++d) {
+        policy::RouteInput in;
+        in.probe = &probe;
+        in.n_context_tokens = long_ctx ? m.context_tokens : standard_context;
+        in.true_label = truth;
+        in.request_id = static_cast<uint64_t>(d);
+        auto route = policy::decide(policy, in, StrategyParams{});
+        const std::string config = route ? route->model + "/" + strategy_name(route->strategy) : "unroutable";
+        acc.add(profile, task, long_ctx, config, m.share * p / kDraws);
+      }
+    }
+  }
+  return acc.finish();
+}
+
+std::vector<Assignment> enumerate_assignments(const Profile &profile, const eval::Scenario &scenario) {
+  std::vector<std::string> configs, long_configs;
+  for (const auto &[c, _] : profile.configurations) configs.push_back(c);
+  for (const auto &[c, _] : profile.long_context) long_configs.push_back(c);
+  bool any_long = false;
+  for (const auto &m : scenario.mix) any_long = any_long || m.context_tokens > 0;
+  if (!any_long || long_configs.empty()) long_configs = {""};
+  std::vector<Assignment> out;
+  const size_t n = configs.size();
+  for (size_t a = 0; a < n; ++a)
+    for (size_t b = 0; b < n; ++b)
+      for (size_t c = 0; c < n; ++c)
+        for (const auto &lc : long_configs) {
+          Assignment as;
+          as.by_category = {{"code", configs[a]}, {"qa", configs[b]}, {"math", configs[c]}};
+          as.long_context = lc;
+          Accum acc;
+          for (const auto &m : scenario.mix) {
+            const std::string task = eval::task_name(m.task);
+            const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task) : "qa";
+            if (m.context_tokens > 0 && !lc.empty()) {
+              acc.add(profile, task, true, lc, m.share);
+              continue;
+            }
+            for (const auto &pred : kCategories)
+              if (const double p = profile.p_predicted(truth, pred); p > 0)
+                acc.add(profile, task, m.context_tokens > 0, as.by_category.at(pred), m.share * p);
+          }
+          as.expected = acc.finish();
+          if (as.expected.complete()) out.push_back(std::move(as));
+        }
+  std::sort(out.begin(), out.end(),
+            [](const Assignment &x, const Assignment &y) { return x.expected.tps_weighted > y.expected.tps_weighted; });
+  return out;
+}
+
+std::vector<Assignment> pareto_front(const std::vector<Assignment> &all) {
+  std::vector<Assignment> front;
+  for (const auto &a : all) {
+    bool dominated = false;
+    for (const auto &b : all) {
+      const auto &x = a.expected, &y = b.expected;
+      if (y.tps_weighted >= x.tps_weighted && y.acc >= x.acc && (y.tps_weighted > x.tps_weighted || y.acc > x.acc)) {
+        dominated = true;
+        break;
+      }
+    }
+    if (!dominated) front.push_back(a);
+  }
+  std::sort(front.begin(), front.end(),
+            [](const Assignment &x, const Assignment &y) { return x.expected.tps_weighted < y.expected.tps_weighted; });
+  // Identical points (different assignments, same numbers) are kept once.
+  front.erase(std::unique(front.begin(), front.end(),
+                          [](const Assignment &x, const Assignment &y) {
+                            return std::fabs(x.expected.acc - y.expected.acc) < 1e-9 &&
+                                   std::fabs(x.expected.tps_weighted - y.expected.tps_weighted) < 1e-9;
+                          }),
+              front.end());
+  return front;
+}
+
+std::optional<Assignment> best_above(const std::vector<Assignment> &all, double floor) {
+  std::optional<Assignment> best;
+  for (const auto &a : all)
+    if (a.expected.acc >= floor && (!best || a.expected.tps_weighted > best->expected.tps_weighted)) best = a;
+  return best;
+}
+
+std::string assignment_policy_yaml(const Assignment &a, const std::string &name, const std::string &description,
+                                   int32_t max_small_context) {
+  auto route = [](const std::string &config) {
+    const size_t slash = config.find('/');
+    return "{model: " + config.substr(0, slash) + ", strategy: " + config.substr(slash + 1) + "}";
+  };
+  std::ostringstream o;
+  o << "policies:\n  " << name << ":\n    description: \"" << description << "\"\n"
+    << "    vars: {max_small_context: " << max_small_context << "}\n    rules:\n";
+  if (!a.long_context.empty())
+    o << "      - {name: long-context, when: {context_gt: max_small_context}, route: " << route(a.long_context)
+      << ", reason: long context}\n";
+  const std::vector<std::string> order = {"code", "qa", "math"};
+  for (size_t i = 0; i < order.size(); ++i) {
+    const std::string &cat = order[i];
+    if (i + 1 < order.size())
+      o << "      - {name: " << cat << ", when: {category: " << cat << "}, route: " << route(a.by_category.at(cat))
+        << ", reason: planned for " << cat << "}\n";
+    else
+      o << "      - {name: " << cat << ", route: " << route(a.by_category.at(cat)) << ", reason: planned for " << cat
+        << " (and anything else)}\n";
+  }
+  return o.str();
+}
+
+} // namespace aio::plan

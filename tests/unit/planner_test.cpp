@@ -1,0 +1,111 @@
+// The planner against hand-computed values from the paper's tables.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "config/config.h"
+#include "plan/planner.h"
+#include "policy/policy_config.h"
+#include "support/paths.h"
+
+namespace aio::plan {
+namespace {
+
+Profile paper() {
+  auto p = load_profile(std::string(AIO_SOURCE_DIR) + "/profiles/paper-ascend910b.yaml");
+  EXPECT_TRUE(p.ok()) << p.status().to_string();
+  return p.ok() ? *p : Profile{};
+}
+
+const policy::Policy &builtin(const std::string &name) { return policy::builtin_policies().at(name); }
+
+TEST(Planner, StaticRowsOfTable4FollowFromTable3) {
+  const Profile p = paper();
+  // Scenario A = 70% HumanEval, 20% C-Eval, 10% GSM8K.
+  //   1B: 0.7 * 67.68 + 0.2 * 63.20 + 0.1 * 73.92 = 67.408;  0.7 * 21.18 + 0.2 * 21.58 + 0.1 * 21.44 = 21.286
+  //   7B: 0.7 * 62.80 + 0.2 * 78.89 + 0.1 * 83.02 = 68.040;  0.7 * 16.65 + 0.2 * 17.18 + 0.1 * 16.65 = 16.756
+  const auto a = *eval::load_scenario("A");
+  const Expectation small = plan_policy(p, a, builtin("static-small"));
+  EXPECT_NEAR(small.acc, 67.408, 1e-9);
+  EXPECT_NEAR(small.tps_weighted, 21.286, 1e-9);
+  const Expectation large = plan_policy(p, a, builtin("static-large"));
+  EXPECT_NEAR(large.acc, 68.040, 1e-9);
+  EXPECT_NEAR(large.tps_weighted, 16.756, 1e-9);
+  // Equal-length requests: total tokens / total time = 1 / sum(w / tps).
+  EXPECT_NEAR(large.tps_aggregate, 1.0 / (0.7 / 16.65 + 0.2 / 17.18 + 0.1 / 16.65), 1e-9);
+  // Scenario B = 30 / 40 / 30: 1B 67.76 / 21.418, 7B 75.302 / 16.862.
+  const auto b = *eval::load_scenario("B");
+  EXPECT_NEAR(plan_policy(p, b, builtin("static-small")).acc, 67.76, 1e-9);
+  EXPECT_NEAR(plan_policy(p, b, builtin("static-large")).tps_weighted, 16.862, 1e-9);
+}
+
+TEST(Planner, MisroutesAreTheExpectationOverTheConfusionMatrix) {
+  const Profile p = paper();
+  const auto a = *eval::load_scenario("A");
+  // aio: code -> 1B plain, qa/math -> 7B PLD. Table 2 rows: code 94/4/2, qa 8/89/3, math 1/6/93.
+  //   HumanEval: 0.94 * 67.68 + 0.06 * 41.46 = 66.1068     tps 0.94 * 21.18 + 0.06 * 18.25 = 21.0042
+  //   C-Eval:    0.08 * 63.20 + 0.92 * 80.92 = 79.5024     tps 0.08 * 21.58 + 0.92 * 20.15 = 20.2644
+  //   GSM8K:     0.01 * 73.92 + 0.99 * 83.32 = 83.226      tps 0.01 * 21.44 + 0.99 * 17.69 = 17.7275
+  const double acc = 0.7 * 66.1068 + 0.2 * 79.5024 + 0.1 * 83.226;
+  const double tps = 0.7 * 21.0042 + 0.2 * 20.2644 + 0.1 * 17.7275;
+  const Expectation e = plan_policy(p, a, builtin("aio"));
+  EXPECT_NEAR(e.acc, acc, 1e-9);
+  EXPECT_NEAR(e.tps_weighted, tps, 1e-9);
+  EXPECT_NEAR(e.routes.at("small/plain"), 0.7 * 0.94 + 0.2 * 0.08 + 0.1 * 0.01, 1e-9);
+  // The oracle routes on the true label: 0.7 * 67.68 + 0.2 * 80.92 + 0.1 * 83.32 = 71.892.
+  EXPECT_NEAR(plan_policy(p, a, builtin("oracle"), false).acc, 71.892, 1e-9);
+  // The random baseline averages its draws: close to the mean of the two static policies.
+  const Expectation r = plan_policy(p, a, builtin("random"));
+  EXPECT_NEAR(r.acc, (67.408 + 68.040) / 2, 0.05);
+}
+
+TEST(Planner, TheOptimizerFindsThePapersPolicyAndWritesIt) {
+  const Profile p = paper();
+  const auto a = *eval::load_scenario("A");
+  const auto all = enumerate_assignments(p, a);
+  EXPECT_EQ(all.size(), 6u * 6u * 6u);
+  const auto best = best_above(all, 70.0);
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->by_category.at("code"), "small/plain");
+  EXPECT_EQ(best->by_category.at("qa"), "large/pld");
+  EXPECT_EQ(best->by_category.at("math"), "large/pld");
+  EXPECT_FALSE(best_above(all, 99.0).has_value());
+  const auto front = pareto_front(all);
+  for (size_t i = 1; i < front.size(); ++i) {
+    EXPECT_GT(front[i].expected.tps_weighted, front[i - 1].expected.tps_weighted);
+    EXPECT_LT(front[i].expected.acc, front[i - 1].expected.acc) << "faster points on the frontier are less accurate";
+  }
+  // The written policy is a valid policy file that routes as planned.
+  const std::string dir = test::make_temp_dir("plan");
+  std::ofstream(dir + "/aio.yaml") << "models:\n  small: {path: s.gguf}\n  large: {path: l.gguf}\npolicy: planned\n"
+                                   << assignment_policy_yaml(*best, "planned", "test", 2048);
+  auto cfg = config::load_config(dir + "/aio.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_NEAR(plan_policy(p, a, cfg->policies.at("planned")).acc, best->expected.acc, 1e-9);
+}
+
+TEST(Planner, ProfileMistakesAreExplained) {
+  const std::string dir = test::make_temp_dir("profile");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"configurations: {small/plain: {gsm8k: {acc: 120, tps: 3}}}\n", "percentage"},
+      {"configurations: {small/plain: {gsm8k: {acc: 50, tps: 0}}}\n", "tps must be positive"},
+      {"configurations: {small/plain: {gsm8k: {accuracy: 50}}}\n", "unknown key 'accuracy'"},
+      {"source: x\n", "no 'configurations'"},
+  };
+  for (const auto &[yaml, expect] : cases) {
+    std::ofstream(dir + "/p.yaml") << yaml;
+    auto p = load_profile(dir + "/p.yaml");
+    ASSERT_FALSE(p.ok()) << yaml;
+    EXPECT_NE(p.status().message().find(expect), std::string::npos) << p.status().message();
+  }
+  // What aio profile writes reads back the same.
+  const Profile p = paper();
+  std::ofstream(dir + "/round.yaml") << profile_yaml(p);
+  auto back = load_profile(dir + "/round.yaml");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_DOUBLE_EQ(back->configurations.at("large/pld").at("ceval").acc, 80.92);
+  EXPECT_DOUBLE_EQ(back->p_predicted("qa", "code"), 0.08);
+}
+
+} // namespace
+} // namespace aio::plan
