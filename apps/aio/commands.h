@@ -27,6 +27,7 @@ void add_score_command(CLI::App &app, Runner &runner);
 void add_bench_command(CLI::App &app, Runner &runner);
 void add_report_command(CLI::App &app, Runner &runner);
 void add_plan_command(CLI::App &app, Runner &runner);
+void add_profile_command(CLI::App &app, Runner &runner);
 
 // Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong.
 constexpr int kExitFailure = 1;

@@ -19,6 +19,7 @@ int main(int argc, char **argv) {
   aio::cli::add_bench_command(app, runner);
   aio::cli::add_report_command(app, runner);
   aio::cli::add_plan_command(app, runner);
+  aio::cli::add_profile_command(app, runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

@@ -41,6 +41,20 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg) {
   return r;
 }
 
+Status Router::add_policy(policy::Policy policy) {
+  const std::string name = policy.name;
+  const auto previous = cfg_.policies.find(name);
+  std::optional<policy::Policy> old;
+  if (previous != cfg_.policies.end()) old = previous->second;
+  cfg_.policies[name] = std::move(policy);
+  if (auto ok = cfg_.find_policy(name); !ok) {
+    if (old) cfg_.policies[name] = *old;
+    else cfg_.policies.erase(name);
+    return ok.status();
+  }
+  return {};
+}
+
 const engine::Model &Router::model(const std::string &name) const { return *models_.at(name).model; }
 
 Router::Resident *Router::resident(const std::string &name) {

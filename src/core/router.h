@@ -52,6 +52,9 @@ public:
                                       const engine::TokenCallback &on_token = {});
 
   const config::AioConfig &config() const { return cfg_; }
+  // Adds (or replaces) a policy requests can name, e.g. the fixed (model, strategy) ones `aio profile` measures.
+  // Fails when it routes to a model the config does not have.
+  Status add_policy(policy::Policy policy);
   // The request's prompt in `model`'s tokens (through its chat template when request.chat).
   Expected<std::vector<llama_token>> tokenize_for(const std::string &model, const Request &request) const {
     return prompt_tokens(*models_.at(model).model, request);

@@ -1,0 +1,178 @@
+// `aio profile`: measures a planner profile on this machine with these models - a sample of each task under each
+// (model, strategy) configuration, through the same runner as `aio bench` (results JSONL, resumable) - and writes
+// the accuracy and tokens/s table and the probe's confusion matrix that `aio plan` reads. A policy then comes from
+// measurements on the user's hardware rather than from the paper's NPU.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "commands.h"
+#include "eval/bench_run.h"
+#include "eval/report.h"
+#include "plan/planner.h"
+#include "progress.h"
+
+namespace aio::cli {
+namespace {
+
+struct ProfileOptions {
+  std::string config, data, output, results, python;
+  std::string tasks = "humaneval,ceval,gsm8k";
+  std::string configs = "small/plain,small/pld,large/plain,large/pld";
+  std::vector<std::string> datasets;
+  int per_task = 10, long_context = 0;
+  uint64_t seed = 1;
+  bool resume = false;
+};
+
+std::vector<std::string> split(const std::string &s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+int run_profile(const ProfileOptions &o) {
+  // The scenario: every task in equal shares (plus HumanEval padded to --long-context, when given).
+  auto defaults = eval::load_scenario("A");
+  if (!defaults) return report_error(defaults.status());
+  eval::Scenario scenario;
+  scenario.name = "profile";
+  scenario.description = "aio profile: each task under each configuration";
+  scenario.tasks = defaults->tasks;
+  for (const auto &t : split(o.tasks)) {
+    auto task = eval::parse_task(t);
+    if (!task) return report_error(task.status());
+    scenario.mix.push_back({*task, 0, 0});
+  }
+  if (o.long_context > 0) scenario.mix.push_back({eval::Task::humaneval, 0, o.long_context});
+  for (auto &m : scenario.mix) m.share = 1.0 / static_cast<double>(scenario.mix.size());
+
+  std::map<eval::Task, std::string> overrides;
+  for (const auto &d : o.datasets) {
+    const size_t eq = d.find('=');
+    auto task = eval::parse_task(d.substr(0, eq));
+    if (eq == std::string::npos || !task) return report_error(invalid_argument("--dataset takes TASK=PATH, not '" + d + "'"));
+    overrides[*task] = d.substr(eq + 1);
+  }
+  auto paths = eval::locate_datasets(scenario, o.data, overrides);
+  if (!paths) return report_error(paths.status());
+  std::map<eval::Task, std::vector<eval::TaskItem>> data;
+  for (const auto &[task, path] : *paths) {
+    auto items = eval::load_task(task, path);
+    if (!items) return report_error(items.status());
+    data[task] = std::move(*items);
+  }
+
+  auto router = load_router(o.config);
+  if (!router) return report_error(router.status());
+  // One fixed policy per configuration.
+  std::vector<std::string> policies;
+  for (const auto &c : split(o.configs)) {
+    const size_t slash = c.find('/');
+    auto strategy = parse_strategy(slash == std::string::npos ? "" : c.substr(slash + 1));
+    if (!strategy || *strategy == Strategy::draft)
+      return report_error(invalid_argument("--configs takes MODEL/plain or MODEL/pld entries, not '" + c + "'"));
+    policy::Policy p;
+    p.name = "profile:" + c;
+    policy::Rule rule;
+    rule.model = c.substr(0, slash);
+    rule.strategy = *strategy;
+    rule.name = c;
+    rule.reason = "aio profile measures " + c;
+    p.rules.push_back(rule);
+    if (Status st = (*router)->add_policy(p); !st.ok()) return report_error(st);
+    policies.push_back(p.name);
+  }
+
+  const engine::Model &counter = (*router)->model((*router)->config().probe.model);
+  auto workload = eval::build_workload(scenario, data, o.per_task * static_cast<int>(scenario.mix.size()), o.seed,
+                                       [&](const std::string &text) {
+                                         auto t = counter.tokenize(text, false, false);
+                                         return t ? static_cast<int32_t>(t->size()) : 0;
+                                       });
+  if (!workload) return report_error(workload.status());
+  std::optional<eval::Sandbox> sandbox;
+  if (paths->count(eval::Task::humaneval)) {
+    auto s = eval::Sandbox::create(o.python);
+    if (!s) return report_error(s.status());
+    sandbox = std::move(*s);
+  }
+  const eval::Scorer scorer(sandbox ? &*sandbox : nullptr, eval::SandboxLimits{});
+  const std::string results = !o.results.empty() ? o.results : o.output + ".runs.jsonl";
+  auto log = eval::ResultsLog::open(results, o.resume);
+  if (!log) return report_error(log.status());
+  eval::BenchRun run;
+  run.scenario = &scenario;
+  run.workload = &*workload;
+  run.policies = policies;
+  run.seed = o.seed;
+  run.run_info = {{"config", (*router)->config().source}, {"purpose", "aio profile"}};
+  std::fprintf(stderr, "profiling %zu requests x %zu configurations (runs in %s)\n", workload->size(),
+               policies.size(), results.c_str());
+  Progress progress("profile", "requests");
+  Status st = eval::run_bench(**router, run, scorer, *log, [&](const eval::BenchProgress &p) {
+    progress.update(p.done, p.total);
+  });
+  if (!st.ok()) return report_error(st);
+
+  // Aggregate: task x configuration (separately for padded requests), and the probe's confusion matrix.
+  auto records = eval::read_results(results);
+  if (!records) return report_error(records.status());
+  std::map<std::string, eval::Aggregate> cells; // long|config|task
+  plan::Profile prof;
+  prof.source = "aio profile of " + (*router)->config().source;
+  prof.hardware = std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
+  for (const auto &[task, _] : data) prof.task_category[eval::task_name(task)] = eval::task_category(task);
+  std::set<std::string> probed;
+  for (const auto &r : *records) {
+    if (!r.contains("route") || r.value("scenario", "") != "profile") continue;
+    const std::string config = r["route"]["route"].value("model", "?") + "/" + r["route"]["route"].value("strategy", "?");
+    cells[std::string(r.value("context_tokens", 0) > 0 ? "L" : "S") + "|" + config + "|" + r.value("task", "")].add(r);
+    const auto &probe = r["route"]["probe"];
+    if (probe.value("kind", "none") != "none" && probed.insert(r.value("id", "")).second)
+      prof.confusion[r.value("true_label", "?")][probe.value("category", "?")] += 1;
+  }
+  for (const auto &[key, agg] : cells) {
+    const size_t a = key.find('|'), b = key.find('|', a + 1);
+    const std::string config = key.substr(a + 1, b - a - 1), task = key.substr(b + 1);
+    if (agg.tokens_per_second() <= 0) continue;
+    auto &table = key[0] == 'L' ? prof.long_context : prof.configurations;
+    table[config][task] = {100 * agg.accuracy(), agg.tokens_per_second()};
+  }
+  std::ofstream out(o.output);
+  out << "# Measured by `aio profile` (" << workload->size() << " requests per configuration, seed " << o.seed
+      << "). Read it with `aio plan --profile " << o.output << "`.\n"
+      << plan::profile_yaml(prof);
+  if (!out) return report_error(invalid_argument("cannot write " + o.output));
+  std::printf("wrote %s\n%s", o.output.c_str(), plan::profile_yaml(prof).c_str());
+  return 0;
+}
+
+} // namespace
+
+void add_profile_command(CLI::App &app, Runner &runner) {
+  auto o = std::make_shared<ProfileOptions>();
+  CLI::App *sub = app.add_subcommand("profile", "Measure a planner profile (accuracy, tokens/s per task x "
+                                                "configuration) on this machine");
+  sub->add_option("--config", o->config, "A-IO config (models, probe)")->required();
+  sub->add_option("--data", o->data, "Folder holding the datasets (as for aio bench)");
+  sub->add_option("--dataset", o->datasets, "TASK=PATH for one dataset (repeatable)");
+  sub->add_option("--tasks", o->tasks, "Tasks to measure")->capture_default_str();
+  sub->add_option("--configs", o->configs, "MODEL/STRATEGY configurations to measure")->capture_default_str();
+  sub->add_option("--per-task", o->per_task, "Requests per task (and configuration)")->capture_default_str();
+  sub->add_option("--long-context", o->long_context, "Also measure HumanEval padded to this many tokens");
+  sub->add_option("--seed", o->seed, "Seed of the sample")->capture_default_str();
+  sub->add_option("-o,--output", o->output, "Profile YAML to write")->required();
+  sub->add_option("--results", o->results, "Where the individual runs go (default OUTPUT.runs.jsonl)");
+  sub->add_flag("--resume", o->resume, "Continue an interrupted profile run");
+  sub->add_option("--python", o->python, "Python interpreter for HumanEval");
+  sub->callback([o, &runner] { runner = [o] { return run_profile(*o); }; });
+}
+
+} // namespace aio::cli
