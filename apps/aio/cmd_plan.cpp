@@ -67,8 +67,8 @@ int run_plan(const PlanOptions &o) {
               profile->hardware.empty() ? "" : ", ", profile->hardware.c_str());
   std::printf("Expectations weight each misroute by the probe's confusion matrix (oracle: true labels). \"tps (paper)\" "
               "is the mix-weighted mean of per-request tokens/s, the paper's aggregate; \"tps (sum)\" is total tokens "
-              "over total time for requests of equal length. Policies route with a confident probe (profiles carry no "
-              "entropy distribution, so tau has no effect here).\n");
+              "over total time for requests of equal length. With the profile's probe entropy samples (aio profile records "
+              "them) entropy thresholds such as tau take effect; without them the probe counts as confident.\n");
   for (const auto &sc_name : split(o.scenarios)) {
     auto scenario = eval::load_scenario(sc_name);
     if (!scenario) return report_error(scenario.status());
@@ -145,22 +145,27 @@ int run_plan(const PlanOptions &o) {
       const auto all = plan::enumerate_assignments(*profile, *scenario);
       const auto front = plan::pareto_front(all);
       std::printf("\n### Per-category assignments on the Pareto frontier (%zu of %zu)\n\n"
-                  "| code | qa | math | long context | accuracy %% | tps (paper) | tps (sum) |\n"
-                  "| --- | --- | --- | --- | --- | --- | --- |\n",
+                  "| code | qa | math | long context | uncertain (entropy > tau) | accuracy %% | tps (paper) | "
+                  "tps (sum) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
                   front.size(), all.size());
       for (const auto &a : front)
-        std::printf("| %s | %s | %s | %s | %.2f | %.2f | %.2f |\n", a.by_category.at("code").c_str(),
+        std::printf("| %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |\n", a.by_category.at("code").c_str(),
                     a.by_category.at("qa").c_str(), a.by_category.at("math").c_str(),
-                    a.long_context.empty() ? "-" : a.long_context.c_str(), a.expected.acc, a.expected.tps_weighted,
-                    a.expected.tps_aggregate);
+                    a.long_context.empty() ? "-" : a.long_context.c_str(),
+                    a.uncertain.empty() ? "-" : (a.uncertain + " (tau " + std::to_string(a.tau).substr(0, 6) + ")").c_str(),
+                    a.expected.acc, a.expected.tps_weighted, a.expected.tps_aggregate);
       const auto best = plan::best_above(all, o.floor);
       if (!best) {
         std::printf("\nNo assignment reaches %.2f%% accuracy on scenario %s.\n", o.floor, scenario->name.c_str());
       } else {
-        std::printf("\nFastest with accuracy >= %.2f%%: code -> %s, qa -> %s, math -> %s%s%s: %.2f%% at %.2f tps.\n",
+        std::printf("\nFastest with accuracy >= %.2f%%: code -> %s, qa -> %s, math -> %s%s%s%s: %.2f%% at %.2f tps.\n",
                     o.floor, best->by_category.at("code").c_str(), best->by_category.at("qa").c_str(),
                     best->by_category.at("math").c_str(), best->long_context.empty() ? "" : ", long -> ",
-                    best->long_context.c_str(), best->expected.acc, best->expected.tps_weighted);
+                    best->long_context.c_str(),
+                    best->uncertain.empty()
+                        ? ""
+                        : (", entropy > " + std::to_string(best->tau).substr(0, 6) + " bits -> " + best->uncertain).c_str(),
+                    best->expected.acc, best->expected.tps_weighted);
         if (!o.write_policy.empty()) {
           char desc[256];
           std::snprintf(desc, sizeof(desc), "planned by aio plan from %s for scenario %s: fastest with accuracy >= %.2f%%",

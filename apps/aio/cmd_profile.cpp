@@ -135,8 +135,10 @@ int run_profile(const ProfileOptions &o) {
     const std::string config = r["route"]["route"].value("model", "?") + "/" + r["route"]["route"].value("strategy", "?");
     cells[std::string(r.value("context_tokens", 0) > 0 ? "L" : "S") + "|" + config + "|" + r.value("task", "")].add(r);
     const auto &probe = r["route"]["probe"];
-    if (probe.value("kind", "none") != "none" && probed.insert(r.value("id", "")).second)
+    if (probe.value("kind", "none") != "none" && probed.insert(r.value("id", "")).second) {
       prof.confusion[r.value("true_label", "?")][probe.value("category", "?")] += 1;
+      prof.entropies[r.value("true_label", "?")].push_back(probe.value("entropy", 0.0));
+    }
   }
   for (const auto &[key, agg] : cells) {
     const size_t a = key.find('|'), b = key.find('|', a + 1);

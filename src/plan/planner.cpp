@@ -64,7 +64,7 @@ Expected<Profile> load_profile(const std::string &path) {
   if (!root) return root.status();
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, *root, "the profile",
                                        {"source", "hardware", "tasks", "configurations", "long_context",
-                                        "probe_confusion", "published"}));
+                                        "probe_confusion", "published", "probe_entropy"}));
   Profile p;
   if ((*root)["source"]) p.source = (*root)["source"].Scalar();
   if ((*root)["hardware"]) p.hardware = (*root)["hardware"].Scalar();
@@ -88,6 +88,17 @@ Expected<Profile> load_profile(const std::string &path) {
         if (!n) return n.status();
         p.confusion[row.first.Scalar()][cell.first.Scalar()] = *n;
       }
+  }
+  if (const auto pe = (*root)["probe_entropy"]; pe) {
+    for (const auto &row : pe) {
+      if (!row.second.IsSequence()) return yaml::error_at(path, row.second, "probe_entropy." + row.first.Scalar() +
+                                                                                " must be a list of entropies (bits)");
+      for (const auto &v : row.second) {
+        auto h = yaml::as_number(path, v, "probe_entropy");
+        if (!h) return h.status();
+        p.entropies[row.first.Scalar()].push_back(*h);
+      }
+    }
   }
   return p;
 }
@@ -118,6 +129,14 @@ std::string profile_yaml(const Profile &p) {
       bool f = true;
       for (const auto &[pred, c] : row) o << (f ? "" : ", ") << pred << ": " << fmt(c), f = false;
       o << "}\n";
+    }
+  }
+  if (!p.entropies.empty()) {
+    o << "probe_entropy:\n";
+    for (const auto &[truth, values] : p.entropies) {
+      o << "  " << truth << ": [";
+      for (size_t i = 0; i < values.size(); ++i) o << (i ? ", " : "") << fmt(values[i]);
+      o << "]\n";
     }
   }
   return o.str();
@@ -161,12 +180,20 @@ struct Accum {
 
 Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, const policy::Policy &policy,
                         bool use_probe, int32_t standard_context) {
-  constexpr int kDraws = 20000; // request ids per cell: random_lt rules average out over these (to about 0.3%)
+  // A policy that draws at random is evaluated over many request ids (to about 0.3%); others need one.
+  bool draws_at_random = false;
+  for (const auto &rule : policy.rules) draws_at_random = draws_at_random || rule.when.random_lt.has_value();
+  const int n_draws = draws_at_random ? 20000 : 1;
   Accum acc;
   for (const auto &m : scenario.mix) {
     const std::string task = eval::task_name(m.task);
-    const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task) : m.task == eval::Task::humaneval ? "code" : "qa";
+    const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task)
+                                                                : eval::task_category(m.task);
     const bool long_ctx = m.context_tokens > 0;
+    const auto samples = profile.entropies.find(truth);
+    const std::vector<double> entropies =
+        use_probe && samples != profile.entropies.end() && !samples->second.empty() ? samples->second
+                                                                                     : std::vector<double>{0.0};
     for (const auto &predicted : kCategories) {
       const double p = use_probe ? profile.p_predicted(truth, predicted) : (truth == predicted ? 1.0 : 0.0);
       if (p <= 0) continue;
@@ -176,16 +203,19 @@ Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, 
       probe.distribution.assign(kCategories.size(), 0.0);
       probe.argmax = static_cast<int32_t>(std::find(kCategories.begin(), kCategories.end(), predicted) - kCategories.begin());
       probe.distribution[static_cast<size_t>(probe.argmax)] = 1.0;
-      probe.entropy_bits = 0; // a confident probe: profiles carry no entropy distribution
-      for (int d = 0; d < kDraws; ++d) {
-        policy::RouteInput in;
-        in.probe = &probe;
-        in.n_context_tokens = long_ctx ? m.context_tokens : standard_context;
-        in.true_label = truth;
-        in.request_id = static_cast<uint64_t>(d);
-        auto route = policy::decide(policy, in, StrategyParams{});
-        const std::string config = route ? route->model + "/" + strategy_name(route->strategy) : "unroutable";
-        acc.add(profile, task, long_ctx, config, m.share * p / kDraws);
+      const double weight = m.share * p / static_cast<double>(n_draws * entropies.size());
+      for (double h : entropies) {
+        probe.entropy_bits = h;
+        for (int d = 0; d < n_draws; ++d) {
+          policy::RouteInput in;
+          in.probe = &probe;
+          in.n_context_tokens = long_ctx ? m.context_tokens : standard_context;
+          in.true_label = truth;
+          in.request_id = static_cast<uint64_t>(d);
+          auto route = policy::decide(policy, in, StrategyParams{});
+          const std::string config = route ? route->model + "/" + strategy_name(route->strategy) : "unroutable";
+          acc.add(profile, task, long_ctx, config, weight);
+        }
       }
     }
   }
@@ -199,30 +229,54 @@ std::vector<Assignment> enumerate_assignments(const Profile &profile, const eval
   bool any_long = false;
   for (const auto &m : scenario.mix) any_long = any_long || m.context_tokens > 0;
   if (!any_long || long_configs.empty()) long_configs = {""};
+  // tau candidates: the deciles of all entropy samples (an uncertain share from 0 to 90%).
+  std::vector<double> all_h;
+  for (const auto &[_, v] : profile.entropies) all_h.insert(all_h.end(), v.begin(), v.end());
+  std::sort(all_h.begin(), all_h.end());
+  std::vector<double> taus;
+  for (int q = 1; q <= 9 && !all_h.empty(); ++q) taus.push_back(all_h[all_h.size() * q / 10]);
+  taus.erase(std::unique(taus.begin(), taus.end()), taus.end());
+  std::vector<std::string> fallbacks = {""};
+  if (!taus.empty()) fallbacks.insert(fallbacks.end(), configs.begin(), configs.end());
+  // Share of a true category's requests above tau.
+  auto uncertain_share = [&](const std::string &truth, double tau) {
+    const auto it = profile.entropies.find(truth);
+    if (it == profile.entropies.end() || it->second.empty()) return 0.0;
+    const auto n = std::count_if(it->second.begin(), it->second.end(), [&](double h) { return h > tau; });
+    return static_cast<double>(n) / static_cast<double>(it->second.size());
+  };
+
   std::vector<Assignment> out;
   const size_t n = configs.size();
   for (size_t a = 0; a < n; ++a)
     for (size_t b = 0; b < n; ++b)
       for (size_t c = 0; c < n; ++c)
-        for (const auto &lc : long_configs) {
-          Assignment as;
-          as.by_category = {{"code", configs[a]}, {"qa", configs[b]}, {"math", configs[c]}};
-          as.long_context = lc;
-          Accum acc;
-          for (const auto &m : scenario.mix) {
-            const std::string task = eval::task_name(m.task);
-            const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task) : "qa";
-            if (m.context_tokens > 0 && !lc.empty()) {
-              acc.add(profile, task, true, lc, m.share);
-              continue;
+        for (const auto &lc : long_configs)
+          for (const auto &fb : fallbacks)
+            for (double tau : fb.empty() ? std::vector<double>{0.0} : taus) {
+              Assignment as;
+              as.by_category = {{"code", configs[a]}, {"qa", configs[b]}, {"math", configs[c]}};
+              as.long_context = lc;
+              as.uncertain = fb;
+              as.tau = tau;
+              Accum acc;
+              for (const auto &m : scenario.mix) {
+                const std::string task = eval::task_name(m.task);
+                const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task)
+                                                                            : eval::task_category(m.task);
+                if (m.context_tokens > 0 && !lc.empty()) {
+                  acc.add(profile, task, true, lc, m.share);
+                  continue;
+                }
+                const double u = fb.empty() ? 0.0 : uncertain_share(truth, tau);
+                if (u > 0) acc.add(profile, task, m.context_tokens > 0, fb, m.share * u);
+                for (const auto &pred : kCategories)
+                  if (const double p = profile.p_predicted(truth, pred); p > 0)
+                    acc.add(profile, task, m.context_tokens > 0, as.by_category.at(pred), m.share * (1 - u) * p);
+              }
+              as.expected = acc.finish();
+              if (as.expected.complete()) out.push_back(std::move(as));
             }
-            for (const auto &pred : kCategories)
-              if (const double p = profile.p_predicted(truth, pred); p > 0)
-                acc.add(profile, task, m.context_tokens > 0, as.by_category.at(pred), m.share * p);
-          }
-          as.expected = acc.finish();
-          if (as.expected.complete()) out.push_back(std::move(as));
-        }
   std::sort(out.begin(), out.end(),
             [](const Assignment &x, const Assignment &y) { return x.expected.tps_weighted > y.expected.tps_weighted; });
   return out;
@@ -272,6 +326,9 @@ std::string assignment_policy_yaml(const Assignment &a, const std::string &name,
   if (!a.long_context.empty())
     o << "      - {name: long-context, when: {context_gt: max_small_context}, route: " << route(a.long_context)
       << ", reason: long context}\n";
+  if (!a.uncertain.empty())
+    o << "      - {name: uncertain, when: {entropy_gt: " << fmt(a.tau) << "}, route: " << route(a.uncertain)
+      << ", reason: uncertain probe}\n";
   const std::vector<std::string> order = {"code", "qa", "math"};
   for (size_t i = 0; i < order.size(); ++i) {
     const std::string &cat = order[i];

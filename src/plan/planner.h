@@ -25,6 +25,9 @@ struct Profile {
   std::map<std::string, std::map<std::string, Cell>> long_context;   // the same for padded (long) requests
   std::map<std::string, std::map<std::string, double>> confusion;    // true -> predicted -> count
   std::map<std::string, std::map<std::string, Cell>> published;      // scenario -> policy -> cell (optional)
+  // The probe's entropy (bits) on requests of each true category (aio profile records them). With them, entropy
+  // thresholds (tau) take effect in plans; without, the probe is taken as confident.
+  std::map<std::string, std::vector<double>> entropies;
 
   // Probability that a request of true category `truth` is predicted as `predicted` (identity when unknown).
   double p_predicted(const std::string &truth, const std::string &predicted) const;
@@ -53,10 +56,14 @@ Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, 
 struct Assignment {
   std::map<std::string, std::string> by_category; // predicted category -> "model/strategy"
   std::string long_context;                       // for requests beyond the small model's context limit
+  std::string uncertain;                          // for requests whose probe entropy exceeds tau ("" = none)
+  double tau = 0;                                 // bits (used when `uncertain` is set)
   Expectation expected;
 };
 
-// Every assignment over the profile's configurations, its expectation on `scenario`, sorted by tps_weighted.
+// Every assignment over the profile's configurations (and, when the profile has entropy samples, every fallback
+// configuration for uncertain requests with tau at each sample quantile), its expectation on `scenario`, sorted by
+// tps_weighted. Uncertainty is taken as independent of misclassification.
 std::vector<Assignment> enumerate_assignments(const Profile &profile, const eval::Scenario &scenario);
 // The non-dominated ones (accuracy vs tps_weighted), by increasing tps.
 std::vector<Assignment> pareto_front(const std::vector<Assignment> &all);

@@ -84,6 +84,38 @@ TEST(Planner, TheOptimizerFindsThePapersPolicyAndWritesIt) {
   EXPECT_NEAR(plan_policy(p, a, cfg->policies.at("planned")).acc, best->expected.acc, 1e-9);
 }
 
+// With the probe's entropy samples, tau takes effect: uncertain requests follow the policy's fallback.
+TEST(Planner, EntropySamplesMakeTauMatter) {
+  const std::string dir = test::make_temp_dir("tau");
+  std::ofstream(dir + "/p.yaml")
+      << "configurations:\n"
+         "  small/plain: {humaneval: {acc: 50, tps: 30}}\n"
+         "  large/plain: {humaneval: {acc: 90, tps: 10}}\n"
+         "probe_confusion: {code: {code: 1}}\n"
+         "probe_entropy: {code: [0.1, 0.1, 0.9, 0.9]}\n";
+  std::ofstream(dir + "/s.yaml") << "mix: [{task: humaneval, share: 1}]\n";
+  auto p = load_profile(dir + "/p.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  auto sc = eval::load_scenario(dir + "/s.yaml");
+  ASSERT_TRUE(sc.ok()) << sc.status().to_string();
+  // aio: confident code (entropy <= tau = 0.45) -> small; the uncertain half -> large.
+  const Expectation e = plan_policy(*p, *sc, builtin("aio"));
+  EXPECT_NEAR(e.acc, 0.5 * 50 + 0.5 * 90, 1e-9);
+  EXPECT_NEAR(e.tps_weighted, 0.5 * 30 + 0.5 * 10, 1e-9);
+  // Without the entropy fallback every code request goes to the small model.
+  EXPECT_NEAR(plan_policy(*p, *sc, builtin("no-entropy-fallback")).acc, 50, 1e-9);
+  // The optimizer finds the fallback and its tau for a 70% floor.
+  const auto best = best_above(enumerate_assignments(*p, *sc), 70);
+  ASSERT_TRUE(best.has_value());
+  // (Two assignments tie: confident -> small and uncertain -> large, or the other way round.)
+  EXPECT_NE(best->uncertain, "");
+  EXPECT_NE(best->uncertain, best->by_category.at("code"));
+  EXPECT_DOUBLE_EQ(best->tau, 0.1);
+  EXPECT_NEAR(best->expected.acc, 70, 1e-9);
+  EXPECT_NEAR(best->expected.tps_weighted, 20, 1e-9);
+  EXPECT_NE(assignment_policy_yaml(*best, "x", "y", 2048).find("entropy_gt: 0.1"), std::string::npos);
+}
+
 TEST(Planner, ProfileMistakesAreExplained) {
   const std::string dir = test::make_temp_dir("profile");
   const std::vector<std::pair<std::string, std::string>> cases = {
