@@ -85,7 +85,11 @@ int run_profile(const ProfileOptions &o) {
     rule.strategy = *strategy;
     rule.name = c;
     rule.reason = "aio profile measures " + c;
-    p.rules.push_back(rule);
+    // The first rule reads the probe (so it runs and its confusion matrix and entropies are measured); both route
+    // to the same configuration.
+    policy::Rule probed = rule;
+    probed.when.categories = (*router)->config().categories;
+    p.rules = {probed, rule};
     if (Status st = (*router)->add_policy(p); !st.ok()) return report_error(st);
     policies.push_back(p.name);
   }

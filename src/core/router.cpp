@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "decode/strategy.h"
+#include "policy/policy_config.h"
 
 namespace aio::core {
 namespace {
@@ -80,7 +81,11 @@ Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::
   auto tokens = prompt_tokens(*probe_model.model, request);
   if (!tokens) return tokens.status();
   const double tokenize_ms = ms_since(t_template);
-  if (lm_probe_) {
+  if (!policy::uses_probe(**policy)) {
+    // The policy never looks at the probe: skip it (a baseline must not pay for what it does not use).
+    rec.probe.probe_kind = "none";
+    rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+  } else if (lm_probe_) {
     auto probed = lm_probe_->classify(*probe_model.session, *tokens, 0, keep_kv);
     if (!probed) return probed.status();
     rec.probe = std::move(*probed);

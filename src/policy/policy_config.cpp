@@ -159,6 +159,12 @@ const PolicySet &builtin_policies() {
   return set;
 }
 
+bool uses_probe(const Policy &policy) {
+  for (const auto &r : policy.rules)
+    if (!r.when.categories.empty() || r.when.entropy_le || r.when.entropy_gt) return true;
+  return false;
+}
+
 std::vector<std::string> models_used(const Policy &policy) {
   std::vector<std::string> names;
   for (const Rule &r : policy.rules)

@@ -67,10 +67,18 @@ TEST(LmProbe, LabelsMustStartWithDifferentTokens) {
 TEST(KvReuse, GivesTheSameContinuationAsAFreshPrefill) {
   auto router = make_router();
   ASSERT_TRUE(router);
+  policy::Policy probe_then_small;
+  probe_then_small.name = "probe-then-small";
+  policy::Rule any_category;
+  any_category.when.categories = {"code", "qa", "math"};
+  any_category.model = "small";
+  probe_then_small.rules = {any_category};
+  ASSERT_TRUE(router->add_policy(probe_then_small).ok());
   for (const char *prompt : {"def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
                              "Write a function that checks whether a string is a palindrome.", "print("}) {
-    // static-small routes everything to the small model, on which the probe ran: its KV is reused.
-    auto routed = router->generate({.prompt = prompt, .policy = "static-small"}, greedy(24));
+    // A policy that reads the probe and then sends everything to the small model, on which the probe ran: its KV is
+    // reused.
+    auto routed = router->generate({.prompt = prompt, .policy = "probe-then-small"}, greedy(24));
     ASSERT_TRUE(routed.ok()) << routed.status().to_string();
     EXPECT_EQ(routed->record.n_prefill_tokens_saved, routed->record.n_prompt_tokens - 1) << prompt;
     // The same prompt on a fresh session of the same model, no probe.
@@ -96,7 +104,9 @@ TEST(Router, RoutesToTheModelAndStrategyThePolicyChose) {
     EXPECT_EQ(out->record.route.model, c.model);
     EXPECT_STREQ(strategy_name(out->record.route.strategy), c.strategy);
     EXPECT_EQ(out->record.n_generated, 16);
-    EXPECT_EQ(out->record.n_prefill_tokens_saved > 0, std::string(c.model) == "small") << c.policy;
+    // These policies never read the probe, so it does not run (and leaves no KV to reuse).
+    EXPECT_EQ(out->record.probe.probe_kind, "none") << c.policy;
+    EXPECT_EQ(out->record.n_prefill_tokens_saved, 0) << c.policy;
     if (std::string(c.strategy) != "plain") EXPECT_GT(out->record.n_drafted, 0) << c.policy;
   }
   // Routing is lossless: the large model's output is the same whichever strategy decodes it.
