@@ -111,7 +111,16 @@ int main(int argc, char **argv) {
   std::string long_prompt;
   for (int i = 0; i < 12; ++i) long_prompt += "def helper_" + std::to_string(i) + "(x):\n    return x * " + std::to_string(i) + "\n\n";
   long_prompt += "# Write a function that sums all helpers:\n";
-  auto reused = router.generate({.prompt = long_prompt, .policy = "static-small"}, gp);
+  // A policy that reads the probe (so the lm probe runs and leaves its KV) and answers on the small model.
+  policy::Policy probe_then_small;
+  probe_then_small.name = "probe-then-small";
+  policy::Rule by_category, fallback;
+  by_category.when.categories = cfg.categories;
+  by_category.model = fallback.model = "small";
+  probe_then_small.rules = {by_category, fallback};
+  if (Status st = router.add_policy(probe_then_small); !st.ok())
+    return std::fprintf(stderr, "bench: %s\n", st.message().c_str()), 1;
+  auto reused = router.generate({.prompt = long_prompt, .policy = "probe-then-small"}, gp);
   auto small_model = router.shared_model("small"); // resident already: no second copy of the weights
   auto fresh_session = *engine::Session::create(small_model, {.n_ctx = 2048, .n_threads = threads});
   auto fresh = engine::generate(*fresh_session, *small_model->tokenize(long_prompt), gp);

@@ -19,7 +19,11 @@ std::string config(const std::string &probe_kind) {
   const std::string path = make_temp_dir("cfg") + "/aio.yaml";
   std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 1024}\n"
                       << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 1024}\n"
-                      << "probe: {kind: " << probe_kind << ", fasttext_model: builtin}\nthreads: 1\n";
+                      << "probe: {kind: " << probe_kind << ", fasttext_model: builtin}\nthreads: 1\n"
+                      // A policy that reads the probe and then sends everything to the small model.
+                      << "policies:\n  probe-then-small:\n    rules:\n"
+                      << "      - {when: {category: [code, qa, math]}, route: {model: small, strategy: plain}}\n"
+                      << "      - {route: {model: small, strategy: plain}}\n";
   return path;
 }
 
@@ -56,7 +60,7 @@ TEST(RouteCli, PolicyFlagAndErrors) {
 TEST(GenerateCli, ConfigRoutesGeneratesAndPrintsTheRouteRecord) {
   const std::string cfg = config("lm");
   auto r = aio({"generate", "--config", cfg, "-p", "def add(a, b):", "-n", "8", "--ignore-eos", "--policy",
-                "static-small", "--json"});
+                "probe-then-small", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["synthetic"], true);
@@ -67,7 +71,7 @@ TEST(GenerateCli, ConfigRoutesGeneratesAndPrintsTheRouteRecord) {
     EXPECT_TRUE(j["aio"]["timings_ms"].contains(stage)) << stage;
 
   auto text = aio({"generate", "--config", cfg, "-p", "def add(a, b):", "-n", "8", "--ignore-eos", "--policy",
-                   "static-small"});
+                   "probe-then-small"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_EQ(text.out, j["text"].get<std::string>() + "\n");
   EXPECT_NE(text.err.find("[route]"), std::string::npos);
