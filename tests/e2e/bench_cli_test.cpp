@@ -76,12 +76,13 @@ TEST(BenchCli, AKilledRunResumesWithoutLossOrRepeats) {
   argv.insert(argv.end(), args.begin(), args.end());
   {
     BackgroundProcess run(argv);
-    for (int i = 0; i < 600 && lines_of(out).size() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Killed once a few records are in (slow builds such as ASAN take longer to get there).
+    for (int i = 0; i < 6000 && lines_of(out).size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     run.send_signal(SIGKILL);
     run.wait();
   }
   const auto before = lines_of(out);
-  ASSERT_GE(before.size(), 5u);
+  ASSERT_GE(before.size(), 3u);
   ASSERT_LT(before.size(), 24u) << "the run finished before it could be killed; the test proves nothing";
   std::ofstream(out, std::ios::app) << R"({"scenario": "A", "policy": "aio", "id": "torn)"; // as if killed mid-line
 
