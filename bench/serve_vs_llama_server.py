@@ -78,7 +78,8 @@ def main():
     work = tempfile.mkdtemp(prefix="aio-bench-serve-")
     cfg = os.path.join(work, "aio.yaml")
     with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\n  large: {{path: {args.model}, n_ctx: 512}}\n"
+        # One model, as llama-server has: the requests pin it, so routing does not enter the comparison.
+        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\npolicy: static-small\n"
                 f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
     levels = [1, 2, 4, 8]
     out = {"model": args.model, "threads": args.threads, "tokens": args.tokens, "repeats": args.repeats,
@@ -88,7 +89,6 @@ def main():
     cmds = {
         "llama-server": [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", "18000", "-t",
                          str(args.threads), "--parallel", str(args.slots), "-c", str(512 * args.slots)],
-        # Both config entries point at the same file; requests pin "small", so one engine serves them all.
         "aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18001", "--slots", str(args.slots)],
     }
     bases = {"llama-server": "http://127.0.0.1:18000", "aio": "http://127.0.0.1:18001"}
