@@ -1,5 +1,7 @@
 #include "serve/http_server.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <ctime>
 #include <random>
@@ -60,6 +62,11 @@ json aio_object(const Admission &a, const engine::GenerationRecord *g) {
 } // namespace
 
 HttpServer::HttpServer(HttpParams params) : params_(std::move(params)), http_(std::make_unique<httplib::Server>()) {
+  // Remember the listening socket (cpp-httplib's defaults are kept: address reuse) so bind() can raise its backlog.
+  http_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket_ = sock;
+  });
   install_routes();
 }
 
@@ -75,6 +82,10 @@ bool HttpServer::bind(std::string *error) {
   } else {
     port_ = http_->bind_to_port(params_.host, params_.port) ? params_.port : -1;
   }
+  // cpp-httplib listens with a backlog of 5: a burst of new connections on a busy machine (the listener thread
+  // competing with inference for the cores) can overflow it and reset a client's connection. Raise it (the kernel
+  // caps it at net.core.somaxconn); listen() on a listening socket only updates the backlog.
+  if (port_ > 0 && listen_socket_ >= 0) ::listen(listen_socket_, 1024);
   if (port_ <= 0 && error) *error = "cannot listen on " + params_.host + ":" + std::to_string(params_.port) +
                                     " (address in use, or not an address of this machine); pick another --port";
   return port_ > 0;

@@ -47,6 +47,7 @@ private:
   std::shared_ptr<AioService> service_;
   std::shared_ptr<std::string> load_error_;
   int port_ = 0;
+  int listen_socket_ = -1; // set by the socket-options hook when bind() creates it
 };
 
 } // namespace aio::serve
