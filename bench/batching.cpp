@@ -89,13 +89,7 @@ public:
 
 private:
   int32_t add(llama_token t, llama_pos p, llama_seq_id seq, bool logits) {
-    const int32_t i = batch_.n_tokens++;
-    batch_.token[i] = t;
-    batch_.pos[i] = p;
-    batch_.n_seq_id[i] = 1;
-    batch_.seq_id[i][0] = seq;
-    batch_.logits[i] = logits;
-    return i;
+    return engine::batch_add(batch_, t, p, seq, logits);
   }
   const engine::Model &model_;
   llama_context *ctx_ = nullptr;

@@ -3,9 +3,9 @@
 // results JSONL the moment it is scored, and --resume continues an interrupted run without repeating anything.
 #include <cstdio>
 #include <map>
-#include <sstream>
 
 #include "commands.h"
+#include "eval_cli.h"
 #include "eval/bench_run.h"
 #include "progress.h"
 
@@ -23,29 +23,15 @@ struct BenchOptions {
   double timeout = 10;
 };
 
-std::vector<std::string> split(const std::string &s, char sep) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string part; std::getline(in, part, sep);)
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
-
 int run_bench_command(const BenchOptions &o) {
   auto scenario = eval::load_scenario(o.scenario);
   if (!scenario) return report_error(scenario.status());
   if (o.long_context > 0) scenario->set_long_context(o.long_context);
-  std::map<eval::Task, std::string> overrides;
-  for (const auto &d : o.datasets) {
-    const size_t eq = d.find('=');
-    auto task = eval::parse_task(d.substr(0, eq));
-    if (eq == std::string::npos || !task)
-      return report_error(invalid_argument("--dataset takes TASK=PATH (e.g. humaneval=HumanEval.jsonl.gz), not '" + d + "'"));
-    overrides[*task] = d.substr(eq + 1);
-  }
-  if (o.data.empty() && overrides.size() < scenario->mix.size())
+  auto overrides = parse_dataset_flags(o.datasets);
+  if (!overrides) return report_error(overrides.status());
+  if (o.data.empty() && overrides->size() < scenario->mix.size())
     return report_error(invalid_argument("say where the datasets are: --data DIR (or --dataset TASK=PATH for each)"));
-  auto paths = eval::locate_datasets(*scenario, o.data, overrides);
+  auto paths = eval::locate_datasets(*scenario, o.data, *overrides);
   if (!paths) return report_error(paths.status());
   std::map<eval::Task, std::vector<eval::TaskItem>> data;
   for (const auto &[task, path] : *paths) {
@@ -57,29 +43,19 @@ int run_bench_command(const BenchOptions &o) {
 
   auto router = load_router(o.config);
   if (!router) return report_error(router.status());
-  const auto policies = split(o.policies, ',');
+  const auto policies = split_list(o.policies);
   if (policies.empty()) return report_error(invalid_argument("--policies is empty"));
   for (const auto &p : policies)
     if (auto found = (*router)->config().find_policy(p); !found) return report_error(found.status());
 
-  const engine::Model &counter_model = (*router)->model((*router)->config().probe.model);
-  const eval::TokenCounter count_tokens = [&](const std::string &text) {
-    auto t = counter_model.tokenize(text, false, false);
-    return t ? static_cast<int32_t>(t->size()) : 0;
-  };
-  auto workload = eval::build_workload(*scenario, data, o.n, o.seed, count_tokens);
+  auto workload = eval::build_workload(*scenario, data, o.n, o.seed, probe_token_counter(**router));
   if (!workload) return report_error(workload.status());
 
-  std::optional<eval::Sandbox> sandbox;
-  if (paths->count(eval::Task::humaneval)) {
-    auto s = eval::Sandbox::create(o.python);
-    if (!s) return report_error(s.status());
-    sandbox = std::move(*s);
-    std::fprintf(stderr, "sandbox: %s\n", sandbox->isolation().note.c_str());
-  }
+  auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python);
+  if (!sandbox) return report_error(sandbox.status());
   eval::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
-  const eval::Scorer scorer(sandbox ? &*sandbox : nullptr, limits);
+  const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, limits);
 
   auto log = eval::ResultsLog::open(o.output, o.resume);
   if (!log) return report_error(log.status());
@@ -103,7 +79,7 @@ int run_bench_command(const BenchOptions &o) {
   run.run_info = {{"config", (*router)->config().source}, {"models", models}, {"synthetic_models", synthetic},
                   {"probe", (*router)->config().probe.kind}, {"n", o.n}, {"seed", o.seed},
                   {"scenario_description", scenario->description}, {"long_context", long_contexts},
-                  {"sandbox", sandbox ? sandbox->isolation().note : ""}};
+                  {"sandbox", *sandbox ? (*sandbox)->isolation().note : ""}};
 
   std::fprintf(stderr, "scenario %s: %zu requests x %zu policies -> %s%s\n", scenario->name.c_str(), workload->size(),
                policies.size(), o.output.c_str(), log->n_done() ? " (resuming)" : "");

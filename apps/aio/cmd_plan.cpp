@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "commands.h"
+#include "eval_cli.h"
 #include "config/config.h"
 #include "plan/planner.h"
 #include "policy/policy_config.h"
@@ -24,14 +24,6 @@ struct PlanOptions {
   double floor = 0;
   int standard_context = 512;
 };
-
-std::vector<std::string> split(const std::string &s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
 
 std::string routes_text(const plan::Expectation &e) {
   std::string out;
@@ -69,7 +61,7 @@ int run_plan(const PlanOptions &o) {
               "is the mix-weighted mean of per-request tokens/s, the paper's aggregate; \"tps (sum)\" is total tokens "
               "over total time for requests of equal length. With the profile's probe entropy samples (aio profile records "
               "them) entropy thresholds such as tau take effect; without them the probe counts as confident.\n");
-  for (const auto &sc_name : split(o.scenarios)) {
+  for (const auto &sc_name : split_list(o.scenarios)) {
     auto scenario = eval::load_scenario(sc_name);
     if (!scenario) return report_error(scenario.status());
     std::printf("\n## Scenario %s: %s\n\n", scenario->name.c_str(), scenario->description.c_str());
@@ -78,7 +70,7 @@ int run_plan(const PlanOptions &o) {
     std::printf("| policy | accuracy %% | tps (paper) | tps (sum) | routes |%s\n| --- | --- | --- | --- | --- |%s\n",
                 has_pub ? " published acc | published tps |" : "", has_pub ? " --- | --- |" : "");
     plan::Expectation aio_plan;
-    for (const auto &name : split(o.policies)) {
+    for (const auto &name : split_list(o.policies)) {
       const auto pol = policies.find(name);
       if (pol == policies.end()) return report_error(invalid_argument("no policy named '" + name + "'"));
       const plan::Expectation e = plan::plan_policy(*profile, *scenario, pol->second, true, o.standard_context);

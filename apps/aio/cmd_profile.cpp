@@ -7,10 +7,10 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "commands.h"
+#include "eval_cli.h"
 #include "eval/bench_run.h"
 #include "eval/report.h"
 #include "plan/planner.h"
@@ -29,14 +29,6 @@ struct ProfileOptions {
   bool resume = false;
 };
 
-std::vector<std::string> split(const std::string &s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
-
 int run_profile(const ProfileOptions &o) {
   // The scenario: every task in equal shares (plus HumanEval padded to --long-context, when given).
   auto defaults = eval::load_scenario("A");
@@ -45,7 +37,7 @@ int run_profile(const ProfileOptions &o) {
   scenario.name = "profile";
   scenario.description = "aio profile: each task under each configuration";
   scenario.tasks = defaults->tasks;
-  for (const auto &t : split(o.tasks)) {
+  for (const auto &t : split_list(o.tasks)) {
     auto task = eval::parse_task(t);
     if (!task) return report_error(task.status());
     scenario.mix.push_back({*task, 0, 0});
@@ -53,14 +45,9 @@ int run_profile(const ProfileOptions &o) {
   if (o.long_context > 0) scenario.mix.push_back({eval::Task::humaneval, 0, o.long_context});
   for (auto &m : scenario.mix) m.share = 1.0 / static_cast<double>(scenario.mix.size());
 
-  std::map<eval::Task, std::string> overrides;
-  for (const auto &d : o.datasets) {
-    const size_t eq = d.find('=');
-    auto task = eval::parse_task(d.substr(0, eq));
-    if (eq == std::string::npos || !task) return report_error(invalid_argument("--dataset takes TASK=PATH, not '" + d + "'"));
-    overrides[*task] = d.substr(eq + 1);
-  }
-  auto paths = eval::locate_datasets(scenario, o.data, overrides);
+  auto overrides = parse_dataset_flags(o.datasets);
+  if (!overrides) return report_error(overrides.status());
+  auto paths = eval::locate_datasets(scenario, o.data, *overrides);
   if (!paths) return report_error(paths.status());
   std::map<eval::Task, std::vector<eval::TaskItem>> data;
   for (const auto &[task, path] : *paths) {
@@ -73,7 +60,7 @@ int run_profile(const ProfileOptions &o) {
   if (!router) return report_error(router.status());
   // One fixed policy per configuration.
   std::vector<std::string> policies;
-  for (const auto &c : split(o.configs)) {
+  for (const auto &c : split_list(o.configs)) {
     const size_t slash = c.find('/');
     auto strategy = parse_strategy(slash == std::string::npos ? "" : c.substr(slash + 1));
     if (!strategy || *strategy == Strategy::draft)
@@ -94,20 +81,12 @@ int run_profile(const ProfileOptions &o) {
     policies.push_back(p.name);
   }
 
-  const engine::Model &counter = (*router)->model((*router)->config().probe.model);
   auto workload = eval::build_workload(scenario, data, o.per_task * static_cast<int>(scenario.mix.size()), o.seed,
-                                       [&](const std::string &text) {
-                                         auto t = counter.tokenize(text, false, false);
-                                         return t ? static_cast<int32_t>(t->size()) : 0;
-                                       });
+                                       probe_token_counter(**router));
   if (!workload) return report_error(workload.status());
-  std::optional<eval::Sandbox> sandbox;
-  if (paths->count(eval::Task::humaneval)) {
-    auto s = eval::Sandbox::create(o.python);
-    if (!s) return report_error(s.status());
-    sandbox = std::move(*s);
-  }
-  const eval::Scorer scorer(sandbox ? &*sandbox : nullptr, eval::SandboxLimits{});
+  auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python);
+  if (!sandbox) return report_error(sandbox.status());
+  const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, eval::SandboxLimits{});
   const std::string results = !o.results.empty() ? o.results : o.output + ".runs.jsonl";
   auto log = eval::ResultsLog::open(results, o.resume);
   if (!log) return report_error(log.status());

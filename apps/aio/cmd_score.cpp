@@ -5,6 +5,7 @@
 #include <map>
 
 #include "commands.h"
+#include "eval_cli.h"
 #include "eval/scoring.h"
 #include "progress.h"
 
@@ -39,16 +40,11 @@ int run_score(const ScoreOptions &o) {
     }
   }
 
-  std::optional<eval::Sandbox> sandbox;
-  if (*task == eval::Task::humaneval) {
-    auto s = eval::Sandbox::create(o.python);
-    if (!s) return report_error(s.status());
-    sandbox = std::move(*s);
-    std::fprintf(stderr, "sandbox: %s\n", sandbox->isolation().note.c_str());
-  }
+  auto sandbox = sandbox_if(*task == eval::Task::humaneval, o.python);
+  if (!sandbox) return report_error(sandbox.status());
   eval::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
-  const eval::Scorer scorer(sandbox ? &*sandbox : nullptr, limits);
+  const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, limits);
 
   std::ofstream out;
   if (!o.output.empty()) {

@@ -36,14 +36,9 @@ Status DecodeLoop::decode(std::span<const llama_token> tokens, bool all_logits) 
     batch_ = llama_batch_init(n, 0, 1);
     batch_capacity_ = n;
   }
-  batch_.n_tokens = n;
-  for (int32_t i = 0; i < n; ++i) {
-    batch_.token[i] = tokens[static_cast<size_t>(i)];
-    batch_.pos[i] = n_past_ + i;
-    batch_.n_seq_id[i] = 1;
-    batch_.seq_id[i][0] = seq_;
-    batch_.logits[i] = all_logits || i == n - 1;
-  }
+  batch_.n_tokens = 0;
+  for (int32_t i = 0; i < n; ++i)
+    batch_add(batch_, tokens[static_cast<size_t>(i)], n_past_ + i, seq_, all_logits || i == n - 1);
   AIO_RETURN_IF_ERROR(session_.decode(batch_));
   n_past_ += n;
   ++out_.record().n_decode_steps;

@@ -71,14 +71,10 @@ Status Session::prefill(llama_seq_id seq, std::span<const llama_token> tokens, l
   Status status;
   for (size_t start = 0; start < tokens.size() && status.ok(); start += chunk) {
     const size_t n = std::min(chunk, tokens.size() - start);
-    batch.n_tokens = static_cast<int32_t>(n);
-    for (size_t i = 0; i < n; ++i) {
-      batch.token[i] = tokens[start + i];
-      batch.pos[i] = pos0 + static_cast<llama_pos>(start + i);
-      batch.n_seq_id[i] = 1;
-      batch.seq_id[i][0] = seq;
-      batch.logits[i] = want_last_logits && start + i + 1 == tokens.size();
-    }
+    batch.n_tokens = 0;
+    for (size_t i = 0; i < n; ++i)
+      batch_add(batch, tokens[start + i], pos0 + static_cast<llama_pos>(start + i), seq,
+                want_last_logits && start + i + 1 == tokens.size());
     status = decode(batch);
   }
   llama_batch_free(batch);
@@ -89,6 +85,16 @@ const float *Session::logits(int32_t i) const { return llama_get_logits_ith(ctx_
 
 void Session::truncate(llama_seq_id seq, llama_pos from) {
   llama_memory_seq_rm(llama_get_memory(ctx_.get()), seq, from, -1);
+}
+
+int32_t batch_add(llama_batch &batch, llama_token token, llama_pos pos, llama_seq_id seq, bool logits) {
+  const int32_t i = batch.n_tokens++;
+  batch.token[i] = token;
+  batch.pos[i] = pos;
+  batch.n_seq_id[i] = 1;
+  batch.seq_id[i][0] = seq;
+  batch.logits[i] = logits;
+  return i;
 }
 
 std::vector<uint8_t> Session::save_sequence(llama_seq_id seq) const {

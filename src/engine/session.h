@@ -22,6 +22,10 @@ struct SessionParams {
   Status validate() const;
 };
 
+// Appends one token of one sequence to `batch` (at batch.n_tokens) and returns its row: the index its logits have
+// after the decode when `logits` is set.
+int32_t batch_add(llama_batch &batch, llama_token token, llama_pos pos, llama_seq_id seq, bool logits);
+
 class Session {
 public:
   static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model, const SessionParams &params);

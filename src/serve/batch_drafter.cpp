@@ -43,13 +43,7 @@ void BatchDrafter::reset(llama_seq_id seq) { keep(seq, 0); }
 
 Status BatchDrafter::propose(std::span<Want> wants) {
   auto add = [&](llama_token t, llama_seq_id seq, bool logits) {
-    const int32_t i = batch_.n_tokens++;
-    batch_.token[i] = t;
-    batch_.pos[i] = n_past_[static_cast<size_t>(seq)]++;
-    batch_.n_seq_id[i] = 1;
-    batch_.seq_id[i][0] = seq;
-    batch_.logits[i] = logits;
-    return i;
+    return engine::batch_add(batch_, t, n_past_[static_cast<size_t>(seq)]++, seq, logits);
   };
   // Catch-up: everything each sequence has not seen except its last token, in as few chunks as fit.
   batch_.n_tokens = 0;

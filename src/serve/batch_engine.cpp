@@ -126,9 +126,9 @@ int32_t BatchEngine::reuse_kv(Slot &slot, Job &job) {
   const size_t from_slot = common_prefix(slot.cached, job.prompt, limit);
   const size_t from_probe = job.cached_state.empty() ? 0 : common_prefix(job.cached_tokens, job.prompt, limit);
   size_t keep = from_slot;
-  if (from_probe > from_slot && session_->load_sequence(slot.seq, job.cached_state).ok()) keep = from_probe;
-  session_->truncate(slot.seq, static_cast<llama_pos>(keep)); // a failed load leaves the sequence empty: keep = 0 then
-  if (keep == from_slot && from_probe > from_slot) keep = 0;
+  if (from_probe > from_slot) // the probe's KV replaces the slot's; a load that fails leaves the sequence empty
+    keep = session_->load_sequence(slot.seq, job.cached_state).ok() ? from_probe : 0;
+  session_->truncate(slot.seq, static_cast<llama_pos>(keep));
   job.cached_state = {};
   job.cached_tokens = {};
   slot.cached.clear();
@@ -273,13 +273,7 @@ bool BatchEngine::step() {
   // the batch, oldest slot first.
   batch_.n_tokens = 0;
   auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
-    const int32_t i = batch_.n_tokens++;
-    batch_.token[i] = t;
-    batch_.pos[i] = pos;
-    batch_.n_seq_id[i] = 1;
-    batch_.seq_id[i][0] = seq;
-    batch_.logits[i] = logits;
-    return i;
+    return engine::batch_add(batch_, t, pos, seq, logits);
   };
   for (auto &s : slots_) {
     s->output_row = -1;
