@@ -14,7 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ggml-cpu.h"
-#include "serve/batch_engine.h"
+#include "exec/batch_engine.h"
 
 using namespace aio;
 
@@ -22,10 +22,10 @@ namespace {
 
 // One level: `streams` requests of n_tokens each, submitted at once; generated tokens per second of wall time
 // (including the short prompts' prefill, about 12 tokens each).
-double run_level(serve::BatchEngine &engine, const engine::Model &model, int streams, int n_tokens) {
+double run_level(exec::BatchEngine &engine, const engine::Model &model, int streams, int n_tokens) {
   int generated = 0;
   for (int i = 0; i < streams; ++i) {
-    serve::Job j;
+    exec::Job j;
     j.prompt = *model.tokenize("Stream " + std::to_string(i) + ": tell me a story about the sea.");
     j.params.max_tokens = n_tokens;
     j.params.ignore_eos = true;
@@ -102,16 +102,16 @@ struct SpecResult {
   double tps = 0, acceptance = 0;
   int64_t steps = 0;
 };
-SpecResult run_strategy_level(serve::BatchEngine &engine, const engine::Model &model, Strategy strategy,
-                              int streams, int n_tokens) {
+SpecResult run_strategy_level(exec::BatchEngine &engine, const engine::Model &model, Strategy strategy,
+                              int streams, int n_tokens, std::shared_ptr<const engine::Model> drafter = nullptr) {
   int generated = 0, drafted = 0, accepted = 0;
   for (int i = 0; i < streams; ++i) {
-    serve::Job j;
+    exec::Job j;
     j.prompt = *model.tokenize("Stream " + std::to_string(i) + ": the the the the the the the the");
     j.params.max_tokens = n_tokens;
     j.params.ignore_eos = true;
-    j.strategy = strategy;
-    j.draft_model = "small";
+    j.decoding.strategy = strategy;
+    j.decoding.draft_model = drafter;
     j.on_done = [&](Expected<engine::GenerationRecord> r) {
       if (!r) return;
       generated += r->n_generated;
@@ -136,12 +136,12 @@ int bench_speculation(const std::string &small_path, const std::string &large_pa
   auto small = engine::Model::load({.path = small_path});
   auto large = engine::Model::load({.path = large_path});
   if (!small || !large) return std::fprintf(stderr, "bench: the tiny pair is missing (make demo writes it)\n"), 1;
-  serve::BatchEngineParams p;
+  exec::BatchEngineParams p;
   p.n_slots = 4;
   p.n_ctx_per_slot = 512;
   p.n_threads = threads;
-  auto engine = serve::BatchEngine::create(*large, p);
-  if (!engine || !(*engine)->add_drafter("small", *small).ok()) return std::fprintf(stderr, "bench: no engine\n"), 1;
+  auto engine = exec::BatchEngine::create(*large, p);
+  if (!engine) return std::fprintf(stderr, "bench: no engine\n"), 1;
   run_strategy_level(**engine, **large, Strategy::plain, 1, 4);
   std::printf("\nSpeculation inside the batched step: tiny-large, tiny-small drafting, %d threads, %d tokens per "
               "stream, median of %d\n", threads, n_tokens, repeats);
@@ -151,7 +151,7 @@ int bench_speculation(const std::string &small_path, const std::string &large_pa
     std::map<Strategy, std::vector<SpecResult>> samples;
     for (int r = 0; r < repeats; ++r)
       for (Strategy s : {Strategy::plain, Strategy::pld, Strategy::draft})
-        samples[s].push_back(run_strategy_level(**engine, **large, s, streams, n_tokens));
+        samples[s].push_back(run_strategy_level(**engine, **large, s, streams, n_tokens, *small));
     auto med = [&](Strategy s) {
       auto v = samples[s];
       std::sort(v.begin(), v.end(), [](const SpecResult &a, const SpecResult &b) { return a.tps < b.tps; });
@@ -194,14 +194,14 @@ int main(int argc, char **argv) {
 
   auto model = engine::Model::load({.path = model_path});
   if (!model) return std::fprintf(stderr, "bench: %s\n", model.status().message().c_str()), 1;
-  std::map<std::string, std::unique_ptr<serve::BatchEngine>> engines;
+  std::map<std::string, std::unique_ptr<exec::BatchEngine>> engines;
   for (bool unified : compare_kv ? std::vector<bool>{true, false} : std::vector<bool>{true}) {
-    serve::BatchEngineParams p;
+    exec::BatchEngineParams p;
     p.n_slots = 8;
     p.n_ctx_per_slot = 512;
     p.n_threads = threads;
     p.kv_unified = unified;
-    auto engine = serve::BatchEngine::create(*model, p);
+    auto engine = exec::BatchEngine::create(*model, p);
     if (!engine) return std::fprintf(stderr, "bench: %s\n", engine.status().message().c_str()), 1;
     run_level(**engine, **model, 1, 4); // warm-up: the first pass pages the mmap'd weights in
     engines[unified ? "unified" : "split"] = std::move(*engine);

@@ -16,13 +16,22 @@
 #include <nlohmann/json.hpp>
 
 #include "core/router.h"
-#include "decode/strategy.h"
+#include "exec/batch_engine.h"
 #include "probe/fasttext_probe.h"
 
 using namespace aio;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// The executor with one slot (requests one at a time, as this benchmark measures them).
+std::unique_ptr<exec::BatchEngine> one_slot(std::shared_ptr<const engine::Model> model, int threads) {
+  exec::BatchEngineParams p;
+  p.n_slots = 1;
+  p.n_ctx_per_slot = 2048;
+  p.n_threads = threads;
+  return std::move(*exec::BatchEngine::create(std::move(model), p));
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -88,7 +97,7 @@ int main(int argc, char **argv) {
     for (const auto &p : prompts) {
       auto r = router.route({.prompt = p});
       if (!r) return std::fprintf(stderr, "bench: %s\n", r.status().message().c_str()), 1;
-      lm_ms.push_back(r->probe.template_ms + r->probe.probe_ms);
+      lm_ms.push_back(r->probe.template_ms + r->probe.wait_ms + r->probe.probe_ms);
       route_ms.push_back(r->route_ms);
     }
   engine::GenerateParams gp;
@@ -96,7 +105,7 @@ int main(int argc, char **argv) {
   gp.ignore_eos = true;
   auto reference = router.generate({.prompt = prompts[1], .policy = "static-large"}, gp);
   if (!reference) return std::fprintf(stderr, "bench: %s\n", reference.status().message().c_str()), 1;
-  const double request_ms = reference->record.prefill_ms + reference->record.decode_ms;
+  const double request_ms = reference->generation.prefill_ms + reference->generation.decode_ms;
   std::printf("Probe overhead per request (median)%s:\n",
               router.model("large").info().synthetic ? " - synthetic weights, real speed" : "");
   std::printf("  fastText probe   %8.4f ms  (%.3f%% of a %d-token request on the large model, %.0f ms)\n",
@@ -122,17 +131,17 @@ int main(int argc, char **argv) {
     return std::fprintf(stderr, "bench: %s\n", st.message().c_str()), 1;
   auto reused = router.generate({.prompt = long_prompt, .policy = "probe-then-small"}, gp);
   auto small_model = router.shared_model("small"); // resident already: no second copy of the weights
-  auto fresh_session = *engine::Session::create(small_model, {.n_ctx = 2048, .n_threads = threads});
-  auto fresh = engine::generate(*fresh_session, *small_model->tokenize(long_prompt), gp);
+  auto fresh_engine = one_slot(small_model, threads);
+  auto fresh = exec::generate(*fresh_engine, *small_model->tokenize(long_prompt), gp);
   if (!reused || !fresh) return std::fprintf(stderr, "bench: KV reuse run failed\n"), 1;
   std::printf("\nKV reuse after the lm probe (%d-token prompt answered by the small model):\n",
-              reused->record.n_prompt_tokens);
+              reused->generation.n_prompt_tokens);
   std::printf("  prefill with reuse %7.1f ms (%d tokens already cached), without %7.1f ms: saves %.1f ms (%.0f%%)\n",
-              reused->record.prefill_ms, reused->record.n_prefill_tokens_saved, fresh->prefill_ms,
-              fresh->prefill_ms - reused->record.prefill_ms,
-              100 * (fresh->prefill_ms - reused->record.prefill_ms) / fresh->prefill_ms);
-  results["kv_reuse"] = {{"prompt_tokens", reused->record.n_prompt_tokens},
-                         {"prefill_ms_reused", reused->record.prefill_ms},
+              reused->generation.prefill_ms, reused->generation.n_prefill_tokens_saved, fresh->prefill_ms,
+              fresh->prefill_ms - reused->generation.prefill_ms,
+              100 * (fresh->prefill_ms - reused->generation.prefill_ms) / fresh->prefill_ms);
+  results["kv_reuse"] = {{"prompt_tokens", reused->generation.n_prompt_tokens},
+                         {"prefill_ms_reused", reused->generation.prefill_ms},
                          {"prefill_ms_fresh", fresh->prefill_ms}};
 
   // 3. Strategies against plain decoding (the anchor: same model, same process, same prompts).
@@ -142,7 +151,7 @@ int main(int argc, char **argv) {
   //    and the rows show the gain when drafts are accepted.
   std::printf("\nDecode, %d tokens, greedy; every strategy's output is checked against plain's:\n", n_tokens);
   std::printf("  %-36s %-6s %9s %9s %9s %8s\n", "model / prompts", "strat", "tok/s", "vs plain", "accepted", "drafted");
-  auto table = [&](const std::string &label, engine::Session &target, engine::Session &draft,
+  auto table = [&](const std::string &label, exec::BatchEngine &target, std::shared_ptr<const engine::Model> draft,
                    const std::vector<std::string> &texts) -> bool {
     double plain_tps = 0;
     std::vector<llama_token> plain_tokens;
@@ -151,8 +160,8 @@ int main(int argc, char **argv) {
       int tokens = 0, drafted = 0, accepted = 0;
       std::vector<llama_token> all;
       for (const auto &text : texts) {
-        auto r = decode::run_strategy(s, {.pld_window = 6, .pld_lookahead = 2, .draft_tokens = 4},
-                                      {&target, &draft, 0, 0}, *target.model().tokenize(text), gp);
+        auto r = exec::generate(target, *target.model().tokenize(text), gp,
+                                {s, {.pld_window = 6, .pld_lookahead = 2, .draft_tokens = 4}, draft});
         if (!r) return std::fprintf(stderr, "bench: %s\n", r.status().message().c_str()), false;
         ms += r->decode_ms;
         tokens += r->n_generated - 1;
@@ -172,17 +181,15 @@ int main(int argc, char **argv) {
     return true;
   };
   {
-    auto target = *engine::Session::create(router.shared_model("large"), {.n_ctx = 2048, .n_threads = threads});
-    auto drafter = *engine::Session::create(small_model, {.n_ctx = 2048, .n_threads = threads});
-    if (!table("8B (1B drafts) / ordinary", *target, *drafter, kPrompts)) return 1;
+    auto target = one_slot(router.shared_model("large"), threads);
+    if (!table("8B (1B drafts) / ordinary", *target, small_model, kPrompts)) return 1;
   }
   auto tiny_small = engine::Model::load({.path = tiny_small_path});
   auto tiny_large = engine::Model::load({.path = tiny_large_path});
   if (tiny_small && tiny_large) {
-    auto target = *engine::Session::create(*tiny_large, {.n_ctx = 2048, .n_threads = threads});
-    auto drafter = *engine::Session::create(*tiny_small, {.n_ctx = 2048, .n_threads = threads});
+    auto target = one_slot(*tiny_large, threads);
     gp.max_tokens = 128;
-    if (!table("tiny-large (tiny-small) / repeating", *target, *drafter,
+    if (!table("tiny-large (tiny-small) / repeating", *target, *tiny_small,
                {"the the the the the the the the", "abc abc abc abc abc abc", "1 2 1 2 1 2 1 2 1 2"}))
       return 1;
   } else {

@@ -23,10 +23,17 @@ nlohmann::json model_info_json(const engine::ModelInfo &info) {
   return j;
 }
 
-Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path) {
+Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path, int32_t n_slots) {
   auto cfg = config::load_config(config_path);
   if (!cfg) return cfg.status();
-  return core::Router::create(std::move(*cfg));
+  return core::Router::create(std::move(*cfg), {.n_slots = n_slots});
+}
+
+Request make_request(const std::string &text, bool chat) {
+  Request r;
+  if (chat) r.messages = {{"user", text}};
+  else r.prompt = text;
+  return r;
 }
 
 uint64_t peak_rss_bytes() {

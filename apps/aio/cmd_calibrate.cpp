@@ -51,7 +51,10 @@ int run_calibrate(const CalibrateOptions &o) {
   {
     Progress bar("probing with the " + cfg->probe.kind + " probe", "prompts");
     for (const auto &p : data) {
-      auto r = (*router)->route({.prompt = p.text, .policy = "static-large"});
+      Request req = make_request(p.text, false);
+      req.policy = "static-large";
+      req.shadow_probe = true; // static-large never reads the probe: ask for it anyway, its verdict is what we tune
+      auto r = (*router)->route(req);
       if (!r) return report_error(r.status());
       probed.push_back({r->probe, p.label});
       bar.update(probed.size(), data.size());

@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "core/route_json.h"
 #include "core/router.h"
-#include "engine/generator.h"
+#include "engine/generation.h"
 
 namespace aio::cli {
 namespace {
@@ -35,7 +35,7 @@ struct GenerateOptions {
 
 struct Loaded {
   std::shared_ptr<engine::Model> model;
-  std::unique_ptr<engine::Session> session;
+  std::unique_ptr<exec::BatchEngine> engine; // one slot: the executor `aio serve` runs, one request at a time
 };
 
 Expected<std::string> read_prompt(const GenerateOptions &o) {
@@ -90,7 +90,8 @@ void print_summary_row(const engine::ModelInfo &info, const engine::GenerationRe
 int run_routed(const GenerateOptions &o, const std::string &prompt, const engine::GenerateParams &gp) {
   auto router = load_router(o.config);
   if (!router) return report_error(router.status());
-  core::Request req{.prompt = prompt, .chat = o.chat, .policy = o.policy};
+  Request req = make_request(prompt, o.chat);
+  req.policy = o.policy;
   if (!o.label.empty()) req.true_label = o.label;
   engine::TokenCallback on_token;
   if (!o.json)
@@ -114,13 +115,15 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const engine
   std::fprintf(stderr, "[route] %s (entropy %.3f bits, %d context tokens) -> %s / %s: %s\n", r.probe.category().c_str(),
                r.probe.entropy_bits, r.probe.n_context_tokens, r.route.model.c_str(), strategy_name(r.route.strategy),
                r.route.reason.c_str());
+  const GenerationStats &g = out->generation;
   std::fprintf(stderr, "[time] template %.3f ms, probe %.3f ms, route %.4f ms, switch %.4f ms, prefill %.2f ms",
-               r.probe.template_ms, r.probe.probe_ms, r.route_ms, r.switch_ms, r.prefill_ms);
-  if (r.n_prefill_tokens_saved > 0)
-    std::fprintf(stderr, " (%d of %d prompt tokens reused from the probe)", r.n_prefill_tokens_saved, r.n_prompt_tokens);
-  std::fprintf(stderr, ", decode %.1f ms for %d tokens (%.1f tok/s)", r.decode_ms, r.n_generated,
-               out->generation.decode_tokens_per_second());
-  if (r.n_drafted > 0) std::fprintf(stderr, ", drafted %d, accepted %d", r.n_drafted, r.n_accepted);
+               r.probe.template_ms, r.probe.probe_ms, r.route_ms, r.switch_ms, g.prefill_ms);
+  if (g.n_prefill_tokens_saved > 0)
+    std::fprintf(stderr, " (%d of %d prompt tokens already in the KV cache)", g.n_prefill_tokens_saved,
+                 g.n_prompt_tokens);
+  std::fprintf(stderr, ", decode %.1f ms for %d tokens (%.1f tok/s)", g.decode_ms, g.n_generated,
+               g.decode_tokens_per_second());
+  if (g.n_drafted > 0) std::fprintf(stderr, ", drafted %d, accepted %d", g.n_drafted, g.n_accepted);
   std::fprintf(stderr, "\n");
   if (synthetic) std::fprintf(stderr, "%s\n", kSyntheticNotice);
   return 0;
@@ -150,12 +153,14 @@ int run_generate(const GenerateOptions &o) {
     auto model = engine::Model::load({.path = path, .n_gpu_layers = o.n_gpu_layers});
     if (!model) return report_error(model.status());
     const auto &info = (*model)->info();
-    engine::SessionParams sp;
-    sp.n_ctx = o.ctx_size > 0 ? o.ctx_size : static_cast<uint32_t>(std::min(4096, std::max(info.n_ctx_train, 256)));
-    sp.n_threads = o.threads;
-    auto session = engine::Session::create(*model, sp);
-    if (!session) return report_error(session.status());
-    loaded.push_back({std::move(*model), std::move(*session)});
+    exec::BatchEngineParams bp;
+    bp.n_slots = 1;
+    bp.n_ctx_per_slot =
+        o.ctx_size > 0 ? o.ctx_size : static_cast<uint32_t>(std::min(4096, std::max(info.n_ctx_train, 256)));
+    bp.n_threads = o.threads;
+    auto engine = exec::BatchEngine::create(*model, bp);
+    if (!engine) return report_error(engine.status());
+    loaded.push_back({std::move(*model), std::move(*engine)});
   }
 
   const bool stream_text = !o.json && loaded.size() == 1;
@@ -163,7 +168,7 @@ int run_generate(const GenerateOptions &o) {
     std::printf("%-28s %8s %5s %10s %13s %13s  %s\n", "model", "params", "type", "prompt tok", "prefill tok/s",
                 "decode tok/s", "output (start, escaped)");
   bool any_synthetic = false;
-  for (auto &[model, session] : loaded) {
+  for (auto &[model, engine] : loaded) {
     std::string text = *prompt_text;
     if (o.chat) {
       auto formatted = model->apply_chat_template({{"user", text}});
@@ -179,7 +184,7 @@ int run_generate(const GenerateOptions &o) {
         std::fflush(stdout);
         return true;
       };
-    auto rec = engine::generate(*session, *tokens, gp, on_token);
+    auto rec = exec::generate(*engine, *tokens, gp, {}, on_token);
     if (!rec) return report_error(rec.status());
     any_synthetic |= model->info().synthetic;
     if (o.json) {

@@ -110,11 +110,13 @@ int run_eval(const ProbeEvalOptions &o) {
     if (ft) {
       r = ft->classify(p.text);
     } else {
-      auto routed = router->route({.prompt = p.text});
+      Request req = make_request(p.text, false);
+      req.shadow_probe = true; // whatever the serving policy reads, the probe's verdict is what is measured
+      auto routed = router->route(req);
       if (!routed) return report_error(routed.status());
       r = routed->probe;
     }
-    latency_ms.push_back(r.template_ms + r.probe_ms);
+    latency_ms.push_back(r.template_ms + r.wait_ms + r.probe_ms);
     const auto t = static_cast<size_t>(truth - categories.begin());
     ++confusion[t][static_cast<size_t>(r.argmax)];
     if (static_cast<size_t>(r.argmax) != t) errors.emplace_back(&p, r.category());

@@ -27,14 +27,15 @@ void print_route(const RouteRecord &r) {
               strategy_name(r.route.strategy), r.route.draft_model.empty() ? "" : " drafted by ",
               r.route.draft_model.c_str(), r.route.policy.c_str(), r.route.rule.c_str());
   std::printf("reason       %s\n", r.route.reason.c_str());
-  std::printf("timings      template %.3f ms, probe %.3f ms (%s), route %.4f ms\n", p.template_ms, p.probe_ms,
-              p.probe_kind.c_str(), r.route_ms);
+  std::printf("timings      template %.3f ms, probe %.3f ms (%s; queued %.3f ms), route %.4f ms\n", p.template_ms,
+              p.probe_ms, p.probe_kind.c_str(), p.wait_ms, r.route_ms);
 }
 
 int run_route(const RouteOptions &o) {
   auto router = load_router(o.config);
   if (!router) return report_error(router.status());
-  core::Request req{.prompt = o.prompt, .chat = o.chat, .policy = o.policy};
+  Request req = make_request(o.prompt, o.chat);
+  req.policy = o.policy;
   if (!o.label.empty()) req.true_label = o.label;
   auto rec = (*router)->route(req);
   if (!rec) return report_error(rec.status());

@@ -24,6 +24,7 @@ struct ServeOptions {
   size_t max_body = 1 << 20;
   int max_tokens = 4096;
   double grace_seconds = 10;
+  std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
 };
 
 bool is_loopback(const std::string &host) {
@@ -68,6 +69,7 @@ int run_serve(ServeOptions o) {
   serve::ServiceParams sp;
   sp.n_slots = o.slots;
   sp.queue_capacity = o.queue;
+  sp.shared_scheduler = o.schedule == "shared";
   std::shared_ptr<serve::AioService> service;
   if (auto s = serve::AioService::create(std::move(*cfg), sp); s) {
     service = std::move(*s);
@@ -109,6 +111,11 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' (or set AIO_API_KEY)");
   sub->add_flag("--insecure", o->insecure, "Allow a non-loopback address without an API key");
   sub->add_option("--slots", o->slots, "Sequences each model decodes together")->capture_default_str();
+  sub->add_option("--schedule", o->schedule,
+                  "Co-resident models: 'shared' steps them in turn on one thread (each step gets every core), "
+                  "'parallel' gives each its own thread")
+      ->check(CLI::IsMember({"shared", "parallel"}))
+      ->capture_default_str();
   sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
   sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
   sub->add_option("--max-tokens", o->max_tokens, "Largest max_tokens a request may ask for")->capture_default_str();

@@ -45,7 +45,10 @@ constexpr const char *kSyntheticNotice =
     "figures are real";
 
 // Reads the config and loads its models and probe: what route, generate --config and the lm probe eval start with.
-Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path);
+// Loads the config and its models; n_slots > 1 lets that many requests decode together on each model.
+Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path, int32_t n_slots = 1);
+// A request from the command line's text: a user chat message with --chat, else a plain prompt.
+Request make_request(const std::string &text, bool chat);
 
 // Peak resident memory of this process so far, in bytes.
 uint64_t peak_rss_bytes();

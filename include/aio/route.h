@@ -29,15 +29,15 @@ struct StrategyParams {
 
 // What a probe sensed about a request. The distribution is over the configured categories, in their order.
 struct ProbeResult {
-  std::string probe_kind;               // "lm", "fasttext", or "none" when the request was pinned to a model
+  std::string probe_kind;               // "lm", "fasttext", or "none" when no probe ran (pinned, or not read)
   std::vector<std::string> categories;
   std::vector<double> distribution;     // sums to 1
   int32_t argmax = 0;
   double entropy_bits = 0;              // Shannon entropy of the distribution, in bits (log base 2)
   int32_t n_context_tokens = 0;         // the request's prompt length in the small model's tokens
-  double template_ms = 0;               // building the classification input
-  double probe_ms = 0;                  // the classification itself (the lm probe's forward pass)
-  int32_t n_kv_prefix_tokens = 0;       // request tokens the lm probe left in the small model's KV cache (0 if none)
+  double template_ms = 0;               // building the classification input (tokenizing the request)
+  double wait_ms = 0;                   // lm probe: queued behind other work before its forward pass began
+  double probe_ms = 0;                  // the classification itself (the lm probe's forward pass, in batched steps)
   // The most likely category, or "" when no probe ran (a request pinned to a model).
   const std::string &category() const {
     static const std::string none;
@@ -56,20 +56,38 @@ struct Route {
   std::string reason;                   // one human sentence: why
 };
 
+// Why generation ended.
+enum class FinishReason { stop_string, end_of_generation, max_tokens, context_full, cancelled };
+const char *finish_reason_name(FinishReason r);
+
+// What one generation did and how long each phase took: the engine fills it, the route record carries it.
+struct GenerationStats {
+  int32_t n_prompt_tokens = 0;
+  double prefill_ms = 0;              // prompt processing plus the first token (= time to first token once admitted)
+  int32_t n_prefill_tokens_saved = 0; // prompt tokens whose KV was already cached (the probe's or an earlier turn's)
+  int32_t n_generated = 0;            // tokens generated
+  int32_t n_decode_steps = 0;         // forward passes that carried this sequence after its prompt
+  double decode_ms = 0;               // time from the first generated token to the last
+  int32_t n_drafted = 0;              // tokens proposed by PLD or a draft model
+  int32_t n_accepted = 0;             // of those, tokens the model agreed with
+  FinishReason finish_reason = FinishReason::max_tokens;
+
+  double prefill_tokens_per_second() const { return prefill_ms > 0 ? n_prompt_tokens * 1000.0 / prefill_ms : 0; }
+  // Tokens after the first per second of decode time; for plain decoding this is llama-bench's tg measure.
+  double decode_tokens_per_second() const {
+    return decode_ms > 0 && n_generated > 1 ? (n_generated - 1) * 1000.0 / decode_ms : 0;
+  }
+  double acceptance_rate() const { return n_drafted > 0 ? static_cast<double>(n_accepted) / n_drafted : 0; }
+};
+
 // Everything one routed request recorded, stage by stage (§5.3 of the paper).
 struct RouteRecord {
   ProbeResult probe;
   Route route;
+  std::string true_label;         // the category the caller said the request has ("" when unknown)
   double route_ms = 0;            // the policy's decision
-  double switch_ms = 0;           // making the chosen model's session ready (both models stay resident: ~0)
-  double prefill_ms = 0;          // prompt processing on the chosen model (time to first token)
-  double decode_ms = 0;           // everything after the first token
-  int32_t n_prompt_tokens = 0;
-  int32_t n_prefill_tokens_saved = 0; // prompt tokens not prefilled again thanks to the lm probe's KV cache
-  int32_t n_generated = 0;
-  int32_t n_drafted = 0;          // tokens proposed by pld/draft
-  int32_t n_accepted = 0;         // of those, tokens the target model agreed with
-  std::string finish_reason;
+  double switch_ms = 0;           // handing the request to the chosen model's engine (both stay resident: ~0)
+  std::optional<GenerationStats> generation; // set once the request has been generated
 };
 
 } // namespace aio

@@ -8,8 +8,7 @@ nlohmann::json probe_json(const ProbeResult &p) {
   for (size_t i = 0; i < p.categories.size(); ++i) dist[p.categories[i]] = p.distribution[i];
   return {{"kind", p.probe_kind},          {"category", p.category()},
           {"distribution", dist},          {"entropy", p.entropy_bits},
-          {"entropy_unit", "bits"},        {"context_tokens", p.n_context_tokens},
-          {"kv_prefix_tokens", p.n_kv_prefix_tokens}};
+          {"entropy_unit", "bits"},        {"context_tokens", p.n_context_tokens}};
 }
 
 nlohmann::json route_record_json(const RouteRecord &r) {
@@ -21,27 +20,22 @@ nlohmann::json route_record_json(const RouteRecord &r) {
         {"model", r.route.model},
         {"strategy", strategy_name(r.route.strategy)},
         {"reason", r.route.reason}}},
-      {"timings_ms",
-       {{"template", r.probe.template_ms},
-        {"probe", r.probe.probe_ms},
-        {"route", r.route_ms},
-        {"switch", r.switch_ms},
-        {"prefill", r.prefill_ms},
-        {"decode", r.decode_ms}}},
-      {"tokens",
-       {{"prompt", r.n_prompt_tokens},
-        {"prefill_saved", r.n_prefill_tokens_saved},
-        {"generated", r.n_generated},
-        {"drafted", r.n_drafted},
-        {"accepted", r.n_accepted}}},
   };
+  const GenerationStats g = r.generation.value_or(GenerationStats{});
+  j["timings_ms"] = {{"template", r.probe.template_ms}, {"probe_wait", r.probe.wait_ms}, {"probe", r.probe.probe_ms},
+                     {"route", r.route_ms},           {"switch", r.switch_ms},         {"prefill", g.prefill_ms},
+                     {"decode", g.decode_ms}};
+  j["tokens"] = {{"prompt", g.n_prompt_tokens}, {"prefill_saved", g.n_prefill_tokens_saved},
+                 {"generated", g.n_generated},  {"drafted", g.n_drafted},
+                 {"accepted", g.n_accepted}};
+  if (!r.true_label.empty()) j["true_label"] = r.true_label;
   if (r.route.strategy == Strategy::draft) j["route"]["draft_model"] = r.route.draft_model;
   if (r.route.strategy == Strategy::pld) {
     j["route"]["pld_window"] = r.route.params.pld_window;
     j["route"]["pld_lookahead"] = r.route.params.pld_lookahead;
   }
   if (r.route.strategy == Strategy::draft) j["route"]["draft_tokens"] = r.route.params.draft_tokens;
-  if (!r.finish_reason.empty()) j["finish_reason"] = r.finish_reason;
+  if (r.generation) j["finish_reason"] = finish_reason_name(r.generation->finish_reason);
   return j;
 }
 

@@ -1,18 +1,59 @@
 #include "core/router.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 
-#include "decode/strategy.h"
 #include "policy/policy_config.h"
 
 namespace aio::core {
 namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Waits for one request's callbacks (route() and generate() block on the scheduler's work).
+class Waiter {
+public:
+  void set(Expected<engine::GenerationRecord> result) {
+    {
+      std::lock_guard lock(mu_);
+      result_ = std::move(result);
+    }
+    cv_.notify_all();
+  }
+  Expected<engine::GenerationRecord> wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return result_.has_value(); });
+    return std::move(*result_);
+  }
+
+private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Expected<engine::GenerationRecord>> result_;
+};
 } // namespace
 
-Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg) {
+struct Router::Pending {
+  Request request;
+  engine::GenerateParams params;
+  Callbacks cb;
+  RouteRecord record;
+  const policy::Policy *policy = nullptr; // null when pinned
+  void fail(const Status &s) {
+    if (cb.on_done) cb.on_done(s);
+  }
+};
+
+Status RouterParams::validate() const {
+  if (n_slots < 1) return invalid_argument("n_slots must be at least 1");
+  if (n_batch < n_slots) return invalid_argument("n_batch must be at least n_slots");
+  return {};
+}
+
+Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const RouterParams &params) {
+  AIO_RETURN_IF_ERROR(params.validate());
   std::unique_ptr<Router> r(new Router());
   for (const auto &entry : cfg.models) {
     if (entry.remote()) {
@@ -24,9 +65,15 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg) {
                        ".path in " + cfg.source + " (the shipped config uses the tiny pair that `make demo` makes)");
     auto model = engine::Model::load({.path = entry.path, .n_gpu_layers = entry.n_gpu_layers});
     if (!model) return model.status();
-    auto session = engine::Session::create(*model, {.n_ctx = entry.n_ctx, .n_threads = cfg.threads});
-    if (!session) return session.status();
-    r->models_[entry.name] = {entry, std::move(*model), std::move(*session)};
+    exec::BatchEngineParams bp;
+    bp.n_slots = params.n_slots;
+    bp.n_ctx_per_slot = entry.n_ctx;
+    bp.n_batch = params.n_batch;
+    bp.n_threads = cfg.threads;
+    bp.queue_capacity = params.queue_capacity;
+    auto engine = exec::BatchEngine::create(*model, bp);
+    if (!engine) return engine.status();
+    r->models_[entry.name] = {entry, std::move(*model), std::move(*engine)};
   }
   if (cfg.probe.kind == "lm") {
     auto probe = probe::LmProbe::create(r->models_.at(cfg.probe.model).model, cfg.probe.lm);
@@ -38,8 +85,41 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg) {
     if (!probe) return probe.status();
     r->ft_probe_ = std::move(*probe);
   }
+  // The serving policy's draft pairs must work: a pair that cannot (a remote model, different vocabularies) fails at
+  // start, naming the policy line, not on the first request routed there.
+  auto serving = cfg.find_policy(cfg.policy);
+  if (!serving) return serving.status();
+  for (const policy::Rule &rule : (*serving)->rules) {
+    if (rule.strategy != Strategy::draft) continue;
+    const std::string where = "policy " + (*serving)->name + " (line " + std::to_string(rule.line) + "): ";
+    if (r->is_remote(rule.model) || r->is_remote(rule.draft_model))
+      return invalid_argument(where + "draft-model speculation needs both models local, but " +
+                              (r->is_remote(rule.model) ? rule.model : rule.draft_model) +
+                              " is a remote endpoint; use strategy plain or pld for it");
+    std::string why;
+    if (!r->model(rule.model).shares_vocab_with(r->model(rule.draft_model), &why))
+      return invalid_argument(where + "model " + rule.draft_model + " cannot draft for " + rule.model +
+                              ": their vocabularies differ (" + why +
+                              "); speculative decoding needs two models with the same tokenizer");
+  }
   r->cfg_ = std::move(cfg);
+  std::vector<exec::BatchEngine *> engines;
+  for (auto &[_, m] : r->models_) engines.push_back(m.engine.get());
+  if (params.shared_scheduler) {
+    r->schedulers_.push_back(std::make_unique<exec::Scheduler>(engines));
+  } else {
+    for (exec::BatchEngine *e : engines) r->schedulers_.push_back(std::make_unique<exec::Scheduler>(std::vector{e}));
+  }
   return r;
+}
+
+Router::~Router() { stop(std::chrono::milliseconds(0)); }
+
+void Router::stop(std::chrono::milliseconds grace) {
+  // Closing every engine first: a probe verdict cannot hand a request to an engine that is about to stop.
+  std::vector<std::thread> stoppers;
+  for (auto &s : schedulers_) stoppers.emplace_back([&s, grace] { s->stop(grace); });
+  for (auto &t : stoppers) t.join();
 }
 
 Status Router::add_policy(policy::Policy policy) {
@@ -56,140 +136,212 @@ Status Router::add_policy(policy::Policy policy) {
   return {};
 }
 
-const engine::Model &Router::model(const std::string &name) const { return *models_.at(name).model; }
-
-Router::Resident *Router::resident(const std::string &name) {
-  auto it = models_.find(name);
-  return it == models_.end() ? nullptr : &it->second;
+std::vector<std::string> Router::model_names() const {
+  std::vector<std::string> names;
+  for (const auto &m : cfg_.models) names.push_back(m.name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Expected<std::vector<llama_token>> Router::prompt_tokens(const engine::Model &model, const Request &request) const {
-  if (!request.chat) return model.tokenize(request.prompt, /*add_bos=*/true, /*parse_special=*/false);
-  auto text = model.apply_chat_template({{"user", request.prompt}});
+  if (!request.chat()) return model.tokenize(request.prompt, /*add_bos=*/true, /*parse_special=*/false);
+  auto text = model.apply_chat_template(request.messages);
   if (!text) return text.status();
   return model.tokenize(*text, /*add_bos=*/false, /*parse_special=*/true);
 }
 
-Expected<RouteRecord> Router::decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens) {
-  if (request.prompt.empty()) return invalid_argument("the prompt is empty: there is nothing to route");
-  if (!request.pinned_model.empty()) return pin(request, probe_tokens);
-  auto policy = cfg_.find_policy(request.policy.empty() ? cfg_.policy : request.policy);
-  if (!policy) return policy.status();
-  RouteRecord rec;
-  Resident &probe_model = *resident(cfg_.probe.model);
-  const auto t_template = Clock::now();
-  auto tokens = prompt_tokens(*probe_model.model, request);
-  if (!tokens) return tokens.status();
-  const double tokenize_ms = ms_since(t_template);
-  if (!policy::uses_probe(**policy)) {
-    // The policy never looks at the probe: skip it (a baseline must not pay for what it does not use).
-    rec.probe.probe_kind = "none";
-    rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
-  } else if (lm_probe_) {
-    auto probed = lm_probe_->classify(*probe_model.session, *tokens, 0, keep_kv);
-    if (!probed) return probed.status();
-    rec.probe = std::move(*probed);
-  } else {
-    // fastText reads the user's own words; the context length still counts the prompt the model would see.
-    rec.probe = ft_probe_->classify(request.prompt);
-    rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
-  }
-  rec.probe.template_ms += tokenize_ms;
-  if (probe_tokens) *probe_tokens = std::move(*tokens);
-
+Status Router::decide(Pending &p) const {
+  RouteRecord &rec = p.record;
   const auto t_route = Clock::now();
-  auto route = policy::decide(**policy, {&rec.probe, rec.probe.n_context_tokens, request.true_label, request.id},
+  auto route = policy::decide(*p.policy, {&rec.probe, rec.probe.n_context_tokens, p.request.true_label, p.request.id},
                               cfg_.decoding);
   rec.route_ms = ms_since(t_route);
   if (!route) return route.status();
   rec.route = std::move(*route);
-  return rec;
+  return {};
 }
 
-Expected<RouteRecord> Router::pin(const Request &request, std::vector<llama_token> *tokens_out) {
-  Resident *target = resident(request.pinned_model);
-  if (target == nullptr && !is_remote(request.pinned_model)) {
-    std::string names;
-    for (const auto &name : model_names()) names += (names.empty() ? "" : ", ") + name;
-    return invalid_argument("no model named '" + request.pinned_model + "'; configured: " + names + " (or \"aio\" to route)");
-  }
-  RouteRecord rec;
-  rec.probe.probe_kind = "none";
-  if (target != nullptr) { // a remote model's tokens are its server's business
-    auto tokens = prompt_tokens(*target->model, request);
-    if (!tokens) return tokens.status();
-    rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
-    if (tokens_out) *tokens_out = std::move(*tokens);
-  }
-  rec.route.model = request.pinned_model;
-  rec.route.strategy = Strategy::plain;
-  rec.route.params = cfg_.decoding;
-  rec.route.policy = "pinned";
-  rec.route.rule = "pinned";
-  rec.route.reason = "the request named model " + request.pinned_model + " (no routing)";
-  return rec;
+Expected<exec::Decoding> Router::decoding_for(const Route &route) const {
+  exec::Decoding d{route.strategy, route.params, nullptr};
+  if (route.strategy != Strategy::draft) return d;
+  auto it = models_.find(route.draft_model);
+  if (it == models_.end())
+    return invalid_argument("the route drafts with model '" + route.draft_model +
+                            "', which is not a local model; draft-model speculation needs both models local");
+  d.draft_model = it->second.model;
+  return d;
 }
 
-Expected<RouteRecord> Router::route(const Request &request, ProbePrefix *prefix) {
-  if (prefix == nullptr || !lm_probe_ || !request.pinned_model.empty()) return decide(request, false, nullptr);
-  std::vector<llama_token> tokens;
-  auto rec = decide(request, /*keep_kv=*/true, &tokens);
-  engine::Session &probe_session = *resident(cfg_.probe.model)->session;
-  if (rec && rec->route.model == cfg_.probe.model && rec->probe.n_kv_prefix_tokens > 0) {
-    prefix->model = cfg_.probe.model;
-    tokens.resize(static_cast<size_t>(rec->probe.n_kv_prefix_tokens));
-    prefix->tokens = std::move(tokens);
-    prefix->state = probe_session.save_sequence(0);
+void Router::submit(Request request, engine::GenerateParams params, Callbacks callbacks) {
+  auto p = std::make_shared<Pending>();
+  p->request = std::move(request);
+  p->params = std::move(params);
+  p->cb = std::move(callbacks);
+  const Request &req = p->request;
+  RouteRecord &rec = p->record;
+  if (req.empty()) return p->fail(invalid_argument("the prompt is empty: there is nothing to route"));
+  if (req.true_label) {
+    if (std::find(cfg_.categories.begin(), cfg_.categories.end(), *req.true_label) == cfg_.categories.end()) {
+      std::string names;
+      for (const auto &c : cfg_.categories) names += (names.empty() ? "" : ", ") + c;
+      return p->fail(invalid_argument("the label '" + *req.true_label + "' is not a category of this config (" +
+                                      names + ")"));
+    }
+    rec.true_label = *req.true_label;
   }
-  probe_session.truncate(0);
-  return rec;
+
+  if (!req.pinned_model.empty()) {
+    // A request that named its model: no probe, no policy.
+    if (!is_local(req.pinned_model) && !is_remote(req.pinned_model)) {
+      std::string names;
+      for (const auto &name : model_names()) names += (names.empty() ? "" : ", ") + name;
+      return p->fail(not_found("no model named '" + req.pinned_model + "'; configured: " + names +
+                               " (or \"aio\" to route)"));
+    }
+    rec.probe.probe_kind = "none";
+    rec.route = {.model = req.pinned_model, .strategy = Strategy::plain, .params = cfg_.decoding,
+                 .draft_model = "", .policy = "pinned", .rule = "pinned",
+                 .reason = "the request named model " + req.pinned_model + " (no routing)"};
+    return dispatch(p, std::nullopt);
+  }
+
+  auto policy = cfg_.find_policy(req.policy.empty() ? cfg_.policy : req.policy);
+  if (!policy) return p->fail(policy.status());
+  p->policy = *policy;
+  // The probe reads the request as the probe model would see it; the context length the policy reads is its length.
+  const auto t_template = Clock::now();
+  auto tokens = prompt_tokens(model(cfg_.probe.model), req);
+  if (!tokens) return p->fail(tokens.status());
+  rec.probe.template_ms = ms_since(t_template);
+  rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+
+  if (!policy::uses_probe(**policy) && !req.shadow_probe) {
+    rec.probe.probe_kind = "none"; // a baseline must not pay for a probe it does not read
+  } else if (lm_probe_) {
+    return submit_probe(p, std::move(*tokens));
+  } else {
+    const double template_ms = rec.probe.template_ms;
+    const int32_t n_context = rec.probe.n_context_tokens;
+    rec.probe = ft_probe_->classify(req.probe_text());
+    rec.probe.template_ms += template_ms;
+    rec.probe.n_context_tokens = n_context;
+  }
+  if (Status st = decide(*p); !st.ok()) return p->fail(st);
+  dispatch(p, std::move(*tokens));
+}
+
+void Router::submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_token> tokens) {
+  Resident &probe_model = models_.at(cfg_.probe.model);
+  exec::Job job;
+  job.prompt = std::move(tokens);
+  job.params = p->params;
+  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p](const float *logits, double wait_ms,
+                                                                     double probe_ms) -> exec::ProbeVerdict {
+    RouteRecord &rec = p->record;
+    const double template_ms = rec.probe.template_ms;
+    const int32_t n_context = rec.probe.n_context_tokens;
+    rec.probe = lm_probe_->read(logits);
+    rec.probe.template_ms = template_ms;
+    rec.probe.n_context_tokens = n_context;
+    rec.probe.wait_ms = wait_ms;
+    rec.probe.probe_ms = probe_ms;
+    exec::ProbeVerdict v;
+    if (Status st = decide(*p); !st.ok()) {
+      v.error = st;
+      return v;
+    }
+    if (p->cb.route_only || rec.route.model != cfg_.probe.model) {
+      dispatch(p, std::nullopt); // on the engine thread: the other engine's queue is thread-safe
+      return v;                  // released: this engine forgets the job (its KV stays cached)
+    }
+    // The probe's model answers: the request goes on in this slot, its prompt's KV in place.
+    auto decoding = decoding_for(rec.route);
+    if (!decoding) {
+      v.error = decoding.status();
+      return v;
+    }
+    if (p->cb.on_route) p->cb.on_route(rec);
+    v.next = exec::ProbeVerdict::Next::generate_here;
+    v.decoding = std::move(*decoding);
+    return v;
+  }};
+  job.on_token = p->cb.on_token;
+  job.on_done = p->cb.on_done;
+  if (!probe_model.engine->submit(std::move(job)))
+    p->fail(resource_exhausted("model " + cfg_.probe.model + " (the probe's) is at capacity (" +
+                               std::to_string(probe_model.engine->n_queued()) + " requests waiting); retry shortly"));
+}
+
+void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vector<llama_token>> tokens) {
+  RouteRecord &rec = p->record;
+  const auto t_switch = Clock::now();
+  if (p->cb.route_only) {
+    if (p->cb.on_route) p->cb.on_route(rec);
+    if (p->cb.on_done) p->cb.on_done(engine::GenerationRecord{});
+    return;
+  }
+  const std::string &target = rec.route.model;
+  if (is_remote(target)) {
+    if (rec.route.strategy != Strategy::plain) {
+      rec.route.reason += " (" + std::string(strategy_name(rec.route.strategy)) +
+                          " asked for, but the remote server decodes its own way)";
+      rec.route.strategy = Strategy::plain;
+    }
+    rec.switch_ms = ms_since(t_switch);
+    if (p->cb.on_route) p->cb.on_route(rec);
+    if (p->cb.forward) return p->cb.forward(rec);
+    return p->fail(invalid_argument("the request was routed to model " + target + ", which is served remotely (" +
+                                    remote_.at(target).endpoint + "); run `aio serve` to forward requests to it"));
+  }
+  Resident &resident = models_.at(target);
+  // The probe's tokens are the prompt when the target is the probe's model (or the pinned model made them).
+  if (!tokens || target != cfg_.probe.model) {
+    auto made = prompt_tokens(*resident.model, p->request);
+    if (!made) return p->fail(made.status());
+    tokens = std::move(*made);
+  }
+  if (rec.probe.probe_kind == "none" && !p->policy) rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+  auto decoding = decoding_for(rec.route);
+  if (!decoding) return p->fail(decoding.status());
+  exec::Job job;
+  job.prompt = std::move(*tokens);
+  job.params = p->params;
+  job.decoding = std::move(*decoding);
+  job.on_token = p->cb.on_token;
+  job.on_done = p->cb.on_done;
+  rec.switch_ms = ms_since(t_switch);
+  if (p->cb.on_route) p->cb.on_route(rec);
+  if (!resident.engine->submit(std::move(job)))
+    p->fail(resource_exhausted("model " + target + " is at capacity (" + std::to_string(resident.engine->n_queued()) +
+                               " requests waiting); retry shortly"));
+}
+
+Expected<RouteRecord> Router::route(const Request &request) {
+  auto waiter = std::make_shared<Waiter>();
+  auto record = std::make_shared<RouteRecord>();
+  Callbacks cb;
+  cb.route_only = true;
+  cb.on_route = [record](const RouteRecord &r) { *record = r; };
+  cb.on_done = [waiter](Expected<engine::GenerationRecord> r) { waiter->set(std::move(r)); };
+  submit(request, {}, std::move(cb));
+  auto done = waiter->wait();
+  if (!done) return done.status();
+  return *record;
 }
 
 Expected<RoutedGeneration> Router::generate(const Request &request, const engine::GenerateParams &params,
                                             const engine::TokenCallback &on_token) {
-  std::vector<llama_token> probe_tokens;
-  auto decided = decide(request, /*keep_kv=*/true, &probe_tokens);
-  if (!decided) return decided.status();
-  RoutedGeneration out;
-  out.record = std::move(*decided);
-  RouteRecord &rec = out.record;
-  if (is_remote(rec.route.model))
-    return invalid_argument("the request was routed to model " + rec.route.model + ", which is served remotely (" +
-                            remote_.at(rec.route.model).endpoint + "); run `aio serve` to forward requests to it");
-
-  // Both models are resident: "switching" is finding the chosen model's session.
-  const auto t_switch = Clock::now();
-  Resident *target = resident(rec.route.model);
-  Resident *draft = rec.route.strategy == Strategy::draft ? resident(rec.route.draft_model) : nullptr;
-  rec.switch_ms = ms_since(t_switch);
-  AIO_CHECK(target != nullptr); // find_policy checked every routed model exists
-
-  // The probe's KV is reusable only on the model it ran on (a drafter on that model would overwrite it); a pinned
-  // request ran no probe but its prompt is already tokenized for its model.
-  const bool pinned = !request.pinned_model.empty();
-  const bool reuse = pinned || (rec.route.model == cfg_.probe.model && rec.route.draft_model != cfg_.probe.model);
-  std::vector<llama_token> prompt;
-  if (reuse) {
-    prompt = std::move(probe_tokens);
-  } else {
-    auto tokens = prompt_tokens(*target->model, request);
-    if (!tokens) return tokens.status();
-    prompt = std::move(*tokens);
-  }
-  decode::DecodeTarget where{target->session.get(), draft ? draft->session.get() : nullptr, 0,
-                             reuse ? rec.probe.n_kv_prefix_tokens : 0};
-  auto gen = decode::run_strategy(rec.route.strategy, rec.route.params, where, prompt, params, on_token);
-  if (!gen) return gen.status();
-  out.generation = std::move(*gen);
-  const auto &g = out.generation;
-  rec.prefill_ms = g.prefill_ms;
-  rec.decode_ms = g.decode_ms;
-  rec.n_prompt_tokens = g.n_prompt_tokens;
-  rec.n_prefill_tokens_saved = g.n_prefill_tokens_saved;
-  rec.n_generated = g.n_generated;
-  rec.n_drafted = g.n_drafted;
-  rec.n_accepted = g.n_accepted;
-  rec.finish_reason = engine::finish_reason_name(g.finish_reason);
+  auto waiter = std::make_shared<Waiter>();
+  auto record = std::make_shared<RouteRecord>();
+  Callbacks cb;
+  cb.on_route = [record](const RouteRecord &r) { *record = r; };
+  cb.on_token = on_token;
+  cb.on_done = [waiter](Expected<engine::GenerationRecord> r) { waiter->set(std::move(r)); };
+  submit(request, params, std::move(cb));
+  auto done = waiter->wait();
+  if (!done) return done.status();
+  RoutedGeneration out{*record, std::move(*done)};
+  out.record.generation = out.generation;
   return out;
 }
 

@@ -1,5 +1,14 @@
-// Router: one request's way through A-IO - probe, policy, then generation with the chosen model and strategy - over
-// models that are all loaded once and stay resident. Not thread-safe (the server adds scheduling on top).
+// Router: one request's way through A-IO - probe, policy, then generation on the chosen model's engine with the
+// chosen strategy - over models that are all loaded once and stay resident. The server, the CLI and the benchmarks
+// all go through submit(): what `aio bench` measures is what `aio serve` runs.
+//
+// Every local model has one exec::BatchEngine (the only thing that decodes); a Scheduler drives them. The lm probe is
+// a job stage on the probe model's engine: its forward pass is batched with everyone's decode tokens, the policy
+// decides when its logits arrive, and when the probe's model answers the request stays in that slot with its KV.
+// The fastText probe runs on the caller's thread (microseconds). No global lock.
+//
+// Thread-safety: submit(), route() and generate() may be called from any thread; callbacks run on the caller's
+// thread (decisions made at once) or on the scheduler's thread. add_policy() only while no request is in flight.
 #pragma once
 
 #include <algorithm>
@@ -8,90 +17,100 @@
 #include <optional>
 #include <string>
 
+#include "aio/request.h"
 #include "aio/route.h"
 #include "config/config.h"
-#include "engine/generator.h"
+#include "engine/generation.h"
+#include "exec/batch_engine.h"
+#include "exec/scheduler.h"
 #include "probe/fasttext_probe.h"
 #include "probe/lm_probe.h"
 
 namespace aio::core {
 
-struct Request {
-  std::string prompt;                    // the user's text
-  bool chat = false;                     // wrap it as a user message in each model's chat template
-  std::string policy;                    // "" = the config's default policy
-  std::string pinned_model;              // a configured model's name: serve it there, plain decoding, no probe
-  std::optional<std::string> true_label; // known category (workloads only; the oracle policy routes on it)
-  uint64_t id = 0;                       // seeds per-request random choices (the random baseline)
+struct RouterParams {
+  int32_t n_slots = 1;         // sequences each local model decodes together (1: one request at a time)
+  size_t queue_capacity = 64;  // waiting requests per model beyond its slots; more are refused (429)
+  int32_t n_batch = 512;       // tokens per batched decode step
+  // One scheduler thread steps every model's engine in turn (true), or each engine has a thread of its own.
+  bool shared_scheduler = true;
+  Status validate() const;
 };
 
-// The request's prompt as the lm probe left it in the probe model's KV cache, copied out so a server engine (another
-// context on the same model) can start from it instead of prefilling the prompt again.
-struct ProbePrefix {
-  std::string model;                 // the probe's model: the state only loads into a session of it
-  std::vector<llama_token> tokens;   // the prompt tokens whose KV the state holds
-  std::vector<uint8_t> state;        // Session::save_sequence bytes
+// What a caller hears about one request. on_done is called exactly once, whatever happens (also for a request that
+// is refused at once, e.g. an unknown model, and for route_only requests: then with an empty record).
+struct Callbacks {
+  std::function<void(const RouteRecord &)> on_route;                // the route, before any text
+  engine::TokenCallback on_token;                                   // each piece of text; false cancels
+  std::function<void(Expected<engine::GenerationRecord>)> on_done;  // the outcome
+  // Takes over a request routed to a remote model (config `endpoint:`), after on_route; it then owns on_done.
+  // Unset, such a route fails with a clear error (only `aio serve` forwards).
+  std::function<void(const RouteRecord &)> forward;
+  bool route_only = false; // decide the route and stop (aio route, probe evaluation)
 };
 
 struct RoutedGeneration {
-  RouteRecord record;
-  engine::GenerationRecord generation;
+  RouteRecord record;                  // record.generation is set
+  engine::GenerationRecord generation; // the text and its tokens
 };
 
 class Router {
 public:
-  // Loads every configured model (each gets its own session) and the probe. Errors name the missing file and the
-  // config key to fix.
-  static Expected<std::unique_ptr<Router>> create(config::AioConfig cfg);
+  // Loads every configured model, its engine and the probe, and starts the scheduler. Errors name the missing file
+  // and the config key to fix, or the policy line of a draft pair that cannot work.
+  static Expected<std::unique_ptr<Router>> create(config::AioConfig cfg, const RouterParams &params = {});
+  ~Router();
 
-  // Probe and policy only: where the request would go and why. With `prefix`, when the lm probe ran and the route
-  // is to the probe's model, the request's KV is copied into *prefix (left empty otherwise).
-  Expected<RouteRecord> route(const Request &request, ProbePrefix *prefix = nullptr);
-  // Probe, policy, then generation: the text and the full route record.
+  // Routes `request` and generates its answer (asynchronously: the callbacks say what happened).
+  void submit(Request request, engine::GenerateParams params, Callbacks callbacks);
+  // Probe and policy only: where the request would go and why. Blocks.
+  Expected<RouteRecord> route(const Request &request);
+  // Probe, policy, then generation: the text and the full route record. Blocks.
   Expected<RoutedGeneration> generate(const Request &request, const engine::GenerateParams &params,
                                       const engine::TokenCallback &on_token = {});
+  // Stops taking requests, lets running ones finish within `grace`, ends the rest with an error.
+  void stop(std::chrono::milliseconds grace);
 
   const config::AioConfig &config() const { return cfg_; }
   // Adds (or replaces) a policy requests can name, e.g. the fixed (model, strategy) ones `aio profile` measures.
-  // Fails when it routes to a model the config does not have.
+  // Fails when it routes to a model the config does not have. Only while no request is in flight.
   Status add_policy(policy::Policy policy);
-  // The request's prompt in `model`'s tokens (through its chat template when request.chat).
-  Expected<std::vector<llama_token>> tokenize_for(const std::string &model, const Request &request) const {
-    return prompt_tokens(*models_.at(model).model, request);
-  }
   // Every configured model, local and remote, in name order.
-  std::vector<std::string> model_names() const {
-    std::vector<std::string> names;
-    for (const auto &m : cfg_.models) names.push_back(m.name);
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-  // A model served by a remote endpoint (config `endpoint:`): routed to here, forwarded by the server.
+  std::vector<std::string> model_names() const;
   bool is_remote(const std::string &name) const { return remote_.count(name) > 0; }
-  const engine::Model &model(const std::string &name) const;
-  // The loaded model itself, to open more sessions on it without loading it again.
+  bool is_local(const std::string &name) const { return models_.count(name) > 0; }
+  const engine::Model &model(const std::string &name) const { return *models_.at(name).model; }
+  // The loaded model itself, to open more contexts on it without loading it again (benchmarks, tests).
   std::shared_ptr<engine::Model> shared_model(const std::string &name) const { return models_.at(name).model; }
+  // Requests decoding / waiting on a local model's engine (for metrics).
+  size_t n_active(const std::string &name) const { return models_.at(name).engine->n_active(); }
+  size_t n_queued(const std::string &name) const { return models_.at(name).engine->n_queued(); }
 
 private:
   struct Resident {
     config::ModelEntry entry;
     std::shared_ptr<engine::Model> model;
-    std::unique_ptr<engine::Session> session;
+    std::unique_ptr<exec::BatchEngine> engine;
   };
+  struct Pending; // one request between its submission and its hand-off to an engine
   Router() = default;
-  Resident *resident(const std::string &name);
   Expected<std::vector<llama_token>> prompt_tokens(const engine::Model &model, const Request &request) const;
-  // A request that named its model: no probe, no policy.
-  Expected<RouteRecord> pin(const Request &request, std::vector<llama_token> *tokens_out);
-  // Runs the probe and the policy. *probe_tokens gets the prompt in the probe model's tokens (whose KV the lm probe
-  // kept when keep_kv).
-  Expected<RouteRecord> decide(const Request &request, bool keep_kv, std::vector<llama_token> *probe_tokens);
+  // The route for a request whose probe result (if any) is in p.record; route_ms is timed.
+  Status decide(Pending &p) const;
+  // Hands a routed request to its model: the remote forwarder, or a job on the model's engine. `tokens` are the
+  // prompt in the probe model's tokens when already made.
+  void dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vector<llama_token>> tokens);
+  // How the routed model decodes (the draft model resolved).
+  Expected<exec::Decoding> decoding_for(const Route &route) const;
+  // The probe stage of a request on the probe model's engine (lm probe).
+  void submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_token> tokens);
 
   config::AioConfig cfg_;
-  std::map<std::string, Resident> models_;          // local models, loaded
-  std::map<std::string, config::ModelEntry> remote_; // remote models
-  std::unique_ptr<probe::LmProbe> lm_probe_;         // probe.kind lm
-  std::unique_ptr<probe::FastTextProbe> ft_probe_;   // probe.kind fasttext
+  std::map<std::string, Resident> models_;           // local models
+  std::map<std::string, config::ModelEntry> remote_; // models behind an endpoint
+  std::unique_ptr<probe::LmProbe> lm_probe_;          // probe.kind lm
+  std::unique_ptr<probe::FastTextProbe> ft_probe_;    // probe.kind fasttext
+  std::vector<std::unique_ptr<exec::Scheduler>> schedulers_;
 };
 
 } // namespace aio::core

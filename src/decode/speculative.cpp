@@ -57,25 +57,4 @@ std::vector<llama_token> accept_drafts(const std::function<const float *(int32_t
   return out;
 }
 
-Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_token pending, const Proposal &proposal,
-                                          engine::ProbSampler &sampler, int32_t &n_accepted) {
-  const auto &drafts = proposal.tokens;
-  AIO_CHECK(!drafts.empty());
-  std::vector<llama_token> batch;
-  batch.reserve(drafts.size() + 1);
-  batch.push_back(pending);
-  batch.insert(batch.end(), drafts.begin(), drafts.end());
-  const llama_pos base = target.n_past();
-  AIO_RETURN_IF_ERROR(target.decode(batch, /*all_logits=*/true));
-  std::vector<llama_token> out =
-      accept_drafts([&](int32_t i) { return target.logits(i); }, proposal, sampler, n_accepted);
-  if (n_accepted < static_cast<int32_t>(drafts.size())) target.rollback(base + 1 + n_accepted);
-  return out;
-}
-
-Expected<llama_token> plain_step(engine::DecodeLoop &target, llama_token pending, engine::ProbSampler &sampler) {
-  AIO_RETURN_IF_ERROR(target.decode(std::span(&pending, 1), /*all_logits=*/false));
-  return sampler.draw(sampler.distribution(target.logits()));
-}
-
 } // namespace aio::decode

@@ -4,7 +4,8 @@
 #include <functional>
 #include <vector>
 
-#include "engine/decode_loop.h"
+#include "llama.h"
+
 #include "engine/prob_sampler.h"
 
 namespace aio::decode {
@@ -22,12 +23,7 @@ struct Proposal {
 // prefix, so the output equals plain greedy decoding token for token. Sampling: d_i is kept with probability
 // min(1, p(d_i) / q(d_i)); at the first rejection a token is drawn from norm(max(0, p - q)); if all are kept, one more
 // is drawn from p. This leaves the output distribution exactly that of plain sampling.
-// Returns the tokens to emit (kept drafts, then the target's token); the KV cache keeps pending + kept drafts.
-Expected<std::vector<llama_token>> verify(engine::DecodeLoop &target, llama_token pending, const Proposal &proposal,
-                                          engine::ProbSampler &sampler, int32_t &n_accepted);
-
-// The acceptance rule alone, for callers that decoded [pending, d1..dk] themselves (the server's batched step):
-// logits_at(i) are the target's logits after pending and d1..di. Returns the tokens to emit; the caller keeps
+// The acceptance rule, for the executor that decoded [pending, d1..dk] in its batched step: logits_at(i) are the target's logits after pending and d1..di. Returns the tokens to emit; the caller keeps
 // pending + the first n_accepted drafts in its KV cache and forgets the rest.
 std::vector<llama_token> accept_drafts(const std::function<const float *(int32_t)> &logits_at,
                                        const Proposal &proposal, engine::ProbSampler &sampler, int32_t &n_accepted);
@@ -38,8 +34,5 @@ inline engine::SamplingParams drafter_sampling(engine::SamplingParams target) {
   target.seed ^= 0x5DEECE66DULL;
   return target;
 }
-
-// One ordinary step: decode the pending token and draw the next one.
-Expected<llama_token> plain_step(engine::DecodeLoop &target, llama_token pending, engine::ProbSampler &sampler);
 
 } // namespace aio::decode

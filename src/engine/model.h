@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aio/request.h"
 #include "aio/status.h"
 #include "llama-cpp.h"
 
@@ -39,10 +40,7 @@ struct ModelInfo {
   std::string synthetic_preset; // which preset made it, when synthetic
 };
 
-struct ChatMessage {
-  std::string role;     // "system", "user" or "assistant"
-  std::string content;
-};
+using ChatMessage = aio::Message; // one turn of a conversation (include/aio/request.h)
 
 class Model {
 public:

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "engine/generator.h"
+#include "engine/generation.h"
 #include "engine/text_stream.h"
 
 namespace aio::engine {

@@ -97,20 +97,7 @@ int32_t batch_add(llama_batch &batch, llama_token token, llama_pos pos, llama_se
   return i;
 }
 
-std::vector<uint8_t> Session::save_sequence(llama_seq_id seq) const {
-  std::vector<uint8_t> bytes(llama_state_seq_get_size(ctx_.get(), seq));
-  bytes.resize(llama_state_seq_get_data(ctx_.get(), bytes.data(), bytes.size(), seq));
-  return bytes;
-}
 
-Status Session::load_sequence(llama_seq_id seq, std::span<const uint8_t> state) {
-  truncate(seq);
-  if (llama_state_seq_set_data(ctx_.get(), state.data(), state.size(), seq) == 0) {
-    truncate(seq);
-    return invalid_argument("the saved sequence does not fit this session (another model, or no room in its cache)");
-  }
-  return {};
-}
 
 void Session::clear() { llama_memory_clear(llama_get_memory(ctx_.get()), true); }
 

@@ -50,11 +50,6 @@ public:
   void truncate(llama_seq_id seq, llama_pos from = 0);
   // Forget every sequence.
   void clear();
-  // The KV cache contents of `seq`, to load into another Session of the same model (another context, another
-  // sequence id): the server moves the lm probe's work into an engine's slot this way.
-  std::vector<uint8_t> save_sequence(llama_seq_id seq) const;
-  // Replaces `seq` with a saved one. Fails when the bytes are not from this model or do not fit the cache.
-  Status load_sequence(llama_seq_id seq, std::span<const uint8_t> state);
   // Highest position stored for `seq`, or -1 when it is empty.
   llama_pos last_pos(llama_seq_id seq) const;
 

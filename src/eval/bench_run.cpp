@@ -1,13 +1,34 @@
 #include "eval/bench_run.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
 #include "core/route_json.h"
 
 namespace aio::eval {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// One request of the run: what it is, and (once done) what came back.
+struct Slot {
+  const WorkItem *item = nullptr;
+  std::string policy;
+  nlohmann::json record;
+  RouteRecord route;
+  std::optional<Expected<engine::GenerationRecord>> result;
+  double t_start = 0, t_end = 0; // seconds since the run began (wall clock: concurrent requests overlap)
+};
+} // namespace
 
 Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer, ResultsLog &log,
                  const std::function<void(const BenchProgress &)> &on_progress) {
+  if (run.concurrency < 1) return invalid_argument("concurrency must be at least 1");
   BenchProgress progress;
   progress.total = run.workload->size() * run.policies.size();
+  // What to send, in order: every item under every policy, policies interleaved per item.
+  std::deque<std::shared_ptr<Slot>> todo;
   uint64_t request_id = 0;
   for (const WorkItem &w : *run.workload) {
     for (const std::string &policy : run.policies) {
@@ -17,37 +38,97 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
         ++progress.skipped;
         continue;
       }
-      core::Request req;
-      req.prompt = w.item.prompt;
-      req.chat = w.chat;
-      req.policy = policy;
-      req.true_label = w.item.category();
-      req.id = run.seed * 1000003 + request_id; // reproducible per-request draws (the random baseline)
-      nlohmann::json rec = {{"scenario", run.scenario->name}, {"policy", policy},          {"id", w.id},
-                            {"task", task_name(w.item.task)},  {"true_label", w.item.category()},
-                            {"context_tokens", w.context_tokens}, {"padding_tokens", w.item.n_padding_tokens},
-                            {"run", run.run_info}};
-      auto g = router.generate(req, w.params);
-      if (g) {
-        const ItemScore s = scorer.score(w.item, g->generation.text);
-        rec["route"] = core::route_record_json(g->record);
-        rec["output"] = g->generation.text;
-        rec["score"] = {{"correct", s.correct}, {"extracted", s.extracted}, {"detail", s.detail}};
-        progress.generated_tokens += g->generation.n_generated;
-        progress.generation_seconds += (g->generation.prefill_ms + g->generation.decode_ms) / 1000.0;
-      } else {
-        // A request the models cannot serve (e.g. longer than the context) is a result too: recorded, not fatal.
-        if (g.status().code() != StatusCode::context_overflow && g.status().code() != StatusCode::invalid_argument)
-          return g.status();
-        rec["error"] = g.status().message();
-        rec["score"] = {{"correct", false}, {"extracted", ""}, {"detail", g.status().message()}};
-      }
-      AIO_RETURN_IF_ERROR(log.append(rec));
-      ++progress.done;
-      if (on_progress) on_progress(progress);
+      auto slot = std::make_shared<Slot>();
+      slot->item = &w;
+      slot->policy = policy;
+      slot->record = {{"scenario", run.scenario->name}, {"policy", policy},          {"id", w.id},
+                      {"task", task_name(w.item.task)},  {"true_label", w.item.category()},
+                      {"context_tokens", w.context_tokens}, {"padding_tokens", w.item.n_padding_tokens},
+                      {"run", run.run_info}};
+      slot->record["request_id"] = run.seed * 1000003 + request_id; // reproducible per-request draws
+      todo.push_back(std::move(slot));
     }
   }
-  return {};
+  if (on_progress && progress.skipped > 0) on_progress(progress);
+
+  // Up to `concurrency` requests in flight through the router (the server's path); results are scored and appended
+  // on this thread as they complete, in completion order.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Slot>> finished;
+  size_t in_flight = 0;
+  const auto t0 = Clock::now();
+  auto seconds = [&t0] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto send = [&](const std::shared_ptr<Slot> &slot) {
+    Request req;
+    if (slot->item->chat) req.messages = {{"user", slot->item->item.prompt}};
+    else req.prompt = slot->item->item.prompt;
+    req.policy = slot->policy;
+    req.true_label = slot->item->item.category();
+    req.id = slot->record["request_id"].get<uint64_t>();
+    slot->t_start = seconds();
+    core::Callbacks cb;
+    cb.on_route = [slot](const RouteRecord &r) { slot->route = r; };
+    cb.on_done = [&, slot](Expected<engine::GenerationRecord> r) {
+      {
+        std::lock_guard lock(mu);
+        slot->t_end = seconds();
+        slot->result = std::move(r);
+        finished.push_back(slot);
+      }
+      cv.notify_one();
+    };
+    router.submit(std::move(req), slot->item->params, std::move(cb));
+  };
+
+  Status failure;
+  while (!todo.empty() || in_flight > 0) {
+    while (failure.ok() && in_flight < static_cast<size_t>(run.concurrency) && !todo.empty()) {
+      ++in_flight;
+      send(todo.front());
+      todo.pop_front();
+    }
+    std::shared_ptr<Slot> slot;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !finished.empty(); });
+      slot = std::move(finished.front());
+      finished.pop_front();
+    }
+    --in_flight;
+    if (!failure.ok()) continue; // draining what is in flight after a fatal error
+    nlohmann::json &rec = slot->record;
+    rec["wall_s"] = {{"start", slot->t_start}, {"end", slot->t_end}};
+    rec["concurrency"] = run.concurrency;
+    Expected<engine::GenerationRecord> &g = *slot->result;
+    if (g) {
+      slot->route.generation = *g;
+      const ItemScore s = scorer.score(slot->item->item, g->text);
+      rec["route"] = core::route_record_json(slot->route);
+      rec["output"] = g->text;
+      rec["score"] = {{"correct", s.correct}, {"extracted", s.extracted}, {"detail", s.detail}};
+      progress.generated_tokens += g->n_generated;
+      progress.generation_seconds += (g->prefill_ms + g->decode_ms) / 1000.0;
+    } else {
+      // A request the models cannot serve (e.g. longer than the context) is a result too: recorded, not fatal.
+      if (g.status().code() != StatusCode::context_overflow && g.status().code() != StatusCode::invalid_argument) {
+        failure = g.status();
+        todo.clear();
+        continue;
+      }
+      rec["error"] = g.status().message();
+      rec["score"] = {{"correct", false}, {"extracted", ""}, {"detail", g.status().message()}};
+    }
+    if (Status st = log.append(rec); !st.ok()) {
+      failure = st;
+      todo.clear();
+      continue;
+    }
+    ++progress.done;
+    progress.wall_seconds = seconds();
+    if (on_progress) on_progress(progress);
+  }
+  return failure;
 }
 
 } // namespace aio::eval

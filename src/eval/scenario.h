@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/generator.h"
+#include "engine/generation.h"
 #include "eval/tasks.h"
 
 namespace aio::eval {

@@ -32,30 +32,20 @@ std::string new_id(const char *prefix) {
 }
 
 // The route record as headers, for clients that cannot read the body's `aio` object (e.g. while streaming).
-void route_headers(httplib::Response &res, const Admission &a) {
-  res.set_header("x-aio-model", a.model);
-  res.set_header("x-aio-policy", a.route.route.policy);
-  res.set_header("x-aio-strategy", strategy_name(a.route.route.strategy));
-  if (!a.route.probe.category().empty()) {
-    res.set_header("x-aio-category", a.route.probe.category());
+void route_headers(httplib::Response &res, const RouteRecord &r) {
+  res.set_header("x-aio-model", r.route.model);
+  res.set_header("x-aio-policy", r.route.policy);
+  res.set_header("x-aio-strategy", strategy_name(r.route.strategy));
+  if (!r.probe.category().empty()) {
+    res.set_header("x-aio-category", r.probe.category());
     char h[32];
-    std::snprintf(h, sizeof(h), "%.4f", a.route.probe.entropy_bits);
+    std::snprintf(h, sizeof(h), "%.4f", r.probe.entropy_bits);
     res.set_header("x-aio-entropy-bits", h);
   }
 }
 
-json aio_object(const Admission &a, const engine::GenerationRecord *g) {
-  RouteRecord r = a.route;
-  if (g) {
-    r.prefill_ms = g->prefill_ms;
-    r.decode_ms = g->decode_ms;
-    r.n_prompt_tokens = g->n_prompt_tokens;
-    r.n_prefill_tokens_saved = g->n_prefill_tokens_saved;
-    r.n_generated = g->n_generated;
-    r.n_drafted = g->n_drafted;
-    r.n_accepted = g->n_accepted;
-    r.finish_reason = engine::finish_reason_name(g->finish_reason);
-  }
+json aio_object(RouteRecord r, const engine::GenerationRecord &g) {
+  r.generation = g;
   return core::route_record_json(r);
 }
 
@@ -139,11 +129,8 @@ void HttpServer::install_routes() {
     return [this, endpoint](const httplib::Request &req, httplib::Response &res) {
       ApiRequest api;
       if (auto e = parse_request(req.body, endpoint, params_.limits, api)) return send_error(res, *e);
-      auto svc = service();
       auto channel = std::make_shared<StreamChannel>(api.stream);
-      Admission adm;
-      if (auto e = svc->submit(api, channel, adm)) return send_error(res, *e, params_.retry_after_seconds);
-      route_headers(res, adm);
+      service()->submit(api, channel);
       const std::string id = new_id(endpoint == Endpoint::chat_completions ? "chatcmpl" : "cmpl");
       const int64_t created = std::time(nullptr);
       const std::string model = api.model;
@@ -151,10 +138,12 @@ void HttpServer::install_routes() {
         // The record carries the whole text: wait for the outcome alone.
         channel->wait_finished();
         auto result = channel->result();
-        if (!result) return send_error(res, error_from_status(result.status()));
+        if (!result) return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
+        const RouteRecord route = channel->route().value_or(RouteRecord{});
+        route_headers(res, route);
         send_json(res, 200,
                   completion_response(api, id, created, model, result->text, result->finish_reason,
-                                      {result->n_prompt_tokens, result->n_generated}, aio_object(adm, &*result)));
+                                      {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result)));
         return;
       }
       // Commit to a 200 only once the answer has begun: a request that fails before its first token (an upstream
@@ -162,10 +151,14 @@ void HttpServer::install_routes() {
       while (!channel->wait_output(std::chrono::milliseconds(200))) {
       }
       if (channel->done())
-        if (auto result = channel->result(); !result) return send_error(res, error_from_status(result.status()));
+        if (auto result = channel->result(); !result)
+          return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
+      // The route is decided before the first text: its headers go out with the 200.
+      const RouteRecord route = channel->route().value_or(RouteRecord{});
+      route_headers(res, route);
       res.set_header("Cache-Control", "no-cache");
       res.set_chunked_content_provider(
-          "text/event-stream", [api, channel, adm, id, created, model](size_t, httplib::DataSink &sink) {
+          "text/event-stream", [api, channel, route, id, created, model](size_t, httplib::DataSink &sink) {
             auto send = [&](const json &j) {
               const std::string line = "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
               return sink.write(line.data(), line.size());
@@ -180,7 +173,7 @@ void HttpServer::install_routes() {
               auto result = channel->result();
               if (result) {
                 json last = stream_chunk(api, id, created, model, "", result->finish_reason);
-                last["aio"] = aio_object(adm, &*result);
+                last["aio"] = aio_object(route, *result);
                 if (api.include_usage) last["usage"] = Usage{result->n_prompt_tokens, result->n_generated}.to_json();
                 send(last);
               } else {

@@ -143,6 +143,17 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   }
   if (j.contains("stream_options") && j["stream_options"].is_object())
     out.include_usage = j["stream_options"].value("include_usage", false);
+  // A-IO's own extension: {"aio": {"label": "code"}} gives the request's true category (a shadow label).
+  if (j.contains("aio") && !j["aio"].is_null()) {
+    const json &a = j["aio"];
+    if (!a.is_object()) return bad("aio", "'aio' must be an object, e.g. {\"label\": \"code\"}");
+    for (const auto &[key, value] : a.items()) {
+      if (key != "label") return bad("aio." + key, "'aio." + key + "' is not an A-IO option (known: label)");
+      if (!value.is_string() || value.get<std::string>().empty())
+        return bad("aio.label", "'aio.label' must be a category name, e.g. \"code\"");
+      out.label = value.get<std::string>();
+    }
+  }
   return std::nullopt;
 }
 
@@ -151,12 +162,16 @@ ApiError error_from_status(const Status &s) {
   switch (s.code()) {
   case StatusCode::context_overflow:
   case StatusCode::invalid_argument: code = 400; break;
+  case StatusCode::not_found: code = 404; break;
+  case StatusCode::resource_exhausted: code = 429; break;
   case StatusCode::aborted: code = 503; break;
   case StatusCode::unavailable: code = 502; break;
   case StatusCode::deadline_exceeded: code = 504; break;
   default: break;
   }
-  return {code, s.message(), code == 400 ? "invalid_request_error" : "server_error", ""};
+  const char *type = code == 400 || code == 404 ? "invalid_request_error" : code == 429 ? "rate_limit_error"
+                                                                                      : "server_error";
+  return {code, s.message(), type, code == 404 ? "model" : ""};
 }
 
 const char *openai_finish_reason(engine::FinishReason r) {

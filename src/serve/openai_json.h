@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aio/route.h"
-#include "engine/generator.h"
+#include "engine/generation.h"
 #include "engine/model.h"
 
 namespace aio::serve {
@@ -30,6 +30,7 @@ struct ApiRequest {
   engine::GenerateParams params;
   bool stream = false;
   bool include_usage = false;              // stream_options.include_usage
+  std::optional<std::string> label;        // aio.label: the request's true category (shadow trials, oracle)
 };
 
 struct ApiError {
@@ -40,8 +41,9 @@ struct ApiError {
   nlohmann::json to_json() const;          // {"error": {"message", "type", "param", "code"}}
 };
 
-// The error a failed request answers with: 400 for bad input (including a prompt too long for the context), 502 when
-// a remote backend failed, 504 when it timed out, 503 when the server is shutting down, 500 otherwise.
+// The error a failed request answers with: 400 for bad input (including a prompt too long for the context), 404 for
+// an unknown model, 429 when the model's queue is full, 502 when a remote backend failed, 504 when it timed out, 503
+// when the server is shutting down, 500 otherwise. (The status code decides, never the message's text.)
 ApiError error_from_status(const Status &s);
 // The HTTP status of a request that ended with `s` (200 when ok).
 inline int http_status_of(const Status &s) { return s.ok() ? 200 : error_from_status(s).http_status; }

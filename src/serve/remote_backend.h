@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "serve/admission_queue.h"
+#include "exec/admission_queue.h"
 #include "serve/openai_json.h"
 
 namespace aio::serve {
@@ -44,7 +44,7 @@ private:
   std::string scheme_host_port_; // e.g. http://127.0.0.1:8080
   std::string base_path_;        // e.g. /v1
   std::string api_key_;
-  AdmissionQueue<RemoteJob> queue_;
+  exec::AdmissionQueue<RemoteJob> queue_;
   std::atomic<bool> cut_off_{false}; // past the shutdown grace period: abandon running requests
   std::atomic<size_t> n_active_{0};
   std::vector<std::thread> workers_;

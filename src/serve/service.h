@@ -1,17 +1,14 @@
-// AioService: A-IO as the server runs it. Each request is probed and routed (or pinned to a model), then queued on
-// that model's continuously batched engine; its text and outcome arrive through a StreamChannel. The HTTP layer only
-// translates JSON to this and back.
+// AioService: A-IO as the server runs it. The HTTP layer hands it a parsed request and a StreamChannel; the Router
+// routes it (probe, policy) and generates it on the chosen model's engine, or the service forwards it to a remote
+// model's backend; the route, the text and the outcome arrive through the channel. Metrics are kept here.
 #pragma once
 
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/router.h"
 #include "serve/metrics.h"
-#include "serve/model_worker.h"
 #include "serve/openai_json.h"
 #include "serve/remote_backend.h"
 #include "serve/stream_channel.h"
@@ -22,13 +19,7 @@ struct ServiceParams {
   int32_t n_slots = 4;          // sequences each model decodes together
   size_t queue_capacity = 64;   // waiting requests per model beyond its slots (more get 429)
   int32_t n_batch = 512;        // tokens per batched decode step
-};
-
-// What the service decided for an accepted request.
-struct Admission {
-  RouteRecord route;
-  std::string model;            // the model that answers
-  int32_t n_prompt_tokens = 0;
+  bool shared_scheduler = true; // co-resident models step in turn on one thread (false: a thread per model)
 };
 
 class AioService {
@@ -36,10 +27,10 @@ public:
   static Expected<std::unique_ptr<AioService>> create(config::AioConfig cfg, const ServiceParams &params);
   ~AioService();
 
-  // Routes and queues `req`; `channel` then receives the text and the outcome. On refusal returns the error to send:
-  // 400 for an unknown model or a prompt that does not fit, 429 when the chosen model's queue is full.
-  std::optional<ApiError> submit(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel,
-                                 Admission &admission);
+  // Routes and queues `req`. The channel receives the route (before any text), the text and the outcome; a refused
+  // request (unknown model: 404; bad input or a prompt that does not fit: 400; a full queue: 429) ends the channel
+  // with that error.
+  void submit(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel);
 
   std::vector<std::string> model_names() const { return router_->model_names(); }
   Metrics &metrics() { return metrics_; }
@@ -49,20 +40,14 @@ public:
 private:
   AioService() = default;
   void declare_metrics();
-  // Sends a request routed to a remote model to its backend.
-  std::optional<ApiError> forward(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel,
-                                  Admission &admission);
-  // The 429 for a full queue (counted in the metrics).
-  ApiError at_capacity(const Admission &admission, size_t n_queued);
-  // What runs when a request ends, local or remote: metrics, then the outcome to the channel.
-  std::function<void(Expected<engine::GenerationRecord>)> completion_handler(
-      const std::shared_ptr<StreamChannel> &channel, const Admission &admission);
+  void count_route(const RouteRecord &route);
+  void count_done(const RouteRecord &route, const Expected<engine::GenerationRecord> &result);
+  void update_gauges();
+
   std::unique_ptr<core::Router> router_;
-  std::mutex route_mu_; // the lm probe runs on the small model's session: one routing decision at a time
-  std::map<std::string, std::unique_ptr<ModelWorker>> workers_;     // local models
   std::map<std::string, std::unique_ptr<RemoteBackend>> remotes_;   // models behind an endpoint
   Metrics metrics_;
-  uint64_t next_id_ = 0;
+  std::atomic<uint64_t> next_id_{0};
 };
 
 } // namespace aio::serve

@@ -13,6 +13,16 @@ bool StreamChannel::push(std::string piece) {
   return true;
 }
 
+void StreamChannel::set_route(RouteRecord route) {
+  std::lock_guard lock(mu_);
+  route_ = std::move(route);
+}
+
+std::optional<RouteRecord> StreamChannel::route() const {
+  std::lock_guard lock(mu_);
+  return route_;
+}
+
 void StreamChannel::finish(Expected<engine::GenerationRecord> result) {
   {
     std::lock_guard lock(mu_);

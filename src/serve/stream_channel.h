@@ -10,7 +10,7 @@
 #include <string>
 
 #include "aio/status.h"
-#include "engine/generator.h"
+#include "engine/generation.h"
 
 namespace aio::serve {
 
@@ -23,6 +23,8 @@ public:
 
   // Engine side. push() returns false once the consumer has cancelled (the engine then stops generating).
   bool push(std::string piece);
+  // The request's route, once decided (before any text).
+  void set_route(RouteRecord route);
   void finish(Expected<engine::GenerationRecord> result);
 
   // HTTP side. Waits up to `timeout` for the next piece; nullopt when none came in time or the stream is finished
@@ -32,6 +34,8 @@ public:
   // Waits up to `timeout` until a piece is waiting or the stream has finished; true when one of them holds.
   bool wait_output(std::chrono::milliseconds timeout);
   Expected<engine::GenerationRecord> result() const;
+  // The route, when one was decided (a request refused before routing has none).
+  std::optional<RouteRecord> route() const;
   // Blocks until the stream has finished.
   void wait_finished();
   void cancel(); // the client went away
@@ -43,6 +47,7 @@ private:
   std::condition_variable cv_;
   std::deque<std::string> pieces_;
   std::optional<Expected<engine::GenerationRecord>> result_;
+  std::optional<RouteRecord> route_;
   bool cancelled_ = false;
   const bool streaming_;
 };

@@ -18,6 +18,17 @@ Expected<Strategy> parse_strategy(const std::string &name) {
   return invalid_argument("unknown strategy '" + name + "'; use plain, pld or draft");
 }
 
+const char *finish_reason_name(FinishReason r) {
+  switch (r) {
+  case FinishReason::stop_string: return "stop";
+  case FinishReason::end_of_generation: return "eos";
+  case FinishReason::max_tokens: return "length";
+  case FinishReason::context_full: return "context_full";
+  case FinishReason::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
 Status StrategyParams::validate() const {
   if (pld_window < 1) return invalid_argument("pld_window must be at least 1");
   if (pld_lookahead < 1) return invalid_argument("pld_lookahead must be at least 1");

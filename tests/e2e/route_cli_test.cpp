@@ -75,7 +75,7 @@ TEST(GenerateCli, ConfigRoutesGeneratesAndPrintsTheRouteRecord) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_EQ(text.out, j["text"].get<std::string>() + "\n");
   EXPECT_NE(text.err.find("[route]"), std::string::npos);
-  EXPECT_NE(text.err.find("reused from the probe"), std::string::npos);
+  EXPECT_NE(text.err.find("already in the KV cache"), std::string::npos);
 }
 
 TEST(ProbeCli, TrainThenEvalPrintsTheConfusionMatrix) {

@@ -93,7 +93,7 @@ TEST(Serve, BadRequestsGetOpenAiErrors) {
                                  "application/json");
   ASSERT_TRUE(too_long);
   EXPECT_EQ(too_long->status, 400) << too_long->body;
-  EXPECT_NE(too_long->body.find("tokens but a request may use 512"), std::string::npos) << too_long->body;
+  EXPECT_NE(too_long->body.find("may use 512"), std::string::npos) << too_long->body;
   std::string huge = R"({"model": "aio", "prompt": ")" + std::string(2 << 20, 'a') + "\"}";
   auto too_big = s.client->Post("/v1/completions", huge, "application/json");
   ASSERT_TRUE(too_big);

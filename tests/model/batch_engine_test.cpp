@@ -1,10 +1,10 @@
 // Continuous batching: several sequences in one llama_decode per step give the same greedy tokens as each alone.
 #include <gtest/gtest.h>
 
-#include "serve/batch_engine.h"
+#include "exec/batch_engine.h"
 #include "support/tiny_models.h"
 
-namespace aio::serve {
+namespace aio::exec {
 namespace {
 
 engine::GenerateParams greedy(int n) {
@@ -54,8 +54,8 @@ protected:
     }
   }
   std::vector<llama_token> alone(const std::string &text, int n) {
-    auto s = *engine::Session::create(model_, {.n_ctx = 512, .n_threads = 1});
-    return engine::generate(*s, *model_->tokenize(text), greedy(n))->tokens;
+    auto solo = test::one_slot_engine(model_, 512);
+    return exec::generate(*solo, *model_->tokenize(text), greedy(n))->tokens;
   }
   std::shared_ptr<engine::Model> model_;
   std::unique_ptr<BatchEngine> engine_;
@@ -158,41 +158,111 @@ TEST_F(BatchEngineTest, CancellationFreesTheSlot) {
   EXPECT_EQ(engine_->n_active(), 0u);
 }
 
-// The lm probe's KV (computed in another session of the same model) is loaded into the slot instead of prefilling the
-// prompt again: same tokens, and the record says how many prompt tokens were saved.
-TEST_F(BatchEngineTest, ACachedPrefixFromAnotherSessionIsReused) {
+// The lm probe is a stage of a job: request + suffix prefilled like any prompt; the verdict sees the logits after the
+// suffix, and a job that generates here goes on from the request's KV (the suffix's dropped) with the same tokens as
+// a plain run, without prefilling its prompt again.
+TEST_F(BatchEngineTest, AProbeStageThatGeneratesHereContinuesFromTheRequestsKv) {
   const std::string text = "def fibonacci(n):\n    if n < 2:\n        return n\n";
+  const std::string suffix = "\n### Which kind of request is this? Answer:";
   const auto prompt = *model_->tokenize(text);
-  auto other = *engine::Session::create(model_, {.n_ctx = 512, .n_threads = 1});
-  ASSERT_TRUE(other->prefill(0, prompt, 0, false).ok()); // another context (the engine loads it into its own slot)
-  const std::vector<uint8_t> state = other->save_sequence(0);
-  ASSERT_FALSE(state.empty());
-
-  struct Case {
-    std::vector<llama_token> cached; // what the state is said to hold
-    std::vector<uint8_t> bytes;
-    int32_t expect_saved;
-  };
-  std::vector<llama_token> diverging = prompt;
-  diverging[5] = diverging[5] + 1;
-  const std::vector<Case> cases = {
-      {prompt, state, static_cast<int32_t>(prompt.size()) - 1}, // all but the last token, whose logits are needed
-      {diverging, state, 5},                                    // only the common prefix counts
-      {prompt, std::vector<uint8_t>(state.size(), 7), 0},       // garbage bytes: prefilled normally
-  };
+  // What the probe should see: the greedy next token after request + suffix, computed alone.
+  auto with_suffix = prompt;
+  const auto suffix_tokens = *model_->tokenize(suffix, false);
+  with_suffix.insert(with_suffix.end(), suffix_tokens.begin(), suffix_tokens.end());
+  auto solo = test::one_slot_engine(model_, 512);
+  const llama_token expected_verdict = exec::generate(*solo, with_suffix, greedy(1))->tokens.at(0);
   const auto expected = alone(text, 12);
-  for (const auto &c : cases) {
-    SetUp(); // a fresh engine: no slot holds this prompt from the previous case
+
+  for (int32_t n_batch : {64, 8}) { // 8: the request and the suffix are prefilled over several steps
+    BatchEngineParams p;
+    p.n_slots = 2;
+    p.n_ctx_per_slot = 512;
+    p.n_batch = n_batch;
+    p.n_threads = 1;
+    engine_ = std::move(*BatchEngine::create(model_, p));
     Outcome o;
     Job j = job_for(*model_, text, 12, o);
-    j.cached_tokens = c.cached;
-    j.cached_state = c.bytes;
+    llama_token seen = -1;
+    double probe_ms = -1;
+    j.probe = ProbeStage{suffix_tokens, [&](const float *logits, double, double ms) {
+      seen = engine::argmax(logits, model_->info().n_vocab);
+      probe_ms = ms;
+      ProbeVerdict v;
+      v.next = ProbeVerdict::Next::generate_here;
+      return v;
+    }};
     ASSERT_TRUE(engine_->submit(std::move(j)));
     drain();
     ASSERT_TRUE(o.result.ok()) << o.result.status().to_string();
-    EXPECT_EQ(o.result->n_prefill_tokens_saved, c.expect_saved);
-    EXPECT_EQ(o.result->tokens, expected);
+    EXPECT_EQ(seen, expected_verdict) << "n_batch " << n_batch;
+    EXPECT_GE(probe_ms, 0);
+    EXPECT_EQ(o.result->tokens, expected) << "n_batch " << n_batch;
+    EXPECT_EQ(o.result->n_prefill_tokens_saved, static_cast<int32_t>(prompt.size()))
+        << "the probe's pass over the request is the prefill";
   }
+}
+
+TEST_F(BatchEngineTest, AReleasedProbeJobEndsSilentlyAndLeavesItsPromptCached) {
+  const std::string text = "Question: what is the capital of France?";
+  const auto suffix = *model_->tokenize(" Kind:", false);
+  Outcome probed;
+  Job j = job_for(*model_, text, 8, probed);
+  bool asked = false;
+  j.probe = ProbeStage{suffix, [&](const float *, double, double) {
+    asked = true;
+    return ProbeVerdict{}; // release: the request continues elsewhere
+  }};
+  ASSERT_TRUE(engine_->submit(std::move(j)));
+  drain();
+  EXPECT_TRUE(asked);
+  EXPECT_FALSE(probed.done) << "a released job's on_done belongs to whoever took it over";
+  EXPECT_EQ(engine_->n_active(), 0u);
+  // The same request generated here later reuses the request's KV the probe left (all but the last token).
+  Outcome again;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, text, 8, again)));
+  drain();
+  ASSERT_TRUE(again.result.ok());
+  EXPECT_EQ(again.result->n_prefill_tokens_saved, again.result->n_prompt_tokens - 1);
+  EXPECT_EQ(again.result->tokens, alone(text, 8));
+}
+
+TEST_F(BatchEngineTest, AProbeVerdictErrorEndsTheJobWithIt) {
+  Outcome o;
+  Job j = job_for(*model_, "anything", 8, o);
+  j.probe = ProbeStage{*model_->tokenize(" Kind:", false), [](const float *, double, double) {
+    ProbeVerdict v;
+    v.error = invalid_argument("no rule matched");
+    return v;
+  }};
+  ASSERT_TRUE(engine_->submit(std::move(j)));
+  drain();
+  ASSERT_TRUE(o.done);
+  ASSERT_FALSE(o.result.ok());
+  EXPECT_EQ(o.result.status().message(), "no rule matched");
+}
+
+// The probe's tokens ride in the same llama_decode steps as the running requests' decode tokens.
+TEST_F(BatchEngineTest, AProbeRidesInTheStepsOfRunningRequests) {
+  Outcome a, b, p;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, "def add(a, b):", 30, a)));
+  ASSERT_TRUE(engine_->submit(job_for(*model_, "the the the the", 30, b)));
+  engine_->step(); // both prefilled; decoding from here
+  const int64_t calls_before = engine_->n_decode_calls();
+  Job j = job_for(*model_, "Write a poem about the sea.", 4, p);
+  bool others_running = false;
+  j.probe = ProbeStage{*model_->tokenize(" Kind:", false), [&](const float *, double, double) {
+    others_running = !a.done && !b.done;
+    ProbeVerdict v;
+    v.next = ProbeVerdict::Next::generate_here;
+    return v;
+  }};
+  ASSERT_TRUE(engine_->submit(std::move(j)));
+  engine_->step(); // the probe's prefill and the two decode tokens: one llama_decode
+  EXPECT_TRUE(others_running) << "the verdict came while the other requests were still decoding";
+  EXPECT_EQ(engine_->n_decode_calls(), calls_before + 1);
+  drain();
+  ASSERT_TRUE(a.result.ok() && b.result.ok() && p.result.ok());
+  EXPECT_EQ(p.result->n_generated, 4);
 }
 
 // Prompt caching: a finished request's KV stays in its slot; the next request that starts the same way (the next turn
@@ -238,4 +308,4 @@ TEST_F(BatchEngineTest, ClosedEngineRefusesNewJobs) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::exec

@@ -1,25 +1,25 @@
 // Both models of a pair live in one process and either serves the next request without reloading.
 #include <gtest/gtest.h>
 
-#include "engine/generator.h"
+#include "engine/generation.h"
 #include "support/tiny_models.h"
 
 namespace aio::engine {
 namespace {
 
-std::vector<llama_token> greedy_tokens(Session &s, const std::string &text) {
+std::vector<llama_token> greedy_tokens(exec::BatchEngine &s, const std::string &text) {
   GenerateParams p;
   p.max_tokens = 20;
   p.ignore_eos = true;
-  auto r = generate(s, *s.model().tokenize(text), p);
+  auto r = exec::generate(s, *s.model().tokenize(text), p);
   EXPECT_TRUE(r.ok()) << r.status().to_string();
   return r.ok() ? r->tokens : std::vector<llama_token>{};
 }
 
-std::unique_ptr<Session> session_for(std::shared_ptr<Model> m) {
-  auto s = Session::create(std::move(m), {.n_ctx = 512, .n_threads = 1});
-  EXPECT_TRUE(s.ok());
-  return std::move(*s);
+std::unique_ptr<exec::BatchEngine> session_for(std::shared_ptr<Model> m) {
+  auto s = test::one_slot_engine(std::move(m), 512);
+  EXPECT_TRUE(s != nullptr);
+  return s;
 }
 
 TEST(CoResidency, SameTokensWithOneOrBothModelsLoaded) {

@@ -3,8 +3,9 @@
 
 #include <filesystem>
 
-#include "engine/generator.h"
+#include "engine/generation.h"
 #include "support/paths.h"
+#include "support/tiny_models.h"
 
 namespace aio::engine {
 namespace {
@@ -18,15 +19,15 @@ TEST(ForeignGguf, Llama2TinyRandomLoadsAndGenerates) {
   EXPECT_EQ((*m)->info().n_vocab, 32000);
   EXPECT_EQ((*m)->info().n_layer, 1);
   EXPECT_FALSE((*m)->info().synthetic); // it is random, but it does not carry our marker
-  auto s = Session::create(*m, {.n_ctx = 256, .n_threads = 1});
-  ASSERT_TRUE(s.ok());
+  auto s = test::one_slot_engine(*m, 256);
+  ASSERT_TRUE(s != nullptr);
   GenerateParams p;
   p.max_tokens = 8;
   p.ignore_eos = true;
   auto prompt = (*m)->tokenize("Once upon a time");
   ASSERT_TRUE(prompt.ok());
-  auto a = generate(**s, *prompt, p);
-  auto b = generate(**s, *prompt, p);
+  auto a = exec::generate(*s, *prompt, p);
+  auto b = exec::generate(*s, *prompt, p);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->n_generated, 8);
   EXPECT_EQ(a->tokens, b->tokens);

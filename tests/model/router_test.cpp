@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 
 #include "core/router.h"
 #include "support/paths.h"
@@ -80,11 +82,13 @@ TEST(KvReuse, GivesTheSameContinuationAsAFreshPrefill) {
     // reused.
     auto routed = router->generate({.prompt = prompt, .policy = "probe-then-small"}, greedy(24));
     ASSERT_TRUE(routed.ok()) << routed.status().to_string();
-    EXPECT_EQ(routed->record.n_prefill_tokens_saved, routed->record.n_prompt_tokens - 1) << prompt;
-    // The same prompt on a fresh session of the same model, no probe.
+    // The probe's forward pass over the request was its prefill: the request went on in the probe's slot.
+    EXPECT_EQ(routed->record.generation->n_prefill_tokens_saved, routed->record.generation->n_prompt_tokens)
+        << prompt;
+    // The same prompt on a fresh engine of the same model, no probe.
     auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
-    auto session = *engine::Session::create(model, {.n_ctx = 1024, .n_threads = 1});
-    auto fresh = engine::generate(*session, *model->tokenize(prompt), greedy(24));
+    auto session = test::one_slot_engine(model, 1024);
+    auto fresh = exec::generate(*session, *model->tokenize(prompt), greedy(24));
     ASSERT_TRUE(fresh.ok());
     EXPECT_EQ(routed->generation.tokens, fresh->tokens) << prompt;
     EXPECT_EQ(fresh->n_prefill_tokens_saved, 0);
@@ -99,15 +103,17 @@ TEST(Router, RoutesToTheModelAndStrategyThePolicyChose) {
   };
   for (const Case c : {Case{"static-small", "small", "plain"}, Case{"static-large", "large", "plain"},
                        Case{"static-large-pld", "large", "pld"}, Case{"draft", "large", "draft"}}) {
-    auto out = router->generate({.prompt = "the the the the the the", .policy = c.policy}, greedy(16));
+    // Each case its own prompt (the policy's name first): a repeated prompt would be served from the slot's cache.
+    auto out = router->generate({.prompt = std::string(c.policy) + ": the the the the the the", .policy = c.policy},
+                                greedy(16));
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     EXPECT_EQ(out->record.route.model, c.model);
     EXPECT_STREQ(strategy_name(out->record.route.strategy), c.strategy);
-    EXPECT_EQ(out->record.n_generated, 16);
-    // These policies never read the probe, so it does not run (and leaves no KV to reuse).
+    EXPECT_EQ(out->record.generation->n_generated, 16);
+    // These policies never read the probe, so it does not run.
     EXPECT_EQ(out->record.probe.probe_kind, "none") << c.policy;
-    EXPECT_EQ(out->record.n_prefill_tokens_saved, 0) << c.policy;
-    if (std::string(c.strategy) != "plain") EXPECT_GT(out->record.n_drafted, 0) << c.policy;
+    EXPECT_EQ(out->record.probe.probe_ms, 0) << c.policy;
+    if (std::string(c.strategy) != "plain") EXPECT_GT(out->record.generation->n_drafted, 0) << c.policy;
   }
   // Routing is lossless: the large model's output is the same whichever strategy decodes it.
   auto plain = router->generate({.prompt = "the the the the the the", .policy = "static-large"}, greedy(16));
@@ -120,7 +126,7 @@ TEST(Router, RoutesToTheModelAndStrategyThePolicyChose) {
 TEST(Router, RecordsEveryStage) {
   auto router = make_router();
   ASSERT_TRUE(router);
-  auto out = router->generate({.prompt = "Explain recursion.", .chat = true}, greedy(8));
+  auto out = router->generate({.messages = {{"user", "Explain recursion."}}}, greedy(8));
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   const RouteRecord &r = out->record;
   EXPECT_EQ(r.route.policy, "aio");
@@ -129,10 +135,11 @@ TEST(Router, RecordsEveryStage) {
   EXPECT_GT(r.probe.probe_ms, 0);
   EXPECT_GE(r.route_ms, 0);
   EXPECT_GE(r.switch_ms, 0);
-  EXPECT_GT(r.prefill_ms, 0);
-  EXPECT_GT(r.decode_ms, 0);
-  EXPECT_GT(r.n_prompt_tokens, r.probe.n_context_tokens - 1);
-  EXPECT_EQ(r.finish_reason, "length");
+  ASSERT_TRUE(r.generation.has_value());
+  EXPECT_GT(r.generation->prefill_ms, 0);
+  EXPECT_GT(r.generation->decode_ms, 0);
+  EXPECT_GT(r.generation->n_prompt_tokens, r.probe.n_context_tokens - 1);
+  EXPECT_EQ(r.generation->finish_reason, FinishReason::max_tokens);
 }
 
 TEST(Router, OracleNeedsALabelAndUsesIt) {
@@ -145,6 +152,61 @@ TEST(Router, OracleNeedsALabelAndUsesIt) {
   EXPECT_EQ(code->route.model, "small");
   auto qa = router->route({.prompt = "hi", .policy = "oracle", .true_label = "qa"});
   EXPECT_EQ(qa->route.model, "large");
+}
+
+// Shadow labels: the oracle routes on the label while the configured probe still runs and is recorded.
+TEST(Router, AShadowLabelRoutesTheOracleAndStillRunsTheProbe) {
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  Request req{.prompt = "def add(a, b):", .policy = "oracle", .true_label = "qa", .shadow_probe = true};
+  auto r = router->route(req);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->route.model, "large");
+  EXPECT_EQ(r->probe.probe_kind, "lm");
+  EXPECT_EQ(r->true_label, "qa");
+  EXPECT_EQ(r->probe.distribution.size(), 3u);
+  req.shadow_probe = false;
+  EXPECT_EQ(router->route(req)->probe.probe_kind, "none") << "the oracle reads no probe unless asked";
+  req.true_label = "poetry";
+  auto bad = router->route(req);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not a category"), std::string::npos) << bad.status().message();
+}
+
+// Many requests in flight at once (the server's way, and `aio bench --concurrency`): each is routed by the lm probe
+// inside the small model's engine and finishes with its own route.
+TEST(Router, ConcurrentRequestsAreProbedAndRoutedInsideTheEngines) {
+  auto cfg = config::load_config(write_config());
+  ASSERT_TRUE(cfg.ok());
+  auto router = Router::create(std::move(*cfg), {.n_slots = 4});
+  ASSERT_TRUE(router.ok()) << router.status().to_string();
+  const std::vector<std::string> prompts = {"def add(a, b):", "What is the capital of France?", "Solve 3x + 5 = 20.",
+                                            "Write a haiku.", "print(", "Name three rivers."};
+  std::mutex mu;
+  std::condition_variable cv;
+  int n_done = 0;
+  std::vector<std::optional<Expected<engine::GenerationRecord>>> results(prompts.size());
+  std::vector<RouteRecord> routes(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Callbacks cb;
+    cb.on_route = [&, i](const RouteRecord &r) { routes[i] = r; };
+    cb.on_done = [&, i](Expected<engine::GenerationRecord> r) {
+      std::lock_guard lock(mu);
+      results[i] = std::move(r);
+      ++n_done;
+      cv.notify_all();
+    };
+    (*router)->submit({.prompt = prompts[i]}, greedy(6), std::move(cb));
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return n_done == static_cast<int>(prompts.size()); }));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(results[i]->ok()) << results[i]->status().to_string();
+    EXPECT_EQ((*results[i])->n_generated, 6);
+    EXPECT_EQ(routes[i].probe.probe_kind, "lm");
+    EXPECT_FALSE(routes[i].route.model.empty());
+    EXPECT_GE(routes[i].probe.wait_ms, 0);
+  }
 }
 
 TEST(Router, MissingModelFileSaysWhatToDo) {

@@ -1,10 +1,11 @@
-// PLD and draft-model decoding are lossless: greedy output equals plain greedy token for token; sampled output keeps
-// plain sampling's distribution.
+// PLD and draft-model decoding in the executor are lossless: greedy output equals plain greedy token for token;
+// sampled output keeps plain sampling's distribution. (One slot: the sequential form; batch_speculation_test mixes
+// strategies in shared steps.)
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "decode/strategy.h"
+#include "exec/batch_engine.h"
 #include "support/paths.h"
 #include "support/tiny_models.h"
 
@@ -22,13 +23,15 @@ protected:
     large_.reset();
   }
   void SetUp() override {
-    target_ = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 1}));
-    draft_ = std::move(*engine::Session::create(small_, {.n_ctx = 1024, .n_threads = 1}));
+    target_ = test::one_slot_engine(large_, 1024);
+  }
+  static exec::Decoding decoding(Strategy s, StrategyParams sp = {}) {
+    return {s, sp, s == Strategy::draft ? small_ : nullptr};
   }
   engine::GenerationRecord run(Strategy s, const std::string &text, const engine::GenerateParams &p,
                                StrategyParams sp = {}) {
     auto tokens = large_->tokenize(text);
-    auto r = run_strategy(s, sp, {target_.get(), draft_.get(), 0, 0}, *tokens, p);
+    auto r = exec::generate(*target_, *tokens, p, decoding(s, sp));
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     return r.ok() ? *r : engine::GenerationRecord{};
   }
@@ -40,7 +43,7 @@ protected:
   }
 
   static std::shared_ptr<engine::Model> small_, large_;
-  std::unique_ptr<engine::Session> target_, draft_;
+  std::unique_ptr<exec::BatchEngine> target_;
 };
 std::shared_ptr<engine::Model> StrategyTest::small_, StrategyTest::large_;
 
@@ -95,10 +98,8 @@ TEST_F(StrategyTest, DraftEqualsPlainGreedy) {
 
 TEST_F(StrategyTest, DraftFromTheSameModelAcceptsEverything) {
   // A model drafting for itself is always right: every proposal is kept.
-  auto self_draft = std::move(*engine::Session::create(large_, {.n_ctx = 1024, .n_threads = 1}));
   auto tokens = large_->tokenize("def add(a, b):");
-  auto r = run_strategy(Strategy::draft, {.draft_tokens = 3}, {target_.get(), self_draft.get(), 0, 0}, *tokens,
-                        greedy(30));
+  auto r = exec::generate(*target_, *tokens, greedy(30), {Strategy::draft, {.draft_tokens = 3}, large_});
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->n_accepted, r->n_drafted);
   EXPECT_GT(r->n_drafted, 20);
@@ -125,11 +126,11 @@ TEST_F(StrategyTest, LimitsAreRespectedLikePlain) {
 }
 
 TEST_F(StrategyTest, ContextLimitIsRespected) {
-  auto small_ctx = std::move(*engine::Session::create(large_, {.n_ctx = 256, .n_threads = 1}));
+  auto small_ctx = test::one_slot_engine(large_, 256);
   std::vector<llama_token> tokens = *large_->tokenize("the the the");
   while (tokens.size() < 245) tokens.push_back(tokens[1]);
-  auto plain = engine::generate(*small_ctx, tokens, greedy(100));
-  auto pld = run_strategy(Strategy::pld, {}, {small_ctx.get(), nullptr, 0, 0}, tokens, greedy(100));
+  auto plain = exec::generate(*small_ctx, tokens, greedy(100));
+  auto pld = exec::generate(*small_ctx, tokens, greedy(100), decoding(Strategy::pld));
   ASSERT_TRUE(plain.ok() && pld.ok()) << pld.status().to_string();
   EXPECT_EQ(pld->finish_reason, engine::FinishReason::context_full);
   EXPECT_EQ(pld->tokens, plain->tokens);
@@ -138,11 +139,10 @@ TEST_F(StrategyTest, ContextLimitIsRespected) {
 TEST_F(StrategyTest, DraftRefusesAModelWithAnotherVocabulary) {
   auto bytes = *engine::Model::load({.path = test::write_byte_vocab_model("tiny-small", test::make_temp_dir("v"))});
   if (bytes->shares_vocab_with(*large_)) GTEST_SKIP() << "the tiny pair uses the byte vocabulary too";
-  auto other = std::move(*engine::Session::create(bytes, {.n_ctx = 512, .n_threads = 1}));
-  auto r = run_strategy(Strategy::draft, {}, {target_.get(), other.get(), 0, 0}, *large_->tokenize("hi"), greedy(4));
+  auto r = exec::generate(*target_, *large_->tokenize("hi"), greedy(4), {Strategy::draft, {}, bytes});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("vocabularies differ"), std::string::npos) << r.status().message();
-  auto none = run_strategy(Strategy::draft, {}, {target_.get(), nullptr, 0, 0}, *large_->tokenize("hi"), greedy(4));
+  auto none = exec::generate(*target_, *large_->tokenize("hi"), greedy(4), {Strategy::draft, {}, nullptr});
   EXPECT_FALSE(none.ok());
 }
 
@@ -152,7 +152,7 @@ TEST_F(StrategyTest, SampledSpeculationKeepsPlainSamplingsDistribution) {
   // The prompt ends with the model's own greedy continuation, which repeats itself: the token it is most likely to
   // sample next occurred before, so PLD has something to propose, and the target sometimes keeps it, sometimes not.
   std::vector<llama_token> prompt = *large_->tokenize("ab");
-  const auto greedy_run = engine::generate(*target_, prompt, greedy(6));
+  const auto greedy_run = exec::generate(*target_, prompt, greedy(6));
   ASSERT_TRUE(greedy_run.ok());
   prompt.insert(prompt.end(), greedy_run->tokens.begin(), greedy_run->tokens.end());
   constexpr int kRuns = 600;
@@ -162,7 +162,7 @@ TEST_F(StrategyTest, SampledSpeculationKeepsPlainSamplingsDistribution) {
     for (int seed = 0; seed < kRuns; ++seed) {
       engine::GenerateParams p = greedy(2);
       p.sampling = {.temperature = 1.0f, .top_k = 3, .top_p = 1.0f, .seed = static_cast<uint32_t>(seed)};
-      auto r = run_strategy(s, {.pld_lookahead = 2, .draft_tokens = 2}, {target_.get(), draft_.get(), 0, 0}, prompt, p);
+      auto r = exec::generate(*target_, prompt, p, decoding(s, {.pld_lookahead = 2, .draft_tokens = 2}));
       ASSERT_TRUE(r.ok()) << r.status().to_string();
       ASSERT_EQ(r->tokens.size(), 2u);
       ++counts[s][{r->tokens[0], r->tokens[1]}];

@@ -50,4 +50,15 @@ std::string write_byte_vocab_model(const std::string &preset, const std::string 
   return write_model(preset, synth::byte_level_vocab(), dir + "/" + preset + "-byte.gguf", seed);
 }
 
+std::unique_ptr<exec::BatchEngine> one_slot_engine(std::shared_ptr<const engine::Model> model, uint32_t n_ctx,
+                                                   int32_t n_batch) {
+  exec::BatchEngineParams p;
+  p.n_slots = 1;
+  p.n_ctx_per_slot = n_ctx;
+  p.n_batch = n_batch;
+  p.n_threads = 1;
+  auto e = exec::BatchEngine::create(std::move(model), p);
+  return e.ok() ? std::move(*e) : nullptr;
+}
+
 } // namespace aio::test

@@ -1,7 +1,10 @@
 // The tiny synthetic model pair, written once per test process by the same code as `aio synth`.
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "exec/batch_engine.h"
 
 namespace aio::test {
 
@@ -13,6 +16,10 @@ struct TinyPair {
 
 // Synthesizes the pair on first use (the Llama-3 tokenizer when it was fetched, else the byte vocabulary).
 const TinyPair &tiny_pair();
+
+// The executor with one slot over `model` (the sequential form every CLI path runs), one thread.
+std::unique_ptr<exec::BatchEngine> one_slot_engine(std::shared_ptr<const engine::Model> model, uint32_t n_ctx = 1024,
+                                                   int32_t n_batch = 512);
 
 // Writes one tiny model with the built-in byte vocabulary (no download needed) and returns its path.
 std::string write_byte_vocab_model(const std::string &preset, const std::string &dir, unsigned seed = 1);

@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "serve/admission_queue.h"
+#include "exec/admission_queue.h"
 
-namespace aio::serve {
+namespace aio::exec {
 namespace {
 using namespace std::chrono_literals;
 
@@ -80,4 +80,4 @@ TEST(AdmissionQueue, ManyProducersAndConsumersLoseNothing) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::exec

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/generator.h"
+#include "engine/generation.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "synth/gguf_writer.h"

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <optional>
 
-namespace aio::serve {
+namespace aio::exec {
 
 template <typename T> class AdmissionQueue {
 public:
@@ -74,4 +74,4 @@ private:
   bool closed_ = false;
 };
 
-} // namespace aio::serve
+} // namespace aio::exec

@@ -1,21 +1,22 @@
-// The worker thread serves jobs submitted from other threads, and shuts down without leaving a caller waiting.
+// The scheduler's thread serves jobs submitted from other threads to any of its engines (co-resident models stepping
+// in turn), and shuts down without leaving a caller waiting.
 #include <gtest/gtest.h>
 
 #include <future>
 
-#include "serve/model_worker.h"
+#include "exec/scheduler.h"
 #include "support/tiny_models.h"
 
-namespace aio::serve {
+namespace aio::exec {
 namespace {
 
-std::unique_ptr<ModelWorker> make_worker(std::shared_ptr<engine::Model> model) {
+std::unique_ptr<BatchEngine> make_engine(std::shared_ptr<engine::Model> model) {
   BatchEngineParams p;
   p.n_slots = 2;
   p.n_ctx_per_slot = 256;
   p.n_batch = 64;
   p.n_threads = 1;
-  return std::make_unique<ModelWorker>(std::move(*BatchEngine::create(std::move(model), p)));
+  return std::move(*BatchEngine::create(std::move(model), p));
 }
 
 Job job(const engine::Model &m, int n, std::promise<Expected<engine::GenerationRecord>> &done) {
@@ -27,12 +28,18 @@ Job job(const engine::Model &m, int n, std::promise<Expected<engine::GenerationR
   return j;
 }
 
-TEST(ModelWorker, ServesJobsFromOtherThreads) {
-  auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
-  auto worker = make_worker(model);
-  std::vector<std::promise<Expected<engine::GenerationRecord>>> done(4);
+TEST(Scheduler, ServesJobsForSeveralEnginesFromOtherThreads) {
+  auto small = *engine::Model::load({.path = test::tiny_pair().small_path});
+  auto large = *engine::Model::load({.path = test::tiny_pair().large_path});
+  auto e_small = make_engine(small), e_large = make_engine(large);
+  Scheduler scheduler({e_small.get(), e_large.get()});
+  std::vector<std::promise<Expected<engine::GenerationRecord>>> done(6);
   std::vector<std::thread> clients;
-  for (auto &d : done) clients.emplace_back([&] { EXPECT_TRUE(worker->submit(job(*model, 8, d))); });
+  for (size_t i = 0; i < done.size(); ++i)
+    clients.emplace_back([&, i] {
+      BatchEngine &e = i % 2 ? *e_large : *e_small;
+      EXPECT_TRUE(e.submit(job(e.model(), 8, done[i])));
+    });
   for (auto &c : clients) c.join();
   for (auto &d : done) {
     auto f = d.get_future();
@@ -41,19 +48,20 @@ TEST(ModelWorker, ServesJobsFromOtherThreads) {
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_EQ(r->n_generated, 8);
   }
-  worker->stop(std::chrono::seconds(5));
+  scheduler.stop(std::chrono::seconds(5));
 }
 
-TEST(ModelWorker, StopFinishesWithinGraceOrAbortsTheRest) {
+TEST(Scheduler, StopFinishesWithinGraceOrAbortsTheRest) {
   auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
-  auto worker = make_worker(model);
+  auto engine = make_engine(model);
+  Scheduler scheduler({engine.get()});
   std::vector<std::promise<Expected<engine::GenerationRecord>>> done(3);
   std::vector<std::future<Expected<engine::GenerationRecord>>> futures;
   for (auto &d : done) {
     futures.push_back(d.get_future());
-    ASSERT_TRUE(worker->submit(job(*model, 1000000, d))); // would run until the context is full
+    ASSERT_TRUE(engine->submit(job(*model, 1000000, d))); // would run until the context is full
   }
-  worker->stop(std::chrono::milliseconds(50));
+  scheduler.stop(std::chrono::milliseconds(50));
   for (auto &f : futures) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready) << "a caller was left waiting";
     auto r = f.get();
@@ -61,8 +69,8 @@ TEST(ModelWorker, StopFinishesWithinGraceOrAbortsTheRest) {
     if (!r.ok()) EXPECT_NE(r.status().message().find("shutting down"), std::string::npos);
   }
   std::promise<Expected<engine::GenerationRecord>> late;
-  EXPECT_FALSE(worker->submit(job(*model, 4, late))) << "a stopped worker takes no new jobs";
+  EXPECT_FALSE(engine->submit(job(*model, 4, late))) << "a stopped scheduler's engines take no new jobs";
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::exec

@@ -1,0 +1,394 @@
+#include "exec/batch_engine.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace aio::exec {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+// Length of the common prefix of a and b, at most `limit`.
+size_t common_prefix(const std::vector<llama_token> &a, const std::vector<llama_token> &b, size_t limit) {
+  const size_t n = std::min({a.size(), b.size(), limit});
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+} // namespace
+
+struct BatchEngine::Slot {
+  llama_seq_id seq = 0;
+  std::optional<Job> job;
+  std::vector<llama_token> input;                    // what is prefilled: the prompt (+ the probe's suffix)
+  bool probing = false;                              // in the probe stage: no output yet, the verdict decides
+  std::unique_ptr<engine::OutputTracker> out;        // set once the job generates
+  llama_sampler_ptr sampler;                         // plain decoding's draws
+  std::unique_ptr<engine::ProbSampler> prob;         // speculative: the target's draws and the acceptance rule
+  decode::Proposer *proposer = nullptr;              // speculative: who proposes
+  std::vector<llama_token> history;                  // speculative: prompt + output, what proposers read
+  decode::Proposal proposal;                         // this step's drafts (verified after the pending token)
+  size_t n_prefilled = 0;     // input tokens in the KV cache
+  llama_pos n_past = 0;       // positions used by this sequence
+  llama_token pending = -1;   // sampled but not yet decoded (-1 while prefilling)
+  int32_t output_row = -1;    // this step's batch row holding the slot's (first) logits
+  int32_t prompt_row = -1;    // probing: this step's row of the prompt's last token
+  std::vector<float> prompt_logits; // probing: the logits after the prompt, kept for the first generated token
+  Clock::time_point t_queued, t_admitted;
+  // Prompt caching: the tokens this slot's sequence holds in the KV cache from its last job (prompt + output), so a
+  // job that starts the same way (the next turn of a chat, a shared system prompt) skips that part.
+  std::vector<llama_token> cached;
+  uint64_t last_used = 0;     // admission counter when the slot last took a job (least recently used goes first)
+  bool active() const { return job.has_value(); }
+  bool speculative() const { return proposer != nullptr; }
+};
+
+Status BatchEngineParams::validate() const {
+  if (n_slots < 1) return invalid_argument("n_slots must be at least 1");
+  if (n_ctx_per_slot < 16) return invalid_argument("n_ctx_per_slot must be at least 16");
+  if (n_batch < n_slots) return invalid_argument("n_batch must be at least n_slots (one decode token per slot)");
+  return {};
+}
+
+BatchEngine::BatchEngine(const BatchEngineParams &params) : params_(params), queue_(params.queue_capacity) {}
+
+BatchEngine::~BatchEngine() {
+  if (batch_.token != nullptr) llama_batch_free(batch_);
+}
+
+Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const engine::Model> model,
+                                                           const BatchEngineParams &params) {
+  AIO_RETURN_IF_ERROR(params.validate());
+  std::unique_ptr<BatchEngine> e(new BatchEngine(params));
+  engine::SessionParams sp;
+  sp.n_ctx = params.n_ctx_per_slot * static_cast<uint32_t>(params.n_slots);
+  sp.n_batch = static_cast<uint32_t>(params.n_batch);
+  sp.n_seq_max = static_cast<uint32_t>(params.n_slots);
+  sp.n_threads = params.n_threads;
+  sp.kv_unified = params.kv_unified;
+  auto session = engine::Session::create(std::move(model), sp);
+  if (!session) return session.status();
+  e->session_ = std::move(*session);
+  for (int32_t i = 0; i < params.n_slots; ++i) {
+    e->slots_.push_back(std::make_unique<Slot>());
+    e->slots_.back()->seq = i;
+  }
+  e->batch_ = llama_batch_init(params.n_batch, 0, 1);
+  return e;
+}
+
+bool BatchEngine::submit(Job job) {
+  if (!queue_.try_push({std::move(job), Clock::now()})) return false;
+  if (on_submit_) on_submit_();
+  return true;
+}
+
+void BatchEngine::reset(Slot &slot) {
+  slot.job.reset();
+  slot.input.clear();
+  slot.probing = false;
+  slot.out.reset();
+  slot.sampler.reset();
+  slot.prob.reset();
+  slot.proposer = nullptr;
+  slot.history.clear();
+  slot.proposal = {};
+  slot.prompt_logits.clear();
+  slot.pending = -1;
+}
+
+void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) {
+  if (result.ok() && slot.out) {
+    // Keep the sequence's KV for prompt caching: exactly the prompt + output tokens decoded so far.
+    slot.cached = slot.job->prompt;
+    slot.cached.insert(slot.cached.end(), result->tokens.begin(), result->tokens.end());
+    slot.cached.resize(std::min(slot.cached.size(), static_cast<size_t>(slot.n_past)));
+  } else if (!result.ok()) {
+    session_->truncate(slot.seq); // after a failure the sequence's cache may be in an unknown state
+    slot.cached.clear();
+  }
+  auto on_done = std::move(slot.job->on_done);
+  reset(slot);
+  if (on_done) on_done(std::move(result));
+}
+
+void BatchEngine::release(Slot &slot) {
+  slot.cached = slot.job->prompt; // the KV holds the prompt (the suffix was dropped): a later turn may reuse it
+  reset(slot);
+}
+
+void BatchEngine::abort_all(const Status &why) {
+  for (auto &s : slots_)
+    if (s->active()) finish(*s, why);
+  while (auto queued = queue_.try_pop())
+    if (queued->job.on_done) queued->job.on_done(why);
+  n_active_ = 0;
+}
+
+BatchEngine::Slot &BatchEngine::pick_slot(const std::vector<llama_token> &prompt) {
+  // The slot holding the longest prefix of the prompt, if that prefix is worth the slot's cache it overwrites (more
+  // than the BOS token, and at least a tenth of what the slot holds, like llama-server's default similarity);
+  // otherwise the least recently used free slot, so unrelated requests do not evict each other's conversations.
+  Slot *by_prefix = nullptr, *lru = nullptr;
+  size_t best_len = 1;
+  for (auto &s : slots_) {
+    if (s->active()) continue;
+    if (lru == nullptr || s->last_used < lru->last_used) lru = s.get();
+    const size_t len = common_prefix(s->cached, prompt, prompt.size());
+    if (len > best_len && len * 10 >= s->cached.size()) {
+      by_prefix = s.get();
+      best_len = len;
+    }
+  }
+  AIO_CHECK(lru != nullptr);
+  return by_prefix ? *by_prefix : *lru;
+}
+
+Status BatchEngine::check(const Job &job) const {
+  AIO_RETURN_IF_ERROR(job.params.validate());
+  if (job.prompt.empty()) return invalid_argument("the prompt is empty");
+  if (job.decoding.strategy != Strategy::plain) AIO_RETURN_IF_ERROR(job.decoding.params.validate());
+  if (job.decoding.strategy == Strategy::draft && !job.decoding.draft_model)
+    return invalid_argument("strategy draft needs a draft model; name one with draft_model in the policy");
+  if (job.prompt.size() >= params_.n_ctx_per_slot)
+    return context_overflow("the prompt is " + std::to_string(job.prompt.size()) + " tokens but a request to " +
+                            model().info().name + " may use " + std::to_string(params_.n_ctx_per_slot) +
+                            " (and one more is needed to generate); shorten it or raise the model's n_ctx");
+  if (job.probe) {
+    if (job.probe->suffix.empty() || !job.probe->on_logits) return invalid_argument("the probe stage is incomplete");
+    if (job.prompt.size() + job.probe->suffix.size() > params_.n_ctx_per_slot)
+      return context_overflow("the request (" + std::to_string(job.prompt.size()) + " tokens) plus the probe's suffix (" +
+                              std::to_string(job.probe->suffix.size()) + ") do not fit the probe model's context of " +
+                              std::to_string(params_.n_ctx_per_slot) + " tokens; raise its n_ctx in the config");
+  }
+  return {};
+}
+
+void BatchEngine::admit() {
+  for (;;) {
+    if (std::none_of(slots_.begin(), slots_.end(), [](const auto &s) { return !s->active(); })) return;
+    auto queued = queue_.try_pop();
+    if (!queued) return;
+    Slot &slot = pick_slot(queued->job.prompt);
+    slot.last_used = ++n_admitted_;
+    slot.job = std::move(queued->job);
+    slot.t_queued = queued->t_submit;
+    slot.t_admitted = Clock::now();
+    const Job &job = *slot.job;
+    if (Status bad = check(job); !bad.ok()) {
+      finish(slot, bad);
+      continue;
+    }
+    // Keep what the slot cached of this prompt; the last prompt token is always decoded again, for its logits.
+    const size_t keep = common_prefix(slot.cached, job.prompt, job.prompt.size() - 1);
+    session_->truncate(slot.seq, static_cast<llama_pos>(keep));
+    slot.cached.clear();
+    slot.input = job.prompt;
+    slot.probing = job.probe.has_value();
+    if (slot.probing) slot.input.insert(slot.input.end(), job.probe->suffix.begin(), job.probe->suffix.end());
+    slot.n_prefilled = keep;
+    slot.n_past = static_cast<llama_pos>(keep);
+    slot.pending = -1;
+    if (!slot.probing)
+      if (Status st = start_decoding(slot); !st.ok()) finish(slot, st);
+  }
+}
+
+Status BatchEngine::start_decoding(Slot &slot) {
+  Job &j = *slot.job;
+  // A job whose prompt the probe stage prefilled reuses all of it; otherwise what the slot's cache held.
+  const auto n_saved = static_cast<int32_t>(j.probe ? j.prompt.size() : slot.n_prefilled);
+  slot.out = std::make_unique<engine::OutputTracker>(model(), j.params, j.on_token, params_.n_ctx_per_slot);
+  slot.out->start(static_cast<int32_t>(j.prompt.size()), n_saved);
+  const int32_t n_vocab = model().info().n_vocab;
+  switch (j.decoding.strategy) {
+  case Strategy::plain:
+    slot.sampler = engine::make_sampler(j.params.sampling);
+    return {};
+  case Strategy::pld:
+    slot.proposer = &prompt_lookup_;
+    break;
+  case Strategy::draft: {
+    auto &drafter = drafters_[j.decoding.draft_model.get()];
+    if (!drafter) {
+      // Made on first use, on this thread: the draft model's own KV cache, one sequence per slot.
+      auto made = decode::DraftModelProposer::create(j.decoding.draft_model, model(), params_.n_slots,
+                                                     params_.n_ctx_per_slot, params_.n_batch, params_.n_threads);
+      if (!made) {
+        drafters_.erase(j.decoding.draft_model.get());
+        return made.status();
+      }
+      drafter = std::move(*made);
+    }
+    slot.proposer = drafter.get();
+    break;
+  }
+  }
+  slot.prob = std::make_unique<engine::ProbSampler>(j.params.sampling, n_vocab);
+  slot.history = j.prompt;
+  slot.proposer->begin(slot.seq, j.decoding.params, j.params.sampling);
+  return {};
+}
+
+void BatchEngine::propose() {
+  // Proposals beyond this share of the batch would crowd out other sequences' tokens.
+  const int32_t max_drafts_per_seq = params_.n_batch / params_.n_slots - 1;
+  std::map<decode::Proposer *, std::vector<decode::ProposalRequest>> requests;
+  for (auto &s : slots_) {
+    if (!s->active()) continue;
+    s->proposal = {};
+    if (s->pending < 0 || !s->speculative()) continue;
+    // Never draft past the token budget or the context: room for the pending token and the drafts.
+    const int32_t budget = std::min({max_drafts_per_seq, s->job->params.max_tokens - s->out->record().n_generated,
+                                     static_cast<int32_t>(params_.n_ctx_per_slot) - s->n_past - 1});
+    if (budget > 0) requests[s->proposer].push_back({s->seq, s->history, budget, &s->proposal});
+  }
+  for (auto &[proposer, list] : requests) {
+    Status st = proposer->propose(list);
+    if (st.ok()) continue;
+    // The proposer's state is unknown now for these sequences: end their requests.
+    for (auto &s : slots_)
+      if (s->active() && s->proposer == proposer) finish(*s, st);
+  }
+}
+
+void BatchEngine::fill_batch() {
+  batch_.n_tokens = 0;
+  auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
+    return engine::batch_add(batch_, t, pos, seq, logits);
+  };
+  // Decode tokens first: each decoding slot's pending token and its drafts.
+  for (auto &s : slots_) {
+    s->output_row = s->prompt_row = -1;
+    if (!s->active() || s->pending < 0) continue;
+    s->output_row = add(s->pending, s->n_past++, s->seq, true);
+    for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
+  }
+  // Then prefill chunks fill the rest of the batch, oldest slot first.
+  for (auto &s : slots_) {
+    if (!s->active() || s->pending >= 0) continue;
+    const size_t room = static_cast<size_t>(params_.n_batch - batch_.n_tokens);
+    const size_t n = std::min(room, s->input.size() - s->n_prefilled);
+    const size_t prompt_last = s->job->prompt.size() - 1;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = s->n_prefilled + k;
+      const bool last = i + 1 == s->input.size();
+      const bool keep_prompt_logits = s->probing && i == prompt_last; // the first token's logits, if it generates
+      const int32_t row = add(s->input[i], s->n_past++, s->seq, last || keep_prompt_logits);
+      if (last) s->output_row = row;
+      if (keep_prompt_logits) s->prompt_row = row;
+    }
+    s->n_prefilled += n;
+  }
+}
+
+void BatchEngine::take_output(Slot &s, const float *first) {
+  engine::GenerationRecord &rec = s.out->record();
+  const int32_t n_vocab = model().info().n_vocab;
+  std::vector<llama_token> tokens;
+  if (!s.speculative()) {
+    tokens.push_back(s.job->params.sampling.greedy() ? engine::argmax(first, n_vocab)
+                                                     : engine::sample_from(s.sampler.get(), first, n_vocab));
+  } else if (s.proposal.tokens.empty()) {
+    tokens.push_back(s.prob->draw(s.prob->distribution(first)));
+  } else {
+    const int32_t k = static_cast<int32_t>(s.proposal.tokens.size());
+    int32_t accepted = 0;
+    tokens = decode::accept_drafts([&](int32_t i) { return session_->logits(s.output_row + i); }, s.proposal,
+                                   *s.prob, accepted);
+    rec.n_drafted += k;
+    rec.n_accepted += accepted;
+    // The cache holds pending + k drafts; keep pending and the accepted ones.
+    const llama_pos kept = s.n_past - k + accepted;
+    if (accepted < k) session_->truncate(s.seq, kept);
+    s.n_past = kept;
+    s.proposer->verified(s.seq, k, accepted, kept);
+  }
+  if (s.pending >= 0) rec.n_decode_steps += 1;
+  for (llama_token t : tokens) {
+    if (!s.out->emit(t)) {
+      finish(s, s.out->finish());
+      return;
+    }
+    if (s.speculative()) s.history.push_back(t);
+  }
+  s.pending = tokens.back();
+}
+
+void BatchEngine::finish_probe(Slot &s) {
+  const auto now = Clock::now();
+  ProbeVerdict v = s.job->probe->on_logits(session_->logits(s.output_row), ms_between(s.t_queued, s.t_admitted),
+                                           ms_between(s.t_admitted, now));
+  // Drop the suffix, keep the request: its KV is exactly what generating from the prompt computes.
+  const size_t n_prompt = s.job->prompt.size();
+  session_->truncate(s.seq, static_cast<llama_pos>(n_prompt));
+  s.n_past = static_cast<llama_pos>(n_prompt);
+  s.n_prefilled = n_prompt;
+  s.input.resize(n_prompt);
+  s.probing = false;
+  if (!v.error.ok()) return finish(s, v.error);
+  if (v.next == ProbeVerdict::Next::release) return release(s);
+  s.job->decoding = std::move(v.decoding);
+  if (Status st = s.job->decoding.strategy != Strategy::plain ? s.job->decoding.params.validate() : Status{};
+      !st.ok())
+    return finish(s, st);
+  if (s.job->decoding.strategy == Strategy::draft && !s.job->decoding.draft_model)
+    return finish(s, invalid_argument("strategy draft needs a draft model"));
+  if (Status st = start_decoding(s); !st.ok()) return finish(s, st);
+  AIO_CHECK(s.prompt_logits.size() == static_cast<size_t>(model().info().n_vocab));
+  std::vector<float> first = std::move(s.prompt_logits);
+  take_output(s, first.data());
+}
+
+bool BatchEngine::step() {
+  admit();
+  propose();
+  fill_batch();
+  if (batch_.n_tokens == 0) {
+    n_active_ = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](auto &s) { return s->active(); }));
+    return false;
+  }
+  Status st = session_->decode(batch_);
+  ++n_decode_calls_;
+  if (!st.ok()) {
+    // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.
+    for (auto &s : slots_)
+      if (s->active()) finish(*s, st);
+  } else {
+    const int32_t n_vocab = model().info().n_vocab;
+    for (auto &s : slots_) {
+      if (!s->active()) continue;
+      if (s->probing) {
+        if (s->prompt_row >= 0) {
+          const float *l = session_->logits(s->prompt_row);
+          s->prompt_logits.assign(l, l + n_vocab);
+        }
+        if (s->output_row >= 0) finish_probe(*s);
+      } else if (s->output_row >= 0) {
+        take_output(*s, session_->logits(s->output_row));
+      }
+    }
+  }
+  n_active_ = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](auto &s) { return s->active(); }));
+  return true;
+}
+
+Expected<engine::GenerationRecord> generate(BatchEngine &engine, const std::vector<llama_token> &prompt,
+                                            const engine::GenerateParams &params, Decoding decoding,
+                                            const engine::TokenCallback &on_token) {
+  std::optional<Expected<engine::GenerationRecord>> result;
+  Job job;
+  job.prompt = prompt;
+  job.params = params;
+  job.decoding = std::move(decoding);
+  job.on_token = on_token;
+  job.on_done = [&result](Expected<engine::GenerationRecord> r) { result = std::move(r); };
+  if (!engine.submit(std::move(job)))
+    return resource_exhausted("the engine's queue is full or closed; retry when it has room");
+  while (!result)
+    if (!engine.step() && !result) return internal_error("the engine went idle before the job finished");
+  return std::move(*result);
+}
+
+} // namespace aio::exec

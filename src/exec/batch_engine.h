@@ -1,0 +1,148 @@
+// BatchEngine: the one executor. Every token A-IO generates - for `aio serve`, `aio generate`, `aio bench`, the
+// probe - is decoded here. Up to n_slots sequences share one llama_context; every step puts the next token of each
+// decoding sequence and prefill chunks of newly admitted ones into ONE llama_decode, so the weights are read once per
+// step for all of them (the memory-bound cost the paper is about). New jobs join between steps; a long prompt is
+// prefilled in chunks so it does not stall the others. A finished job's KV stays in its slot, and a new job goes to
+// the slot that already holds the longest prefix of its prompt (prompt caching, as llama-server does).
+//
+// Speculation: a job's strategy names a Proposer (prompt lookup, or a draft model); the proposals of every speculative
+// sequence are verified inside the same batched step (a sequence contributes its pending token plus its drafts).
+//
+// The lm probe is a job stage: the request's tokens and then a classification suffix are prefilled like any prompt,
+// riding in the same steps as everyone's decode tokens; the logits after the suffix go to the job's ProbeStage, which
+// decides (the policy, upstream) whether the job generates here - the request's KV stays in place, only the suffix's
+// is dropped - or is released to continue elsewhere.
+//
+// Thread-safety: submit() and the counters are thread-safe; one thread drives step() (exec::Scheduler).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "aio/route.h"
+#include "decode/draft_proposer.h"
+#include "decode/proposer.h"
+#include "engine/generation.h"
+#include "engine/output_tracker.h"
+#include "exec/admission_queue.h"
+
+namespace aio::exec {
+
+struct BatchEngineParams {
+  int32_t n_slots = 4;            // sequences decoded together
+  uint32_t n_ctx_per_slot = 2048; // context each sequence may use (prompt + output)
+  int32_t n_batch = 512;          // most tokens per llama_decode: decode tokens first, prefill chunks fill the rest
+  int32_t n_threads = 0;          // CPU threads (0 = all)
+  size_t queue_capacity = 64;     // waiting jobs beyond the slots; more are refused
+  bool kv_unified = true;         // one KV cache for all slots (false: n_ctx_per_slot cells each)
+  Status validate() const;
+};
+
+// How a job decodes once it generates.
+struct Decoding {
+  Strategy strategy = Strategy::plain;
+  StrategyParams params;
+  std::shared_ptr<const engine::Model> draft_model; // Strategy::draft: the model that drafts (same vocabulary)
+};
+
+// What a probe stage decided when its logits arrived.
+struct ProbeVerdict {
+  enum class Next { generate_here, release } next = Next::release;
+  Decoding decoding; // generate_here: how
+  Status error;      // not ok: the job ends with this error (its on_done is called)
+};
+
+// The lm probe's stage of a job: `suffix` after the prompt; on_logits gets the logits after the suffix and the
+// stage's timings (queued, then prefilling) and decides. On release the engine forgets the job without calling its
+// on_done: whoever released it now owns the request. Called on the engine thread.
+struct ProbeStage {
+  std::vector<llama_token> suffix;
+  std::function<ProbeVerdict(const float *logits, double wait_ms, double probe_ms)> on_logits;
+};
+
+struct Job {
+  std::vector<llama_token> prompt;
+  engine::GenerateParams params;
+  Decoding decoding;
+  std::optional<ProbeStage> probe;                                  // classify first (the lm probe)
+  engine::TokenCallback on_token;                                   // on the engine thread; false cancels
+  std::function<void(Expected<engine::GenerationRecord>)> on_done;   // exactly once (unless released), engine thread
+};
+
+class BatchEngine {
+public:
+  static Expected<std::unique_ptr<BatchEngine>> create(std::shared_ptr<const engine::Model> model,
+                                                       const BatchEngineParams &params);
+  ~BatchEngine();
+
+  // Queues a job; false when the queue is full or closed (the caller answers 429 or 503). Thread-safe.
+  bool submit(Job job);
+  // Called after every successful submit (the scheduler's wake-up). Set before jobs arrive.
+  void set_on_submit(std::function<void()> notify) { on_submit_ = std::move(notify); }
+  // Admits queued jobs into free slots, runs one batched decode, emits each sequence's next token(s). Returns false
+  // when there was nothing to do.
+  bool step();
+  // Refuses new jobs; queued and running ones still finish when step() is driven.
+  void close() { queue_.close(); }
+  // Ends every running and queued job now with `why` (shutdown past its grace period). Engine thread only.
+  void abort_all(const Status &why);
+  // True while a job is running or queued.
+  bool busy() const { return n_active() > 0 || n_queued() > 0; }
+
+  size_t n_active() const { return n_active_.load(); }
+  size_t n_queued() const { return queue_.size(); }
+  int64_t n_decode_calls() const { return n_decode_calls_; }
+  const engine::Model &model() const { return session_->model(); }
+  const BatchEngineParams &params() const { return params_; }
+
+private:
+  struct Slot;
+  struct Queued {
+    Job job;
+    std::chrono::steady_clock::time_point t_submit; // the probe stage reports how long it waited
+  };
+  BatchEngine(const BatchEngineParams &params);
+  void admit();
+  Status check(const Job &job) const;
+  // The free slot whose cached tokens share the longest prefix with `prompt` (least recently used on a tie).
+  Slot &pick_slot(const std::vector<llama_token> &prompt);
+  // Sets up how the slot's job decodes: samplers and its proposer (a draft model's is made on first use).
+  Status start_decoding(Slot &slot);
+  // Asks the proposers for this step's drafts of every decoding speculative sequence.
+  void propose();
+  // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, oldest slot first.
+  void fill_batch();
+  // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
+  void take_output(Slot &slot, const float *logits);
+  // The probe stage's logits arrived: ask the stage, then generate here or release the slot.
+  void finish_probe(Slot &slot);
+  void finish(Slot &slot, Expected<engine::GenerationRecord> result);
+  // Ends the slot's job without a result (released elsewhere); the prompt's KV stays cached.
+  void release(Slot &slot);
+  void reset(Slot &slot);
+
+  BatchEngineParams params_;
+  std::unique_ptr<engine::Session> session_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  decode::PromptLookupProposer prompt_lookup_;
+  std::map<const engine::Model *, std::unique_ptr<decode::DraftModelProposer>> drafters_;
+  AdmissionQueue<Queued> queue_;
+  std::function<void()> on_submit_;
+  llama_batch batch_{};
+  int64_t n_decode_calls_ = 0;
+  uint64_t n_admitted_ = 0;
+  std::atomic<size_t> n_active_{0};
+};
+
+// Generates one job's continuation with `engine`, driving its steps on the calling thread until the job is done: the
+// sequential form of the executor (tests, `aio generate -m`). The engine must have no other driver.
+Expected<engine::GenerationRecord> generate(BatchEngine &engine, const std::vector<llama_token> &prompt,
+                                            const engine::GenerateParams &params, Decoding decoding = {},
+                                            const engine::TokenCallback &on_token = {});
+
+} // namespace aio::exec

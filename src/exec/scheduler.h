@@ -1,0 +1,45 @@
+// Scheduler: the thread that drives engines - a step of an engine with work, then the next one's - and their orderly
+// shutdown: stop taking jobs, let running ones finish within a grace period, then end the rest with an error so no
+// caller waits forever.
+//
+// Co-resident models share the cores. Driven from ONE scheduler they step in turn: each step has every core (and,
+// with OpenMP, one thread team) to itself, instead of two models' thread pools competing for two cores and spinning
+// at each other's barriers. One scheduler per engine (side by side) is the alternative a machine with more cores than
+// one model can use may prefer; bench/serve_aio_vs_llama_server.py measures both.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "exec/batch_engine.h"
+
+namespace aio::exec {
+
+class Scheduler {
+public:
+  // Starts the thread. The engines must outlive the scheduler; it takes their on_submit hook.
+  explicit Scheduler(std::vector<BatchEngine *> engines);
+  ~Scheduler(); // stops with no grace
+  Scheduler(const Scheduler &) = delete;
+  Scheduler &operator=(const Scheduler &) = delete;
+
+  // Stops accepting, waits up to `grace` for running and queued jobs, aborts what is left, joins the thread.
+  void stop(std::chrono::milliseconds grace);
+
+private:
+  void run();
+  void wake();
+  std::vector<BatchEngine *> engines_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t n_wakes_ = 0;                 // guarded by mu_: bumped on every submit, so no wake-up is missed
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> deadline_ns_{0}; // steady_clock time after which remaining jobs are aborted
+  std::thread thread_;
+};
+
+} // namespace aio::exec
