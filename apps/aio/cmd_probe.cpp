@@ -44,7 +44,7 @@ Expected<std::vector<eval::LabeledPrompt>> load_all(const std::vector<std::strin
 int run_train(const ProbeTrainOptions &o) {
   auto data = load_all(o.data);
   if (!data) return report_error(data.status());
-  Status s = probe::train_fasttext_probe(*data, o.categories, o.out, o.params);
+  Status s = probe::train_fasttext_probe(probe::training_examples(*data), o.categories, o.out, o.params);
   if (!s.ok()) return report_error(s);
   std::map<std::string, int> counts;
   for (const auto &p : *data) ++counts[p.label];

@@ -7,7 +7,7 @@
 
 #include "aio/route.h"
 #include "policy/policy_config.h"
-#include "probe/lm_probe.h"
+#include "probe/lm_probe_params.h"
 
 namespace aio::config {
 

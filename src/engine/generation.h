@@ -14,13 +14,7 @@
 
 namespace aio::engine {
 
-struct GenerateParams {
-  int32_t max_tokens = 128;              // stop after this many generated tokens
-  std::vector<std::string> stop;         // stop strings: output ends before the first one (it is not included)
-  SamplingParams sampling;               // greedy by default
-  bool ignore_eos = false;               // keep going past end-of-generation tokens (benchmarks only)
-  Status validate() const;
-};
+using aio::GenerateParams; // include/aio/generate_params.h
 
 using aio::FinishReason;
 using aio::finish_reason_name;

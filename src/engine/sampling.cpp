@@ -5,13 +5,6 @@
 
 namespace aio::engine {
 
-Status SamplingParams::validate() const {
-  if (!std::isfinite(temperature) || temperature < 0.0f) return invalid_argument("temperature must be a number >= 0");
-  if (top_k < 0) return invalid_argument("top_k must be >= 0 (0 = no limit)");
-  if (!std::isfinite(top_p) || top_p <= 0.0f || top_p > 1.0f) return invalid_argument("top_p must be in (0, 1]");
-  return {};
-}
-
 llama_sampler_ptr make_sampler(const SamplingParams &params) {
   llama_sampler_chain_params cp = llama_sampler_chain_default_params();
   cp.no_perf = true;

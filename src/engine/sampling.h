@@ -3,19 +3,13 @@
 
 #include <cstdint>
 
+#include "aio/generate_params.h"
 #include "aio/status.h"
 #include "llama-cpp.h"
 
 namespace aio::engine {
 
-struct SamplingParams {
-  float temperature = 0.0f; // 0 = greedy (argmax); > 0 samples from the softened distribution
-  int32_t top_k = 40;       // keep the k most likely tokens before sampling (0 = all)
-  float top_p = 0.95f;      // then keep the smallest set whose probability reaches p (1 = all)
-  uint32_t seed = 0;        // random seed for sampling; the same seed gives the same output
-  bool greedy() const { return temperature <= 0.0f; }
-  Status validate() const;
-};
+using aio::SamplingParams; // include/aio/generate_params.h
 
 // Greedy when params.greedy(), else top-k -> top-p -> temperature -> seeded draw.
 llama_sampler_ptr make_sampler(const SamplingParams &params);

@@ -64,22 +64,6 @@ Status Session::decode(const llama_batch &batch) {
   }
 }
 
-Status Session::prefill(llama_seq_id seq, std::span<const llama_token> tokens, llama_pos pos0, bool want_last_logits) {
-  if (tokens.empty()) return invalid_argument("nothing to prefill: the token list is empty");
-  const size_t chunk = n_batch();
-  llama_batch batch = llama_batch_init(static_cast<int32_t>(std::min(chunk, tokens.size())), 0, 1);
-  Status status;
-  for (size_t start = 0; start < tokens.size() && status.ok(); start += chunk) {
-    const size_t n = std::min(chunk, tokens.size() - start);
-    batch.n_tokens = 0;
-    for (size_t i = 0; i < n; ++i)
-      batch_add(batch, tokens[start + i], pos0 + static_cast<llama_pos>(start + i), seq,
-                want_last_logits && start + i + 1 == tokens.size());
-    status = decode(batch);
-  }
-  llama_batch_free(batch);
-  return status;
-}
 
 const float *Session::logits(int32_t i) const { return llama_get_logits_ith(ctx_.get(), i); }
 

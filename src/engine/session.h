@@ -39,9 +39,6 @@ public:
   // (retryable with a smaller batch or a freed sequence), 2 -> aborted, -1 -> invalid_argument, others -> internal.
   Status decode(const llama_batch &batch);
 
-  // Feeds tokens to sequence `seq` starting at position `pos0`, in chunks of n_batch. Logits are kept for the last
-  // token only (when want_last_logits), readable through logits(-1).
-  Status prefill(llama_seq_id seq, std::span<const llama_token> tokens, llama_pos pos0, bool want_last_logits = true);
 
   // Logits of output i of the last decode (-1 = the last output). Valid until the next decode.
   const float *logits(int32_t i = -1) const;

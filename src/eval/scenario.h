@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/generation.h"
+#include "aio/generate_params.h"
 #include "eval/tasks.h"
 
 namespace aio::eval {
@@ -48,7 +48,7 @@ struct WorkItem {
   std::string id;                 // unique in the workload: "<task>/<item id>" (+ "#k" for the k-th reuse of an item)
   TaskItem item;                  // its prompt padded when the scenario says so
   bool chat = true;
-  engine::GenerateParams params;  // greedy, the task's max_tokens and stop strings
+  GenerateParams params;  // greedy, the task's max_tokens and stop strings
   int32_t context_tokens = 0;     // the padding target, 0 when not padded
 };
 

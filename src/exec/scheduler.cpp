@@ -10,7 +10,8 @@ int64_t now_ns() {
 }
 } // namespace
 
-Scheduler::Scheduler(std::vector<BatchEngine *> engines) : engines_(std::move(engines)) {
+Scheduler::Scheduler(std::vector<BatchEngine *> engines)
+    : engines_(std::move(engines)), used_s_(engines_.size(), 0.0), was_busy_(engines_.size(), false) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -25,6 +26,25 @@ void Scheduler::wake() {
   cv_.notify_one();
 }
 
+BatchEngine *Scheduler::pick() {
+  // An engine that was idle does not bank the time it did not use: it joins at the least time among the busy ones.
+  double least_busy = -1;
+  for (size_t i = 0; i < engines_.size(); ++i)
+    if (was_busy_[i] && (least_busy < 0 || used_s_[i] < least_busy)) least_busy = used_s_[i];
+  BatchEngine *next = nullptr;
+  double next_used = 0;
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    const bool busy = engines_[i]->busy();
+    if (busy && !was_busy_[i] && least_busy >= 0) used_s_[i] = std::max(used_s_[i], least_busy);
+    was_busy_[i] = busy;
+    if (busy && (next == nullptr || used_s_[i] < next_used)) {
+      next = engines_[i];
+      next_used = used_s_[i];
+    }
+  }
+  return next;
+}
+
 void Scheduler::run() {
   for (;;) {
     uint64_t seen;
@@ -32,10 +52,13 @@ void Scheduler::run() {
       std::lock_guard lock(mu_);
       seen = n_wakes_;
     }
-    // One step of each engine that has work, in turn: a job one engine hands to another (the probe's verdict) is
-    // picked up in the same round.
     bool worked = false;
-    for (BatchEngine *e : engines_) worked = e->step() || worked;
+    if (BatchEngine *e = pick()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      worked = e->step();
+      const size_t i = static_cast<size_t>(std::find(engines_.begin(), engines_.end(), e) - engines_.begin());
+      used_s_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     if (stopping_) {
       if (std::none_of(engines_.begin(), engines_.end(), [](BatchEngine *e) { return e->busy(); })) return;
       if (now_ns() >= deadline_ns_) {

@@ -3,9 +3,11 @@
 // caller waits forever.
 //
 // Co-resident models share the cores. Driven from ONE scheduler they step in turn: each step has every core (and,
-// with OpenMP, one thread team) to itself, instead of two models' thread pools competing for two cores and spinning
-// at each other's barriers. One scheduler per engine (side by side) is the alternative a machine with more cores than
-// one model can use may prefer; bench/serve_aio_vs_llama_server.py measures both.
+// with OpenMP, one thread team) to itself, instead of two models' thread pools competing for the cores and spinning
+// at each other's barriers. Turns are shared by time, not by step: the engine with work that has used the least
+// stepping time goes next (a fair share, as CFS does it), so a small model's short steps are not held to the pace of
+// a large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
+// (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures both.
 #pragma once
 
 #include <atomic>
@@ -33,7 +35,11 @@ public:
 private:
   void run();
   void wake();
+  // The engine to step next: the busy one with the least stepping time (nullptr when none has work).
+  BatchEngine *pick();
   std::vector<BatchEngine *> engines_;
+  std::vector<double> used_s_;  // stepping time each engine has had (its virtual time; scheduler thread only)
+  std::vector<bool> was_busy_;  // whether it had work at the last pick
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t n_wakes_ = 0;                 // guarded by mu_: bumped on every submit, so no wake-up is missed

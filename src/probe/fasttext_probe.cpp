@@ -30,7 +30,7 @@ Status FastTextTrainParams::validate() const {
   return {};
 }
 
-Status train_fasttext_probe(const std::vector<eval::LabeledPrompt> &data, const std::vector<std::string> &categories,
+Status train_fasttext_probe(const std::vector<TrainingExample> &data, const std::vector<std::string> &categories,
                             const std::string &out_path, const FastTextTrainParams &params) {
   AIO_RETURN_IF_ERROR(params.validate());
   if (data.empty()) return invalid_argument("no training data");
@@ -38,7 +38,7 @@ Status train_fasttext_probe(const std::vector<eval::LabeledPrompt> &data, const 
   std::set<std::string> seen;
   for (const auto &p : data) {
     if (!known.count(p.label))
-      return invalid_argument(p.source + " (" + p.id + "): label '" + p.label + "' is not one of the categories");
+      return invalid_argument(p.where + ": label '" + p.label + "' is not one of the categories");
     seen.insert(p.label);
   }
   if (seen.size() != known.size()) return invalid_argument("the training data lacks examples of some categories");

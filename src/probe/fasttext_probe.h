@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "aio/route.h"
-#include "eval/labeled_data.h"
 
 namespace fasttext {
 class FastText;
@@ -32,8 +31,22 @@ struct FastTextTrainParams {
   Status validate() const;
 };
 
+// One labelled training text.
+struct TrainingExample {
+  std::string text;
+  std::string label;
+  std::string where; // where it came from, for messages (file, id)
+};
+// Anything with .text, .label, .source and .id (eval::LabeledPrompt) as training examples.
+template <typename Labeled> std::vector<TrainingExample> training_examples(const std::vector<Labeled> &items) {
+  std::vector<TrainingExample> out;
+  out.reserve(items.size());
+  for (const auto &i : items) out.push_back({i.text, i.label, i.source + " (" + i.id + ")"});
+  return out;
+}
+
 // Trains on `data` (labels must be among `categories`) and writes the model to out_path. Deterministic.
-Status train_fasttext_probe(const std::vector<eval::LabeledPrompt> &data, const std::vector<std::string> &categories,
+Status train_fasttext_probe(const std::vector<TrainingExample> &data, const std::vector<std::string> &categories,
                             const std::string &out_path, const FastTextTrainParams &params = {});
 
 class FastTextProbe {

@@ -6,15 +6,6 @@
 #include "probe/entropy.h"
 
 namespace aio::probe {
-Status LmProbeParams::validate() const {
-  if (categories.size() < 2) return invalid_argument("the probe needs at least two categories");
-  if (labels.size() != categories.size())
-    return invalid_argument("the probe needs exactly one label per category (" + std::to_string(categories.size()) +
-                            " categories, " + std::to_string(labels.size()) + " labels)");
-  if (suffix.empty()) return invalid_argument("the probe's classification suffix is empty");
-  return {};
-}
-
 Expected<std::unique_ptr<LmProbe>> LmProbe::create(std::shared_ptr<const engine::Model> model, LmProbeParams params) {
   AIO_RETURN_IF_ERROR(params.validate());
   std::unique_ptr<LmProbe> p(new LmProbe());

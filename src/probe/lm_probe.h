@@ -14,17 +14,10 @@
 
 #include "aio/route.h"
 #include "engine/session.h"
+#include "probe/lm_probe_params.h"
 
 namespace aio::probe {
 
-struct LmProbeParams {
-  std::vector<std::string> categories = {"code", "qa", "math"};
-  // One label per category; the logit of each label's FIRST token is read, so first tokens must differ.
-  std::vector<std::string> labels = {" code", " qa", " math"};
-  // Appended to the request to ask for its category; the next token is the label.
-  std::string suffix = "\n\n### Which kind of request is this: code, qa or math?\n### Answer:";
-  Status validate() const;
-};
 
 class LmProbe {
 public:

@@ -123,8 +123,8 @@ TEST(FastTextProbe, TrainingIsDeterministic) {
   probe::FastTextTrainParams params;
   params.epoch = 5;
   params.bucket = 20000;
-  ASSERT_TRUE(probe::train_fasttext_probe(data, {"code", "qa", "math"}, dir + "/a.bin", params).ok());
-  ASSERT_TRUE(probe::train_fasttext_probe(data, {"code", "qa", "math"}, dir + "/b.bin", params).ok());
+  ASSERT_TRUE(probe::train_fasttext_probe(probe::training_examples(data), {"code", "qa", "math"}, dir + "/a.bin", params).ok());
+  ASSERT_TRUE(probe::train_fasttext_probe(probe::training_examples(data), {"code", "qa", "math"}, dir + "/b.bin", params).ok());
   std::ifstream a(dir + "/a.bin", std::ios::binary), b(dir + "/b.bin", std::ios::binary);
   EXPECT_TRUE(std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b)));
 }
@@ -137,7 +137,7 @@ TEST(FastTextProbe, ScoresAtLeast95PercentOnAHeldOutSplitOfTheCalibrationSet) {
   const std::vector<eval::LabeledPrompt> test_split(data.begin(), data.begin() + static_cast<long>(n_test));
   const std::vector<eval::LabeledPrompt> train_split(data.begin() + static_cast<long>(n_test), data.end());
   const std::string path = test::make_temp_dir("ft") + "/split.bin";
-  ASSERT_TRUE(probe::train_fasttext_probe(train_split, {"code", "qa", "math"}, path).ok());
+  ASSERT_TRUE(probe::train_fasttext_probe(probe::training_examples(train_split), {"code", "qa", "math"}, path).ok());
   auto probe = probe::FastTextProbe::load(path, {"code", "qa", "math"});
   ASSERT_TRUE(probe.ok()) << probe.status().to_string();
   int correct = 0;
@@ -174,7 +174,7 @@ TEST(FastTextProbe, WrongCategoriesOrFilesAreRefused) {
   EXPECT_FALSE(probe::FastTextProbe::load(AIO_DEFAULT_PROBE_PATH, {"code", "chat"}).ok());
   EXPECT_FALSE(probe::FastTextProbe::load(write_file("junk.bin", "not a model"), {"code", "qa", "math"}).ok());
   std::vector<eval::LabeledPrompt> bad = {{"1", "hello", "chitchat", "mem"}};
-  EXPECT_FALSE(probe::train_fasttext_probe(bad, {"code", "qa", "math"}, test::make_temp_dir("ft") + "/x.bin").ok());
+  EXPECT_FALSE(probe::train_fasttext_probe(probe::training_examples(bad), {"code", "qa", "math"}, test::make_temp_dir("ft") + "/x.bin").ok());
 }
 
 } // namespace

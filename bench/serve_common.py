@@ -1,0 +1,146 @@
+"""Shared by the serving benchmarks: starting servers, waiting for them, a bounded set of concurrent clients, and the
+paper's Scenario mixes built from data/sample (the project's own workload in the official benchmark formats)."""
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+SAMPLE = os.path.join(ROOT, "data", "sample")
+
+
+def post(url, body, timeout=1800):
+    """POSTs JSON; returns (parsed body, response headers)."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read()), dict(r.headers)
+
+
+def wait_ready(url, proc, what, seconds=900):
+    for _ in range(int(seconds / 0.2)):
+        if proc.poll() is not None:
+            sys.exit(f"bench: {what} exited early (exit {proc.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"bench: {what} did not become ready")
+
+
+def synth(preset, path):
+    """Makes a synthetic model file once (real shape, random weights)."""
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        subprocess.run([os.path.join(BIN, "aio"), "synth", "--preset", preset, "--type", "q8_0", "-o", path], check=True)
+    return path
+
+
+class Servers:
+    """Starts named server commands, waits until each answers /health, and stops them all on exit."""
+
+    def __init__(self, cmds, bases):
+        self.cmds, self.bases, self.procs = cmds, bases, {}
+
+    def __enter__(self):
+        for name, cmd in self.cmds.items():
+            self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name in self.cmds:
+            wait_ready(f"{self.bases[name]}/health", self.procs[name], name)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs.values():
+            p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def scenario_requests(mix, n, seed, max_tokens):
+    """n requests drawn with the scenario's shares (largest remainder), shuffled with `seed`. Each is a dict with the
+    endpoint, the body (no model) and the true label. HumanEval goes to /v1/completions as a completion (as `aio bench`
+    sends it); C-Eval and GSM8K as chat messages."""
+    with open(os.path.join(SAMPLE, "HumanEval.jsonl")) as f:
+        code = [json.loads(l)["prompt"] for l in f if l.strip()]
+    with open(os.path.join(SAMPLE, "gsm8k.jsonl")) as f:
+        math = [json.loads(l)["question"] for l in f if l.strip()]
+    with open(os.path.join(SAMPLE, "ceval.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    qa = [r["question"] + "".join(f"\n{k}. {r[k]}" for k in "ABCD") + "\nAnswer:" for r in rows]
+    pools = {"code": code, "qa": qa, "math": math}
+    counts = {k: int(share * n) for k, share in mix.items()}
+    for k in sorted(mix, key=lambda k: mix[k] * n - int(mix[k] * n), reverse=True)[: n - sum(counts.values())]:
+        counts[k] += 1
+    rng = random.Random(seed)
+    out = []
+    for label, count in counts.items():
+        for i in range(count):
+            text = pools[label][i % len(pools[label])]
+            if label == "code":
+                out.append({"path": "/v1/completions", "label": label,
+                            "body": {"prompt": text, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}})
+            else:
+                out.append({"path": "/v1/chat/completions", "label": label,
+                            "body": {"messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
+                                     "temperature": 0, "ignore_eos": True}})
+    rng.shuffle(out)
+    return out
+
+
+SCENARIO_A = {"code": 0.7, "qa": 0.2, "math": 0.1}
+
+
+def run_clients(base, model, requests, clients, tag="", labels=False):
+    """Sends `requests` from `clients` concurrent clients (each takes the next request when its last one is done).
+    Every prompt gets `tag` up front so no server answers from its prompt cache across runs. Returns (aggregate
+    completion tokens per wall-clock second, the list of response bodies)."""
+    queue = list(enumerate(requests))
+    lock = threading.Lock()
+    answers = [None] * len(requests)
+    errors = []
+
+    def client():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                i, r = queue.pop(0)
+            body = dict(r["body"], model=model)
+            if "prompt" in body:
+                body["prompt"] = tag + body["prompt"]
+            else:
+                body["messages"] = [dict(m, content=tag + m["content"]) for m in body["messages"]]
+            if labels:
+                body["aio"] = {"label": r["label"]}
+            try:
+                answers[i], _ = post(base + r["path"], body)
+            except Exception as e:  # a failed request is reported, never silently counted
+                errors.append(f"{r['path']}: {e}")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.time() - t0
+    if errors:
+        sys.exit(f"bench: {len(errors)} requests failed, e.g. {errors[0]}")
+    tokens = sum(a["usage"]["completion_tokens"] for a in answers)
+    return tokens / wall, answers
+
+
+def percentile(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))] if v else 0.0

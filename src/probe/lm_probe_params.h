@@ -1,0 +1,27 @@
+// The lm probe's template, as a config gives it: plain data, so the config layer reads it without the engine.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aio/status.h"
+
+namespace aio::probe {
+
+struct LmProbeParams {
+  std::vector<std::string> categories = {"code", "qa", "math"};
+  // One label per category; the logit of each label's FIRST token is read, so first tokens must differ.
+  std::vector<std::string> labels = {" code", " qa", " math"};
+  // Appended to the request to ask for its category; the next token is the label.
+  std::string suffix = "\n\n### Which kind of request is this: code, qa or math?\n### Answer:";
+  Status validate() const {
+    if (categories.size() < 2) return invalid_argument("the probe needs at least two categories");
+    if (labels.size() != categories.size())
+      return invalid_argument("the probe needs exactly one label per category (" + std::to_string(categories.size()) +
+                              " categories, " + std::to_string(labels.size()) + " labels)");
+    if (suffix.empty()) return invalid_argument("the probe's classification suffix is empty");
+    return {};
+  }
+};
+
+} // namespace aio::probe
