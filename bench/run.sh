@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark, each against its anchor in the same run. Synthesizes the model files it needs once
-# (models/, about 9.5 GB for the 1B + 8B pair).
+# (models/, about 9.5 GB for the 1B + 8B pair). The serving comparisons with the 8B take about half an hour on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p models bench/results
@@ -11,3 +11,5 @@ build/bin/aio-bench-strategies
 build/bin/aio-bench-batching -r 3
 build/bin/aio-bench-batching --speculation -n 64 -r 3
 python3 bench/serve_vs_llama_server.py
+python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
+python3 bench/serve_probe_under_load.py

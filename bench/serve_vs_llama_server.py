@@ -9,35 +9,11 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "bin")
-
-
-def post(url, body, timeout=600):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def wait_ready(url, proc, what):
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit(f"bench: {what} exited early")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"bench: {what} did not become ready")
+from serve_common import BIN, ROOT, Servers, post, synth
 
 
 RUN = itertools.count()
@@ -51,8 +27,8 @@ def run_level(base, model, streams, tokens):
     run = next(RUN)
 
     def client(i):
-        r = post(f"{base}/v1/completions", {"model": model, "prompt": f"Run {run} stream {i}: once upon a time",
-                                            "max_tokens": tokens, "temperature": 0, "ignore_eos": True})
+        r, _ = post(f"{base}/v1/completions", {"model": model, "prompt": f"Run {run} stream {i}: once upon a time",
+                                               "max_tokens": tokens, "temperature": 0, "ignore_eos": True})
         results.append(r["usage"]["completion_tokens"])
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(streams)]
@@ -72,9 +48,7 @@ def main():
     ap.add_argument("--slots", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    if not os.path.exists(args.model):
-        subprocess.run([os.path.join(BIN, "aio"), "synth", "--preset", "llama3.2-1b", "--type", "q8_0", "-o", args.model],
-                       check=True)
+    synth("llama3.2-1b", args.model)
     work = tempfile.mkdtemp(prefix="aio-bench-serve-")
     cfg = os.path.join(work, "aio.yaml")
     with open(cfg, "w") as f:
@@ -92,12 +66,8 @@ def main():
         "aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18001", "--slots", str(args.slots)],
     }
     bases = {"llama-server": "http://127.0.0.1:18000", "aio": "http://127.0.0.1:18001"}
-    procs = {}
-    try:
-        for name, cmd in cmds.items():
-            procs[name] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with Servers(cmds, bases):
         for name in cmds:
-            wait_ready(f"{bases[name]}/health", procs[name], name)
             run_level(bases[name], "small", 1, 4)  # warm-up: page the weights in
         samples = {name: {n: [] for n in levels} for name in cmds}
         for rep in range(args.repeats):
@@ -108,10 +78,6 @@ def main():
             print(f"repeat {rep + 1}/{args.repeats}: " + "  ".join(
                 f"{n}: {samples['aio'][n][-1] / samples['llama-server'][n][-1]:.3f}" for n in levels) +
                 "  (aio / llama-server)", flush=True)
-    finally:
-        for p in procs.values():
-            p.terminate()
-            p.wait(timeout=60)
     rates = {name: {n: statistics.median(samples[name][n]) for n in levels} for name in cmds}
     print(f"\naggregate decode tok/s, {os.path.basename(args.model)}, {args.threads} threads, {args.slots} slots, "
           f"{args.tokens} tokens per stream, median of {args.repeats} alternating repeats "

@@ -70,20 +70,25 @@ int run_bench_command(const BenchOptions &o) {
     models[m.name] = {{"path", m.path}, {"synthetic", info.synthetic}, {"n_params", info.n_params}};
     synthetic = synthetic || info.synthetic;
   }
-  nlohmann::json long_contexts = nlohmann::json::array();
+  std::vector<std::pair<std::string, int32_t>> long_contexts;
   for (const auto &m : scenario->mix)
-    if (m.context_tokens > 0) long_contexts.push_back({{"task", eval::task_name(m.task)}, {"tokens", m.context_tokens}});
+    if (m.context_tokens > 0) long_contexts.emplace_back(eval::task_name(m.task), m.context_tokens);
   eval::BenchRun run;
   run.scenario = &*scenario;
   run.workload = &*workload;
   run.policies = policies;
   run.seed = o.seed;
   run.concurrency = o.concurrency;
-  run.run_info = {{"config", (*router)->config().source}, {"models", models}, {"synthetic_models", synthetic},
-                  {"probe", (*router)->config().probe.kind}, {"n", o.n}, {"seed", o.seed},
-                  {"concurrency", o.concurrency},
-                  {"scenario_description", scenario->description}, {"long_context", long_contexts},
-                  {"sandbox", *sandbox ? (*sandbox)->isolation().note : ""}};
+  run.run_info.config = (*router)->config().source;
+  run.run_info.models = models;
+  run.run_info.synthetic_models = synthetic;
+  run.run_info.probe = (*router)->config().probe.kind;
+  run.run_info.n = o.n;
+  run.run_info.seed = o.seed;
+  run.run_info.concurrency = o.concurrency;
+  run.run_info.scenario_description = scenario->description;
+  run.run_info.long_context = long_contexts;
+  run.run_info.sandbox = *sandbox ? (*sandbox)->isolation().note : "";
 
   std::fprintf(stderr, "scenario %s: %zu requests x %zu policies -> %s%s\n", scenario->name.c_str(), workload->size(),
                policies.size(), o.output.c_str(), log->n_done() ? " (resuming)" : "");

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "core/route_json.h"
+#include "util/route_json.h"
 #include "core/router.h"
 #include "engine/generation.h"
 
@@ -106,7 +106,7 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const engine
   const bool synthetic = (*router)->model(r.route.model).info().synthetic;
   if (o.json) {
     nlohmann::json j = {{"text", out->generation.text}, {"tokens", out->generation.tokens}, {"synthetic", synthetic},
-                        {"aio", core::route_record_json(r)}};
+                        {"aio", route_record_json(r)}};
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }

@@ -92,43 +92,15 @@ int run_plan(const PlanOptions &o) {
       std::printf("\n");
     }
     // The paper's own A-IO row of Table 3 ("Actual", per task) against its Table 4 aggregate.
-    const auto per_task = profile->published.find("aio-per-task");
-    if (has_pub && per_task != profile->published.end() && pub->second.count("aio")) {
-      double acc = 0, tps = 0;
-      bool complete = true;
-      for (const auto &m : scenario->mix) {
-        if (m.context_tokens > 0) {
-          // Long-context requests: Table 3 has no long-context row, so take the route aio gives a correctly
-          // classified request (7B, PLD off in the paper) from the profile's long-context table.
-          eval::Scenario one = *scenario;
-          one.mix = {m};
-          one.mix[0].share = 1;
-          const plan::Expectation e = plan::plan_policy(*profile, one, policies.at("aio"), false, o.standard_context);
-          if (!e.complete()) complete = false;
-          acc += m.share * e.acc;
-          tps += m.share * e.tps_weighted;
-          continue;
-        }
-        const auto c = per_task->second.find(eval::task_name(m.task));
-        if (c == per_task->second.end()) {
-          complete = false;
-          break;
-        }
-        acc += m.share * c->second.acc;
-        tps += m.share * c->second.tps;
-      }
+    if (auto c = plan::published_consistency(*profile, *scenario, policies.at("aio"), o.standard_context)) {
+      std::printf("\nPaper consistency: Table 3's \"A-IO (Actual)\" row%s implies %.2f%% / %.2f tps for scenario %s; "
+                  "Table 4 publishes %.2f%% / %.2f tps%s\n",
+                  c->uses_long_context ? " (with Table 1 / the long-context rows for the padded requests)" : "",
+                  c->implied.acc, c->implied.tps, scenario->name.c_str(), c->published.acc, c->published.tps,
+                  c->agree ? " (consistent)." : " - the paper's published numbers disagree with its own Table 3.");
+    }
+    if (has_pub && pub->second.count("aio")) {
       const plan::Cell &published = pub->second.at("aio");
-      if (complete) {
-        const bool agree = std::fabs(published.acc - acc) < 0.05 && std::fabs(published.tps - tps) < 0.05;
-        std::printf("\nPaper consistency: Table 3's \"A-IO (Actual)\" row%s implies %.2f%% / %.2f tps for scenario %s; "
-                    "Table 4 publishes %.2f%% / %.2f tps%s\n",
-                    scenario->mix.size() && std::any_of(scenario->mix.begin(), scenario->mix.end(),
-                                                        [](const eval::MixEntry &m) { return m.context_tokens > 0; })
-                        ? " (with Table 1 / the long-context rows for the padded requests)"
-                        : "",
-                    acc, tps, scenario->name.c_str(), published.acc, published.tps,
-                    agree ? " (consistent)." : " - the paper's published numbers disagree with its own Table 3.");
-      }
       if (aio_plan.covered > 0)
         std::printf("Tables 2 + 3 (this plan) expect %.2f%% / %.2f tps for aio; Table 4 says %.2f%% / %.2f tps.\n",
                     aio_plan.acc, aio_plan.tps_weighted, published.acc, published.tps);

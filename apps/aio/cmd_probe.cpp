@@ -5,6 +5,7 @@
 #include <map>
 
 #include "commands.h"
+#include "eval/probe_eval.h"
 #include "progress.h"
 #include "config/config.h"
 #include "core/router.h"
@@ -55,11 +56,6 @@ int run_train(const ProbeTrainOptions &o) {
   return 0;
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
-}
 
 int run_eval(const ProbeEvalOptions &o) {
   auto data = load_all(o.data);
@@ -92,73 +88,57 @@ int run_eval(const ProbeEvalOptions &o) {
     return report_error(invalid_argument("--probe must be fasttext or lm"));
   }
 
-  const size_t n_cat = categories.size();
-  std::vector<std::vector<int>> confusion(n_cat, std::vector<int>(n_cat, 0));
-  std::vector<double> latency_ms;
-  std::vector<std::pair<const eval::LabeledPrompt *, std::string>> errors;
-  int skipped = 0;
+  std::vector<eval::ProbeSample> samples;
   // The fastText probe takes microseconds a prompt; the lm probe a forward pass each, so show how far it is.
   std::unique_ptr<Progress> bar = router ? std::make_unique<Progress>("probing with the lm probe", "prompts") : nullptr;
   for (const auto &p : *data) {
     if (bar) bar->update(static_cast<uint64_t>(&p - data->data()) + 1, data->size());
-    const auto truth = std::find(categories.begin(), categories.end(), p.label);
-    if (truth == categories.end()) {
-      ++skipped;
+    if (std::find(categories.begin(), categories.end(), p.label) == categories.end()) {
+      samples.push_back({p.label, {}}); // counted as skipped
       continue;
     }
-    ProbeResult r;
     if (ft) {
-      r = ft->classify(p.text);
-    } else {
-      Request req = make_request(p.text, false);
-      req.shadow_probe = true; // whatever the serving policy reads, the probe's verdict is what is measured
-      auto routed = router->route(req);
-      if (!routed) return report_error(routed.status());
-      r = routed->probe;
+      samples.push_back({p.label, ft->classify(p.text)});
+      continue;
     }
-    latency_ms.push_back(r.template_ms + r.wait_ms + r.probe_ms);
-    const auto t = static_cast<size_t>(truth - categories.begin());
-    ++confusion[t][static_cast<size_t>(r.argmax)];
-    if (static_cast<size_t>(r.argmax) != t) errors.emplace_back(&p, r.category());
+    Request req = make_request(p.text, false);
+    req.shadow_probe = true; // whatever the serving policy reads, the probe's verdict is what is measured
+    auto routed = router->route(req);
+    if (!routed) return report_error(routed.status());
+    samples.push_back({p.label, routed->probe});
   }
   bar.reset();
-  const int total = static_cast<int>(latency_ms.size());
-  int correct = 0;
-  for (size_t i = 0; i < n_cat; ++i) correct += confusion[i][i];
-  const double accuracy = total ? 100.0 * correct / total : 0;
+  auto ev = eval::evaluate_probe(categories, samples);
+  if (!ev) return report_error(ev.status());
+  const size_t n_cat = categories.size();
 
   if (o.json) {
     nlohmann::json j = {{"probe", o.probe},
-                        {"n", total},
-                        {"skipped", skipped},
-                        {"accuracy", accuracy / 100},
+                        {"n", ev->total},
+                        {"skipped", ev->skipped},
+                        {"accuracy", ev->accuracy()},
                         {"categories", categories},
-                        {"confusion", confusion},
-                        {"latency_ms", {{"p50", percentile(latency_ms, 0.5)}, {"p99", percentile(latency_ms, 0.99)}}}};
-    for (size_t i = 0; i < n_cat; ++i) {
-      int row = 0;
-      for (int c : confusion[i]) row += c;
-      j["recall"][categories[i]] = row ? static_cast<double>(confusion[i][i]) / row : 0.0;
-    }
+                        {"confusion", ev->confusion},
+                        {"latency_ms", {{"p50", ev->latency_p50_ms}, {"p99", ev->latency_p99_ms}}}};
+    for (size_t i = 0; i < n_cat; ++i) j["recall"][categories[i]] = ev->recall[i];
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("%s probe on %d prompts%s\n\n", o.probe.c_str(), total,
-              skipped ? (" (" + std::to_string(skipped) + " with other labels skipped)").c_str() : "");
+  std::printf("%s probe on %d prompts%s\n\n", o.probe.c_str(), ev->total,
+              ev->skipped ? (" (" + std::to_string(ev->skipped) + " with other labels skipped)").c_str() : "");
   std::printf("%-14s", "True \\ Pred");
   for (const auto &c : categories) std::printf("%8s", c.c_str());
   std::printf("%9s\n", "Recall");
   for (size_t i = 0; i < n_cat; ++i) {
-    int row = 0;
     std::printf("%-14s", categories[i].c_str());
-    for (int c : confusion[i]) std::printf("%8d", c), row += c;
-    std::printf("%8.1f%%\n", row ? 100.0 * confusion[i][i] / row : 0.0);
+    for (int c : ev->confusion[i]) std::printf("%8d", c);
+    std::printf("%8.1f%%\n", 100.0 * ev->recall[i]);
   }
-  std::printf("\naccuracy     %.2f%% (%d of %d)\n", accuracy, correct, total);
-  std::printf("latency      p50 %.4f ms, p99 %.4f ms per request\n", percentile(latency_ms, 0.5),
-              percentile(latency_ms, 0.99));
-  for (int i = 0; i < std::min<int>(o.show_errors, static_cast<int>(errors.size())); ++i) {
-    const auto &[p, pred] = errors[static_cast<size_t>(i)];
+  std::printf("\naccuracy     %.2f%% (%d of %d)\n", 100 * ev->accuracy(), ev->correct, ev->total);
+  std::printf("latency      p50 %.4f ms, p99 %.4f ms per request\n", ev->latency_p50_ms, ev->latency_p99_ms);
+  for (int i = 0; i < std::min<int>(o.show_errors, static_cast<int>(ev->misses.size())); ++i) {
+    const eval::LabeledPrompt *p = &(*data)[ev->misses[static_cast<size_t>(i)]];
+    const std::string pred = samples[ev->misses[static_cast<size_t>(i)]].result.category();
     std::string text = p->text.substr(0, 100);
     std::replace(text.begin(), text.end(), '\n', ' ');
     std::printf("  miss: %s true %s, predicted %s: %s\n", p->id.c_str(), p->label.c_str(), pred.c_str(), text.c_str());

@@ -14,6 +14,7 @@
 #include "eval/bench_run.h"
 #include "eval/report.h"
 #include "plan/planner.h"
+#include "plan/measured_profile.h"
 #include "progress.h"
 
 namespace aio::cli {
@@ -95,7 +96,8 @@ int run_profile(const ProfileOptions &o) {
   run.workload = &*workload;
   run.policies = policies;
   run.seed = o.seed;
-  run.run_info = {{"config", (*router)->config().source}, {"purpose", "aio profile"}};
+  run.run_info.config = (*router)->config().source;
+  run.run_info.purpose = "aio profile";
   std::fprintf(stderr, "profiling %zu requests x %zu configurations (runs in %s)\n", workload->size(),
                policies.size(), results.c_str());
   Progress progress("profile", "requests");
@@ -107,29 +109,11 @@ int run_profile(const ProfileOptions &o) {
   // Aggregate: task x configuration (separately for padded requests), and the probe's confusion matrix.
   auto records = eval::read_results(results);
   if (!records) return report_error(records.status());
-  std::map<std::string, eval::Aggregate> cells; // long|config|task
-  plan::Profile prof;
+  std::map<std::string, std::string> categories;
+  for (const auto &[task, _] : data) categories[eval::task_name(task)] = eval::task_category(task);
+  plan::Profile prof = plan::measured_profile(*records, categories);
   prof.source = "aio profile of " + (*router)->config().source;
   prof.hardware = std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
-  for (const auto &[task, _] : data) prof.task_category[eval::task_name(task)] = eval::task_category(task);
-  std::set<std::string> probed;
-  for (const auto &r : *records) {
-    if (!r.contains("route") || r.value("scenario", "") != "profile") continue;
-    const std::string config = r["route"]["route"].value("model", "?") + "/" + r["route"]["route"].value("strategy", "?");
-    cells[std::string(r.value("context_tokens", 0) > 0 ? "L" : "S") + "|" + config + "|" + r.value("task", "")].add(r);
-    const auto &probe = r["route"]["probe"];
-    if (probe.value("kind", "none") != "none" && probed.insert(r.value("id", "")).second) {
-      prof.confusion[r.value("true_label", "?")][probe.value("category", "?")] += 1;
-      prof.entropies[r.value("true_label", "?")].push_back(probe.value("entropy", 0.0));
-    }
-  }
-  for (const auto &[key, agg] : cells) {
-    const size_t a = key.find('|'), b = key.find('|', a + 1);
-    const std::string config = key.substr(a + 1, b - a - 1), task = key.substr(b + 1);
-    if (agg.tokens_per_second() <= 0) continue;
-    auto &table = key[0] == 'L' ? prof.long_context : prof.configurations;
-    table[config][task] = {100 * agg.accuracy(), agg.tokens_per_second()};
-  }
   std::ofstream out(o.output);
   out << "# Measured by `aio profile` (" << workload->size() << " requests per configuration, seed " << o.seed
       << "). Read it with `aio plan --profile " << o.output << "`.\n"

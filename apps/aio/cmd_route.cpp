@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "core/route_json.h"
+#include "util/route_json.h"
 #include "core/router.h"
 
 namespace aio::cli {
@@ -40,7 +40,7 @@ int run_route(const RouteOptions &o) {
   auto rec = (*router)->route(req);
   if (!rec) return report_error(rec.status());
   if (o.json) {
-    std::printf("%s\n", core::route_record_json(*rec).dump(2).c_str());
+    std::printf("%s\n", route_record_json(*rec).dump(2).c_str());
   } else {
     print_route(*rec);
   }

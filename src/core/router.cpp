@@ -33,6 +33,14 @@ private:
   std::condition_variable cv_;
   std::optional<Expected<engine::GenerationRecord>> result_;
 };
+
+// Why an engine refused a job: it is shutting down (503), or its queue is full (429, retry shortly).
+Status refusal(const exec::BatchEngine &engine, const std::string &model) {
+  if (engine.closed()) return aborted("the server is shutting down; model " + model + " takes no new requests");
+  return resource_exhausted("model " + model + " is at capacity (" + std::to_string(engine.n_queued()) +
+                            " requests waiting); retry shortly");
+}
+
 } // namespace
 
 struct Router::Pending {
@@ -267,9 +275,7 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_t
   }};
   job.on_token = p->cb.on_token;
   job.on_done = p->cb.on_done;
-  if (!probe_model.engine->submit(std::move(job)))
-    p->fail(resource_exhausted("model " + cfg_.probe.model + " (the probe's) is at capacity (" +
-                               std::to_string(probe_model.engine->n_queued()) + " requests waiting); retry shortly"));
+  if (!probe_model.engine->submit(std::move(job))) p->fail(refusal(*probe_model.engine, cfg_.probe.model));
 }
 
 void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vector<llama_token>> tokens) {
@@ -311,9 +317,7 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vect
   job.on_done = p->cb.on_done;
   rec.switch_ms = ms_since(t_switch);
   if (p->cb.on_route) p->cb.on_route(rec);
-  if (!resident.engine->submit(std::move(job)))
-    p->fail(resource_exhausted("model " + target + " is at capacity (" + std::to_string(resident.engine->n_queued()) +
-                               " requests waiting); retry shortly"));
+  if (!resident.engine->submit(std::move(job))) p->fail(refusal(*resident.engine, target));
 }
 
 Expected<RouteRecord> Router::route(const Request &request) {

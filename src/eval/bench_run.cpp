@@ -5,7 +5,6 @@
 #include <deque>
 #include <mutex>
 
-#include "core/route_json.h"
 
 namespace aio::eval {
 namespace {
@@ -15,7 +14,7 @@ using Clock = std::chrono::steady_clock;
 struct Slot {
   const WorkItem *item = nullptr;
   std::string policy;
-  nlohmann::json record;
+  ResultRecord record;
   RouteRecord route;
   std::optional<Expected<engine::GenerationRecord>> result;
   double t_start = 0, t_end = 0; // seconds since the run began (wall clock: concurrent requests overlap)
@@ -41,11 +40,17 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
       auto slot = std::make_shared<Slot>();
       slot->item = &w;
       slot->policy = policy;
-      slot->record = {{"scenario", run.scenario->name}, {"policy", policy},          {"id", w.id},
-                      {"task", task_name(w.item.task)},  {"true_label", w.item.category()},
-                      {"context_tokens", w.context_tokens}, {"padding_tokens", w.item.n_padding_tokens},
-                      {"run", run.run_info}};
-      slot->record["request_id"] = run.seed * 1000003 + request_id; // reproducible per-request draws
+      ResultRecord &r = slot->record;
+      r.scenario = run.scenario->name;
+      r.policy = policy;
+      r.id = w.id;
+      r.task = task_name(w.item.task);
+      r.true_label = w.item.category();
+      r.context_tokens = w.context_tokens;
+      r.padding_tokens = w.item.n_padding_tokens;
+      r.run = run.run_info;
+      r.run.concurrency = run.concurrency;
+      r.request_id = run.seed * 1000003 + request_id; // reproducible per-request draws
       todo.push_back(std::move(slot));
     }
   }
@@ -65,7 +70,7 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
     else req.prompt = slot->item->item.prompt;
     req.policy = slot->policy;
     req.true_label = slot->item->item.category();
-    req.id = slot->record["request_id"].get<uint64_t>();
+    req.id = slot->record.request_id;
     slot->t_start = seconds();
     core::Callbacks cb;
     cb.on_route = [slot](const RouteRecord &r) { slot->route = r; };
@@ -97,16 +102,15 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
     }
     --in_flight;
     if (!failure.ok()) continue; // draining what is in flight after a fatal error
-    nlohmann::json &rec = slot->record;
-    rec["wall_s"] = {{"start", slot->t_start}, {"end", slot->t_end}};
-    rec["concurrency"] = run.concurrency;
+    ResultRecord &rec = slot->record;
+    rec.wall_start_s = slot->t_start;
+    rec.wall_end_s = slot->t_end;
     Expected<engine::GenerationRecord> &g = *slot->result;
     if (g) {
       slot->route.generation = *g;
-      const ItemScore s = scorer.score(slot->item->item, g->text);
-      rec["route"] = core::route_record_json(slot->route);
-      rec["output"] = g->text;
-      rec["score"] = {{"correct", s.correct}, {"extracted", s.extracted}, {"detail", s.detail}};
+      rec.route = slot->route;
+      rec.output = g->text;
+      rec.score = scorer.score(slot->item->item, g->text);
       progress.generated_tokens += g->n_generated;
       progress.generation_seconds += (g->prefill_ms + g->decode_ms) / 1000.0;
     } else {
@@ -116,8 +120,8 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
         todo.clear();
         continue;
       }
-      rec["error"] = g.status().message();
-      rec["score"] = {{"correct", false}, {"extracted", ""}, {"detail", g.status().message()}};
+      rec.error = g.status().message();
+      rec.score = {false, "", g.status().message()};
     }
     if (Status st = log.append(rec); !st.ok()) {
       failure = st;

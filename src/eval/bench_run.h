@@ -21,7 +21,7 @@ struct BenchRun {
   std::vector<std::string> policies;
   uint64_t seed = 0;
   int32_t concurrency = 1;  // requests in flight at once (the router needs at least as many slots per model)
-  nlohmann::json run_info;  // stored in every record (config, models, whether they are synthetic, n, seed)
+  RunInfo run_info;         // stored in every record (config, models, whether they are synthetic, n, seed)
 };
 
 struct BenchProgress {

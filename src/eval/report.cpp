@@ -16,15 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-double get(const json &j, std::initializer_list<const char *> path) {
-  const json *cur = &j;
-  for (const char *k : path) {
-    if (!cur->is_object() || !cur->contains(k)) return 0;
-    cur = &(*cur)[k];
-  }
-  return cur->is_number() ? cur->get<double>() : 0;
-}
-
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -51,27 +42,26 @@ void note_order(std::vector<std::string> &order, const std::string &s) {
 
 } // namespace
 
-void Aggregate::add(const json &r) {
+void Aggregate::add(const ResultRecord &r) {
   ++n;
-  correct += r.contains("score") && r["score"].value("correct", false);
-  by_task[r.value("task", "")] += 1;
-  if (r.contains("error") || !r.contains("route")) {
+  correct += r.score.correct;
+  by_task[r.task] += 1;
+  if (!r.route) {
     ++errors;
     return;
   }
-  const json &route = r["route"];
-  generated += static_cast<int64_t>(get(route, {"tokens", "generated"}));
-  drafted += static_cast<int64_t>(get(route, {"tokens", "drafted"}));
-  accepted += static_cast<int64_t>(get(route, {"tokens", "accepted"}));
-  const double t = get(route, {"timings_ms", "template"}), p = get(route, {"timings_ms", "probe"}),
-               ro = get(route, {"timings_ms", "route"}), sw = get(route, {"timings_ms", "switch"}),
-               pf = get(route, {"timings_ms", "prefill"}), dc = get(route, {"timings_ms", "decode"});
+  const RouteRecord &route = *r.route;
+  const GenerationStats &g = *route.generation; // a record with a route always carries its stats
+  generated += g.n_generated;
+  drafted += g.n_drafted;
+  accepted += g.n_accepted;
+  // The probe's time includes its wait for a slot (the lm probe runs in the small model's engine).
+  const double t = route.probe.template_ms, p = route.probe.wait_ms + route.probe.probe_ms, ro = route.route_ms,
+               sw = route.switch_ms, pf = g.prefill_ms, dc = g.decode_ms;
   template_ms += t, probe_ms += p, route_ms += ro, switch_ms += sw, prefill_ms += pf, decode_ms += dc;
   ttft_ms.push_back(t + p + ro + sw + pf);
   latency_ms.push_back(t + p + ro + sw + pf + dc);
-  const std::string model = route.contains("route") ? route["route"].value("model", "?") : "?";
-  const std::string strategy = route.contains("route") ? route["route"].value("strategy", "?") : "?";
-  routes[model + "/" + strategy] += 1;
+  routes[route.route.model + "/" + strategy_name(route.route.strategy)] += 1;
 }
 
 double Aggregate::tokens_per_second() const {
@@ -108,35 +98,30 @@ std::vector<std::string> Report::pareto(const std::string &scenario) const {
   return out;
 }
 
-Expected<Report> build_report(const std::vector<json> &records) {
+Expected<Report> build_report(const std::vector<ResultRecord> &records) {
   if (records.empty()) return invalid_argument("the results file holds no records");
   Report r;
   std::set<std::string> probed; // scenario|id already counted in the confusion matrix
   for (const auto &rec : records) {
-    if (!rec.contains("scenario") || !rec.contains("policy") || !rec.contains("task"))
-      return invalid_argument("a record lacks scenario/policy/task: is this an `aio bench` results file?");
-    const std::string sc = rec["scenario"], pol = rec["policy"], task = rec["task"];
+    const std::string &sc = rec.scenario, &pol = rec.policy, &task = rec.task;
     note_order(r.scenarios, sc);
     note_order(r.policies, pol);
     note_order(r.tasks, task);
     r.by_scenario_policy[Report::key(sc, pol)].add(rec);
     r.by_task_policy[Report::key(sc, task, pol)].add(rec);
     ++r.n_records;
-    if (rec.contains("run")) {
-      r.synthetic = r.synthetic || rec["run"].value("synthetic_models", false);
-      r.descriptions[sc] = rec["run"].value("scenario_description", "");
-      if (rec["run"].contains("long_context") && !rec["run"]["long_context"].empty()) {
-        std::string lc;
-        for (const auto &l : rec["run"]["long_context"])
-          lc += (lc.empty() ? "" : ", ") + l.value("task", "") + " padded to " + std::to_string(l.value("tokens", 0)) +
-                " tokens";
-        r.long_contexts[sc] = lc;
-      }
+    r.synthetic = r.synthetic || rec.run.synthetic_models;
+    r.descriptions[sc] = rec.run.scenario_description;
+    if (!rec.run.long_context.empty()) {
+      std::string lc;
+      for (const auto &[t, tokens] : rec.run.long_context)
+        lc += (lc.empty() ? "" : ", ") + t + " padded to " + std::to_string(tokens) + " tokens";
+      r.long_contexts[sc] = lc;
     }
-    const json *probe = rec.contains("route") && rec["route"].contains("probe") ? &rec["route"]["probe"] : nullptr;
-    if (probe && probe->value("kind", "none") != "none" && probed.insert(sc + "|" + rec.value("id", "")).second) {
-      r.confusion[sc][rec.value("true_label", "?")][probe->value("category", "?")] += 1;
-      r.entropies[sc].push_back(probe->value("entropy", 0.0));
+    const ProbeResult *probe = rec.route ? &rec.route->probe : nullptr;
+    if (probe && probe->probe_kind != "none" && probed.insert(sc + "|" + rec.id).second) {
+      r.confusion[sc][rec.true_label.empty() ? "?" : rec.true_label][probe->category()] += 1;
+      r.entropies[sc].push_back(probe->entropy_bits);
     }
   }
   return r;

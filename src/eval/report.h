@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aio/status.h"
+#include "eval/result_record.h"
 
 namespace aio::eval {
 
@@ -24,7 +25,7 @@ struct Aggregate {
   std::map<std::string, int> routes;          // "model/strategy" -> requests
   std::map<std::string, int> by_task;         // task -> requests (for the weighted mean)
 
-  void add(const nlohmann::json &record);
+  void add(const ResultRecord &record);
   double accuracy() const { return n ? static_cast<double>(correct) / n : 0; }
   // Generated tokens per second of generation time (prefill + decode): the aggregate is sum / sum, not a mean of rates.
   double tokens_per_second() const;
@@ -49,7 +50,7 @@ struct Report {
   std::vector<std::string> pareto(const std::string &scenario) const;
 };
 
-Expected<Report> build_report(const std::vector<nlohmann::json> &records);
+Expected<Report> build_report(const std::vector<ResultRecord> &records);
 std::string report_markdown(const Report &r);
 nlohmann::json report_json(const Report &r);
 // Writes the SVG plots into `dir`; returns the files written.

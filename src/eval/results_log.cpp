@@ -9,17 +9,21 @@ namespace aio::eval {
 namespace fs = std::filesystem;
 
 std::string ResultsLog::key(const std::string &scenario, const std::string &policy, const std::string &id) {
-  return scenario + "\x1f" + policy + "\x1f" + id;
+  ResultRecord r;
+  r.scenario = scenario;
+  r.policy = policy;
+  r.id = id;
+  return r.key();
 }
 
 namespace {
 
 // Reads the complete lines; `good_bytes` gets the length of the file up to the end of the last complete record.
-Expected<std::vector<nlohmann::json>> read_records(const std::string &path, size_t *good_bytes) {
+Expected<std::vector<ResultRecord>> read_records(const std::string &path, size_t *good_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found("cannot read " + path);
   const std::string text((std::istreambuf_iterator<char>(in)), {});
-  std::vector<nlohmann::json> out;
+  std::vector<ResultRecord> out;
   size_t pos = 0, good = 0;
   for (int n = 1; pos < text.size(); ++n) {
     const size_t nl = text.find('\n', pos);
@@ -36,7 +40,11 @@ Expected<std::vector<nlohmann::json>> read_records(const std::string &path, size
       return invalid_argument(path + ":" + std::to_string(n) + ": not a results record (bad JSON)");
     }
     if (last) break; // complete JSON but no newline yet: also from an interrupted write; redo it
-    out.push_back(std::move(j));
+    auto record = result_record_from_json(j);
+    if (!record)
+      return invalid_argument(path + ":" + std::to_string(n) + ": not a results record (" + record.status().message() +
+                              "); was it written by `aio bench`?");
+    out.push_back(std::move(*record));
     good = pos;
   }
   if (good_bytes) *good_bytes = good;
@@ -45,7 +53,7 @@ Expected<std::vector<nlohmann::json>> read_records(const std::string &path, size
 
 } // namespace
 
-Expected<std::vector<nlohmann::json>> read_results(const std::string &path) { return read_records(path, nullptr); }
+Expected<std::vector<ResultRecord>> read_results(const std::string &path) { return read_records(path, nullptr); }
 
 Expected<ResultsLog> ResultsLog::open(const std::string &path, bool resume) {
   std::error_code ec;
@@ -58,8 +66,7 @@ Expected<ResultsLog> ResultsLog::open(const std::string &path, bool resume) {
     size_t good = 0;
     auto records = read_records(path, &good);
     if (!records) return records.status();
-    for (const auto &r : *records)
-      log.done_.insert(key(r.value("scenario", ""), r.value("policy", ""), r.value("id", "")));
+    for (const auto &r : *records) log.done_.insert(r.key());
     fs::resize_file(path, good, ec); // cut a torn last line
     if (ec) return internal_error("cannot repair " + path + ": " + ec.message());
   }
@@ -78,12 +85,13 @@ ResultsLog::~ResultsLog() {
   if (file_) std::fclose(file_);
 }
 
-Status ResultsLog::append(const nlohmann::json &record) {
-  const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+Status ResultsLog::append(const ResultRecord &record) {
+  const std::string line =
+      result_record_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0 ||
       fsync(fileno(file_)) != 0)
     return internal_error("writing " + path_ + " failed (disk full?); the records before this one are safe");
-  done_.insert(key(record.value("scenario", ""), record.value("policy", ""), record.value("id", "")));
+  done_.insert(record.key());
   return {};
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aio/status.h"
+#include "eval/result_record.h"
 
 namespace aio::eval {
 
@@ -28,8 +29,8 @@ public:
   bool done(const std::string &key) const { return done_.count(key) > 0; }
   size_t n_done() const { return done_.size(); }
 
-  // Appends one record (it must carry "scenario", "policy" and "id") and syncs it to disk.
-  Status append(const nlohmann::json &record);
+  // Appends one record and syncs it to disk.
+  Status append(const ResultRecord &record);
 
 private:
   ResultsLog() = default;
@@ -38,7 +39,8 @@ private:
   std::set<std::string> done_;
 };
 
-// Every record of a results file, in order. A torn last line is skipped; any other bad line is an error naming it.
-Expected<std::vector<nlohmann::json>> read_results(const std::string &path);
+// Every record of a results file, in order. A torn last line is skipped; any other bad line (bad JSON, or JSON that
+// is not a complete record, e.g. `{}`) is an error naming it.
+Expected<std::vector<ResultRecord>> read_results(const std::string &path);
 
 } // namespace aio::eval

@@ -91,6 +91,8 @@ public:
   void close() { queue_.close(); }
   // Ends every running and queued job now with `why` (shutdown past its grace period). Engine thread only.
   void abort_all(const Status &why);
+  // True once close() was called (submit refuses from then on).
+  bool closed() const { return queue_.closed(); }
   // True while a job is running or queued.
   bool busy() const { return n_active() > 0 || n_queued() > 0; }
 

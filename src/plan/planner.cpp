@@ -342,4 +342,34 @@ std::string assignment_policy_yaml(const Assignment &a, const std::string &name,
   return o.str();
 }
 
+std::optional<Consistency> published_consistency(const Profile &profile, const eval::Scenario &scenario,
+                                                 const policy::Policy &aio, bool standard_context) {
+  const auto pub = profile.published.find(scenario.name);
+  const auto per_task = profile.published.find("aio-per-task");
+  if (pub == profile.published.end() || per_task == profile.published.end() || !pub->second.count("aio"))
+    return std::nullopt;
+  Consistency c;
+  for (const auto &m : scenario.mix) {
+    if (m.context_tokens > 0) {
+      // Table 3 has no long-context row: take the route aio gives a correctly classified padded request.
+      eval::Scenario one = scenario;
+      one.mix = {m};
+      one.mix[0].share = 1;
+      const Expectation e = plan_policy(profile, one, aio, false, standard_context);
+      if (!e.complete()) return std::nullopt;
+      c.implied.acc += m.share * e.acc;
+      c.implied.tps += m.share * e.tps_weighted;
+      c.uses_long_context = true;
+      continue;
+    }
+    const auto cell = per_task->second.find(eval::task_name(m.task));
+    if (cell == per_task->second.end()) return std::nullopt;
+    c.implied.acc += m.share * cell->second.acc;
+    c.implied.tps += m.share * cell->second.tps;
+  }
+  c.published = pub->second.at("aio");
+  c.agree = std::fabs(c.published.acc - c.implied.acc) < 0.05 && std::fabs(c.published.tps - c.implied.tps) < 0.05;
+  return c;
+}
+
 } // namespace aio::plan

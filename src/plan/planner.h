@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,18 @@ struct Expectation {
 // Requests of standard length count standard_context tokens; padded ones their context_tokens.
 Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, const policy::Policy &policy,
                         bool use_probe = true, int32_t standard_context = 512);
+
+// The paper's own per-task A-IO row ("aio-per-task" in the profile's published cells, its Table 3 "Actual") mixed by
+// the scenario, against its published aggregate for aio (Table 4). Padded requests take the route aio gives them
+// from the long-context table. nullopt when the profile has no such rows or lacks a task of the mix.
+struct Consistency {
+  Cell implied;            // what the per-task row implies for this scenario
+  Cell published;          // what the paper publishes
+  bool agree = false;      // within 0.05 on both
+  bool uses_long_context = false;
+};
+std::optional<Consistency> published_consistency(const Profile &profile, const eval::Scenario &scenario,
+                                                 const policy::Policy &aio, bool standard_context);
 
 // A fixed per-category choice of configuration (and one for long-context requests).
 struct Assignment {

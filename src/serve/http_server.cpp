@@ -8,7 +8,7 @@
 
 #include <httplib.h>
 
-#include "core/route_json.h"
+#include "util/route_json.h"
 
 namespace aio::serve {
 namespace {
@@ -46,7 +46,7 @@ void route_headers(httplib::Response &res, const RouteRecord &r) {
 
 json aio_object(RouteRecord r, const engine::GenerationRecord &g) {
   r.generation = g;
-  return core::route_record_json(r);
+  return route_record_json(r);
 }
 
 } // namespace

@@ -145,5 +145,50 @@ TEST(ServeStrategies, UnknownPolicyIsRefusedAtStart) {
   EXPECT_NE(r.err.find("fastest"), std::string::npos) << r.err;
 }
 
+// Shadow labels: a request carries its true category; the oracle routes on it while the configured probe still runs,
+// its verdict recorded beside the label and counted in /metrics (a probe trialled on live traffic).
+TEST(ServeStrategies, ShadowLabelsRouteTheOracleAndCountTheProbesVerdicts) {
+  AioServer s({"--policy", "oracle"});
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  json body = chat_body("Write a Python function that reverses a list.");
+  body["aio"] = {{"label", "qa"}}; // the label decides (a code-looking request said to be qa goes large)
+  auto r = s.chat(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["aio"]["route"]["model"], "large");
+  EXPECT_EQ(j["aio"]["true_label"], "qa");
+  EXPECT_EQ(j["aio"]["probe"]["kind"], "fasttext");
+  EXPECT_EQ(j["aio"]["probe"]["category"], "code") << "the probe's own verdict is recorded";
+  EXPECT_TRUE(j["aio"]["timings_ms"].contains("probe_wait"));
+  body["aio"] = {{"label", "code"}};
+  auto small = s.chat(body);
+  ASSERT_TRUE(small && small->status == 200);
+  EXPECT_EQ(json::parse(small->body)["aio"]["route"]["model"], "small");
+
+  auto metrics = s.client->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(R"(aio_probe_shadow_total{kind="fasttext",label="qa",verdict="code"} 1)"),
+            std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find(R"(aio_probe_shadow_total{kind="fasttext",label="code",verdict="code"} 1)"),
+            std::string::npos);
+
+  // Without a label the oracle cannot route; a label that is no category, or another key under aio, is refused.
+  auto unlabelled = s.chat(chat_body("hello"));
+  ASSERT_TRUE(unlabelled);
+  EXPECT_EQ(unlabelled->status, 400) << unlabelled->body;
+  json bad = chat_body("hello");
+  bad["aio"] = {{"label", "poetry"}};
+  auto wrong = s.chat(bad);
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 400);
+  EXPECT_NE(wrong->body.find("not a category"), std::string::npos) << wrong->body;
+  bad["aio"] = {{"lable", "qa"}};
+  auto typo = s.chat(bad);
+  ASSERT_TRUE(typo);
+  EXPECT_EQ(typo->status, 400);
+  EXPECT_NE(typo->body.find("aio.lable"), std::string::npos) << typo->body;
+}
+
 } // namespace
 } // namespace aio::test

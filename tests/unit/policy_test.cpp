@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "policy/calibrate.h"
 #include "policy/policy_config.h"
 #include "probe/entropy.h"
 #include "support/paths.h"
@@ -207,6 +208,34 @@ TEST(PolicyFile, MissingFileIsNotFound) {
 TEST(ModelsUsed, ListsRoutedAndDraftModels) {
   EXPECT_EQ(models_used(builtin_policies().at("aio")), (std::vector<std::string>{"small", "large"}));
   EXPECT_EQ(models_used(builtin_policies().at("draft")), (std::vector<std::string>{"large", "small"}));
+}
+
+// The tau search on known probe results: at tau 0 nothing is confident enough for the small model; as tau grows the
+// confident code requests go small, and the uncertain QA request (which the oracle sends large) only past its
+// entropy - where the misroute bound rules that tau out.
+TEST(Calibrate, TheSearchPicksTheLargestFeasibleSmallShare) {
+  std::vector<LabeledProbe> probed = {{probe_of("code", 0.2), "code"},
+                                      {probe_of("code", 0.9), "code"},
+                                      {probe_of("code", 0.95), "qa"},
+                                      {probe_of("qa", 0.1), "qa"}};
+  for (auto &p : probed) p.probe.n_context_tokens = 100;
+  const auto &set = builtin_policies();
+  auto s = search_tau(set.at("aio"), set.at("oracle"), probed, 3, StrategyParams{},
+                      {.var = "tau", .step = 0.5, .max_wrong_small = 0.0, .small_model = "small"});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  ASSERT_EQ(s->rows.size(), 4u); // 0, 0.5, 1.0, 1.5
+  EXPECT_EQ(s->rows[0].small_share, 0.0);
+  EXPECT_EQ(s->rows[1].correct_small, 1);   // tau 0.5: the confident code request
+  EXPECT_TRUE(s->rows[1].feasible);
+  EXPECT_EQ(s->rows[2].correct_small, 2);   // tau 1.0: both code requests, but also the qa one at 0.95
+  EXPECT_FALSE(s->rows[2].feasible);
+  EXPECT_DOUBLE_EQ(s->rows[2].wrong_small, 0.5);
+  ASSERT_TRUE(s->chosen.has_value());
+  EXPECT_DOUBLE_EQ(*s->chosen, 0.5);
+  auto none = search_tau(set.at("static-large"), set.at("oracle"), probed, 3, StrategyParams{},
+                         {.small_model = "small"});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no variable 'tau'"), std::string::npos);
 }
 
 } // namespace

@@ -1,6 +1,8 @@
 // Text features, CSV, labeled-data loaders and the fastText probe: what the probe learns from and how it is measured.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -166,6 +168,27 @@ TEST(FastTextProbe, TheShippedProbeReaches99PercentOnRealBenchmarksItNeverSaw) {
   }
   EXPECT_GT(total, 10000);
   EXPECT_GE(static_cast<double>(correct) / total, 0.99) << correct << " of " << total;
+}
+
+// A Python signature with a docstring is code whatever the docstring talks about: held-out prompts (written for A-IO,
+// never trained on) whose docstrings are about sequences, primes, dates, sorted lists, scores and money.
+TEST(FastTextProbe, TheShippedProbeKnowsCodeWhateverItsDocstringCounts) {
+  auto heldout = eval::load_labeled(std::string(AIO_SOURCE_DIR) + "/data/heldout/code_numeric_docstrings.jsonl");
+  ASSERT_TRUE(heldout.ok()) << heldout.status().to_string();
+  ASSERT_GE(heldout->size(), 100u);
+  std::set<std::string> trained;
+  for (const auto &p : calibration_set()) trained.insert(p.text);
+  auto probe = probe::FastTextProbe::load(AIO_DEFAULT_PROBE_PATH, {"code", "qa", "math"});
+  ASSERT_TRUE(probe.ok()) << probe.status().to_string();
+  int code = 0;
+  std::string misses;
+  for (const auto &p : *heldout) {
+    EXPECT_EQ(trained.count(p.text), 0u) << "held-out prompt found in the calibration set: " << p.text;
+    if ((*probe)->classify(p.text).category() == "code") ++code;
+    else misses += p.text.substr(0, p.text.find('\n')) + "\n";
+  }
+  EXPECT_GE(static_cast<double>(code) / static_cast<double>(heldout->size()), 0.99)
+      << code << " of " << heldout->size() << "; missed:\n" << misses;
 }
 
 TEST(FastTextProbe, WrongCategoriesOrFilesAreRefused) {

@@ -9,26 +9,40 @@ namespace aio::eval {
 namespace {
 using nlohmann::json;
 
-json record(const std::string &policy, const std::string &id, const std::string &task, bool correct, int tokens,
-            double prefill_ms, double decode_ms, const std::string &predicted, const std::string &model) {
-  const std::string truth = task == "humaneval" ? "code" : task == "gsm8k" ? "math" : "qa";
-  return {{"scenario", "A"},
-          {"policy", policy},
-          {"id", id},
-          {"task", task},
-          {"true_label", truth},
-          {"score", {{"correct", correct}}},
-          {"run", {{"synthetic_models", true}, {"scenario_description", "test mix"}}},
-          {"route",
-           {{"probe", {{"kind", "fasttext"}, {"category", predicted}, {"entropy", 0.1}}},
-            {"route", {{"model", model}, {"strategy", "plain"}}},
-            {"timings_ms", {{"template", 0.1}, {"probe", 0.2}, {"route", 0.01}, {"switch", 0}, {"prefill", prefill_ms},
-                            {"decode", decode_ms}}},
-            {"tokens", {{"generated", tokens}, {"drafted", 0}, {"accepted", 0}}}}}};
+ResultRecord record(const std::string &policy, const std::string &id, const std::string &task, bool correct,
+                    int tokens, double prefill_ms, double decode_ms, const std::string &predicted,
+                    const std::string &model) {
+  ResultRecord r;
+  r.scenario = "A";
+  r.policy = policy;
+  r.id = id;
+  r.task = task;
+  r.true_label = task == "humaneval" ? "code" : task == "gsm8k" ? "math" : "qa";
+  r.score.correct = correct;
+  r.run.synthetic_models = true;
+  r.run.scenario_description = "test mix";
+  RouteRecord route;
+  route.probe.probe_kind = "fasttext";
+  route.probe.categories = {"code", "qa", "math"};
+  route.probe.distribution = {0.1, 0.1, 0.1};
+  route.probe.argmax = predicted == "code" ? 0 : predicted == "qa" ? 1 : 2;
+  route.probe.distribution[static_cast<size_t>(route.probe.argmax)] = 0.8;
+  route.probe.entropy_bits = 0.1;
+  route.probe.template_ms = 0.1;
+  route.probe.probe_ms = 0.2;
+  route.route.model = model;
+  route.route_ms = 0.01;
+  GenerationStats g;
+  g.n_generated = tokens;
+  g.prefill_ms = prefill_ms;
+  g.decode_ms = decode_ms;
+  route.generation = g;
+  r.route = route;
+  return r;
 }
 
 TEST(Report, AggregatesAreRatiosOfSums) {
-  std::vector<json> recs = {
+  std::vector<ResultRecord> recs = {
       // fast: 100 tokens in 1 s, and 10 tokens in 1 s -> 110 / 2 = 55 tok/s (a mean of rates would say 55 too; the
       // next policy tells them apart)
       record("fast", "h1", "humaneval", false, 100, 0, 1000, "code", "small"),
@@ -67,7 +81,7 @@ TEST(Report, AggregatesAreRatiosOfSums) {
 }
 
 TEST(Report, DominatedPoliciesAreOffTheFrontier) {
-  std::vector<json> recs = {record("good", "a", "gsm8k", true, 100, 0, 1000, "math", "small"),
+  std::vector<ResultRecord> recs = {record("good", "a", "gsm8k", true, 100, 0, 1000, "math", "small"),
                             record("bad", "a", "gsm8k", false, 100, 0, 2000, "qa", "large")};
   auto r = build_report(recs);
   ASSERT_TRUE(r.ok());
@@ -77,7 +91,49 @@ TEST(Report, DominatedPoliciesAreOffTheFrontier) {
 
 TEST(Report, ForeignFilesAreRefused) {
   EXPECT_FALSE(build_report({}).ok());
-  EXPECT_FALSE(build_report({json{{"hello", 1}}}).ok());
+  auto foreign = result_record_from_json(json{{"hello", 1}});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.status().message().find("scenario is missing"), std::string::npos) << foreign.status().message();
+  EXPECT_FALSE(result_record_from_json(json::object()).ok());
+}
+
+// The record the runner writes is the record the readers get back: every field survives the JSON round trip.
+TEST(ResultRecordTest, RoundTripsThroughJson) {
+  ResultRecord r = record("aio", "h1", "humaneval", true, 42, 12.5, 300.25, "qa", "large");
+  r.route->route.strategy = Strategy::pld;
+  r.route->route.policy = "aio";
+  r.route->route.rule = "qa";
+  r.route->route.reason = "because";
+  r.route->probe.wait_ms = 3.5;
+  r.route->generation->n_drafted = 7;
+  r.route->generation->n_accepted = 5;
+  r.route->generation->finish_reason = FinishReason::stop_string;
+  r.run.long_context = {{"humaneval", 4096}};
+  r.run.concurrency = 4;
+  r.wall_start_s = 1.5;
+  r.wall_end_s = 2.25;
+  r.output = "text";
+  auto back = result_record_from_json(json::parse(result_record_json(r).dump()));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->key(), r.key());
+  EXPECT_EQ(back->true_label, "code");
+  EXPECT_EQ(back->route->route.strategy, Strategy::pld);
+  EXPECT_EQ(back->route->probe.category(), "qa");
+  EXPECT_DOUBLE_EQ(back->route->probe.wait_ms, 3.5);
+  EXPECT_EQ(back->route->generation->n_generated, 42);
+  EXPECT_EQ(back->route->generation->n_accepted, 5);
+  EXPECT_DOUBLE_EQ(back->route->generation->decode_ms, 300.25);
+  EXPECT_EQ(back->route->generation->finish_reason, FinishReason::stop_string);
+  EXPECT_EQ(back->run.long_context, r.run.long_context);
+  EXPECT_EQ(back->run.concurrency, 4);
+  EXPECT_DOUBLE_EQ(back->wall_end_s, 2.25);
+  EXPECT_EQ(back->output, "text");
+  json broken = result_record_json(r);
+  broken["route"]["tokens"].erase("generated");
+  auto bad = result_record_from_json(broken);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("route.tokens.generated is missing"), std::string::npos)
+      << bad.status().message();
 }
 
 } // namespace

@@ -144,28 +144,55 @@ TEST(Scenario, DatasetsAreFoundOrTheSearchIsExplained) {
   EXPECT_EQ(over->at(Task::ceval), "c");
 }
 
+// A record of a request that failed by itself (no route): the smallest complete record.
+ResultRecord failed(const std::string &id, const std::string &error) {
+  ResultRecord r;
+  r.scenario = "A";
+  r.policy = "aio";
+  r.id = id;
+  r.task = "gsm8k";
+  r.error = error;
+  return r;
+}
+
 TEST(ResultsLogTest, AppendsResumesAndRepairsATornLine) {
   const std::string path = test::make_temp_dir("log") + "/r.jsonl";
   {
     auto log = ResultsLog::open(path, false);
     ASSERT_TRUE(log.ok()) << log.status().to_string();
-    ASSERT_TRUE(log->append({{"scenario", "A"}, {"policy", "aio"}, {"id", "x"}, {"v", 1}}).ok());
-    ASSERT_TRUE(log->append({{"scenario", "A"}, {"policy", "aio"}, {"id", "y"}, {"v", 2}}).ok());
+    ASSERT_TRUE(log->append(failed("x", "e1")).ok());
+    ASSERT_TRUE(log->append(failed("y", "e2")).ok());
   }
   EXPECT_FALSE(ResultsLog::open(path, false).ok()) << "an existing run is not overwritten without --resume";
-  std::ofstream(path, std::ios::app) << R"({"scenario": "A", "policy": "aio", "id": "z", "v")"; // died mid-write
+  std::ofstream(path, std::ios::app) << R"({"scenario": "A", "policy": "aio", "id": "z", "e)"; // died mid-write
   {
     auto log = ResultsLog::open(path, true);
     ASSERT_TRUE(log.ok()) << log.status().to_string();
     EXPECT_EQ(log->n_done(), 2u);
     EXPECT_TRUE(log->done(ResultsLog::key("A", "aio", "y")));
     EXPECT_FALSE(log->done(ResultsLog::key("A", "aio", "z")));
-    ASSERT_TRUE(log->append({{"scenario", "A"}, {"policy", "aio"}, {"id", "z"}, {"v", 3}}).ok());
+    ASSERT_TRUE(log->append(failed("z", "e3")).ok());
   }
   auto records = read_results(path);
   ASSERT_TRUE(records.ok()) << records.status().to_string();
   ASSERT_EQ(records->size(), 3u);
-  EXPECT_EQ((*records)[2]["v"], 3);
+  EXPECT_EQ((*records)[2].error, "e3");
+}
+
+// A complete JSON line that is not a record (e.g. `{}`) is refused with its line number, by --resume and the readers.
+TEST(ResultsLogTest, ALineThatIsNotARecordIsRefusedByName) {
+  const std::string path = test::make_temp_dir("log") + "/r.jsonl";
+  {
+    auto log = ResultsLog::open(path, false);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(log->append(failed("x", "e1")).ok());
+  }
+  std::ofstream(path, std::ios::app) << "{}\n";
+  auto resumed = ResultsLog::open(path, true);
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_NE(resumed.status().message().find("r.jsonl:2"), std::string::npos) << resumed.status().message();
+  EXPECT_NE(resumed.status().message().find("scenario is missing"), std::string::npos) << resumed.status().message();
+  EXPECT_FALSE(read_results(path).ok());
 }
 
 } // namespace

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The lm probe under load, with routes held equal. Scenario A's mix, each request carrying its true category as a
+shadow label ({"aio": {"label": ...}}), sent by K concurrent clients to two `aio serve` processes that differ only in
+the probe (lm: the paper's forward pass of the small model, run inside its engine; fasttext: microseconds on the
+HTTP thread). The `oracle` policy routes on the label, so both send every request to the same model; the probe still
+runs and is recorded. Requests the small model answers go on in the probe's slot with its KV; the others pay one
+batched prefill of the small model. Prints tok/s of each and the ratio lm / fasttext (target >= 0.9), the probe's
+added latency p50/p99 (queued + forward pass), and the shadow counts /metrics exposes.
+Default: the synthetic llama3.2-1b Q8_0 file as both models. Writes bench/results/probe_load.json."""
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import urllib.request
+
+from serve_common import BIN, ROOT, SCENARIO_A, Servers, percentile, run_clients, scenario_requests, synth
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--slots", type=int, default=8)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=24)
+    ap.add_argument("--tokens", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    synth("llama3.2-1b", args.model)
+    work = tempfile.mkdtemp(prefix="aio-bench-probe-")
+    cmds, bases = {}, {}
+    for i, (name, probe) in enumerate([("lm", "{kind: lm}"), ("fasttext", "{kind: fasttext, fasttext_model: builtin}")]):
+        cfg = os.path.join(work, f"{name}.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 1024}}\n  large: {{path: {args.model}, n_ctx: 1024}}\n"
+                    f"policy: oracle\nprobe: {probe}\nthreads: {args.threads}\n")
+        cmds[name] = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(18200 + i), "--slots",
+                      str(args.slots)]
+        bases[name] = f"http://127.0.0.1:{18200 + i}"
+    requests = scenario_requests(SCENARIO_A, args.requests, 2, args.tokens)
+    samples = {name: [] for name in cmds}
+    probe_ms = {name: [] for name in cmds}
+    run = 0
+    with Servers(cmds, bases):
+        for name in cmds:
+            run_clients(bases[name], "aio", requests[:2], 2, tag="warm-up ", labels=True)
+        for rep in range(args.repeats):
+            for name in (list(cmds) if rep % 2 == 0 else list(reversed(list(cmds)))):
+                run += 1
+                tps, answers = run_clients(bases[name], "aio", requests, args.clients, tag=f"[run {run}] ", labels=True)
+                samples[name].append(tps)
+                for a in answers:
+                    t = a["aio"]["timings_ms"]
+                    probe_ms[name].append(t["template"] + t["probe_wait"] + t["probe"])
+                print(f"repeat {rep + 1}/{args.repeats}  {name:8s} {tps:7.2f} tok/s", flush=True)
+        shadow = {}
+        for name in cmds:
+            with urllib.request.urlopen(bases[name] + "/metrics") as r:
+                shadow[name] = [l for l in r.read().decode().splitlines() if l.startswith("aio_probe_shadow_total")]
+    tps = {name: statistics.median(v) for name, v in samples.items()}
+    ratio = tps["lm"] / tps["fasttext"]
+    out = {"model": args.model, "threads": args.threads, "slots": args.slots, "clients": args.clients,
+           "requests": args.requests, "tokens": args.tokens, "synthetic_weights": True, "policy": "oracle",
+           "tokens_per_second": tps, "ratio_lm_vs_fasttext": ratio, "samples": samples,
+           "probe_added_ms": {name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)}
+                              for name, v in probe_ms.items()},
+           "shadow_metrics": shadow}
+    print(f"\nScenario A with shadow labels, oracle policy (routes equal), {os.path.basename(args.model)} as both models, "
+          f"{args.clients} clients, {args.requests} requests x {args.tokens} tokens, {args.threads} threads, median of "
+          f"{args.repeats} (synthetic weights, real speed):")
+    for name in cmds:
+        p = out["probe_added_ms"][name]
+        print(f"  probe {name:8s} {tps[name]:7.2f} tok/s   probe's added latency p50 {p['p50']:8.2f} ms  "
+              f"p99 {p['p99']:8.2f} ms")
+    print(f"  lm / fasttext: {ratio:.3f}  (target >= 0.9)")
+    for name, lines in shadow.items():
+        print(f"  /metrics of the {name} server: " + "; ".join(lines))
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "probe_load.json"), "w") as f:
+        json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
