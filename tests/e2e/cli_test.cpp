@@ -142,5 +142,35 @@ TEST(Cli, PromptLongerThanTheContextFails) {
   EXPECT_TRUE(r.out.empty());
 }
 
+// `aio generate` is unchanged by the move to one executor: these tokens were produced by the single-sequence decode
+// loop that came before it (commit ea063c4) and are produced again by the batched engine with one slot - sampled (the
+// llama.cpp sampler chain, seeded), greedy, and on the real TinyStories model when ../shared is present.
+TEST(GenerateCli, OutputIsPinnedAcrossTheExecutorRewrite) {
+  const std::string dir = make_temp_dir("pin");
+  const std::string model = dir + "/tiny-large-byte-11.gguf";
+  ASSERT_EQ(aio({"synth", "--preset", "tiny-large", "--tokenizer", "byte", "--seed", "11", "-o", model}).exit_code, 0);
+  auto tokens = [&](const std::string &path, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"generate", "-m", path, "-t", "1", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = aio(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out)["tokens"].get<std::vector<int>>() : std::vector<int>{};
+  };
+  EXPECT_EQ(tokens(model, {"-p", "def fibonacci(n):", "-n", "24", "--ignore-eos", "--temp", "0.8", "--seed", "5"}),
+            (std::vector<int>{175, 183, 145, 174, 235, 63,  0,   164, 124, 216, 44, 139,
+                              130, 132, 14,  130, 29,  167, 63,  17,  206, 206, 0,  201}));
+  EXPECT_EQ(tokens(model, {"-p", "def fibonacci(n):", "-n", "24", "--ignore-eos"}), std::vector<int>(24, 247));
+
+  const auto shared = shared_data_dir();
+  const std::string stories = shared ? *shared + "/gguf/stories260K.gguf" : "";
+  if (stories.empty() || !std::filesystem::exists(stories)) GTEST_SKIP() << "stories260K.gguf is absent";
+  EXPECT_EQ(tokens(stories, {"-p", "Once upon a time", "-n", "32"}),
+            (std::vector<int>{432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337,
+                              410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394}));
+  EXPECT_EQ(tokens(stories, {"-p", "Once upon a time", "-n", "32", "--temp", "0.9", "--seed", "3"}),
+            (std::vector<int>{432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 282,
+                              323, 282, 417, 429, 413, 425, 276, 419, 335, 311, 357, 426, 385, 328, 432, 317}));
+}
+
 } // namespace
 } // namespace aio::test
