@@ -111,7 +111,7 @@ int run_profile(const ProfileOptions &o) {
   if (!records) return report_error(records.status());
   std::map<std::string, std::string> categories;
   for (const auto &[task, _] : data) categories[eval::task_name(task)] = eval::task_category(task);
-  plan::Profile prof = plan::measured_profile(*records, categories);
+  plan::Profile prof = plan::measured_profile(*records, (*router)->config().categories, categories);
   prof.source = "aio profile of " + (*router)->config().source;
   prof.hardware = std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
   std::ofstream out(o.output);

@@ -6,9 +6,10 @@
 
 namespace aio::plan {
 
-Profile measured_profile(const std::vector<eval::ResultRecord> &records,
+Profile measured_profile(const std::vector<eval::ResultRecord> &records, const std::vector<std::string> &categories,
                          const std::map<std::string, std::string> &task_category) {
   Profile prof;
+  prof.categories = categories;
   prof.task_category = task_category;
   struct Key {
     bool long_context;

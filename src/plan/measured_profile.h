@@ -13,8 +13,8 @@
 namespace aio::plan {
 
 // Records of scenario "profile" only; padded requests (context_tokens > 0) go to the profile's long-context table.
-// The probe counts once per request id. `task_category` maps each task to its category.
-Profile measured_profile(const std::vector<eval::ResultRecord> &records,
+// The probe counts once per request id. `categories` are the config's; `task_category` maps each task to one.
+Profile measured_profile(const std::vector<eval::ResultRecord> &records, const std::vector<std::string> &categories,
                          const std::map<std::string, std::string> &task_category);
 
 } // namespace aio::plan

@@ -10,7 +10,6 @@
 namespace aio::plan {
 namespace {
 
-const std::vector<std::string> kCategories = {"code", "qa", "math"};
 
 Expected<std::map<std::string, std::map<std::string, Cell>>> parse_table(const std::string &src, const YAML::Node &node,
                                                                         const std::string &what) {
@@ -63,11 +62,17 @@ Expected<Profile> load_profile(const std::string &path) {
   auto root = yaml::load_file(path);
   if (!root) return root.status();
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, *root, "the profile",
-                                       {"source", "hardware", "tasks", "configurations", "long_context",
+                                       {"source", "hardware", "categories", "tasks", "configurations", "long_context",
                                         "probe_confusion", "published", "probe_entropy"}));
   Profile p;
   if ((*root)["source"]) p.source = (*root)["source"].Scalar();
   if ((*root)["hardware"]) p.hardware = (*root)["hardware"].Scalar();
+  if (const auto c = (*root)["categories"]; c) {
+    if (!c.IsSequence() || c.size() < 2)
+      return yaml::error_at(path, c, "categories must be a list of at least two names, e.g. [code, qa, math]");
+    p.categories.clear();
+    for (const auto &name : c) p.categories.push_back(name.Scalar());
+  }
   p.task_category = {{"humaneval", "code"}, {"gsm8k", "math"}, {"mmlu", "qa"}, {"ceval", "qa"}, {"gpqa", "qa"}};
   if (const auto t = (*root)["tasks"]; t)
     for (const auto &kv : t) p.task_category[kv.first.Scalar()] = kv.second.Scalar();
@@ -105,7 +110,9 @@ Expected<Profile> load_profile(const std::string &path) {
 
 std::string profile_yaml(const Profile &p) {
   std::ostringstream o;
-  o << "source: \"" << p.source << "\"\nhardware: \"" << p.hardware << "\"\ntasks: {";
+  o << "source: \"" << p.source << "\"\nhardware: \"" << p.hardware << "\"\ncategories: [";
+  for (size_t i = 0; i < p.categories.size(); ++i) o << (i ? ", " : "") << p.categories[i];
+  o << "]\ntasks: {";
   bool first = true;
   for (const auto &[t, c] : p.task_category) o << (first ? "" : ", ") << t << ": " << c, first = false;
   o << "}\n";
@@ -194,14 +201,15 @@ Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, 
     const std::vector<double> entropies =
         use_probe && samples != profile.entropies.end() && !samples->second.empty() ? samples->second
                                                                                      : std::vector<double>{0.0};
-    for (const auto &predicted : kCategories) {
+    const std::vector<std::string> &categories = profile.categories;
+    for (const auto &predicted : categories) {
       const double p = use_probe ? profile.p_predicted(truth, predicted) : (truth == predicted ? 1.0 : 0.0);
       if (p <= 0) continue;
       ProbeResult probe;
       probe.probe_kind = use_probe ? "profile" : "oracle";
-      probe.categories = kCategories;
-      probe.distribution.assign(kCategories.size(), 0.0);
-      probe.argmax = static_cast<int32_t>(std::find(kCategories.begin(), kCategories.end(), predicted) - kCategories.begin());
+      probe.categories = categories;
+      probe.distribution.assign(categories.size(), 0.0);
+      probe.argmax = static_cast<int32_t>(std::find(categories.begin(), categories.end(), predicted) - categories.begin());
       probe.distribution[static_cast<size_t>(probe.argmax)] = 1.0;
       const double weight = m.share * p / static_cast<double>(n_draws * entropies.size());
       for (double h : entropies) {
@@ -247,36 +255,45 @@ std::vector<Assignment> enumerate_assignments(const Profile &profile, const eval
   };
 
   std::vector<Assignment> out;
-  const size_t n = configs.size();
-  for (size_t a = 0; a < n; ++a)
-    for (size_t b = 0; b < n; ++b)
-      for (size_t c = 0; c < n; ++c)
-        for (const auto &lc : long_configs)
-          for (const auto &fb : fallbacks)
-            for (double tau : fb.empty() ? std::vector<double>{0.0} : taus) {
-              Assignment as;
-              as.by_category = {{"code", configs[a]}, {"qa", configs[b]}, {"math", configs[c]}};
-              as.long_context = lc;
-              as.uncertain = fb;
-              as.tau = tau;
-              Accum acc;
-              for (const auto &m : scenario.mix) {
-                const std::string task = eval::task_name(m.task);
-                const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task)
-                                                                            : eval::task_category(m.task);
-                if (m.context_tokens > 0 && !lc.empty()) {
-                  acc.add(profile, task, true, lc, m.share);
-                  continue;
-                }
-                const double u = fb.empty() ? 0.0 : uncertain_share(truth, tau);
-                if (u > 0) acc.add(profile, task, m.context_tokens > 0, fb, m.share * u);
-                for (const auto &pred : kCategories)
-                  if (const double p = profile.p_predicted(truth, pred); p > 0)
-                    acc.add(profile, task, m.context_tokens > 0, as.by_category.at(pred), m.share * (1 - u) * p);
-              }
-              as.expected = acc.finish();
-              if (as.expected.complete()) out.push_back(std::move(as));
+  const std::vector<std::string> &categories = profile.categories;
+  // Every configuration for every category: an odometer over categories.size() digits in base configs.size().
+  std::vector<size_t> digit(categories.size(), 0);
+  for (bool more = !configs.empty(); more;) {
+    std::map<std::string, std::string> by_category;
+    for (size_t i = 0; i < categories.size(); ++i) by_category[categories[i]] = configs[digit[i]];
+    more = false;
+    for (size_t i = 0; i < digit.size() && !more; ++i) {
+      if (++digit[i] < configs.size()) more = true;
+      else digit[i] = 0;
+    }
+    for (const auto &lc : long_configs)
+      for (const auto &fb : fallbacks)
+        for (double tau : fb.empty() ? std::vector<double>{0.0} : taus) {
+          Assignment as;
+          as.categories = categories;
+          as.by_category = by_category;
+          as.long_context = lc;
+          as.uncertain = fb;
+          as.tau = tau;
+          Accum acc;
+          for (const auto &m : scenario.mix) {
+            const std::string task = eval::task_name(m.task);
+            const std::string truth = profile.task_category.count(task) ? profile.task_category.at(task)
+                                                                        : eval::task_category(m.task);
+            if (m.context_tokens > 0 && !lc.empty()) {
+              acc.add(profile, task, true, lc, m.share);
+              continue;
             }
+            const double u = fb.empty() ? 0.0 : uncertain_share(truth, tau);
+            if (u > 0) acc.add(profile, task, m.context_tokens > 0, fb, m.share * u);
+            for (const auto &pred : categories)
+              if (const double p = profile.p_predicted(truth, pred); p > 0)
+                acc.add(profile, task, m.context_tokens > 0, as.by_category.at(pred), m.share * (1 - u) * p);
+          }
+          as.expected = acc.finish();
+          if (as.expected.complete()) out.push_back(std::move(as));
+        }
+  }
   std::sort(out.begin(), out.end(),
             [](const Assignment &x, const Assignment &y) { return x.expected.tps_weighted > y.expected.tps_weighted; });
   return out;
@@ -329,7 +346,7 @@ std::string assignment_policy_yaml(const Assignment &a, const std::string &name,
   if (!a.uncertain.empty())
     o << "      - {name: uncertain, when: {entropy_gt: " << fmt(a.tau) << "}, route: " << route(a.uncertain)
       << ", reason: uncertain probe}\n";
-  const std::vector<std::string> order = {"code", "qa", "math"};
+  const std::vector<std::string> &order = a.categories;
   for (size_t i = 0; i < order.size(); ++i) {
     const std::string &cat = order[i];
     if (i + 1 < order.size())

@@ -21,7 +21,8 @@ struct Cell {
 
 struct Profile {
   std::string source, hardware;
-  std::map<std::string, std::string> task_category;                  // task -> code | qa | math
+  std::vector<std::string> categories = {"code", "qa", "math"};      // the probe's categories, in the config's order
+  std::map<std::string, std::string> task_category;                  // task -> one of the categories
   std::map<std::string, std::map<std::string, Cell>> configurations; // "model/strategy" -> task -> cell
   std::map<std::string, std::map<std::string, Cell>> long_context;   // the same for padded (long) requests
   std::map<std::string, std::map<std::string, double>> confusion;    // true -> predicted -> count
@@ -67,6 +68,7 @@ std::optional<Consistency> published_consistency(const Profile &profile, const e
 
 // A fixed per-category choice of configuration (and one for long-context requests).
 struct Assignment {
+  std::vector<std::string> categories;            // the profile's categories, in order
   std::map<std::string, std::string> by_category; // predicted category -> "model/strategy"
   std::string long_context;                       // for requests beyond the small model's context limit
   std::string uncertain;                          // for requests whose probe entropy exceeds tau ("" = none)
