@@ -103,5 +103,39 @@ TEST(BenchCli, AKilledRunResumesWithoutLossOrRepeats) {
   EXPECT_EQ(keys.size(), 24u) << "no request was run twice";
 }
 
+// --concurrency N: N requests in flight through the engines (as a server with N clients); every request is still
+// recorded exactly once, with its wall-clock span, and the requests did overlap.
+TEST(BenchCli, ConcurrentRequestsAreBatchedAndEachRecordedOnce) {
+  const std::string out = make_temp_dir("bench-conc") + "/r.jsonl";
+  auto args = bench_args(serve_config(), out, 6);
+  args.insert(args.end(), {"--concurrency", "3"});
+  auto r = run_aio(args, 300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = lines_of(out);
+  ASSERT_EQ(lines.size(), 12u);
+  std::set<std::string> keys;
+  std::vector<std::pair<double, double>> spans;
+  for (const auto &l : lines) {
+    const json j = json::parse(l);
+    keys.insert(j["policy"].get<std::string>() + "|" + j["id"].get<std::string>());
+    EXPECT_EQ(j["run"]["concurrency"], 3);
+    spans.emplace_back(j["wall_s"]["start"].get<double>(), j["wall_s"]["end"].get<double>());
+    EXPECT_LE(spans.back().first, spans.back().second);
+    EXPECT_TRUE(j.contains("route")) << l;
+  }
+  EXPECT_EQ(keys.size(), 12u) << "a request was recorded twice";
+  bool overlapped = false;
+  for (size_t a = 0; a < spans.size(); ++a)
+    for (size_t b = a + 1; b < spans.size(); ++b)
+      overlapped = overlapped || (spans[a].first < spans[b].second && spans[b].first < spans[a].second);
+  EXPECT_TRUE(overlapped) << "with 3 in flight some requests run at the same time";
+  auto zero = args;
+  zero.back() = "0";
+  zero[zero.size() - 3] = make_temp_dir("bench-c1") + "/r.jsonl"; // -o
+  auto refused = run_aio(zero);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("--concurrency"), std::string::npos) << refused.err;
+}
+
 } // namespace
 } // namespace aio::test
