@@ -2,9 +2,10 @@
 // shutdown: stop taking jobs, let running ones finish within a grace period, then end the rest with an error so no
 // caller waits forever.
 //
-// Co-resident models share the cores. Driven from ONE scheduler they step in turn: each step has every core (and,
-// with OpenMP, one thread team) to itself, instead of two models' thread pools competing for the cores and spinning
-// at each other's barriers. Turns are shared by time, not by step: the engine with work that has used the least
+// Co-resident models share the cores. Driven from ONE scheduler they step in turn: each step has every core to itself,
+// and since ggml's CPU backend runs on the calling thread's OpenMP team (the pinned build has GGML_OPENMP on), all
+// models share one thread pool - instead of two models' pools competing for the cores and spinning at each other's
+// barriers. Turns are shared by time, not by step: the engine with work that has used the least
 // stepping time goes next (a fair share, as CFS does it), so a small model's short steps are not held to the pace of
 // a large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
 // (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures both.
