@@ -8,6 +8,7 @@
 #include "util/route_json.h"
 #include "core/router.h"
 #include "engine/generation.h"
+#include "util/files.h"
 
 namespace aio::cli {
 namespace {
@@ -40,11 +41,7 @@ struct Loaded {
 
 Expected<std::string> read_prompt(const GenerateOptions &o) {
   if (!o.prompt_file.empty()) {
-    std::ifstream in(o.prompt_file, std::ios::binary);
-    if (!in) return not_found("cannot read --prompt-file " + o.prompt_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return read_file(o.prompt_file, "--prompt-file");
   }
   return o.prompt;
 }

@@ -26,5 +26,12 @@ int main(int argc, char **argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : aio::cli::kExitUsage;
   }
-  return runner ? runner() : 0;
+  // A last line of defence: whatever a library throws (an I/O error deep in a parser, an allocation failure) ends the
+  // command with a message and exit 1, never an abort. The loaders report their own errors before it comes to this.
+  try {
+    return runner ? runner() : 0;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "aio: error: %s\n", e.what());
+    return 1;
+  }
 }

@@ -1,5 +1,7 @@
 #include "eval/csv.h"
 
+#include "util/files.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -55,11 +57,9 @@ Expected<std::vector<CsvRow>> parse_csv(const std::string &text, const std::stri
 }
 
 Expected<std::vector<CsvRow>> read_csv_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  auto contents = read_file(path, "CSV file");
+  if (!contents) return contents.status();
+  std::string text = std::move(*contents);
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3); // UTF-8 byte order mark
   return parse_csv(text, path);
 }

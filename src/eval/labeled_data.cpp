@@ -1,5 +1,9 @@
 #include "eval/labeled_data.h"
 
+#include <sstream>
+
+#include "util/files.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +19,9 @@ namespace fs = std::filesystem;
 namespace {
 
 Expected<std::vector<LabeledPrompt>> load_jsonl(const std::string &path) {
-  std::ifstream in(path);
-  if (!in) return not_found("cannot read " + path);
+  auto text = read_file(path, "labelled data file");
+  if (!text) return text.status();
+  std::istringstream in(*text);
   std::vector<LabeledPrompt> out;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {

@@ -1,5 +1,7 @@
 #include "eval/results_log.h"
 
+#include "util/files.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -20,9 +22,9 @@ namespace {
 
 // Reads the complete lines; `good_bytes` gets the length of the file up to the end of the last complete record.
 Expected<std::vector<ResultRecord>> read_records(const std::string &path, size_t *good_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path);
-  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto contents = read_file(path, "results file");
+  if (!contents) return contents.status();
+  const std::string &text = *contents;
   std::vector<ResultRecord> out;
   size_t pos = 0, good = 0;
   for (int n = 1; pos < text.size(); ++n) {
@@ -58,6 +60,8 @@ Expected<std::vector<ResultRecord>> read_results(const std::string &path) { retu
 Expected<ResultsLog> ResultsLog::open(const std::string &path, bool resume) {
   std::error_code ec;
   const bool exists = fs::exists(path, ec);
+  if (exists && fs::is_directory(path, ec))
+    return invalid_argument("results file " + path + " is a folder; give the path of a .jsonl file (-o DIR/run.jsonl)");
   if (exists && !resume)
     return invalid_argument(path + " already exists; pass --resume to continue that run, or choose another -o");
   ResultsLog log;

@@ -1,5 +1,9 @@
 #include "eval/scoring.h"
 
+#include <sstream>
+
+#include "util/files.h"
+
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -46,8 +50,9 @@ std::optional<char> chosen_letter(const std::string &text) {
 }
 
 Expected<std::vector<std::pair<std::string, std::string>>> read_completions(const std::string &path) {
-  std::ifstream in(path);
-  if (!in) return not_found("cannot read " + path);
+  auto text = read_file(path, "completions file");
+  if (!text) return text.status();
+  std::istringstream in(*text);
   std::vector<std::pair<std::string, std::string>> out;
   std::set<std::string> seen;
   std::string line;

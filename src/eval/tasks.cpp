@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/csv.h"
+#include "util/files.h"
 
 namespace aio::eval {
 namespace fs = std::filesystem;
@@ -51,8 +52,7 @@ namespace {
 
 // The whole file, gunzipped when it ends in .gz.
 Expected<std::string> read_text(const std::string &path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return not_found("no such file: " + path);
+  AIO_RETURN_IF_ERROR(check_readable_file(path, "dataset file"));
   if (fs::path(path).extension() == ".gz") {
     gzFile f = gzopen(path.c_str(), "rb");
     if (f == nullptr) return not_found("cannot open " + path);
@@ -68,11 +68,7 @@ Expected<std::string> read_text(const std::string &path) {
     if (bad) return invalid_file(path + ": not a valid gzip file (" + why + ")");
     return out;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_file(path, "dataset file");
 }
 
 // JSONL lines as objects; blank lines skipped. Errors name the line.

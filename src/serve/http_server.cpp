@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include <httplib.h>
 
@@ -81,10 +82,29 @@ bool HttpServer::bind(std::string *error) {
   return port_ > 0;
 }
 
-void HttpServer::run() { http_->listen_after_bind(); }
+void HttpServer::run() {
+  {
+    std::lock_guard lock(run_mu_);
+    if (stopped_) return; // stopped before it ever listened
+    started_ = true;
+  }
+  http_->listen_after_bind();
+  finished_ = true;
+}
 
 void HttpServer::stop() {
-  if (http_) http_->stop();
+  if (!http_) return;
+  bool started;
+  {
+    std::lock_guard lock(run_mu_);
+    stopped_ = true;
+    started = started_;
+  }
+  // cpp-httplib's stop() only reaches a server whose accept loop is running: one that came in the moment between
+  // run() starting and that loop beginning would be lost, and run() would listen forever (aio serve hung on a model
+  // that failed to load in some runs). Wait for that moment to pass.
+  while (started && !http_->is_running() && !finished_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  http_->stop();
 }
 
 void HttpServer::install_routes() {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -48,6 +49,10 @@ private:
   std::shared_ptr<std::string> load_error_;
   int port_ = 0;
   int listen_socket_ = -1; // set by the socket-options hook when bind() creates it
+  // run() and stop() from different threads, in either order (see stop()).
+  std::mutex run_mu_;
+  bool started_ = false, stopped_ = false;
+  std::atomic<bool> finished_{false};
 };
 
 } // namespace aio::serve

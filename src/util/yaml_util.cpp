@@ -1,5 +1,7 @@
 #include "util/yaml_util.h"
 
+#include "util/files.h"
+
 #include <algorithm>
 #include <filesystem>
 
@@ -26,9 +28,10 @@ Expected<YAML::Node> load_string(const std::string &text, const std::string &sou
 }
 
 Expected<YAML::Node> load_file(const std::string &path) {
-  if (!std::filesystem::exists(path)) return not_found("config file not found: " + path);
+  auto text = read_file(path, "YAML file");
+  if (!text) return text.status();
   try {
-    return YAML::LoadFile(path);
+    return YAML::Load(*text);
   } catch (const YAML::ParserException &e) {
     return invalid_argument(path + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
   } catch (const YAML::Exception &e) {

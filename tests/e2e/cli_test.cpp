@@ -1,6 +1,8 @@
 // The `aio` binary as a user runs it: exit codes, messages on stderr, output on stdout.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -170,6 +172,41 @@ TEST(GenerateCli, OutputIsPinnedAcrossTheExecutorRewrite) {
   EXPECT_EQ(tokens(stories, {"-p", "Once upon a time", "-n", "32", "--temp", "0.9", "--seed", "3"}),
             (std::vector<int>{432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 282,
                               323, 282, 417, 429, 413, 425, 276, 419, 335, 311, 357, 426, 385, 328, 432, 317}));
+}
+
+// Every path a user names is checked before it is read: a folder, a symbolic-link loop or a pipe given where a file
+// belongs is a clear error with exit 1 or 2 - never an abort (these once died with an uncaught std::ios_failure).
+TEST(Cli, LoadersNeverAbortOnPathsThatAreNotFiles) {
+  const std::string dir = make_temp_dir("notfiles");
+  const std::string folder = dir + "/a-folder", loop = dir + "/loop-a", fifo = dir + "/a-fifo";
+  std::filesystem::create_directory(folder);
+  std::filesystem::create_symlink(dir + "/loop-b", loop);
+  std::filesystem::create_symlink(loop, dir + "/loop-b");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string sample = std::string(AIO_SOURCE_DIR) + "/data/sample";
+  struct Case {
+    std::vector<std::string> args;
+    const char *says;
+  };
+  const std::vector<Case> cases = {
+      {{"route", "--config", folder, "-p", "hi"}, "is a folder"},
+      {{"route", "--config", loop, "-p", "hi"}, "symbolic-link loop"},
+      {{"route", "--config", fifo, "-p", "hi"}, "not a regular file"},
+      {{"serve", "--config", folder, "--port", "0"}, "is a folder"},
+      {{"report", folder}, "is a folder"},
+      {{"plan", "--profile", folder}, "is a folder"},
+      {{"bench", "--config", std::string(AIO_SOURCE_DIR) + "/configs/aio.yaml", "--scenario", "A", "--data", sample,
+        "-o", folder, "--resume"},
+       "is a folder"},
+      {{"generate", "-m", folder, "--prompt-file", folder}, "is a folder"},
+  };
+  for (const Case &c : cases) {
+    auto r = aio(c.args);
+    std::string line;
+    for (const auto &a : c.args) line += a + " ";
+    EXPECT_TRUE(r.exit_code == 1 || r.exit_code == 2) << line << "exit " << r.exit_code << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << line << r.err;
+  }
 }
 
 } // namespace
