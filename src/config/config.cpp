@@ -148,7 +148,7 @@ Expected<const policy::Policy *> AioConfig::find_policy(const std::string &name)
 }
 
 Expected<AioConfig> load_config(const std::string &path) {
-  auto root_or = yaml::load_file(path);
+  auto root_or = yaml::load_file(path, "config file");
   if (!root_or) return root_or.status();
   const YAML::Node root = *root_or;
   const std::string dir = fs::absolute(path).parent_path().string();

@@ -103,7 +103,7 @@ Expected<Scenario> load_scenario(const std::string &name_or_path) {
     for (const auto &kv : scenarios) names += (names.empty() ? "" : ", ") + kv.first.Scalar();
     return not_found("no scenario '" + name_or_path + "': built in are " + names + ", or give a scenario file");
   }
-  auto file = yaml::load_file(name_or_path);
+  auto file = yaml::load_file(name_or_path, "scenario file");
   if (!file) return file.status();
   return parse_scenario(name_or_path, fs::path(name_or_path).stem().string(), *file, defaults);
 }

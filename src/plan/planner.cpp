@@ -59,7 +59,7 @@ double Profile::p_predicted(const std::string &truth, const std::string &predict
 }
 
 Expected<Profile> load_profile(const std::string &path) {
-  auto root = yaml::load_file(path);
+  auto root = yaml::load_file(path, "profile");
   if (!root) return root.status();
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, *root, "the profile",
                                        {"source", "hardware", "categories", "tasks", "configurations", "long_context",

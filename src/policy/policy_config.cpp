@@ -140,7 +140,7 @@ Expected<PolicySet> parse_policies(const YAML::Node &policies, const std::string
 }
 
 Expected<PolicySet> load_policy_file(const std::string &path) {
-  auto root = yaml::load_file(path);
+  auto root = yaml::load_file(path, "policy file");
   if (!root) return root.status();
   if (!(*root)["policies"]) return invalid_argument(path + ": no 'policies:' key at the top level");
   return parse_policies((*root)["policies"], path);

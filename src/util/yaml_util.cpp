@@ -27,8 +27,8 @@ Expected<YAML::Node> load_string(const std::string &text, const std::string &sou
   }
 }
 
-Expected<YAML::Node> load_file(const std::string &path) {
-  auto text = read_file(path, "YAML file");
+Expected<YAML::Node> load_file(const std::string &path, const std::string &what) {
+  auto text = read_file(path, what);
   if (!text) return text.status();
   try {
     return YAML::Load(*text);

@@ -14,7 +14,8 @@ namespace aio::yaml {
 Status error_at(const std::string &source, const YAML::Node &node, const std::string &what);
 
 // Parses a whole file; a syntax error comes back as "FILE:LINE: ...".
-Expected<YAML::Node> load_file(const std::string &path);
+// `what` names the file's role in errors ("config file", "profile"): a missing file, a folder, a bad path or bad YAML.
+Expected<YAML::Node> load_file(const std::string &path, const std::string &what = "YAML file");
 Expected<YAML::Node> load_string(const std::string &text, const std::string &source);
 
 // Typed reads of a scalar; `path` (e.g. "policies.aio.vars.tau") goes into the message.
