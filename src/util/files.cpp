@@ -16,7 +16,7 @@ Expected<int> open_regular(const std::string &path, const std::string &what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int e = errno;
-    if (e == ENOENT) return not_found(what + " not found: " + path + " does not exist");
+    if (e == ENOENT) return not_found(what + " not found: " + path);
     if (e == ELOOP) return invalid_argument(what + " " + path + " is a symbolic-link loop; point it at a real file");
     if (e == EACCES) return invalid_argument(what + " " + path + " cannot be reached (permission denied on a folder)");
     return invalid_argument("cannot read " + what + " " + path + ": " + std::strerror(e));
