@@ -92,6 +92,7 @@ int run_serve(ServeOptions o) {
   std::printf("aio serve: %s received, finishing running requests (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
               o.grace_seconds);
   std::fflush(stdout);
+  http.set_draining();
   if (service) service->stop(std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));
   http.stop();
   http_thread.join();

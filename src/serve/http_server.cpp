@@ -21,7 +21,8 @@ void send_json(httplib::Response &res, int status, const json &body) {
 }
 
 void send_error(httplib::Response &res, const ApiError &e, int retry_after = 0) {
-  if (e.http_status == 429 && retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
+  if ((e.http_status == 429 || e.http_status == 503) && retry_after > 0)
+    res.set_header("Retry-After", std::to_string(retry_after));
   send_json(res, e.http_status, e.to_json());
 }
 
@@ -111,11 +112,34 @@ void HttpServer::install_routes() {
   httplib::Server &s = *http_;
   s.set_payload_max_length(params_.max_body_bytes);
 
+  // Every answer the server gives is an OpenAI-shaped JSON error when it is one: an unknown path (404), a body over
+  // --max-body (413), a method not allowed, and - never for bad input - a handler that threw (500).
+  s.set_error_handler([](const httplib::Request &req, httplib::Response &res) {
+    if (!res.body.empty()) return; // a handler already wrote its error
+    const int code = res.status;
+    std::string message = "HTTP " + std::to_string(code);
+    if (code == 404) message = "no such endpoint: " + req.method + " " + req.path + " (see GET /v1/models, POST "
+                                                                                 "/v1/chat/completions, /v1/completions)";
+    else if (code == 413) message = "the request body is larger than the server accepts (--max-body)";
+    else if (code == 405) message = req.method + " is not allowed on " + req.path;
+    const char *type = code >= 500 ? "server_error" : "invalid_request_error";
+    send_json(res, code, ApiError{code, message, type, ""}.to_json());
+  });
+  s.set_exception_handler([](const httplib::Request &, httplib::Response &res, std::exception_ptr) {
+    send_json(res, 500, ApiError{500, "internal error while handling the request", "server_error", ""}.to_json());
+  });
+
   // Auth and readiness for every /v1 route.
   s.set_pre_routing_handler([this](const httplib::Request &req, httplib::Response &res) {
     if (req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     if (!params_.api_key.empty() && req.get_header_value("Authorization") != "Bearer " + params_.api_key) {
       send_error(res, {401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error", ""});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (draining_) {
+      send_error(res, {503, "the server is shutting down and takes no new requests; retry on another instance",
+                       "server_error", ""},
+                 params_.retry_after_seconds);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!service()) {
@@ -129,12 +153,14 @@ void HttpServer::install_routes() {
 
   s.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
     auto err = std::atomic_load(&load_error_);
-    if (service()) send_json(res, 200, {{"status", "ok"}});
+    if (draining_) send_json(res, 503, {{"status", "draining"}});
+    else if (service()) send_json(res, 200, {{"status", "ok"}});
     else send_json(res, 503, {{"status", err ? "failed" : "loading"}, {"error", err ? *err : ""}});
   });
 
   s.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
     auto svc = service();
+    if (svc) svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
     res.set_content(svc ? svc->metrics().render() : "", "text/plain; version=0.0.4");
   });
 

@@ -37,6 +37,9 @@ public:
   void run();
   void set_service(std::shared_ptr<AioService> service) { std::atomic_store(&service_, std::move(service)); }
   void set_load_error(const std::string &message);
+  // Shutting down: /health answers 503 at once and every new /v1 request gets 503 with Retry-After, while the
+  // requests already running finish.
+  void set_draining() { draining_ = true; }
   void stop();
 
 private:
@@ -53,6 +56,7 @@ private:
   std::mutex run_mu_;
   bool started_ = false, stopped_ = false;
   std::atomic<bool> finished_{false};
+  std::atomic<bool> draining_{false};
 };
 
 } // namespace aio::serve

@@ -65,6 +65,9 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   } catch (const json::parse_error &e) {
     const bool utf8 = std::string(e.what()).find("UTF-8") != std::string::npos;
     return bad("", utf8 ? "the request body is not valid UTF-8" : std::string("the request body is not valid JSON: ") + e.what());
+  } catch (const json::exception &) {
+    // e.g. a number beyond a double's range ({"temperature": 1e400}): the client's input, so a 400, not a 500.
+    return bad("", "the request body holds a number too large to represent; send numbers within a double's range");
   }
   if (!j.is_object()) return bad("", "the request body must be a JSON object");
   out = ApiRequest{};

@@ -44,7 +44,7 @@ void AioService::declare_metrics() {
   metrics_.gauge("aio_busy_slots", "Slots decoding, by model.");
 }
 
-void AioService::update_gauges() {
+void AioService::refresh_gauges() {
   for (const auto &name : router_->model_names()) {
     if (router_->is_local(name)) {
       metrics_.set("aio_queue_depth", {{"model", name}}, static_cast<double>(router_->n_queued(name)));
@@ -109,7 +109,6 @@ void AioService::submit(const ApiRequest &api, const std::shared_ptr<StreamChann
   cb.on_token = [channel](std::string_view piece, llama_token) { return channel->push(std::string(piece)); };
   cb.on_done = [this, channel, route](Expected<engine::GenerationRecord> result) {
     count_done(*route, result);
-    update_gauges();
     channel->finish(std::move(result));
   };
   cb.forward = [this, api, channel, route, on_done = cb.on_done](const RouteRecord &r) {
@@ -123,7 +122,6 @@ void AioService::submit(const ApiRequest &api, const std::shared_ptr<StreamChann
                                  std::to_string(backend.n_queued()) + " requests waiting); retry shortly"));
   };
   router_->submit(std::move(req), api.params, std::move(cb));
-  update_gauges();
 }
 
 void AioService::stop(std::chrono::milliseconds grace) {

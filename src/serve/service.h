@@ -34,6 +34,8 @@ public:
 
   std::vector<std::string> model_names() const { return router_->model_names(); }
   Metrics &metrics() { return metrics_; }
+  // Sets the queue-depth and busy-slot gauges to what holds now (called when /metrics is scraped).
+  void refresh_gauges();
   // Stops taking requests, lets running ones finish within `grace`, ends the rest with an error.
   void stop(std::chrono::milliseconds grace);
 
@@ -42,7 +44,6 @@ private:
   void declare_metrics();
   void count_route(const RouteRecord &route);
   void count_done(const RouteRecord &route, const Expected<engine::GenerationRecord> &result);
-  void update_gauges();
 
   std::unique_ptr<core::Router> router_;
   std::map<std::string, std::unique_ptr<RemoteBackend>> remotes_;   // models behind an endpoint

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,80 @@ TEST(Serve, BadRequestsGetOpenAiErrors) {
   auto too_big = s.client->Post("/v1/completions", huge, "application/json");
   ASSERT_TRUE(too_big);
   EXPECT_EQ(too_big->status, 413);
+  EXPECT_NE(json::parse(too_big->body)["error"]["message"].get<std::string>().find("--max-body"), std::string::npos)
+      << "every error is an OpenAI-shaped JSON body: " << too_big->body;
+  // A number beyond a double's range is the client's mistake: 400, not the JSON library's exception as a 500.
+  auto huge_number = s.client->Post("/v1/chat/completions",
+                                    R"({"model": "aio", "messages": [{"role": "user", "content": "x"}], "temperature": 1e400})",
+                                    "application/json");
+  ASSERT_TRUE(huge_number);
+  EXPECT_EQ(huge_number->status, 400) << huge_number->body;
+  EXPECT_TRUE(json::parse(huge_number->body)["error"].contains("message"));
+  auto unknown = s.client->Get("/v1/nothing-here");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_NE(json::parse(unknown->body)["error"]["message"].get<std::string>().find("/v1/nothing-here"),
+            std::string::npos);
+}
+
+// Drain means drain: on SIGTERM /health turns 503 at once and new requests get 503 with Retry-After, while the
+// request already running finishes; metrics read at scrape time tell the truth once it is idle again.
+TEST(Serve, SigtermDrainsRunningRequestsAndRefusesNewOnes) {
+  Server s({"--slots", "1", "--grace", "30"});
+  ASSERT_GT(s.port, 0);
+  json body = chat_body("Write a Python function that reverses a list.");
+  body["model"] = "large";
+  body["max_tokens"] = 300;
+  body["ignore_eos"] = true;
+  std::optional<int> running_status;
+  std::thread running([&] {
+    httplib::Client c("127.0.0.1", s.port);
+    c.set_read_timeout(120, 0);
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    running_status = r ? r->status : -1;
+  });
+  // Wait until the request is decoding.
+  for (int i = 0; i < 200; ++i) {
+    auto m = s.client->Get("/metrics");
+    if (m && m->body.find("aio_busy_slots{model=\"large\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  s.proc->send_signal(SIGTERM);
+  std::optional<int> health;
+  for (int i = 0; i < 100 && health != 503; ++i) {
+    auto h = s.client->Get("/health");
+    health = h ? h->status : -1;
+    if (health != 503) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(health, 503) << "/health turns 503 as soon as the drain begins";
+  auto refused = s.chat(chat_body("hello"));
+  if (refused) { // (the server may already have finished the running request and exited)
+    EXPECT_EQ(refused->status, 503) << refused->body;
+    EXPECT_FALSE(refused->get_header_value("Retry-After").empty());
+  }
+  running.join();
+  EXPECT_EQ(running_status, 200) << "the running request finishes within the grace period";
+  EXPECT_EQ(s.proc->wait(), 0);
+}
+
+TEST(Serve, GaugesAreReadWhenScraped) {
+  Server s;
+  ASSERT_GT(s.port, 0);
+  std::vector<std::thread> burst;
+  for (int i = 0; i < 4; ++i)
+    burst.emplace_back([&] {
+      httplib::Client c("127.0.0.1", s.port);
+      c.set_read_timeout(120, 0);
+      c.Post("/v1/chat/completions", chat_body("Write a Python function that reverses a list.").dump(),
+             "application/json");
+    });
+  for (auto &t : burst) t.join();
+  auto m = s.client->Get("/metrics");
+  ASSERT_TRUE(m);
+  for (const char *model : {"small", "large"}) {
+    EXPECT_NE(m->body.find("aio_queue_depth{model=\"" + std::string(model) + "\"} 0"), std::string::npos) << m->body;
+    EXPECT_NE(m->body.find("aio_busy_slots{model=\"" + std::string(model) + "\"} 0"), std::string::npos) << m->body;
+  }
 }
 
 TEST(Serve, ApiKeyIsRequiredWhenSet) {
