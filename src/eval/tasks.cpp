@@ -210,7 +210,20 @@ Expected<std::vector<TaskItem>> load_gpqa(const std::string &path) {
 
 } // namespace
 
+namespace {
+Expected<std::vector<TaskItem>> load_task_items(Task task, const std::string &path);
+} // namespace
+
 Expected<std::vector<TaskItem>> load_task(Task task, const std::string &path) {
+  auto items = load_task_items(task, path);
+  // An empty dataset is a mistake (the wrong file, a failed download), not a score of 0 of 0.
+  if (items && items->empty())
+    return invalid_argument(path + " holds no " + std::string(task_name(task)) + " items; is it the right file?");
+  return items;
+}
+
+namespace {
+Expected<std::vector<TaskItem>> load_task_items(Task task, const std::string &path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return not_found("no such file or folder: " + path);
   if ((task == Task::mmlu || task == Task::ceval) && fs::is_directory(path, ec)) {
@@ -237,5 +250,6 @@ Expected<std::vector<TaskItem>> load_task(Task task, const std::string &path) {
   }
   return internal_error("unreachable");
 }
+} // namespace
 
 } // namespace aio::eval

@@ -61,5 +61,20 @@ TEST(ScoreCli, MistakesAreExplained) {
   }
 }
 
+// An empty dataset or a folder given as the completions file is an error that says so, never "0 / 0 = -nan%" with
+// exit 0.
+TEST(ScoreCli, EmptyDataAndFolderCompletionsAreErrors) {
+  const std::string dir = make_temp_dir("score-empty");
+  std::ofstream(dir + "/empty.csv") << "";
+  auto empty = run_aio({"score", "--task", "mmlu", "--data", dir + "/empty.csv", "--reference"});
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_NE(empty.err.find("holds no mmlu items"), std::string::npos) << empty.err;
+  EXPECT_EQ(empty.out.find("nan"), std::string::npos) << empty.out;
+  auto folder = run_aio({"score", "--task", "gsm8k", "--data", std::string(AIO_SOURCE_DIR) + "/data/sample/gsm8k.jsonl",
+                         "--completions", dir});
+  EXPECT_NE(folder.exit_code, 0);
+  EXPECT_NE(folder.err.find("is a folder"), std::string::npos) << folder.err;
+}
+
 } // namespace
 } // namespace aio::test
