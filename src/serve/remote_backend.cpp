@@ -85,8 +85,9 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
   int status = 0;
   std::string error_body;           // the body of a non-2xx answer
   std::optional<std::string> error; // an error event mid-stream
-  bool cancelled = false, saw_usage = false;
+  bool cancelled = false, saw_usage = false, saw_done = false;
   int32_t n_chunks = 0;
+  std::string head; // the first bytes of a 2xx answer, to say what it was when it was not a stream
   SseReader sse;
   const auto t_start = Clock::now();
   auto t_first = t_start;
@@ -100,6 +101,7 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
       if (error_body.size() < 65536) error_body.append(data, n);
       return true;
     }
+    if (head.size() < 200) head.append(data, std::min(n, 200 - head.size()));
     return sse.feed(std::string_view(data, n), [&](const UpstreamEvent &ev) {
       if (ev.error) {
         error = ev.error;
@@ -122,6 +124,7 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
         rec.n_prompt_tokens = ev.usage->prompt_tokens;
         rec.n_generated = ev.usage->completion_tokens;
       }
+      saw_done = saw_done || ev.done;
       return !ev.done;
     });
   };
@@ -150,6 +153,15 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
     return status >= 400 && status < 500 && status != 401 && status != 403 && status != 404 && status != 429
                ? invalid_argument(msg)
                : unavailable(msg);
+  }
+  // A 2xx answer must be a complete stream: one that ends without `data: [DONE]` was cut (a crash, a proxy timeout), and
+  // one with no events at all was not a stream (HTML from a proxy, a non-streamed JSON body). Neither is a success.
+  if (!cancelled && !saw_done) {
+    if (n_chunks == 0 && !saw_usage)
+      return unavailable(where + " answered HTTP " + std::to_string(status) +
+                         " but not with a stream of server-sent events (it began: " + head.substr(0, 120) + ")");
+    return unavailable(where + " ended its stream without [DONE]: the answer was cut off after " +
+                       std::to_string(n_chunks) + " pieces");
   }
   if (!saw_usage) rec.n_generated = n_chunks; // servers that send no usage: one chunk per token is the norm
   rec.prefill_ms = ms_between(t_start, n_chunks > 0 ? t_first : t_end);

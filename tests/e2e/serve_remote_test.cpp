@@ -133,6 +133,44 @@ TEST(ServeRemote, ASilentBackendGets504AfterItsTimeout) {
   t.join();
 }
 
+// An upstream that answers 200 but not with a complete stream is a failure, not an empty or partial success: a
+// non-stream body is a 502; a stream cut before [DONE] is a 502 when nothing was sent yet, and ends a client's stream
+// with an error event once text went out.
+TEST(ServeRemote, AnUpstreamThatIsNotACompleteStreamIsAnError) {
+  httplib::Server broken;
+  broken.Post("/v1/chat/completions", [](const httplib::Request &req, httplib::Response &res) {
+    const json body = json::parse(req.body);
+    const std::string content = body["messages"].back()["content"];
+    if (content == "html") return res.set_content("<html>proxy error</html>", "text/html");
+    // A stream of two pieces that stops without [DONE].
+    res.set_content("data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"Hel\"}}]}\n\n"
+                    "data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"lo\"}}]}\n\n",
+                    "text/event-stream");
+  });
+  const int port = broken.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { broken.listen_after_bind(); });
+  {
+    AioServer s({}, config_with_remote_large("http://127.0.0.1:" + std::to_string(port) + "/v1"));
+    ASSERT_GT(s.port, 0) << s.proc->output();
+    auto html = s.chat(body_for("large", "html", 8));
+    ASSERT_TRUE(html);
+    EXPECT_EQ(html->status, 502) << html->body;
+    EXPECT_NE(html->body.find("not with a stream"), std::string::npos) << html->body;
+    auto cut = s.chat(body_for("large", "cut", 8));
+    ASSERT_TRUE(cut);
+    EXPECT_EQ(cut->status, 502) << cut->body;
+    EXPECT_NE(cut->body.find("without [DONE]"), std::string::npos) << cut->body;
+    auto streamed = s.chat(body_for("large", "cut", 8, /*stream=*/true));
+    ASSERT_TRUE(streamed);
+    EXPECT_EQ(streamed->status, 200) << "text went out before the cut";
+    EXPECT_NE(streamed->body.find("Hel"), std::string::npos);
+    EXPECT_NE(streamed->body.find("without [DONE]"), std::string::npos) << "the stream ends with an error event: "
+                                                                        << streamed->body;
+  }
+  broken.stop();
+  t.join();
+}
+
 TEST(ServeRemote, DraftingWithARemoteModelIsRefusedAtStart) {
   auto r = run_aio({"serve", "--config", config_with_remote_large("http://127.0.0.1:9/v1"), "--port", "0", "--policy",
                     "draft"});
