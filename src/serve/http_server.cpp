@@ -173,6 +173,13 @@ void HttpServer::install_routes() {
 
   auto completion = [this](Endpoint endpoint) {
     return [this, endpoint](const httplib::Request &req, httplib::Response &res) {
+      // cpp-httplib caps bodies sent with a Content-Length, not chunked ones: apply --max-body to those here, before
+      // anything works on them.
+      if (req.body.size() > params_.max_body_bytes)
+        return send_error(res, {413,
+                                "the request body (" + std::to_string(req.body.size()) + " bytes) is larger than the "
+                                "server accepts (--max-body " + std::to_string(params_.max_body_bytes) + ")",
+                                "invalid_request_error", ""});
       ApiRequest api;
       if (auto e = parse_request(req.body, endpoint, params_.limits, api)) return send_error(res, *e);
       auto channel = std::make_shared<StreamChannel>(api.stream);

@@ -103,6 +103,18 @@ TEST(Serve, BadRequestsGetOpenAiErrors) {
   EXPECT_EQ(too_big->status, 413);
   EXPECT_NE(json::parse(too_big->body)["error"]["message"].get<std::string>().find("--max-body"), std::string::npos)
       << "every error is an OpenAI-shaped JSON body: " << too_big->body;
+  // The same limit for a body sent chunked (no Content-Length).
+  const std::string chunked_body = huge;
+  auto chunked = s.client->Post(
+      "/v1/completions",
+      [&](size_t offset, httplib::DataSink &sink) {
+        if (offset >= chunked_body.size()) return sink.done(), true;
+        const size_t n = std::min<size_t>(65536, chunked_body.size() - offset);
+        return sink.write(chunked_body.data() + offset, n);
+      },
+      "application/json");
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 413) << chunked->body.substr(0, 200);
   // A number beyond a double's range is the client's mistake: 400, not the JSON library's exception as a 500.
   auto huge_number = s.client->Post("/v1/chat/completions",
                                     R"({"model": "aio", "messages": [{"role": "user", "content": "x"}], "temperature": 1e400})",
