@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/aio_server.h"
 #include "support/paths.h"
 #include "support/process.h"
 #include "support/tiny_models.h"
@@ -195,8 +196,7 @@ TEST(Cli, LoadersNeverAbortOnPathsThatAreNotFiles) {
       {{"serve", "--config", folder, "--port", "0"}, "is a folder"},
       {{"report", folder}, "is a folder"},
       {{"plan", "--profile", folder}, "is a folder"},
-      {{"bench", "--config", std::string(AIO_SOURCE_DIR) + "/configs/aio.yaml", "--scenario", "A", "--data", sample,
-        "-o", folder, "--resume"},
+      {{"bench", "--config", serve_config(), "--scenario", "A", "--data", sample, "-o", folder, "--resume"},
        "is a folder"},
       {{"generate", "-m", folder, "--prompt-file", folder}, "is a folder"},
   };
