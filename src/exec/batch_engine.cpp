@@ -110,12 +110,14 @@ void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) 
   }
   auto on_done = std::move(slot.job->on_done);
   reset(slot);
+  publish_n_active(); // before the caller hears of it: a gauge read after the answer must not count this slot
   if (on_done) on_done(std::move(result));
 }
 
 void BatchEngine::release(Slot &slot) {
   slot.cached = slot.job->prompt; // the KV holds the prompt (the suffix was dropped): a later turn may reuse it
   reset(slot);
+  publish_n_active();
 }
 
 void BatchEngine::abort_all(const Status &why) {
@@ -174,6 +176,7 @@ void BatchEngine::admit() {
     slot.last_used = ++n_admitted_;
     slot.job = std::move(queued->job);
     slot.t_queued = queued->t_submit;
+    publish_n_active();
     slot.t_admitted = Clock::now();
     const Job &job = *slot.job;
     if (Status bad = check(job); !bad.ok()) {
@@ -346,7 +349,7 @@ bool BatchEngine::step() {
   propose();
   fill_batch();
   if (batch_.n_tokens == 0) {
-    n_active_ = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](auto &s) { return s->active(); }));
+    publish_n_active();
     return false;
   }
   Status st = session_->decode(batch_);
@@ -370,8 +373,12 @@ bool BatchEngine::step() {
       }
     }
   }
-  n_active_ = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](auto &s) { return s->active(); }));
+  publish_n_active();
   return true;
+}
+
+void BatchEngine::publish_n_active() {
+  n_active_ = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](auto &s) { return s->active(); }));
 }
 
 Expected<engine::GenerationRecord> generate(BatchEngine &engine, const std::vector<llama_token> &prompt,

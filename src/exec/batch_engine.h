@@ -127,6 +127,8 @@ private:
   // Ends the slot's job without a result (released elsewhere); the prompt's KV stays cached.
   void release(Slot &slot);
   void reset(Slot &slot);
+  // Updates the count other threads read (n_active()): after every change of a slot, before callbacks run.
+  void publish_n_active();
 
   BatchEngineParams params_;
   std::unique_ptr<engine::Session> session_;
