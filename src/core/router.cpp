@@ -41,6 +41,14 @@ Status refusal(const exec::BatchEngine &engine, const std::string &model) {
                             " requests waiting); retry shortly");
 }
 
+// Takes a probe's verdict into the record, keeping what the Router measured before it ran: the tokenizing time (added
+// to the probe's own) and the context length in the probe model's tokens.
+void adopt_probe(RouteRecord &rec, ProbeResult verdict) {
+  verdict.template_ms += rec.probe.template_ms;
+  verdict.n_context_tokens = rec.probe.n_context_tokens;
+  rec.probe = std::move(verdict);
+}
+
 } // namespace
 
 struct Router::Pending {
@@ -228,11 +236,7 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
   } else if (lm_probe_) {
     return submit_probe(p, std::move(*tokens));
   } else {
-    const double template_ms = rec.probe.template_ms;
-    const int32_t n_context = rec.probe.n_context_tokens;
-    rec.probe = ft_probe_->classify(req.probe_text());
-    rec.probe.template_ms += template_ms;
-    rec.probe.n_context_tokens = n_context;
+    adopt_probe(rec, ft_probe_->classify(req.probe_text()));
   }
   if (Status st = decide(*p); !st.ok()) return p->fail(st);
   dispatch(p, std::move(*tokens));
@@ -246,11 +250,7 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_t
   job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p](const float *logits, double wait_ms,
                                                                      double probe_ms) -> exec::ProbeVerdict {
     RouteRecord &rec = p->record;
-    const double template_ms = rec.probe.template_ms;
-    const int32_t n_context = rec.probe.n_context_tokens;
-    rec.probe = lm_probe_->read(logits);
-    rec.probe.template_ms = template_ms;
-    rec.probe.n_context_tokens = n_context;
+    adopt_probe(rec, lm_probe_->read(logits));
     rec.probe.wait_ms = wait_ms;
     rec.probe.probe_ms = probe_ms;
     exec::ProbeVerdict v;
@@ -300,7 +300,7 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vect
                                     remote_.at(target).endpoint + "); run `aio serve` to forward requests to it"));
   }
   Resident &resident = models_.at(target);
-  // The probe's tokens are the prompt when the target is the probe's model (or the pinned model made them).
+  // The tokens already made (in the probe model's tokens) are the prompt when the target is the probe's model.
   if (!tokens || target != cfg_.probe.model) {
     auto made = prompt_tokens(*resident.model, p->request);
     if (!made) return p->fail(made.status());
@@ -320,24 +320,12 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vect
   if (!resident.engine->submit(std::move(job))) p->fail(refusal(*resident.engine, target));
 }
 
-Expected<RouteRecord> Router::route(const Request &request) {
+Expected<RoutedGeneration> Router::run_blocking(const Request &request, const engine::GenerateParams &params,
+                                                const engine::TokenCallback &on_token, bool route_only) {
   auto waiter = std::make_shared<Waiter>();
   auto record = std::make_shared<RouteRecord>();
   Callbacks cb;
-  cb.route_only = true;
-  cb.on_route = [record](const RouteRecord &r) { *record = r; };
-  cb.on_done = [waiter](Expected<engine::GenerationRecord> r) { waiter->set(std::move(r)); };
-  submit(request, {}, std::move(cb));
-  auto done = waiter->wait();
-  if (!done) return done.status();
-  return *record;
-}
-
-Expected<RoutedGeneration> Router::generate(const Request &request, const engine::GenerateParams &params,
-                                            const engine::TokenCallback &on_token) {
-  auto waiter = std::make_shared<Waiter>();
-  auto record = std::make_shared<RouteRecord>();
-  Callbacks cb;
+  cb.route_only = route_only;
   cb.on_route = [record](const RouteRecord &r) { *record = r; };
   cb.on_token = on_token;
   cb.on_done = [waiter](Expected<engine::GenerationRecord> r) { waiter->set(std::move(r)); };
@@ -345,8 +333,19 @@ Expected<RoutedGeneration> Router::generate(const Request &request, const engine
   auto done = waiter->wait();
   if (!done) return done.status();
   RoutedGeneration out{*record, std::move(*done)};
-  out.record.generation = out.generation;
+  if (!route_only) out.record.generation = out.generation;
   return out;
+}
+
+Expected<RouteRecord> Router::route(const Request &request) {
+  auto routed = run_blocking(request, {}, {}, /*route_only=*/true);
+  if (!routed) return routed.status();
+  return std::move(routed->record);
+}
+
+Expected<RoutedGeneration> Router::generate(const Request &request, const engine::GenerateParams &params,
+                                            const engine::TokenCallback &on_token) {
+  return run_blocking(request, params, on_token, /*route_only=*/false);
 }
 
 } // namespace aio::core

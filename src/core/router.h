@@ -102,6 +102,9 @@ private:
   void dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vector<llama_token>> tokens);
   // How the routed model decodes (the draft model resolved).
   Expected<exec::Decoding> decoding_for(const Route &route) const;
+  // submit() on the caller's thread, waiting for the outcome (route() and generate()).
+  Expected<RoutedGeneration> run_blocking(const Request &request, const engine::GenerateParams &params,
+                                          const engine::TokenCallback &on_token, bool route_only);
   // The probe stage of a request on the probe model's engine (lm probe).
   void submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_token> tokens);
 

@@ -147,12 +147,17 @@ BatchEngine::Slot &BatchEngine::pick_slot(const std::vector<llama_token> &prompt
   return by_prefix ? *by_prefix : *lru;
 }
 
+Status Decoding::validate() const {
+  if (strategy != Strategy::plain) AIO_RETURN_IF_ERROR(params.validate());
+  if (strategy == Strategy::draft && !draft_model)
+    return invalid_argument("strategy draft needs a draft model; name one with draft_model in the policy");
+  return {};
+}
+
 Status BatchEngine::check(const Job &job) const {
   AIO_RETURN_IF_ERROR(job.params.validate());
   if (job.prompt.empty()) return invalid_argument("the prompt is empty");
-  if (job.decoding.strategy != Strategy::plain) AIO_RETURN_IF_ERROR(job.decoding.params.validate());
-  if (job.decoding.strategy == Strategy::draft && !job.decoding.draft_model)
-    return invalid_argument("strategy draft needs a draft model; name one with draft_model in the policy");
+  AIO_RETURN_IF_ERROR(job.decoding.validate());
   if (job.prompt.size() >= params_.n_ctx_per_slot)
     return context_overflow("the prompt is " + std::to_string(job.prompt.size()) + " tokens but a request to " +
                             model().info().name + " may use " + std::to_string(params_.n_ctx_per_slot) +
@@ -333,11 +338,7 @@ void BatchEngine::finish_probe(Slot &s) {
   if (!v.error.ok()) return finish(s, v.error);
   if (v.next == ProbeVerdict::Next::release) return release(s);
   s.job->decoding = std::move(v.decoding);
-  if (Status st = s.job->decoding.strategy != Strategy::plain ? s.job->decoding.params.validate() : Status{};
-      !st.ok())
-    return finish(s, st);
-  if (s.job->decoding.strategy == Strategy::draft && !s.job->decoding.draft_model)
-    return finish(s, invalid_argument("strategy draft needs a draft model"));
+  if (Status st = s.job->decoding.validate(); !st.ok()) return finish(s, st);
   if (Status st = start_decoding(s); !st.ok()) return finish(s, st);
   AIO_CHECK(s.prompt_logits.size() == static_cast<size_t>(model().info().n_vocab));
   std::vector<float> first = std::move(s.prompt_logits);

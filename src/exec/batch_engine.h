@@ -48,6 +48,7 @@ struct Decoding {
   Strategy strategy = Strategy::plain;
   StrategyParams params;
   std::shared_ptr<const engine::Model> draft_model; // Strategy::draft: the model that drafts (same vocabulary)
+  Status validate() const;
 };
 
 // What a probe stage decided when its logits arrived.
@@ -100,7 +101,6 @@ public:
   size_t n_queued() const { return queue_.size(); }
   int64_t n_decode_calls() const { return n_decode_calls_; }
   const engine::Model &model() const { return session_->model(); }
-  const BatchEngineParams &params() const { return params_; }
 
 private:
   struct Slot;

@@ -26,21 +26,17 @@ void Scheduler::wake() {
   cv_.notify_one();
 }
 
-BatchEngine *Scheduler::pick() {
+std::optional<size_t> Scheduler::pick() {
   // An engine that was idle does not bank the time it did not use: it joins at the least time among the busy ones.
   double least_busy = -1;
   for (size_t i = 0; i < engines_.size(); ++i)
     if (was_busy_[i] && (least_busy < 0 || used_s_[i] < least_busy)) least_busy = used_s_[i];
-  BatchEngine *next = nullptr;
-  double next_used = 0;
+  std::optional<size_t> next;
   for (size_t i = 0; i < engines_.size(); ++i) {
     const bool busy = engines_[i]->busy();
     if (busy && !was_busy_[i] && least_busy >= 0) used_s_[i] = std::max(used_s_[i], least_busy);
     was_busy_[i] = busy;
-    if (busy && (next == nullptr || used_s_[i] < next_used)) {
-      next = engines_[i];
-      next_used = used_s_[i];
-    }
+    if (busy && (!next || used_s_[i] < used_s_[*next])) next = i;
   }
   return next;
 }
@@ -53,11 +49,10 @@ void Scheduler::run() {
       seen = n_wakes_;
     }
     bool worked = false;
-    if (BatchEngine *e = pick()) {
+    if (const auto i = pick()) {
       const auto t0 = std::chrono::steady_clock::now();
-      worked = e->step();
-      const size_t i = static_cast<size_t>(std::find(engines_.begin(), engines_.end(), e) - engines_.begin());
-      used_s_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      worked = engines_[*i]->step();
+      used_s_[*i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     if (stopping_) {
       if (std::none_of(engines_.begin(), engines_.end(), [](BatchEngine *e) { return e->busy(); })) return;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -36,8 +37,8 @@ public:
 private:
   void run();
   void wake();
-  // The engine to step next: the busy one with the least stepping time (nullptr when none has work).
-  BatchEngine *pick();
+  // The index of the engine to step next: the busy one with the least stepping time (nullopt when none has work).
+  std::optional<size_t> pick();
   std::vector<BatchEngine *> engines_;
   std::vector<double> used_s_;  // stepping time each engine has had (its virtual time; scheduler thread only)
   std::vector<bool> was_busy_;  // whether it had work at the last pick

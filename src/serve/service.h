@@ -3,6 +3,7 @@
 // model's backend; the route, the text and the outcome arrive through the channel. Metrics are kept here.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
