@@ -326,5 +326,11 @@ TEST(Serve, AModelThatCannotLoadEndsTheServerAtOnceEveryTime) {
   }
 }
 
+TEST(Serve, AnUnknownScheduleIsACommandLineError) {
+  auto r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--schedule", "round-robin"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--schedule"), std::string::npos) << r.err;
+}
+
 } // namespace
 } // namespace aio::test
