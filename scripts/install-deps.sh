@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache git pkg-config
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev libyaml-cpp-dev libfasttext-dev zlib1g-dev
-  python3
+  python3 bubblewrap libseccomp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

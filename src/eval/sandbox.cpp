@@ -1,11 +1,14 @@
 #include "eval/sandbox.h"
+#include "eval/sandbox_cgroup.h"
+#include "eval/sandbox_seccomp.h"
 
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <sched.h>
+#include <limits.h>
 #include <signal.h>
-#include <sys/mount.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,46 +46,21 @@ constexpr size_t kTailBytes = 256;
 namespace {
 
 constexpr int kSetupFailed = 125; // the child could not set the sandbox up (message on its output)
+constexpr uid_t kNobody = 65534;
+constexpr const char *kWorkDir = "/work"; // the run's directory inside the sandbox
 
 // Everything the child needs, prepared before fork: after fork in a threaded program only plain system calls are safe.
 struct Plan {
-  bool namespaces = false;
-  std::string python, workdir, program;
-  std::string uid_map, gid_map; // written by the child itself (unprivileged) ...
-  bool parent_maps = false;     // ... or by us: as root we map the sandbox to nobody (see run_python)
-  int sync_to_parent = -1, sync_from_parent = -1;
-  struct Mount {
-    std::string path;
-    unsigned long locked_flags; // nosuid/nodev/noexec/atime flags a remount must keep
-  };
-  std::vector<Mount> mounts;
-  std::string tmpfs_options;
+  std::vector<std::string> argv;  // bwrap ... -- python ..., or python itself
+  std::vector<std::string> env;
+  std::string host_workdir;       // without bubblewrap: the directory it runs in
+  int program_fd = -1, seccomp_fd = -1; // handed to bwrap as descriptors 3 and 4
+  std::vector<int> cgroup_fds;    // cgroup.procs files to join
+  bool drop_to_nobody = false;
+  pid_t parent = 0;
   SandboxLimits limits;
   rlim_t nproc = 0;
 };
-
-std::vector<Plan::Mount> current_mounts() {
-  std::vector<Plan::Mount> out;
-  std::ifstream in("/proc/self/mountinfo");
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream f(line);
-    std::string id, parent, dev, root, point, options;
-    f >> id >> parent >> dev >> root >> point >> options;
-    unsigned long flags = 0;
-    std::istringstream opts(options);
-    for (std::string o; std::getline(opts, o, ',');) {
-      if (o == "nosuid") flags |= MS_NOSUID;
-      else if (o == "nodev") flags |= MS_NODEV;
-      else if (o == "noexec") flags |= MS_NOEXEC;
-      else if (o == "noatime") flags |= MS_NOATIME;
-      else if (o == "nodiratime") flags |= MS_NODIRATIME;
-      else if (o == "relatime") flags |= MS_RELATIME;
-    }
-    // mountinfo escapes spaces etc. as \040; such paths are left alone (none on a normal system).
-    if (point.find('\\') == std::string::npos) out.push_back({point, flags});
-  }
-  return out;
-}
 
 rlim_t processes_of_user(uid_t me) {
   rlim_t n = 0;
@@ -113,13 +91,6 @@ bool write_all(int fd, const char *s, size_t n) {
   _exit(kSetupFailed);
 }
 
-bool write_file(const char *path, const std::string &text) {
-  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const bool written = write_all(fd, text.data(), text.size());
-  return close(fd) == 0 && written;
-}
-
 void set_limits(const Plan &p, int out_fd) {
   auto limit = [&](int resource, rlim_t value, const char *name) {
     rlimit r{value, value};
@@ -133,105 +104,180 @@ void set_limits(const Plan &p, int out_fd) {
   limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
 }
 
-[[noreturn]] void exec_python(const Plan &p, int out_fd) {
-  if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0) die(out_fd, "dup2");
-  const int null_fd = open("/dev/null", O_RDONLY);
-  if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-  if (chdir(p.workdir.c_str()) != 0) die(out_fd, "chdir");
-  const std::string home = "HOME=" + p.workdir, tmp = "TMPDIR=" + p.workdir;
-  const char *argv[] = {p.python.c_str(), "-I", "-B", "program.py", nullptr};
-  const char *envp[] = {"PATH=/usr/bin:/bin", home.c_str(), tmp.c_str(), "PYTHONDONTWRITEBYTECODE=1",
-                        "PYTHONHASHSEED=0", "LANG=C.UTF-8", nullptr};
-  execve(p.python.c_str(), const_cast<char *const *>(argv), const_cast<char *const *>(envp));
-  die(out_fd, "execve");
+// Closes every descriptor from `from` up (close_range where the kernel has it).
+void close_from(int from) {
+  if (syscall(SYS_close_range, static_cast<unsigned>(from), ~0U, 0) == 0) return;
+  rlimit r{};
+  getrlimit(RLIMIT_NOFILE, &r);
+  for (rlim_t fd = static_cast<rlim_t>(from); fd < std::min<rlim_t>(r.rlim_cur, 1 << 20); ++fd) close(static_cast<int>(fd));
 }
 
-// The process between us and the program: it enters the namespaces, then starts the program as PID 1 of its PID
-// namespace (so everything the program starts dies with it) and reports how it ended.
+// In the forked child: join the run's cgroup, become nobody (as root), die with us, take the limits, and exec bwrap
+// (or, not contained, python) with exactly stdin=/dev/null, stdout=stderr=the output pipe, 3=program, 4=filter.
 [[noreturn]] void run_child(const Plan &p, int out_fd) {
   setpgid(0, 0);
-  if (p.namespaces) {
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0) die(out_fd, "unshare");
-    if (p.parent_maps) {
-      char c = 'u';
-      if (write(p.sync_to_parent, &c, 1) != 1 || read(p.sync_from_parent, &c, 1) != 1 || c != 'g')
-        die(out_fd, "uid/gid map (written by the parent)");
-      // Our credentials are still the host's root, which the new map does not cover: become the namespace's root
-      // (= nobody on the host) for real.
-      setgroups(0, nullptr);
-      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die(out_fd, "becoming the namespace's root");
-    } else if (!write_file("/proc/self/setgroups", "deny") || !write_file("/proc/self/uid_map", p.uid_map) ||
-               !write_file("/proc/self/gid_map", p.gid_map)) {
-      die(out_fd, "uid/gid map");
-    }
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die(out_fd, "make mounts private");
-    for (const auto &m : p.mounts) {
-      // Everything read-only; special filesystems that refuse a remount (proc, sysfs) are not writable by the
-      // sandbox's unprivileged user anyway.
-      if (mount(nullptr, m.path.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | m.locked_flags, nullptr) != 0 &&
-          (m.path == "/" || m.path == "/tmp" || m.path == "/dev/shm"))
-        die(out_fd, ("read-only remount of " + m.path).c_str());
-    }
-    if (mount("tmpfs", p.workdir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, p.tmpfs_options.c_str()) != 0)
-      die(out_fd, "tmpfs for the work directory");
-  } else {
-    setsid();
+  const pid_t me = getpid();
+  char pid_text[24];
+  const int pid_len = std::snprintf(pid_text, sizeof(pid_text), "%d", me);
+  for (int fd : p.cgroup_fds)
+    if (!write_all(fd, pid_text, static_cast<size_t>(pid_len))) die(out_fd, "joining the run's cgroup");
+  if (p.drop_to_nobody) {
+    if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+        setresuid(kNobody, kNobody, kNobody) != 0)
+      die(out_fd, "becoming nobody");
   }
-  if (!write_file((p.workdir + "/program.py").c_str(), p.program)) die(out_fd, "writing program.py");
+  // After the uid change (which clears it): when aio dies, so does the run.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die(out_fd, "PR_SET_PDEATHSIG");
+  if (getppid() != p.parent) _exit(kSetupFailed); // aio died before the line above took effect
   set_limits(p, out_fd);
-  if (!p.namespaces) exec_python(p, out_fd);
 
-  const pid_t init = fork();
-  if (init < 0) die(out_fd, "fork");
-  if (init == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); // if we are killed (timeout), the namespace's init dies, and with it the rest
-    exec_python(p, out_fd);
-  }
-  close(out_fd);
-  int status = 0;
-  while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status)) {
-    signal(WTERMSIG(status), SIG_DFL);
-    kill(getpid(), WTERMSIG(status)); // end the same way, so our parent sees the signal
-  }
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  // Lift every descriptor we keep above the ones we assign, then assign them and close the rest.
+  const int out = fcntl(out_fd, F_DUPFD, 100), prog = p.program_fd >= 0 ? fcntl(p.program_fd, F_DUPFD, 100) : -1,
+            filter = p.seccomp_fd >= 0 ? fcntl(p.seccomp_fd, F_DUPFD, 100) : -1, null_fd = open("/dev/null", O_RDONLY);
+  if (out < 0 || null_fd < 0 || (p.program_fd >= 0 && prog < 0) || (p.seccomp_fd >= 0 && filter < 0))
+    die(out_fd, "descriptors");
+  if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0 ||
+      (prog >= 0 && dup2(prog, 3) < 0) || (filter >= 0 && dup2(filter, 4) < 0))
+    die(out, "dup2");
+  close_from(prog >= 0 || filter >= 0 ? 5 : 3);
+  if (!p.host_workdir.empty() && chdir(p.host_workdir.c_str()) != 0) die(STDOUT_FILENO, "chdir");
+  if (p.host_workdir.empty()) setsid(); // bwrap's own session; the program gets another (--new-session)
+
+  std::vector<const char *> argv, envp;
+  for (const auto &a : p.argv) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  for (const auto &e : p.env) envp.push_back(e.c_str());
+  envp.push_back(nullptr);
+  execve(argv[0], const_cast<char *const *>(argv.data()), const_cast<char *const *>(envp.data()));
+  die(STDOUT_FILENO, "execve");
 }
+
+std::string find_program(const std::string &preferred, const char *name) {
+  if (access(preferred.c_str(), X_OK) == 0) return preferred;
+  const char *path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string d; std::getline(dirs, d, ':');)
+    if (!d.empty() && access((d + "/" + name).c_str(), X_OK) == 0) return d + "/" + name;
+  return "";
+}
+
+// A memory file holding `bytes`, read from its start (bwrap reads --file and --seccomp descriptors to the end).
+int memory_file(const char *name, const char *data, size_t size) {
+  const int fd = memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return -1;
+  if (!write_all(fd, data, size) || lseek(fd, 0, SEEK_SET) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// bwrap's arguments up to the program: what the interpreter needs, read-only, and nothing else of the host.
+std::vector<std::string> bwrap_arguments(const std::string &bwrap, const std::string &python, size_t scratch_bytes) {
+  std::vector<std::string> a = {bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                                "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"};
+  // Merged-/usr systems link /bin, /lib... into /usr; elsewhere they are directories of their own.
+  for (const char *dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+    struct stat st{};
+    if (lstat(dir, &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      const ssize_t n = readlink(dir, target, sizeof(target) - 1);
+      if (n <= 0) continue;
+      a.insert(a.end(), {"--symlink", std::string(target, static_cast<size_t>(n)), dir});
+    } else if (S_ISDIR(st.st_mode)) {
+      a.insert(a.end(), {"--ro-bind", dir, dir});
+    }
+  }
+  // An interpreter installed outside /usr (pyenv, conda): its prefix, read-only.
+  std::error_code ec;
+  const fs::path real = fs::canonical(python, ec);
+  if (!ec && real.string().rfind("/usr/", 0) != 0) {
+    const std::string prefix = real.parent_path().parent_path().string();
+    a.insert(a.end(), {"--ro-bind", prefix, prefix});
+  }
+  const std::string size = std::to_string(scratch_bytes);
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs",
+                     kWorkDir, "--file", "3", std::string(kWorkDir) + "/program.py", "--remount-ro", "/", "--remount-ro", "/dev",
+                     "--chdir", kWorkDir, "--seccomp", "4", "--"});
+  return a;
+}
+
+// What a probe run prints about itself, and what it means.
+constexpr const char *kProbeProgram = R"(import os
+status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
+pids = [p for p in os.listdir('/proc') if p.isdigit()]
+print('nnp', status['NoNewPrivs'].strip())
+print('seccomp', status['Seccomp'].strip())
+print('caps', status['CapEff'].strip(), status['CapPrm'].strip(), status['CapBnd'].strip())
+print('pids', len(pids))
+print('tmp', len(os.listdir('/tmp')))
+)";
 
 } // namespace
 
 Expected<Sandbox> Sandbox::create(std::string python) {
   Sandbox s;
-  if (python.empty()) {
-    python = "/usr/bin/python3";
-    if (access(python.c_str(), X_OK) != 0) {
-      const char *path = std::getenv("PATH");
-      std::istringstream dirs(path ? path : "");
-      for (std::string d; std::getline(dirs, d, ':');)
-        if (access((d + "/python3").c_str(), X_OK) == 0) {
-          python = d + "/python3";
-          break;
-        }
-    }
-  }
-  if (access(python.c_str(), X_OK) != 0)
+  if (python.empty()) python = find_program("/usr/bin/python3", "python3");
+  if (python.empty() || access(python.c_str(), X_OK) != 0)
     return not_found("no python3 interpreter found (looked for /usr/bin/python3 and python3 on PATH); install "
                      "python3 (scripts/install-deps.sh does) or pass --python PATH");
   s.python_ = python;
-  // Probe: a trivial program inside full isolation. If the kernel refuses, fall back and say so.
-  s.isolation_.namespaces = true;
-  SandboxLimits quick;
-  quick.timeout_seconds = 20;
-  const SandboxResult probe = s.run_python("print('ok')\n", quick);
-  if (probe.passed()) {
-    s.isolation_.note = "isolated: read-only filesystem except a fresh tmpfs directory, no network, own PID "
-                        "namespace, rlimits, timeout";
-  } else {
-    s.isolation_.namespaces = false;
-    s.isolation_.note = "NOT isolated from the network or the filesystem (this machine refuses unprivileged "
-                        "namespaces: " + probe.output.substr(0, 200) + "); runs are limited by rlimits, a process "
-                        "group and a timeout only";
+
+  std::string cgroup_why;
+  if (auto g = RunCgroup::create(64u << 20, 8, &cgroup_why)) {
+    s.cgroups_ = true;
+    s.isolation_.cgroup = g->kind();
   }
+  std::string why_not_contained;
+  const std::string bwrap = find_program("/usr/bin/bwrap", "bwrap");
+  if (bwrap.empty()) {
+    why_not_contained = "bubblewrap (bwrap) is not installed; scripts/install-deps.sh installs it";
+  } else if (auto filter = build_seccomp_filter(); !filter.ok()) {
+    why_not_contained = filter.status().to_string();
+  } else {
+    s.bwrap_ = bwrap;
+    s.seccomp_bpf_ = std::make_shared<const std::vector<char>>(std::move(filter->bpf));
+    SandboxLimits quick;
+    quick.timeout_seconds = 20;
+    const SandboxResult probe = s.run_python(kProbeProgram, quick);
+    std::istringstream out(probe.output);
+    for (std::string key; out >> key;) {
+      std::string v1, v2, v3;
+      if (key == "caps") {
+        out >> v1 >> v2 >> v3;
+        s.isolation_.no_capabilities = std::strtoull(v1.c_str(), nullptr, 16) == 0 &&
+                                       std::strtoull(v2.c_str(), nullptr, 16) == 0 &&
+                                       std::strtoull(v3.c_str(), nullptr, 16) == 0;
+        continue;
+      }
+      out >> v1;
+      if (key == "nnp") s.isolation_.no_new_privs = v1 == "1";
+      else if (key == "seccomp") s.isolation_.seccomp = v1 == "2";
+      else if (key == "pids") s.isolation_.namespaces = std::atoi(v1.c_str()) <= 3; // bwrap's init, python
+    }
+    if (!probe.passed() || !s.isolation_.namespaces) {
+      why_not_contained = "bubblewrap refused to start a sandbox here: " + probe.output.substr(0, 200);
+      s.bwrap_.clear();
+      s.isolation_ = SandboxIsolation{{}, {}, {}, {}, s.isolation_.cgroup, {}};
+    }
+  }
+
+  std::string note;
+  if (s.isolation_.namespaces) {
+    note = "isolated by bubblewrap: own mount/PID/network/IPC/UTS/user namespaces, /usr read-only, fresh /proc, "
+           "tmpfs /work and /tmp (no host /tmp, sockets or network)";
+    note += s.isolation_.no_capabilities ? "; all capabilities dropped (bounding set too)" : "; CAPABILITIES KEPT";
+    note += s.isolation_.no_new_privs ? "; no_new_privs" : "; no_new_privs NOT set";
+    note += s.isolation_.seccomp ? "; seccomp denies mount/unshare/ptrace/keyctl/bpf/io_uring and the like"
+                                 : "; NO seccomp filter";
+  } else {
+    note = "NOT isolated from the filesystem or the network (" + why_not_contained + "); own process group";
+  }
+  note += s.cgroups_ ? "; " + s.isolation_.cgroup + " caps the whole run's memory and processes"
+                     : "; memory and processes capped per process only (no cgroup: " + cgroup_why + ")";
+  note += "; rlimits; timeout; killed with aio";
+  s.isolation_.note = note;
   return s;
 }
 
@@ -239,69 +285,75 @@ SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimit
   using Clock = std::chrono::steady_clock;
   SandboxResult r;
   Plan p;
-  p.namespaces = isolation_.namespaces;
-  p.python = python_;
-  p.program = program;
   p.limits = limits;
-  // NOTE: run as root, the program's processes would belong to root's user accounting, which the kernel exempts from
-  // RLIMIT_NPROC (a fork bomb would then be bounded only by the timeout). So as root we map the namespace's root to
-  // the unprivileged `nobody` (65534): the process limit holds and the host's files are not the program's either.
-  const bool as_root = geteuid() == 0;
-  p.parent_maps = p.namespaces && as_root;
-  const uid_t host_uid = p.parent_maps ? 65534 : geteuid();
-  const gid_t host_gid = p.parent_maps ? 65534 : getegid();
-  p.nproc = processes_of_user(host_uid) + static_cast<rlim_t>(limits.max_processes);
-  p.uid_map = "0 " + std::to_string(host_uid) + " 1\n";
-  p.gid_map = "0 " + std::to_string(host_gid) + " 1\n";
-  p.tmpfs_options = "size=" + std::to_string(limits.scratch_bytes) + ",mode=0700";
-  if (p.namespaces) p.mounts = current_mounts();
-  char dir_template[] = "/tmp/aio-sandbox-XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) {
-    r.output = std::string("cannot create a work directory under /tmp: ") + std::strerror(errno);
-    return r;
+  p.parent = getpid();
+  // As root, the run is nobody's: the host's files are not its own, and RLIMIT_NPROC (from which root is exempt)
+  // holds.
+  p.drop_to_nobody = geteuid() == 0;
+  // bwrap and its PID-namespace init count as processes of the run too.
+  const int processes = limits.max_processes + 3;
+  p.nproc = processes_of_user(p.drop_to_nobody ? kNobody : geteuid()) + static_cast<rlim_t>(processes);
+  std::unique_ptr<RunCgroup> cgroup;
+  if (cgroups_) {
+    std::string why;
+    cgroup = RunCgroup::create(limits.memory_bytes, processes, &why);
+    if (!cgroup) {
+      r.output = "cannot create the run's cgroup: " + why;
+      return r;
+    }
+    p.cgroup_fds = cgroup->join_fds();
   }
-  p.workdir = dir_template;
+  const bool contained = !bwrap_.empty();
+  p.env = {"PATH=/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0", "LANG=C.UTF-8"};
+  struct Cleanup {
+    int program_fd = -1, seccomp_fd = -1;
+    std::string dir;
+    ~Cleanup() {
+      if (program_fd >= 0) close(program_fd);
+      if (seccomp_fd >= 0) close(seccomp_fd);
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } cleanup;
+  if (contained) {
+    p.argv = bwrap_arguments(bwrap_, python_, limits.scratch_bytes);
+    p.env.insert(p.env.end(), {std::string("HOME=") + kWorkDir, "TMPDIR=/tmp"});
+    cleanup.program_fd = p.program_fd = memory_file("program.py", program.data(), program.size());
+    cleanup.seccomp_fd = p.seccomp_fd = memory_file("seccomp", seccomp_bpf_->data(), seccomp_bpf_->size());
+    if (p.program_fd < 0 || p.seccomp_fd < 0) {
+      r.output = std::string("memfd_create: ") + std::strerror(errno);
+      return r;
+    }
+  } else {
+    // Not contained: a fresh host directory, the run's (nobody's, as root) and removed afterwards.
+    char dir_template[] = "/tmp/aio-sandbox-XXXXXX";
+    if (mkdtemp(dir_template) == nullptr) {
+      r.output = std::string("cannot create a work directory under /tmp: ") + std::strerror(errno);
+      return r;
+    }
+    cleanup.dir = p.host_workdir = dir_template;
+    std::ofstream(p.host_workdir + "/program.py", std::ios::binary) << program;
+    if (p.drop_to_nobody && (chown(p.host_workdir.c_str(), kNobody, kNobody) != 0 ||
+                             chown((p.host_workdir + "/program.py").c_str(), kNobody, kNobody) != 0)) {
+      r.output = std::string("chown of the work directory: ") + std::strerror(errno);
+      return r;
+    }
+    p.env.insert(p.env.end(), {"HOME=" + p.host_workdir, "TMPDIR=" + p.host_workdir});
+  }
+  p.argv.insert(p.argv.end(), {python_, "-I", "-B", "program.py"});
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     r.output = std::string("pipe: ") + std::strerror(errno);
-    fs::remove_all(p.workdir);
     return r;
   }
-  int to_parent[2] = {-1, -1}, from_parent[2] = {-1, -1};
-  if (p.parent_maps && (pipe2(to_parent, O_CLOEXEC) != 0 || pipe2(from_parent, O_CLOEXEC) != 0)) {
-    r.output = std::string("pipe: ") + std::strerror(errno);
-    fs::remove_all(p.workdir);
-    return r;
-  }
-  p.sync_to_parent = to_parent[1];
-  p.sync_from_parent = from_parent[0];
-  chmod(p.workdir.c_str(), 0755); // the mount point must be reachable by the sandbox's user
   const auto t0 = Clock::now();
   const pid_t child = fork();
-  if (child == 0) {
-    close(pipe_fds[0]);
-    run_child(p, pipe_fds[1]);
-  }
+  if (child == 0) run_child(p, pipe_fds[1]);
   close(pipe_fds[1]);
-  if (p.parent_maps) {
-    close(to_parent[1]);
-    close(from_parent[0]);
-    // The child has entered its user namespace: map its root to nobody, then let it go on.
-    char c = 0;
-    const std::string proc = "/proc/" + std::to_string(child);
-    const bool mapped = read(to_parent[0], &c, 1) == 1 && write_file((proc + "/uid_map").c_str(), p.uid_map) &&
-                        write_file((proc + "/gid_map").c_str(), p.gid_map);
-    if (!mapped) std::fprintf(stderr, "aio: sandbox: mapping uid/gid: %s\n", std::strerror(errno));
-    c = mapped ? 'g' : 'x';
-    write_all(from_parent[1], &c, 1);
-    close(to_parent[0]);
-    close(from_parent[1]);
-  }
   if (child < 0) {
     close(pipe_fds[0]);
     r.output = std::string("fork: ") + std::strerror(errno);
-    fs::remove_all(p.workdir);
     return r;
   }
 
@@ -334,31 +386,36 @@ SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimit
     const pid_t w = waitpid(child, &status, WNOHANG);
     if (w == child) reaped = true;
     else if (Clock::now() >= deadline) timed_out = true;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  // Whatever still runs in its process group goes now (with namespaces, killing the intermediate process kills the
-  // namespace's init, which takes every other process in it along).
+  // Whatever still runs goes now: bwrap's death takes its namespace along (--die-with-parent, the namespace's init),
+  // and the cgroup is emptied for good measure; not contained, its process group.
   kill(-child, SIGKILL);
+  if (cgroup) cgroup->kill_all();
   if (!reaped)
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
   close(pipe_fds[0]);
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::error_code ec;
-  fs::remove_all(p.workdir, ec);
+  r.memory_cap_hit = cgroup && cgroup->memory_cap_hit();
 
   if (timed_out) {
     r.outcome = SandboxResult::Outcome::timed_out;
   } else if (WIFEXITED(status)) {
     r.exit_code = WEXITSTATUS(status);
-    r.outcome = r.exit_code == 0            ? SandboxResult::Outcome::ok
-                : r.exit_code == kSetupFailed ? SandboxResult::Outcome::setup_error
-                                              : SandboxResult::Outcome::failed;
+    // bwrap reports its own setup failures as "bwrap: ..." with exit 1, before the program has run.
+    const bool bwrap_failed = contained && r.exit_code == 1 && r.output.rfind("bwrap: ", 0) == 0;
+    r.outcome = r.exit_code == 0                                  ? SandboxResult::Outcome::ok
+                : r.exit_code == kSetupFailed || bwrap_failed     ? SandboxResult::Outcome::setup_error
+                : contained && r.exit_code > 128 && r.exit_code < 160 ? SandboxResult::Outcome::crashed
+                                                                   : SandboxResult::Outcome::failed;
+    if (r.outcome == SandboxResult::Outcome::crashed) r.signal = r.exit_code - 128; // bwrap: 128 + the signal
   } else if (WIFSIGNALED(status)) {
     r.signal = WTERMSIG(status);
     // SIGXCPU: the CPU-time limit; SIGKILL after EOF would be our own cleanup of a straggler group.
     r.outcome = r.signal == SIGXCPU ? SandboxResult::Outcome::timed_out : SandboxResult::Outcome::crashed;
   }
+  if (r.outcome == SandboxResult::Outcome::crashed && r.signal == SIGXCPU) r.outcome = SandboxResult::Outcome::timed_out;
   return r;
 }
 

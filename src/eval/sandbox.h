@@ -1,12 +1,18 @@
-// Sandbox: runs untrusted Python (a model's HumanEval completion and its tests) the way a careful evaluator must.
-// Each run gets a fresh writable directory and nothing else: the rest of the filesystem is read-only, there is no
-// network (an empty network namespace), every process it starts lives in its own PID namespace and dies with it,
-// and rlimits cap memory, CPU, file size, processes and open files. A wall-clock timeout kills the whole run.
-// Where the kernel refuses unprivileged namespaces, runs fall back to rlimits + a process group + a fresh directory,
-// and isolation() says plainly what is missing.
+// Sandbox: runs untrusted Python (a model's HumanEval completion and its tests) the way a careful evaluator must,
+// with what the kernel and the distribution already trust. Each run is started by bubblewrap (Debian's `bwrap`, as
+// the unprivileged user `nobody` when we are root) in new mount, PID, network, IPC, UTS and user namespaces: it sees
+// /usr read-only, a fresh /proc of its own PID namespace, a minimal /dev, and two small tmpfs (/work, its directory,
+// and /tmp) - no host /tmp, no host sockets, no network. All capabilities are dropped (the bounding set too),
+// no_new_privs is set, and a seccomp filter (libseccomp) refuses mounts, namespaces, ptrace, keyrings, BPF and the
+// like. A cgroup caps the memory and processes of the whole run where the machine gives us one (rlimits per process
+// always); a wall-clock timeout kills it, and so does our own death (PR_SET_PDEATHSIG on bwrap, whose
+// --die-with-parent and PID-namespace init take every process of the run along).
+// Where bubblewrap is missing or refused, runs fall back to rlimits + a process group and isolation() says so.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "aio/status.h"
 
@@ -29,21 +35,27 @@ struct SandboxResult {
   std::string output;       // stdout and stderr interleaved, at most output_bytes
   bool output_truncated = false;
   std::string output_tail;  // the last bytes written, whatever was truncated before them (the scorer's pass marker)
+  bool memory_cap_hit = false; // the run's memory cap (cgroup) was reached
   double seconds = 0;
   bool passed() const { return outcome == Outcome::ok; }
   // One word: ok, failed, timeout, crashed (signal), setup-error.
   const char *outcome_name() const;
 };
 
+// What holds, as checked from inside a probe run when the sandbox is created (not assumed).
 struct SandboxIsolation {
-  bool namespaces = false;  // user + mount + network + PID namespaces available
-  std::string note;         // what the runs are protected by, in a sentence (printed by `aio score`)
+  bool namespaces = false;      // bubblewrap: mount/PID/network/IPC/UTS/user namespaces, read-only /usr, fresh /proc
+  bool seccomp = false;         // the filter is installed (Seccomp: 2 in the run's /proc/self/status)
+  bool no_capabilities = false; // effective, permitted and bounding sets empty
+  bool no_new_privs = false;
+  std::string cgroup;           // "cgroup v1" / "cgroup v2": the whole run's memory and processes are capped
+  std::string note;             // all of it in a sentence (printed by `aio score`)
 };
 
 class Sandbox {
 public:
-  // Finds the interpreter (`python` = "" -> /usr/bin/python3, else python3 on PATH) and probes once which isolation
-  // this machine allows.
+  // Finds the interpreter (`python` = "" -> /usr/bin/python3, else python3 on PATH) and bubblewrap, and probes once
+  // which isolation this machine allows.
   static Expected<Sandbox> create(std::string python = "");
 
   const SandboxIsolation &isolation() const { return isolation_; }
@@ -54,6 +66,9 @@ public:
 
 private:
   std::string python_;
+  std::string bwrap_;                      // "" = not contained (see isolation_)
+  std::shared_ptr<const std::vector<char>> seccomp_bpf_;
+  bool cgroups_ = false;                   // a cgroup per run works here
   SandboxIsolation isolation_;
 };
 

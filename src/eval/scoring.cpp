@@ -74,12 +74,60 @@ Expected<std::vector<std::pair<std::string, std::string>>> read_completions(cons
   return out;
 }
 
+namespace {
+// Before the completion: a snapshot of the builtins, to tell afterwards whether the completion replaced any (a
+// patched abs() or print() can make wrong code pass a test).
+constexpr const char *kHarnessPrologue = "import builtins as _aio_builtins\n_aio_before = dict(_aio_builtins.__dict__)\n";
+// After the tests are defined: the candidate's results must be plain values (numbers, strings, None and containers
+// of them), so an object that claims to equal everything is not a pass. The types come from literals, never from
+// names a completion can rebind; comparisons are by identity, past any metaclass __eq__.
+constexpr const char *kHarnessGuard = R"(
+def _aio_plain(v, _type=(0).__class__.__class__,
+               _leaves=((0).__class__, (0.0).__class__, (True).__class__, ''.__class__, b''.__class__,
+                        None.__class__, (0j).__class__),
+               _seqs=([].__class__, ().__class__, {0}.__class__), _dict={}.__class__):
+    t = _type(v)
+    for k in _leaves:
+        if t is k:
+            return True
+    for k in _seqs:
+        if t is k:
+            for e in v:
+                if not _aio_plain(e):
+                    return False
+            return True
+    if t is _dict:
+        for key, e in v.items():
+            if not _aio_plain(key) or not _aio_plain(e):
+                return False
+        return True
+    return False
+
+def _aio_checked(f):
+    def candidate(*args, **kwargs):
+        v = f(*args, **kwargs)
+        if not _aio_plain(v):
+            raise TypeError("the candidate returned an object of its own type, not a plain value: not a pass")
+        return v
+    return candidate
+)";
+} // namespace
+
 std::string humaneval_program(const TaskItem &item, const std::string &completion, const std::string &marker) {
-  // The marker is written only once check() has returned, straight to the file descriptor (past any print or
-  // sys.stdout the completion may have patched): a program that exits early - sys.exit(0), an atexit hook calling
-  // os._exit(0) - never writes it, so exiting 0 alone is not a pass.
-  std::string program = item.prompt + completion + "\n\n" + item.test + "\n\ncheck(" + item.entry_point + ")\n";
-  if (!marker.empty()) program += "import os as _aio_os\n_aio_os.write(1, b\"\\n" + marker + "\\n\")\n";
+  // The marker is written only once check() has returned and the builtins are found unchanged, straight to the file
+  // descriptor (past any print or sys.stdout the completion may have patched): a program that exits early -
+  // sys.exit(0), an atexit hook or excepthook calling os._exit(0) - never writes it, so exiting 0 alone is not a
+  // pass. (Code that deliberately rewrites this harness's own variables could still fool an in-process check, as it
+  // can human-eval's; the sandbox, not the harness, is what contains it.)
+  std::string program = std::string(marker.empty() ? "" : kHarnessPrologue) + item.prompt + completion + "\n\n" +
+                        item.test + "\n";
+  if (marker.empty()) return program + "\ncheck(" + item.entry_point + ")\n";
+  program += kHarnessGuard;
+  program += "\ncheck(_aio_checked(" + item.entry_point + "))\n";
+  program += "_aio_changed = [k for k in _aio_before if _aio_builtins.__dict__.get(k) is not _aio_before[k]]\n"
+             "if _aio_changed:\n"
+             "    raise SystemExit('the completion replaced builtins (' + ', '.join(_aio_changed) + '): not a pass')\n";
+  program += "import os as _aio_os\n_aio_os.write(1, b\"\\n" + marker + "\\n\")\n";
   return program;
 }
 

@@ -27,6 +27,7 @@ public:
   // Waits for the exit; returns the exit code (128 + signal if killed), or -1 on timeout.
   int wait(int timeout_s = 60);
   const std::string &output() const { return out_; }
+  int pid() const { return pid_; }
 
 private:
   int pid_ = -1;

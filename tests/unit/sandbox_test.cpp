@@ -93,16 +93,71 @@ TEST(Sandbox, MemoryAndFileSizeAreLimited) {
   EXPECT_FALSE(big.passed());
 }
 
-TEST(Sandbox, WritesOutsideItsDirectoryFail) {
+TEST(Sandbox, WritesNeverReachTheHost) {
   if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
-  const std::string outside = "/tmp/aio-sandbox-escape-" + std::to_string(getpid());
-  auto r = sandbox().run_python("open('" + outside + "', 'w').write('escaped')\n", quick());
-  EXPECT_EQ(r.outcome, SandboxResult::Outcome::failed);
-  EXPECT_NE(r.output.find("Read-only file system"), std::string::npos) << r.output;
-  EXPECT_FALSE(std::ifstream(outside).good()) << "the file must not exist on the host";
+  const std::string name = "aio-sandbox-escape-" + std::to_string(getpid());
+  // Its /tmp is a tmpfs of its own: a write there succeeds and stays inside.
+  auto tmp = sandbox().run_python("open('/tmp/" + name + "', 'w').write('inside')\n", quick());
+  EXPECT_TRUE(tmp.passed()) << tmp.output;
+  EXPECT_FALSE(std::ifstream("/tmp/" + name).good()) << "the sandbox's /tmp is not the host's";
+  // Everything else is read-only or absent.
+  for (const std::string path : {"/usr/" + name, "/" + name, "/dev/" + name, "/var/tmp/" + name}) {
+    auto r = sandbox().run_python("open('" + path + "', 'w').write('escaped')\n", quick());
+    EXPECT_EQ(r.outcome, SandboxResult::Outcome::failed) << path;
+    EXPECT_TRUE(r.output.find("Read-only file system") != std::string::npos ||
+                r.output.find("No such file or directory") != std::string::npos)
+        << r.output;
+  }
+  EXPECT_FALSE(std::ifstream("/var/tmp/" + name).good());
   // Its own directory is writable.
   auto own = sandbox().run_python("open('scratch.txt', 'w').write('fine')\nprint(open('scratch.txt').read())\n", quick());
   EXPECT_TRUE(own.passed()) << own.output;
+}
+
+// What the probe found is what a run sees: no capabilities in any set, no_new_privs, a seccomp filter that refuses
+// mount and new namespaces, and a /proc that shows the run's processes only.
+TEST(Sandbox, RunsHoldNoPrivilegeAndSeeOnlyThemselves) {
+  if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
+  EXPECT_TRUE(sandbox().isolation().no_capabilities);
+  EXPECT_TRUE(sandbox().isolation().no_new_privs);
+  EXPECT_TRUE(sandbox().isolation().seccomp);
+  auto r = sandbox().run_python(R"(import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+print('mount', libc.mount(None, b'/', None, ctypes.c_ulong(32 | 4096), None), ctypes.get_errno())
+print('unshare', libc.unshare(0x10000000), ctypes.get_errno())
+print('pids', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))
+print('cgroup-visible', 'cgroup' in open('/proc/self/mounts').read())
+)",
+                                quick());
+  ASSERT_TRUE(r.passed()) << r.output;
+  EXPECT_NE(r.output.find("mount -1 1\n"), std::string::npos) << r.output; // EPERM
+  EXPECT_NE(r.output.find("unshare -1 1\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pids [1, 2]"), std::string::npos) << r.output; // bwrap's init and the program
+  EXPECT_NE(r.output.find("cgroup-visible False"), std::string::npos) << r.output;
+}
+
+// The cap holds for the run as a whole, not per process: children that each stay under the per-process limit
+// together exceed the run's memory, and some of them are killed.
+TEST(Sandbox, MemoryIsCappedForTheWholeRun) {
+  if (sandbox().isolation().cgroup.empty()) GTEST_SKIP() << sandbox().isolation().note;
+  SandboxLimits l = quick(20);
+  l.memory_bytes = 256u << 20;
+  auto r = sandbox().run_python(R"(import os, time
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        b = b'x' * (120 << 20)
+        time.sleep(2)
+        os._exit(0)
+    kids.append(pid)
+ok = sum(1 for k in kids if os.waitpid(k, 0)[1] == 0)
+print('survivors', ok)
+)",
+                                l);
+  ASSERT_TRUE(r.passed()) << r.outcome_name() << r.output;
+  EXPECT_EQ(r.output.find("survivors 4"), std::string::npos) << "4 x 120 MB under a 256 MB cap: " << r.output;
+  EXPECT_TRUE(r.memory_cap_hit) << r.output;
 }
 
 TEST(Sandbox, ThereIsNoNetwork) {

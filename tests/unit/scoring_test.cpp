@@ -76,11 +76,23 @@ TEST(Scoring, AnEarlyExitIsNotAPass) {
       {"os._exit in an atexit hook", wrong + "import atexit, os\natexit.register(lambda: os._exit(0))\n"},
       {"os._exit in an excepthook", wrong + "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n"},
       {"patched print", wrong + "import builtins\nbuiltins.print = lambda *a, **k: None\nimport sys\nsys.exit(0)\n"},
+      {"an object equal to everything", "    class E:\n        def __eq__(self, o): return True\n    return E()\n"},
+      {"an int that equals everything", "    class E(int):\n        def __eq__(self, o): return True\n    return E(0)\n"},
+      {"a list of such objects",
+       "    class E:\n        def __eq__(self, o): return True\n    return [E()]\n"},
+      {"patched builtins", wrong + "import builtins\nbuiltins.len = lambda *a: 0\nbuiltins.abs = lambda x: 0\n"},
   };
   for (const auto &[what, completion] : cheats) {
     const ItemScore s = scorer().score(item, completion);
     EXPECT_FALSE(s.correct) << what << ": " << s.extracted << " " << s.detail;
   }
+  const ItemScore equal = scorer().score(item, cheats.at("an object equal to everything"));
+  EXPECT_NE(equal.detail.find("not a plain value"), std::string::npos) << equal.detail;
+  // Right code that replaces a builtin on the way fails too, and says why.
+  const ItemScore patched = scorer().score(
+      item, Scorer::reference_completion(item) + "import builtins\nbuiltins.print = lambda *a, **k: None\n");
+  EXPECT_FALSE(patched.correct);
+  EXPECT_NE(patched.detail.find("replaced builtins (print)"), std::string::npos) << patched.extracted << " " << patched.detail;
   const ItemScore early = scorer().score(item, cheats.at("sys.exit at import"));
   EXPECT_EQ(early.extracted, "early-exit");
   const std::string chatty = "    print('x' * 200000)\n" + Scorer::reference_completion(item);
@@ -96,7 +108,7 @@ TEST(Scoring, HostileCompletionsAreContainedAndFail) {
       {"fork bomb", "    import os\n    while True:\n        try:\n            os.fork()\n        except OSError:\n"
                     "            pass\n"},
       {"huge output", "    while True:\n        print('x' * 10000)\n"},
-      {"write outside", "    open('/tmp/aio-escape-humaneval', 'w').write('x')\n" + right},
+      {"write outside", "    open('/var/tmp/aio-escape-humaneval', 'w').write('x')\n" + right},
       {"socket", "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n" + right},
   };
   for (const auto &[what, completion] : hostile) {
@@ -105,7 +117,7 @@ TEST(Scoring, HostileCompletionsAreContainedAndFail) {
     EXPECT_FALSE(s.correct) << what;
     EXPECT_FALSE(s.detail.empty()) << what;
   }
-  EXPECT_FALSE(std::ifstream("/tmp/aio-escape-humaneval").good());
+  EXPECT_FALSE(std::ifstream("/var/tmp/aio-escape-humaneval").good());
 }
 
 TEST(Scoring, Gsm8kReadsTheLastNumber) {
