@@ -22,6 +22,7 @@ struct ServeOptions {
   int slots = 4;
   size_t queue = 64;
   size_t max_body = 1 << 20;
+  serve::ConnectionLimits connection;
   int max_tokens = 4096;
   double grace_seconds = 10;
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
@@ -56,7 +57,8 @@ int run_serve(ServeOptions o) {
   hp.host = o.host;
   hp.port = o.port;
   hp.api_key = o.api_key;
-  hp.max_body_bytes = o.max_body;
+  hp.connection = o.connection;
+  hp.connection.max_body_bytes = o.max_body;
   hp.limits.max_tokens_cap = o.max_tokens;
   hp.limits.default_max_tokens = std::min(256, o.max_tokens);
   serve::HttpServer http(hp);
@@ -119,6 +121,19 @@ void add_serve_command(CLI::App &app, Runner &runner) {
       ->capture_default_str();
   sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
   sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
+  sub->add_option("--max-connections", o->connection.max_connections, "Open connections in all; more get 503")
+      ->capture_default_str();
+  sub->add_option("--max-connections-per-client", o->connection.max_connections_per_client,
+                  "Open connections from one address; more get 503")
+      ->capture_default_str();
+  sub->add_option("--idle-timeout", o->connection.idle_timeout_seconds,
+                  "Seconds a keep-alive connection may wait for its next request")
+      ->capture_default_str();
+  sub->add_option("--header-timeout", o->connection.header_timeout_seconds,
+                  "Seconds from a request's first byte to the end of its headers (408 after)")
+      ->capture_default_str();
+  sub->add_option("--body-timeout", o->connection.body_timeout_seconds, "Seconds to receive a request's body (408 after)")
+      ->capture_default_str();
   sub->add_option("--max-tokens", o->max_tokens, "Largest max_tokens a request may ask for")->capture_default_str();
   sub->add_option("--grace", o->grace_seconds, "Seconds running requests get to finish on shutdown")
       ->capture_default_str();

@@ -1,18 +1,14 @@
-// The OpenAI-compatible HTTP front of A-IO (cpp-httplib). It only translates: HTTP + JSON in, AioService, JSON or
-// server-sent events out. It listens at once and answers /health with 503 until the models are loaded.
+// The OpenAI-compatible HTTP front of A-IO. It only translates: HTTP + JSON in, AioService, JSON or server-sent events
+// out, over the event-driven transport (serve/http_transport.h: deadlines, caps, pipelining). It listens at once and
+// answers /health with 503 until the models are loaded.
 #pragma once
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "serve/http_transport.h"
 #include "serve/service.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace aio::serve {
 
@@ -20,7 +16,7 @@ struct HttpParams {
   std::string host = "127.0.0.1";
   int port = 8080;                     // 0 = any free port (see bound_port())
   std::string api_key;                 // non-empty: every /v1 request needs "Authorization: Bearer <key>"
-  size_t max_body_bytes = 1 << 20;     // larger bodies get 413
+  ConnectionLimits connection;         // timeouts, connection caps, header and body size caps
   RequestLimits limits;
   int retry_after_seconds = 1;         // sent with 429
 };
@@ -43,19 +39,15 @@ public:
   void stop();
 
 private:
-  void install_routes();
+  void handle(const HttpRequest &req, HttpResponder &res);
+  void completion(Endpoint endpoint, const HttpRequest &req, HttpResponder &res);
   std::shared_ptr<AioService> service() const { return std::atomic_load(&service_); }
 
   HttpParams params_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<HttpTransport> transport_;
   std::shared_ptr<AioService> service_;
   std::shared_ptr<std::string> load_error_;
   int port_ = 0;
-  int listen_socket_ = -1; // set by the socket-options hook when bind() creates it
-  // run() and stop() from different threads, in either order (see stop()).
-  std::mutex run_mu_;
-  bool started_ = false, stopped_ = false;
-  std::atomic<bool> finished_{false};
   std::atomic<bool> draining_{false};
 };
 
