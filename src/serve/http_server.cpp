@@ -115,7 +115,17 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   }
   if (req.path == "/metrics") {
     auto svc = service();
-    if (svc) svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
+    if (svc) {
+      svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
+      const TransportStats st = transport_->stats();
+      Metrics &m = svc->metrics();
+      m.set("aio_http_open_connections", {}, static_cast<double>(st.open_connections));
+      m.set("aio_http_active_requests", {}, static_cast<double>(st.active_handlers));
+      std::lock_guard lock(scrape_mu_); // counters move by what changed since the last scrape
+      m.inc("aio_http_refused_connections_total", {},
+            static_cast<double>(st.refused_connections) - m.value("aio_http_refused_connections_total"));
+      m.inc("aio_http_timeouts_total", {}, static_cast<double>(st.timed_out) - m.value("aio_http_timeouts_total"));
+    }
     res.send(200, "text/plain; version=0.0.4", svc ? svc->metrics().render() : "");
     return;
   }

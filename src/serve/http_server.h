@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "serve/http_transport.h"
@@ -49,6 +50,7 @@ private:
   std::shared_ptr<std::string> load_error_;
   int port_ = 0;
   std::atomic<bool> draining_{false};
+  std::mutex scrape_mu_;
 };
 
 } // namespace aio::serve

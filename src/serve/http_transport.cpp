@@ -151,7 +151,7 @@ http::response<http::string_body> error_response(HttpTransport::Impl &t, int sta
 class Connection : public std::enable_shared_from_this<Connection>, public HttpResponder {
 public:
   Connection(tcp::socket socket, HttpTransport::Impl &t, std::string client)
-      : stream_(std::move(socket)), t_(t), client_(std::move(client)) {}
+      : socket_(std::move(socket)), deadline_(socket_.get_executor()), t_(t), client_(std::move(client)) {}
   ~Connection() override { t_.forget(this, client_); }
 
   void start() { read_next(); }
@@ -159,11 +159,7 @@ public:
 
   // From stop(): end whatever the connection is doing.
   void close_now() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
-      beast::error_code ec;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      self->stream_.close();
-    });
+    net::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
   }
 
   bool send(int status, const std::string &content_type, std::string body, const HttpHeaders &headers) override {
@@ -174,7 +170,7 @@ public:
     res->keep_alive(keep_alive_);
     res->body() = std::move(body);
     res->prepare_payload();
-    return blocking([this, res](auto done) { http::async_write(stream_, *res, [res, done](auto ec, auto) { done(ec); }); });
+    return blocking([this, res](auto done) { http::async_write(socket_, *res, [res, done](auto ec, auto) { done(ec); }); });
   }
 
   bool begin_stream(int status, const std::string &content_type, const HttpHeaders &headers) override {
@@ -185,37 +181,53 @@ public:
     head_->keep_alive(keep_alive_);
     head_->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*head_);
-    return blocking([this, sr](auto done) { http::async_write_header(stream_, *sr, [sr, done](auto ec, auto) { done(ec); }); });
+    return blocking([this, sr](auto done) { http::async_write_header(socket_, *sr, [sr, done](auto ec, auto) { done(ec); }); });
   }
 
   bool write_chunk(std::string_view data) override {
     if (data.empty()) return !broken_;
     auto bytes = std::make_shared<std::string>(data);
     return blocking([this, bytes](auto done) {
-      net::async_write(stream_, http::make_chunk(net::buffer(*bytes)), [bytes, done](auto ec, auto) { done(ec); });
+      net::async_write(socket_, http::make_chunk(net::buffer(*bytes)), [bytes, done](auto ec, auto) { done(ec); });
     });
   }
 
   bool end_stream() override {
-    return blocking([this](auto done) { net::async_write(stream_, http::make_chunk_last(), [done](auto ec, auto) { done(ec); }); });
+    return blocking([this](auto done) { net::async_write(socket_, http::make_chunk_last(), [done](auto ec, auto) { done(ec); }); });
   }
 
   bool client_gone() override {
     if (broken_) return true;
     // Only a connection closed both ways (or reset) counts: a client that half-closed after sending still reads.
-    pollfd p{stream_.socket().native_handle(), 0, 0};
+    pollfd p{socket_.native_handle(), 0, 0};
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
   }
 
 private:
+  void arm(double seconds_from_now) {
+    expired_ = false;
+    deadline_.expires_after(seconds(seconds_from_now));
+    deadline_.async_wait([self = shared_from_this(), generation = ++deadline_generation_](beast::error_code ec) {
+      if (ec || generation != self->deadline_generation_) return;
+      self->expired_ = true;
+      beast::error_code ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
+  void disarm() {
+    ++deadline_generation_;
+    deadline_.cancel();
+  }
+
   // Wait for the next request's first bytes (keep-alive idle deadline); bytes already read (pipelining) go on at once.
   void read_next() {
     if (t_.stopping) return close();
     if (buffer_.size() > 0) return read_header();
-    stream_.expires_after(seconds(t_.limits.idle_timeout_seconds));
-    stream_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    arm(t_.limits.idle_timeout_seconds);
+    socket_.async_read_some(buffer_.prepare(8192), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->disarm();
       if (ec) {
-        if (ec == beast::error::timeout) ++self->t_.timed_out;
+        if (self->expired_) ++self->t_.timed_out;
         return self->close(); // idle too long, or the client closed: nothing to answer
       }
       self->buffer_.commit(n);
@@ -227,8 +239,9 @@ private:
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(t_.limits.max_header_bytes));
     parser_->body_limit(t_.limits.max_body_bytes);
-    stream_.expires_after(seconds(t_.limits.header_timeout_seconds));
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    arm(t_.limits.header_timeout_seconds);
+    http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->disarm();
       self->on_header(ec);
     });
   }
@@ -241,8 +254,9 @@ private:
                               "accepts (--max-body " + std::to_string(t_.limits.max_body_bytes) + ")");
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      stream_.expires_after(seconds(t_.limits.write_timeout_seconds));
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+      arm(t_.limits.write_timeout_seconds);
+      http::async_write(socket_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+        self->disarm();
         if (ec) return self->close();
         self->read_body();
       });
@@ -252,15 +266,16 @@ private:
   }
 
   void read_body() {
-    stream_.expires_after(seconds(t_.limits.body_timeout_seconds));
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    arm(t_.limits.body_timeout_seconds);
+    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->disarm();
       if (ec) return self->on_read_error(ec, "body");
       self->dispatch();
     });
   }
 
   void on_read_error(beast::error_code ec, const char *part) {
-    if (ec == beast::error::timeout) {
+    if (expired_) {
       ++t_.timed_out;
       const double limit = std::string(part) == "headers" ? t_.limits.header_timeout_seconds : t_.limits.body_timeout_seconds;
       return reply_error(408, std::string("the request's ") + part + " did not arrive within " +
@@ -279,7 +294,6 @@ private:
   }
 
   void dispatch() {
-    stream_.expires_never();
     auto &msg = parser_->get();
     auto req = std::make_shared<HttpRequest>();
     req->method = std::string(msg.method_string());
@@ -310,7 +324,7 @@ private:
       broken_ = true; // a half-written stream cannot go on
     }
     if (!responded_) send(500, "application/json", error_response(t_, 500, "the handler gave no answer").body(), {});
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
       self->handling_ = false;
       if (self->keep_alive_ && !self->broken_) self->read_next();
       else self->close();
@@ -322,9 +336,12 @@ private:
     if (broken_) return false;
     auto result = std::make_shared<std::promise<beast::error_code>>();
     auto done = result->get_future();
-    net::post(stream_.get_executor(), [self = shared_from_this(), start, result]() mutable {
-      self->stream_.expires_after(seconds(self->t_.limits.write_timeout_seconds));
-      start([result](beast::error_code ec) { result->set_value(ec); });
+    net::post(socket_.get_executor(), [self = shared_from_this(), start, result]() mutable {
+      self->arm(self->t_.limits.write_timeout_seconds);
+      start([self, result](beast::error_code ec) {
+        self->disarm();
+        result->set_value(ec);
+      });
     });
     try {
       if (done.wait_for(seconds(t_.limits.write_timeout_seconds + 5)) != std::future_status::ready || done.get())
@@ -338,8 +355,8 @@ private:
   // An error the transport answers itself; the connection closes after it (the request's framing may be unknown).
   void reply_error(int status, const std::string &message) {
     auto res = std::make_shared<http::response<http::string_body>>(error_response(t_, status, message));
-    stream_.expires_after(seconds(std::min(5.0, t_.limits.write_timeout_seconds)));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    arm(std::min(5.0, t_.limits.write_timeout_seconds));
+    http::async_write(socket_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec) return self->close();
       self->linger();
     });
@@ -350,26 +367,32 @@ private:
   // reply before the client reads it (nginx's lingering close).
   void linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    arm(2);
     auto sink = std::make_shared<std::array<char, 16384>>();
     linger_read(sink, 0);
   }
 
   void linger_read(std::shared_ptr<std::array<char, 16384>> sink, size_t dropped) {
-    stream_.async_read_some(net::buffer(*sink), [self = shared_from_this(), sink, dropped](beast::error_code ec, size_t n) {
+    socket_.async_read_some(net::buffer(*sink), [self = shared_from_this(), sink, dropped](beast::error_code ec, size_t n) {
       if (ec || dropped + n > (8u << 20)) return self->close();
       self->linger_read(sink, dropped + n);
     });
   }
 
   void close() {
+    disarm();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  // One deadline at a time (idle, headers, body, a write): on expiry it cancels the socket's operations - it does not
+  // close the socket, so a 408 can still be written.
+  net::steady_timer deadline_;
+  uint64_t deadline_generation_ = 0;
+  bool expired_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::empty_body>> head_;

@@ -42,6 +42,10 @@ void AioService::declare_metrics() {
                      latency_buckets_seconds());
   metrics_.gauge("aio_queue_depth", "Requests waiting for a slot, by model.");
   metrics_.gauge("aio_busy_slots", "Slots decoding, by model.");
+  metrics_.gauge("aio_http_open_connections", "Client connections open (idle keep-alive ones included).");
+  metrics_.gauge("aio_http_active_requests", "Requests being handled (read whole, not yet answered).");
+  metrics_.counter("aio_http_refused_connections_total", "Connections refused over --max-connections[-per-client].");
+  metrics_.counter("aio_http_timeouts_total", "Connections closed by the idle, header or body deadline.");
 }
 
 void AioService::refresh_gauges() {
