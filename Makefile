@@ -2,12 +2,13 @@
 #                     make test     build, then run every test suite (unit, model, e2e)
 #                     make demo     build, then run the main job
 #                     make bench    benchmarks against their anchors (llama-bench; plain decoding) - not tests
+#                     make fuzz     libFuzzer targets, FUZZ_SECONDS each (default 120; CI: 30)
 # PRESET=debug|asan picks another CMakePresets.json preset; CMAKE_ARGS="-DGGML_CUDA=ON" passes options through.
 PRESET ?= release
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all build deps configure test demo bench clean
+.PHONY: all build deps configure test demo bench fuzz clean
 
 all: build
 
@@ -29,5 +30,8 @@ demo: build
 bench: build
 	@bench/run.sh
 
+fuzz: deps
+	@scripts/fuzz.sh
+
 clean:
-	rm -rf build build-debug build-asan
+	rm -rf build build-debug build-asan build-fuzz

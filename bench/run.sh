@@ -13,3 +13,4 @@ build/bin/aio-bench-batching --speculation -n 64 -r 3
 python3 bench/serve_vs_llama_server.py
 python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
+python3 bench/serve_hostile_clients.py

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache git pkg-config
+  build-essential cmake ninja-build ccache git pkg-config clang libclang-rt-14-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev libyaml-cpp-dev libfasttext-dev zlib1g-dev
   python3 bubblewrap libseccomp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev

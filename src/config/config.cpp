@@ -147,10 +147,9 @@ Expected<const policy::Policy *> AioConfig::find_policy(const std::string &name)
   return &it->second;
 }
 
-Expected<AioConfig> load_config(const std::string &path) {
-  auto root_or = yaml::load_file(path, "config file");
-  if (!root_or) return root_or.status();
-  const YAML::Node root = *root_or;
+namespace {
+
+Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root) {
   const std::string dir = fs::absolute(path).parent_path().string();
   AioConfig cfg;
   cfg.source = path;
@@ -195,6 +194,14 @@ Expected<AioConfig> load_config(const std::string &path) {
   if (auto p = cfg.find_policy(cfg.policy); !p) return error_at(path, root["policy"] ? root["policy"] : root,
                                                                 p.status().message());
   return cfg;
+}
+
+} // namespace
+
+Expected<AioConfig> load_config(const std::string &path) {
+  auto root = yaml::load_file(path, "config file");
+  if (!root) return root.status();
+  return yaml::guarded(path, [&] { return parse_config(path, *root); });
 }
 
 } // namespace aio::config

@@ -105,7 +105,8 @@ Expected<Scenario> load_scenario(const std::string &name_or_path) {
   }
   auto file = yaml::load_file(name_or_path, "scenario file");
   if (!file) return file.status();
-  return parse_scenario(name_or_path, fs::path(name_or_path).stem().string(), *file, defaults);
+  return yaml::guarded(name_or_path,
+                       [&] { return parse_scenario(name_or_path, fs::path(name_or_path).stem().string(), *file, defaults); });
 }
 
 Expected<std::map<Task, std::string>> locate_datasets(const Scenario &scenario, const std::string &data_dir,

@@ -77,8 +77,9 @@ std::string scatter(const std::string &title, const std::string &x_label, const 
     ymin = std::min(ymin, p.y), ymax = std::max(ymax, p.y);
   }
   if (points.empty()) xmin = ymin = 0, xmax = ymax = 1;
-  auto [x0, x1] = range(xmin, xmax);
-  auto [y0, y1] = range(ymin, ymax);
+  // Plain doubles, not structured bindings: clang before 16 cannot capture those in the lambdas below.
+  const auto xr = range(xmin, xmax), yr = range(ymin, ymax);
+  const double x0 = xr.first, x1 = xr.second, y0 = yr.first, y1 = yr.second;
   const int pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
   auto px = [&](double x) { return kLeft + pw * (x - x0) / (x1 - x0); };
   auto py = [&](double y) { return kTop + ph - ph * (y - y0) / (y1 - y0); };

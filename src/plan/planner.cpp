@@ -58,9 +58,9 @@ double Profile::p_predicted(const std::string &truth, const std::string &predict
   return total > 0 && cell != row->second.end() ? cell->second / total : 0;
 }
 
-Expected<Profile> load_profile(const std::string &path) {
-  auto root = yaml::load_file(path, "profile");
-  if (!root) return root.status();
+namespace {
+
+Expected<Profile> parse_profile(const std::string &path, const YAML::Node *root) {
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, *root, "the profile",
                                        {"source", "hardware", "categories", "tasks", "configurations", "long_context",
                                         "probe_confusion", "published", "probe_entropy"}));
@@ -106,6 +106,14 @@ Expected<Profile> load_profile(const std::string &path) {
     }
   }
   return p;
+}
+
+} // namespace
+
+Expected<Profile> load_profile(const std::string &path) {
+  auto root = yaml::load_file(path, "profile");
+  if (!root) return root.status();
+  return yaml::guarded(path, [&] { return parse_profile(path, &*root); });
 }
 
 std::string profile_yaml(const Profile &p) {

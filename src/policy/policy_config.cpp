@@ -142,8 +142,9 @@ Expected<PolicySet> parse_policies(const YAML::Node &policies, const std::string
 Expected<PolicySet> load_policy_file(const std::string &path) {
   auto root = yaml::load_file(path, "policy file");
   if (!root) return root.status();
+  if (!root->IsMap()) return yaml::error_at(path, *root, "the top level must be a mapping with a 'policies:' key");
   if (!(*root)["policies"]) return invalid_argument(path + ": no 'policies:' key at the top level");
-  return parse_policies((*root)["policies"], path);
+  return yaml::guarded(path, [&] { return parse_policies((*root)["policies"], path); });
 }
 
 const PolicySet &builtin_policies() {

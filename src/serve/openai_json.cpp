@@ -63,8 +63,12 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   try {
     j = json::parse(body);
   } catch (const json::parse_error &e) {
-    const bool utf8 = std::string(e.what()).find("UTF-8") != std::string::npos;
-    return bad("", utf8 ? "the request body is not valid UTF-8" : std::string("the request body is not valid JSON: ") + e.what());
+    std::string what = e.what();
+    if (what.find("UTF-8") != std::string::npos) return bad("", "the request body is not valid UTF-8");
+    // The parser quotes the bytes it last read, which may be anything the client sent (invalid UTF-8 included): say
+    // where instead, so the error body is always valid JSON text.
+    if (const auto cut = what.find("; last read"); cut != std::string::npos) what.erase(cut);
+    return bad("", "the request body is not valid JSON: " + what + " (at byte " + std::to_string(e.byte) + ")");
   } catch (const json::exception &) {
     // e.g. a number beyond a double's range ({"temperature": 1e400}): the client's input, so a 400, not a 500.
     return bad("", "the request body holds a number too large to represent; send numbers within a double's range");

@@ -24,6 +24,8 @@ Expected<YAML::Node> load_string(const std::string &text, const std::string &sou
     return YAML::Load(text);
   } catch (const YAML::ParserException &e) {
     return invalid_argument(source + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception &e) {
+    return invalid_argument("cannot read " + source + ": " + e.what());
   }
 }
 
@@ -87,6 +89,18 @@ Expected<std::vector<std::string>> as_string_list(const std::string &source, con
     out.push_back(item.Scalar());
   }
   return out;
+}
+
+Status shape_error(const std::string &source, const YAML::Exception &e) {
+  std::string msg = source;
+  if (!e.mark.is_null()) {
+    msg += ':';
+    msg += std::to_string(e.mark.line + 1);
+  }
+  msg += ": this part does not have the shape expected here (";
+  msg += e.msg;
+  msg += "); see the examples under configs/";
+  return invalid_argument(std::move(msg));
 }
 
 Status check_keys(const std::string &source, const YAML::Node &map, const std::string &path,

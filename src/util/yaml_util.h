@@ -27,6 +27,18 @@ Expected<bool> as_bool(const std::string &source, const YAML::Node &node, const 
 Expected<std::vector<std::string>> as_string_list(const std::string &source, const YAML::Node &node,
                                                   const std::string &path);
 
+// Runs `parse` (returning Expected<T> or Status) over YAML a user wrote. A yaml-cpp exception the typed reads above did
+// not prevent (an operator[] on a scalar, a conversion of a list) becomes "FILE:LINE: ..." naming the shape that was
+// expected: a loader never aborts on the shape of its input.
+Status shape_error(const std::string &source, const YAML::Exception &e);
+template <class F> auto guarded(const std::string &source, F &&parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const YAML::Exception &e) {
+    return shape_error(source, e);
+  }
+}
+
 // Fails naming the first key of `map` that is not in `allowed`.
 Status check_keys(const std::string &source, const YAML::Node &map, const std::string &path,
                   const std::vector<std::string> &allowed);
