@@ -31,12 +31,22 @@ set(LLAMA_CURL OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
 set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)
 set(LLAMA_TOOLS_INSTALL OFF CACHE BOOL "" FORCE)
-set(LLAMA_BUILD_COMMON ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
+# llama.cpp's common library: A-IO's structured outputs use its JSON-schema-to-grammar conversion.
+set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_TOOLS ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_SERVER ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
 
 # EXCLUDE_FROM_ALL: only what A-IO links, plus the three anchor tools below, gets built.
 add_subdirectory(${AIO_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL)
+
+# llama.cpp's common library for A-IO's own targets, WITHOUT what it links privately: its copy of cpp-httplib (for
+# model downloads, which A-IO never does) would shadow Debian's cpp-httplib that A-IO and its tests use - the same
+# symbols in another version, a silent mismatch of struct layouts. So A-IO links the archive itself; llama.cpp's tools
+# link llama-common as usual.
+add_library(aio_llama_common INTERFACE)
+add_dependencies(aio_llama_common llama-common)
+target_include_directories(aio_llama_common INTERFACE ${AIO_LLAMA_DIR}/common)
+target_link_libraries(aio_llama_common INTERFACE $<TARGET_FILE:llama-common> llama-common-base llama)
 
 if(AIO_LLAMA_TOOLS)
   add_custom_target(llama-anchors ALL DEPENDS llama-bench llama-server llama-quantize)

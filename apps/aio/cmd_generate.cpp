@@ -92,7 +92,7 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const engine
   if (!o.label.empty()) req.true_label = o.label;
   engine::TokenCallback on_token;
   if (!o.json)
-    on_token = [](std::string_view piece, llama_token) {
+    on_token = [](std::string_view piece, llama_token, auto) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
       return true;
@@ -176,7 +176,7 @@ int run_generate(const GenerateOptions &o) {
     if (!tokens) return report_error(tokens.status());
     engine::TokenCallback on_token;
     if (stream_text)
-      on_token = [](std::string_view piece, llama_token) {
+      on_token = [](std::string_view piece, llama_token, auto) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
         return true;

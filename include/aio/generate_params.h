@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aio/status.h"
@@ -19,10 +20,27 @@ struct SamplingParams {
   Status validate() const;
 };
 
+// What a request asks of every token beyond sampling settings (the OpenAI API's logit_bias, presence and frequency
+// penalties, and structured outputs as a grammar). Applied to the answering model's logits before a token is chosen
+// or a draft verified, so speculative decoding stays lossless under them.
+struct TokenConstraints {
+  std::vector<std::pair<int32_t, float>> logit_bias; // token id -> added to its logit (-100 bans it, +100 all but forces)
+  float presence_penalty = 0.0f;  // subtracted from a token's logit once it has been generated (OpenAI: -2..2)
+  float frequency_penalty = 0.0f; // subtracted per time it has been generated so far
+  std::string grammar;            // GBNF (llama.cpp's grammar format): the output must match it; "" = free
+  bool any() const {
+    return !logit_bias.empty() || presence_penalty != 0.0f || frequency_penalty != 0.0f || !grammar.empty();
+  }
+};
+
 struct GenerateParams {
   int32_t max_tokens = 128;              // stop after this many generated tokens
   std::vector<std::string> stop;         // stop strings: output ends before the first one (it is not included)
   SamplingParams sampling;               // greedy by default
+  TokenConstraints constraints;          // none by default
+  // Per-token log-probabilities in the record: -1 none; 0..20 each token's own and that many most likely alternatives
+  // (the model's distribution, before sampling filters and constraints - what the OpenAI API reports).
+  int32_t logprobs = -1;
   bool ignore_eos = false;               // keep going past end-of-generation tokens (benchmarks only)
   Status validate() const;
 };

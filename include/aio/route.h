@@ -85,6 +85,7 @@ struct RouteRecord {
   ProbeResult probe;
   Route route;
   std::string true_label;         // the category the caller said the request has ("" when unknown)
+  bool grammar = false;           // the output was constrained by a grammar (structured outputs)
   double route_ms = 0;            // the policy's decision
   double switch_ms = 0;           // handing the request to the chosen model's engine (both stay resident: ~0)
   std::optional<GenerationStats> generation; // set once the request has been generated

@@ -196,6 +196,8 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
   const Request &req = p->request;
   RouteRecord &rec = p->record;
   if (req.empty()) return p->fail(invalid_argument("the prompt is empty: there is nothing to route"));
+  // A grammar does not change the route (any model's output is valid under it); the record says it was applied.
+  rec.grammar = !p->params.constraints.grammar.empty();
   if (req.true_label) {
     if (std::find(cfg_.categories.begin(), cfg_.categories.end(), *req.true_label) == cfg_.categories.end()) {
       std::string names;

@@ -46,14 +46,17 @@ std::vector<llama_token> accept_drafts(const std::function<const float *(int32_t
                                     : qd > 0 && sampler.uniform() < std::min(1.0, pd / qd);
     if (keep) {
       out.push_back(d);
+      sampler.accept(d); // the next position's distribution follows from it (penalties, grammar)
       ++n_accepted;
       continue;
     }
     out.push_back(p.size() == 1 ? p[0].id : draw_residual(sampler, p, q, d));
+    sampler.accept(out.back());
     return out;
   }
   // Every draft was kept: the target's prediction after the last one comes free.
   out.push_back(sampler.draw(sampler.distribution(logits_at(static_cast<int32_t>(drafts.size())))));
+  sampler.accept(out.back());
   return out;
 }
 

@@ -17,7 +17,19 @@ void OutputTracker::start(int32_t n_prompt_tokens, int32_t n_prefill_tokens_save
   t_prefill_ = Clock::now();
 }
 
-bool OutputTracker::emit(llama_token tok) {
+size_t OutputTracker::release_logprobs() {
+  size_t n = 0;
+  const size_t emitted = stream_.emitted().size();
+  while (!waiting_.empty() && covered_bytes_ + waiting_.front().piece.size() <= emitted) {
+    covered_bytes_ += waiting_.front().piece.size();
+    rec_.logprobs.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+    ++n;
+  }
+  return n;
+}
+
+bool OutputTracker::emit(llama_token tok, std::optional<TokenLogprob> logprob) {
   if (rec_.n_generated == 0) {
     t_decode_ = Clock::now();
     rec_.prefill_ms = ms_between(t_prefill_, t_decode_);
@@ -29,7 +41,10 @@ bool OutputTracker::emit(llama_token tok) {
   rec_.tokens.push_back(tok);
   ++rec_.n_generated;
   const std::string text = stream_.push(model_.token_to_piece(tok));
-  if (on_token_ && !on_token_(text, tok)) {
+  if (logprob) waiting_.push_back(std::move(*logprob));
+  const size_t n_released = release_logprobs();
+  const std::span<const TokenLogprob> released(rec_.logprobs.data() + rec_.logprobs.size() - n_released, n_released);
+  if (on_token_ && !on_token_(text, tok, released)) {
     rec_.finish_reason = FinishReason::cancelled;
     return false;
   }
@@ -53,7 +68,9 @@ bool OutputTracker::emit(llama_token tok) {
 GenerationRecord OutputTracker::finish() {
   if (rec_.n_generated > 0) rec_.decode_ms = ms_between(t_decode_, Clock::now());
   const std::string tail = stream_.finish();
-  if (!tail.empty() && on_token_) on_token_(tail, -1);
+  const size_t n_released = release_logprobs();
+  const std::span<const TokenLogprob> released(rec_.logprobs.data() + rec_.logprobs.size() - n_released, n_released);
+  if ((!tail.empty() || n_released > 0) && on_token_) on_token_(tail, -1, released);
   rec_.text = stream_.emitted();
   return std::move(rec_);
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <optional>
 
 #include "engine/generation.h"
 #include "engine/text_stream.h"
@@ -17,8 +19,9 @@ public:
 
   // Marks the start of prompt processing (prefill time runs from here to the first token).
   void start(int32_t n_prompt_tokens, int32_t n_prefill_tokens_saved);
-  // Takes the next generated token. Returns false when generation is over (record().finish_reason says why).
-  bool emit(llama_token token);
+  // Takes the next generated token (and its log-probability, when the params ask for them). Returns false when
+  // generation is over (record().finish_reason says why).
+  bool emit(llama_token token, std::optional<TokenLogprob> logprob = std::nullopt);
   // Flushes held-back text and closes the timings; returns the record.
   GenerationRecord finish();
 
@@ -32,6 +35,12 @@ private:
   uint32_t n_ctx_;
   TextStream stream_;
   GenerationRecord rec_;
+  // Log-probabilities wait here until the text they produced is emitted (text may be held back for a stop string,
+  // and what a stop string cuts never is): then they move to rec_.logprobs and go out with that text.
+  std::deque<TokenLogprob> waiting_;
+  size_t covered_bytes_ = 0; // bytes of emitted text whose tokens' log-probabilities went out
+  // Moves the waiting log-probabilities whose text is now emitted to the record; returns how many.
+  size_t release_logprobs();
   Clock::time_point t_prefill_, t_decode_;
 };
 

@@ -5,8 +5,8 @@
 
 namespace aio::engine {
 
-ProbSampler::ProbSampler(const SamplingParams &params, int32_t n_vocab)
-    : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
+ProbSampler::ProbSampler(const SamplingParams &params, int32_t n_vocab, std::unique_ptr<Constrainer> constraints)
+    : params_(params), n_vocab_(n_vocab), rng_(params.seed), constraints_(std::move(constraints)) {
   llama_sampler_chain_params cp = llama_sampler_chain_default_params();
   cp.no_perf = true;
   filter_.reset(llama_sampler_chain_init(cp));
@@ -15,16 +15,21 @@ ProbSampler::ProbSampler(const SamplingParams &params, int32_t n_vocab)
   if (!params.greedy()) llama_sampler_chain_add(filter_.get(), llama_sampler_init_temp(params.temperature));
 }
 
-TokenDistribution ProbSampler::distribution(const float *logits) {
+TokenDistribution ProbSampler::distribution(const float *raw) {
+  const float *logits = constraints_ ? constraints_->adjust(raw) : raw;
   if (params_.greedy()) {
-    const auto best = static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+    const llama_token best = constraints_ ? constraints_->best(logits)
+                                          : static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
     return {{best, logits[best], 1.0f}};
   }
   TokenDistribution cand(static_cast<size_t>(n_vocab_));
   for (llama_token t = 0; t < n_vocab_; ++t) cand[static_cast<size_t>(t)] = {t, logits[t], 0.0f};
   llama_token_data_array arr = {cand.data(), cand.size(), -1, false};
+  if (constraints_) constraints_->restrict(&arr); // the grammar first: the filters then choose among allowed tokens
   llama_sampler_apply(filter_.get(), &arr);
   cand.resize(arr.size); // the filters keep their survivors at the front
+  std::erase_if(cand, [](const llama_token_data &c) { return !std::isfinite(c.logit); }); // what the grammar refused
+  if (cand.empty()) return {{constraints_->best(logits), 0.0f, 1.0f}}; // nothing allowed: best() ends the output
   float max = -INFINITY;
   for (const auto &c : cand) max = std::max(max, c.logit);
   double sum = 0;

@@ -3,9 +3,11 @@
 // exactly the distribution make_sampler's final draw samples from; only the random stream differs.
 #pragma once
 
+#include <memory>
 #include <random>
 #include <vector>
 
+#include "engine/constrainer.h"
 #include "engine/sampling.h"
 
 namespace aio::engine {
@@ -14,10 +16,17 @@ using TokenDistribution = std::vector<llama_token_data>; // candidates with .p s
 
 class ProbSampler {
 public:
-  ProbSampler(const SamplingParams &params, int32_t n_vocab);
+  // `constraints` (may be null): the request's logit bias, penalties and grammar, applied before the filters.
+  ProbSampler(const SamplingParams &params, int32_t n_vocab, std::unique_ptr<Constrainer> constraints = nullptr);
 
-  // The distribution over the vocabulary that `params` define for these logits (greedy: the argmax with p = 1).
+  // The distribution over the vocabulary that `params` (and the constraints in their current state) define for these
+  // logits (greedy: the best allowed token with p = 1).
   TokenDistribution distribution(const float *logits);
+  // The token chosen at this position was `token`: advances the constraints (penalty counts, the grammar's state).
+  // Called for every emitted token, in order.
+  void accept(llama_token token) {
+    if (constraints_) constraints_->accept(token);
+  }
   // A token drawn from `dist`.
   llama_token draw(const TokenDistribution &dist);
   // A uniform draw in [0, 1).
@@ -29,6 +38,7 @@ private:
   int32_t n_vocab_;
   llama_sampler_ptr filter_;
   std::mt19937_64 rng_;
+  std::unique_ptr<Constrainer> constraints_;
 };
 
 // Probability of `token` in `dist` (0 when it is not a candidate).

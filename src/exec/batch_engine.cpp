@@ -210,9 +210,18 @@ Status BatchEngine::start_decoding(Slot &slot) {
   slot.out = std::make_unique<engine::OutputTracker>(model(), j.params, j.on_token, params_.n_ctx_per_slot);
   slot.out->start(static_cast<int32_t>(j.prompt.size()), n_saved);
   const int32_t n_vocab = model().info().n_vocab;
+  std::unique_ptr<engine::Constrainer> constraints;
+  if (j.params.constraints.any()) {
+    auto made = engine::Constrainer::create(model(), j.params.constraints);
+    if (!made) return made.status();
+    constraints = std::move(*made);
+  }
   switch (j.decoding.strategy) {
   case Strategy::plain:
-    slot.sampler = engine::make_sampler(j.params.sampling);
+    // Constrained requests choose through the ProbSampler, which applies the constraints; the rest keep llama.cpp's
+    // sampler chain (and greedy its plain argmax).
+    if (constraints) slot.prob = std::make_unique<engine::ProbSampler>(j.params.sampling, n_vocab, std::move(constraints));
+    else slot.sampler = engine::make_sampler(j.params.sampling);
     return {};
   case Strategy::pld:
     slot.proposer = &prompt_lookup_;
@@ -233,7 +242,7 @@ Status BatchEngine::start_decoding(Slot &slot) {
     break;
   }
   }
-  slot.prob = std::make_unique<engine::ProbSampler>(j.params.sampling, n_vocab);
+  slot.prob = std::make_unique<engine::ProbSampler>(j.params.sampling, n_vocab, std::move(constraints));
   slot.history = j.prompt;
   slot.proposer->begin(slot.seq, j.decoding.params, j.params.sampling);
   return {};
@@ -295,11 +304,12 @@ void BatchEngine::take_output(Slot &s, const float *first) {
   engine::GenerationRecord &rec = s.out->record();
   const int32_t n_vocab = model().info().n_vocab;
   std::vector<llama_token> tokens;
-  if (!s.speculative()) {
+  if (!s.speculative() && !s.prob) {
     tokens.push_back(s.job->params.sampling.greedy() ? engine::argmax(first, n_vocab)
                                                      : engine::sample_from(s.sampler.get(), first, n_vocab));
   } else if (s.proposal.tokens.empty()) {
     tokens.push_back(s.prob->draw(s.prob->distribution(first)));
+    s.prob->accept(tokens.back());
   } else {
     const int32_t k = static_cast<int32_t>(s.proposal.tokens.size());
     int32_t accepted = 0;
@@ -314,8 +324,13 @@ void BatchEngine::take_output(Slot &s, const float *first) {
     s.proposer->verified(s.seq, k, accepted, kept);
   }
   if (s.pending >= 0) rec.n_decode_steps += 1;
-  for (llama_token t : tokens) {
-    if (!s.out->emit(t)) {
+  const int32_t n_top = s.job->params.logprobs;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const llama_token t = tokens[i];
+    std::optional<engine::TokenLogprob> lp;
+    // Token i was chosen from the target's logits at row i of this step's output (the first row for plain decoding).
+    if (n_top >= 0) lp = engine::logprob_of(model(), i == 0 ? first : session_->logits(s.output_row + static_cast<int32_t>(i)), t, n_top);
+    if (!s.out->emit(t, std::move(lp))) {
       finish(s, s.out->finish());
       return;
     }

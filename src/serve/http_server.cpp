@@ -155,7 +155,8 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
     const RouteRecord route = channel->route().value_or(RouteRecord{});
     send_json(res, 200,
               completion_response(api, id, created, model, result->text, result->finish_reason,
-                                  {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result)),
+                                  {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
+                                  result->logprobs),
               route_headers(route));
     return;
   }
@@ -173,9 +174,15 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
   headers.emplace_back("Cache-Control", "no-cache");
   auto send = [&](const json &j) { return res.write_chunk("data: " + dump(j) + "\n\n"); };
   if (res.begin_stream(200, "text/event-stream", headers)) {
-    for (;;) {
+    // The API's order: the role first (chat), the prompt first (completions with echo), then the text.
+    bool open = api.endpoint == Endpoint::chat_completions ? send(role_chunk(id, created, model))
+                : api.echo ? send(stream_chunk(api, id, created, model, api.prompt, std::nullopt))
+                           : true;
+    size_t offset = api.echo ? api.prompt.size() : 0; // completions' logprobs count text offsets from here
+    while (open) {
       if (auto piece = channel->next(std::chrono::milliseconds(100))) {
-        if (!send(stream_chunk(api, id, created, model, *piece, std::nullopt))) break;
+        if (!send(stream_chunk(api, id, created, model, piece->text, std::nullopt, piece->logprobs, offset))) break;
+        offset += piece->text.size();
         continue;
       }
       if (res.client_gone()) break;
@@ -184,8 +191,9 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
       if (result) {
         json last = stream_chunk(api, id, created, model, "", result->finish_reason);
         last["aio"] = aio_object(route, *result);
-        if (api.include_usage) last["usage"] = Usage{result->n_prompt_tokens, result->n_generated}.to_json();
         send(last);
+        if (api.include_usage)
+          send(usage_chunk(api, id, created, model, Usage{result->n_prompt_tokens, result->n_generated}));
       } else {
         send(error_from_status(result.status()).to_json());
       }

@@ -1,5 +1,6 @@
 #include "serve/openai_json.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace aio::serve {
@@ -50,7 +51,53 @@ std::optional<ApiError> read_content(const json &content, const std::string &par
   return std::nullopt;
 }
 
+bool is_extension(const std::string &key) { return key == "aio" || key == "ignore_eos"; }
+
 } // namespace
+
+const std::vector<ApiField> &api_fields() {
+  static const std::vector<ApiField> fields = {
+      {"model", true, true, nullptr},
+      {"messages", true, false, nullptr},
+      {"prompt", false, true, nullptr},
+      {"max_tokens", true, true, nullptr},
+      {"max_completion_tokens", true, false, nullptr},
+      {"temperature", true, true, nullptr},
+      {"top_p", true, true, nullptr},
+      {"seed", true, true, nullptr},
+      {"stop", true, true, nullptr},
+      {"stream", true, true, nullptr},
+      {"stream_options", true, true, nullptr},
+      {"n", true, true, nullptr},
+      {"presence_penalty", true, true, nullptr},
+      {"frequency_penalty", true, true, nullptr},
+      {"logit_bias", true, true, nullptr},
+      {"logprobs", true, true, nullptr},
+      {"top_logprobs", true, false, nullptr},
+      {"echo", false, true, nullptr},
+      {"best_of", false, true, nullptr},
+      {"response_format", true, false, nullptr},
+      {"modalities", true, false, nullptr},
+      {"store", true, false, nullptr},
+      {"service_tier", true, false, nullptr},
+      {"user", true, true, nullptr},
+      {"safety_identifier", true, false, nullptr},
+      {"prompt_cache_key", true, false, nullptr},
+      {"metadata", true, false, nullptr},
+      {"tools", true, false, "tool calling is not supported by this server yet"},
+      {"tool_choice", true, false, "tool calling is not supported by this server yet"},
+      {"parallel_tool_calls", true, false, "tool calling is not supported by this server yet"},
+      {"functions", true, false, "'functions' is deprecated in the OpenAI API and not supported; use 'tools'"},
+      {"function_call", true, false, "'function_call' is deprecated in the OpenAI API and not supported; use 'tool_choice'"},
+      {"audio", true, false, "audio output is not supported: A-IO serves text models"},
+      {"prediction", true, false, "predicted outputs are not supported (A-IO picks its own speculation per request)"},
+      {"reasoning_effort", true, false, "reasoning effort is not supported: the served models have no reasoning mode"},
+      {"verbosity", true, false, "'verbosity' is not supported"},
+      {"web_search_options", true, false, "web search is not supported"},
+      {"suffix", false, true, "'suffix' (insertion) is not supported; send the prompt only"},
+  };
+  return fields;
+}
 
 json ApiError::to_json() const {
   return {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)},
@@ -76,6 +123,19 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   if (!j.is_object()) return bad("", "the request body must be a JSON object");
   out = ApiRequest{};
   out.endpoint = endpoint;
+  const bool chat = endpoint == Endpoint::chat_completions;
+  const char *api_name = chat ? "/v1/chat/completions" : "/v1/completions";
+  // Every field is honoured or refused: one this server would otherwise ignore is an error, as OpenAI's own API does.
+  for (const auto &[key, value] : j.items()) {
+    if (is_extension(key)) continue;
+    const auto &fields = api_fields();
+    const auto f = std::find_if(fields.begin(), fields.end(), [&](const ApiField &x) {
+      return key == x.name && (chat ? x.chat : x.completions);
+    });
+    if (f == fields.end())
+      return bad(key, "'" + key + "' is not a field of " + api_name + " (see the README's conformance table)");
+    if (f->refused != nullptr && !value.is_null()) return bad(key, f->refused);
+  }
 
   if (!j.contains("model") || !j["model"].is_string() || j["model"].get<std::string>().empty())
     return bad("model", "'model' is required: \"aio\" routes the request, a model name pins it");
@@ -117,7 +177,89 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   if (auto e = read_number(j, "temperature", 0.0, 2.0, temperature)) return e;
   if (auto e = read_number(j, "top_p", 1e-9, 1.0, top_p)) return e;
   if (auto e = read_int(j, "seed", INT64_MIN, INT64_MAX, seed)) return e;
-  if (auto e = read_int(j, "n", 1, 1, n)) return e; // one choice per request
+  if (j.contains("n") && j["n"].is_number_integer() && j["n"].get<int64_t>() > 1)
+    return bad("n", "'n' > 1 is not supported: one choice per request; send n requests (with different seeds)");
+  if (auto e = read_int(j, "n", 1, 1, n)) return e;
+  std::optional<int64_t> best_of;
+  if (auto e = read_int(j, "best_of", 1, 1, best_of)) return e;
+  std::optional<double> presence, frequency;
+  if (auto e = read_number(j, "presence_penalty", -2.0, 2.0, presence)) return e;
+  if (auto e = read_number(j, "frequency_penalty", -2.0, 2.0, frequency)) return e;
+  out.params.constraints.presence_penalty = static_cast<float>(presence.value_or(0.0));
+  out.params.constraints.frequency_penalty = static_cast<float>(frequency.value_or(0.0));
+  if (j.contains("logit_bias") && !j["logit_bias"].is_null()) {
+    const json &lb = j["logit_bias"];
+    if (!lb.is_object()) return bad("logit_bias", "'logit_bias' must map token ids (as strings) to a bias in -100..100");
+    for (const auto &[key, value] : lb.items()) {
+      size_t used = 0;
+      long long id = -1;
+      try {
+        id = std::stoll(key, &used);
+      } catch (const std::exception &) {
+      }
+      if (used != key.size() || id < 0 || id > INT32_MAX)
+        return bad("logit_bias", "'logit_bias' keys must be token ids, e.g. {\"50256\": -100} (got '" + key + "')");
+      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < -100 ||
+          value.get<double>() > 100)
+        return bad("logit_bias", "'logit_bias' values must be numbers between -100 and 100");
+      out.params.constraints.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
+    }
+  }
+  // logprobs: a boolean (chat, with top_logprobs alternatives) or the number of alternatives (completions).
+  if (chat) {
+    std::optional<int64_t> top;
+    if (auto e = read_int(j, "top_logprobs", 0, 20, top)) return e;
+    bool want = false;
+    if (j.contains("logprobs") && !j["logprobs"].is_null()) {
+      if (!j["logprobs"].is_boolean()) return bad("logprobs", "'logprobs' must be true or false");
+      want = j["logprobs"];
+    }
+    if (top && !want) return bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    if (want) out.params.logprobs = static_cast<int32_t>(top.value_or(0));
+  } else {
+    std::optional<int64_t> alternatives;
+    if (auto e = read_int(j, "logprobs", 0, 20, alternatives)) return e;
+    if (alternatives) out.params.logprobs = static_cast<int32_t>(*alternatives);
+    if (j.contains("echo") && !j["echo"].is_null()) {
+      if (!j["echo"].is_boolean()) return bad("echo", "'echo' must be true or false");
+      out.echo = j["echo"];
+    }
+    if (out.echo && alternatives)
+      return bad("echo", "'echo' with 'logprobs' (log-probabilities of the prompt's tokens) is not supported; "
+                         "send one or the other");
+  }
+  if (chat && j.contains("response_format") && !j["response_format"].is_null()) {
+    const json &rf = j["response_format"];
+    const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
+    if (type != "text" && type != "json_object" && type != "json_schema")
+      return bad("response_format", "'response_format' must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or "
+                                    "{\"type\": \"json_schema\", \"json_schema\": {\"name\": ..., \"schema\": {...}}}");
+    out.response_format = type;
+    if (type == "json_schema") {
+      const json *js = rf.contains("json_schema") ? &rf["json_schema"] : nullptr;
+      if (js == nullptr || !js->is_object() || !js->contains("name") || !(*js)["name"].is_string())
+        return bad("response_format.json_schema", "'response_format.json_schema' needs a 'name' and a 'schema'");
+      if (js->contains("schema") && !(*js)["schema"].is_object() && !(*js)["schema"].is_boolean())
+        return bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
+      out.response_schema = js->value("schema", json::object());
+    }
+  }
+  for (const char *key : {"user", "safety_identifier", "prompt_cache_key"})
+    if (j.contains(key) && !j[key].is_null() && !j[key].is_string())
+      return bad(key, std::string("'") + key + "' must be a string");
+  if (j.contains("metadata") && !j["metadata"].is_null()) {
+    const json &md = j["metadata"];
+    if (!md.is_object() || md.size() > 16 ||
+        std::any_of(md.begin(), md.end(), [](const json &v) { return !v.is_string(); }))
+      return bad("metadata", "'metadata' must be an object of up to 16 string values");
+  }
+  if (chat && j.contains("modalities") && !j["modalities"].is_null() && j["modalities"] != json::array({"text"}))
+    return bad("modalities", "'modalities' must be [\"text\"]: A-IO serves text models");
+  if (chat && j.contains("store") && !j["store"].is_null() && j["store"] != false)
+    return bad("store", "'store': true (keeping outputs for OpenAI's evals and distillation) is not supported");
+  if (chat && j.contains("service_tier") && !j["service_tier"].is_null() && j["service_tier"] != "auto" &&
+      j["service_tier"] != "default")
+    return bad("service_tier", "'service_tier' must be \"auto\" or \"default\": A-IO has one tier");
   out.params.max_tokens = static_cast<int32_t>(max_tokens.value_or(limits.default_max_tokens));
   out.params.max_tokens = std::min(out.params.max_tokens, limits.max_tokens_cap);
   // OpenAI's default temperature is 1; we default to greedy only when the client says 0.
@@ -148,8 +290,17 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
     if (!j["ignore_eos"].is_boolean()) return bad("ignore_eos", "'ignore_eos' must be true or false");
     out.params.ignore_eos = j["ignore_eos"];
   }
-  if (j.contains("stream_options") && j["stream_options"].is_object())
-    out.include_usage = j["stream_options"].value("include_usage", false);
+  if (j.contains("stream_options") && !j["stream_options"].is_null()) {
+    const json &so = j["stream_options"];
+    if (!so.is_object()) return bad("stream_options", "'stream_options' must be an object, e.g. {\"include_usage\": true}");
+    for (const auto &[key, value] : so.items()) {
+      if (key != "include_usage")
+        return bad("stream_options." + key, "'stream_options." + key + "' is not supported (known: include_usage)");
+      if (!value.is_boolean()) return bad("stream_options.include_usage", "'stream_options.include_usage' must be true or false");
+      out.include_usage = value;
+    }
+    if (!out.stream) return bad("stream_options", "'stream_options' is only allowed with 'stream': true");
+  }
   // A-IO's own extension: {"aio": {"label": "code"}} gives the request's true category (a shadow label).
   if (j.contains("aio") && !j["aio"].is_null()) {
     const json &a = j["aio"];
@@ -194,12 +345,48 @@ json Usage::to_json() const {
           {"total_tokens", prompt_tokens + completion_tokens}};
 }
 
+namespace {
+json bytes_of(const std::string &piece) {
+  json b = json::array();
+  for (unsigned char c : piece) b.push_back(static_cast<int>(c));
+  return b;
+}
+} // namespace
+
+json logprobs_json(const ApiRequest &req, std::span<const engine::TokenLogprob> logprobs, size_t text_offset) {
+  if (req.endpoint == Endpoint::chat_completions) {
+    json content = json::array();
+    for (const auto &lp : logprobs) {
+      json top = json::array();
+      for (const auto &alt : lp.top)
+        top.push_back({{"token", alt.piece}, {"logprob", alt.logprob}, {"bytes", bytes_of(alt.piece)}});
+      content.push_back({{"token", lp.piece}, {"logprob", lp.logprob}, {"bytes", bytes_of(lp.piece)}, {"top_logprobs", top}});
+    }
+    return {{"content", content}, {"refusal", nullptr}};
+  }
+  json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(), offsets = json::array();
+  size_t offset = text_offset;
+  for (const auto &lp : logprobs) {
+    tokens.push_back(lp.piece);
+    token_logprobs.push_back(lp.logprob);
+    json top = json::object();
+    for (const auto &alt : lp.top) top[alt.piece] = alt.logprob;
+    top_logprobs.push_back(top);
+    offsets.push_back(offset);
+    offset += lp.piece.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
+}
+
 json completion_response(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
-                         const std::string &text, engine::FinishReason finish, const Usage &usage, const json &aio) {
+                         const std::string &text, engine::FinishReason finish, const Usage &usage, const json &aio,
+                         std::span<const engine::TokenLogprob> logprobs) {
   const bool chat = req.endpoint == Endpoint::chat_completions;
-  json choice = {{"index", 0}, {"finish_reason", openai_finish_reason(finish)}, {"logprobs", nullptr}};
-  if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
+  const size_t offset = req.echo ? req.prompt.size() : 0;
+  json choice = {{"index", 0}, {"finish_reason", openai_finish_reason(finish)},
+                 {"logprobs", req.params.logprobs >= 0 ? logprobs_json(req, logprobs, offset) : json(nullptr)}};
+  if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+  else choice["text"] = req.echo ? req.prompt + text : text;
   return {{"id", id},
           {"object", chat ? "chat.completion" : "text_completion"},
           {"created", created},
@@ -210,16 +397,36 @@ json completion_response(const ApiRequest &req, const std::string &id, int64_t c
 }
 
 json stream_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
-                  const std::string &delta, std::optional<engine::FinishReason> finish) {
+                  const std::string &delta, std::optional<engine::FinishReason> finish,
+                  std::span<const engine::TokenLogprob> logprobs, size_t text_offset) {
   const bool chat = req.endpoint == Endpoint::chat_completions;
   json choice = {{"index", 0}, {"finish_reason", finish ? json(openai_finish_reason(*finish)) : json(nullptr)}};
   if (chat) choice["delta"] = finish ? json::object() : json{{"content", delta}};
   else choice["text"] = finish ? "" : delta;
+  choice["logprobs"] = req.params.logprobs >= 0 && !finish ? logprobs_json(req, logprobs, text_offset) : json(nullptr);
   return {{"id", id},
           {"object", chat ? "chat.completion.chunk" : "text_completion"},
           {"created", created},
           {"model", model},
           {"choices", json::array({choice})}};
+}
+
+} // namespace aio::serve
+
+namespace aio::serve {
+
+json role_chunk(const std::string &id, int64_t created, const std::string &model) {
+  json choice = {{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
+                 {"finish_reason", nullptr}};
+  return {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
+          {"choices", json::array({choice})}};
+}
+
+json usage_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
+                 const Usage &usage) {
+  const bool chat = req.endpoint == Endpoint::chat_completions;
+  return {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
+          {"model", model}, {"choices", json::array()}, {"usage", usage.to_json()}};
 }
 
 } // namespace aio::serve

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,22 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;              // stream_options.include_usage
   std::optional<std::string> label;        // aio.label: the request's true category (shadow trials, oracle)
+  bool echo = false;                       // completions: the prompt comes back before the completion
+  // response_format: "text", "json_object" or "json_schema" (with the schema); the service turns the last two into
+  // a grammar (params.constraints.grammar) with llama.cpp's JSON-schema conversion.
+  std::string response_format = "text";
+  nlohmann::json response_schema;
 };
+
+// Every top-level field of the two endpoints' request bodies, as OpenAI's API reference defines them, and what A-IO
+// does with it: honoured, or refused with a 400 that says why (never silently ignored). The README's conformance
+// table is this list; a test walks it against the live server.
+struct ApiField {
+  const char *name;
+  bool chat, completions;    // the endpoints that define it
+  const char *refused;       // nullptr when honoured; else why a request that uses it gets 400
+};
+const std::vector<ApiField> &api_fields();
 
 struct ApiError {
   int http_status = 400;
@@ -62,13 +78,26 @@ struct Usage {
   nlohmann::json to_json() const;
 };
 
-// A complete (non-streamed) response. `aio` is the route record object attached to every response.
+// A choice's `logprobs` object for these tokens: chat {"content": [{token, logprob, bytes, top_logprobs}]};
+// completions {tokens, token_logprobs, top_logprobs, text_offset}, offsets counted from `text_offset`.
+nlohmann::json logprobs_json(const ApiRequest &req, std::span<const engine::TokenLogprob> logprobs, size_t text_offset);
+
+// A complete (non-streamed) response. `aio` is the route record object attached to every response. With `echo` the
+// prompt precedes the text.
 nlohmann::json completion_response(const ApiRequest &req, const std::string &id, int64_t created,
                                    const std::string &model, const std::string &text, engine::FinishReason finish,
-                                   const Usage &usage, const nlohmann::json &aio);
+                                   const Usage &usage, const nlohmann::json &aio,
+                                   std::span<const engine::TokenLogprob> logprobs = {});
 
-// One streamed chunk: a text delta, or (finish set) the closing chunk of the choice.
+// One streamed chunk: a text delta (with its tokens' logprobs when asked for; offsets from `text_offset`), or
+// (finish set) the closing chunk of the choice.
 nlohmann::json stream_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
-                            const std::string &delta, std::optional<engine::FinishReason> finish);
+                            const std::string &delta, std::optional<engine::FinishReason> finish,
+                            std::span<const engine::TokenLogprob> logprobs = {}, size_t text_offset = 0);
+// The first chunk of a streamed chat answer: delta {"role": "assistant", "content": ""} (the API sends the role first).
+nlohmann::json role_chunk(const std::string &id, int64_t created, const std::string &model);
+// The chunk stream_options.include_usage asks for: after the finish chunk, with `choices: []`.
+nlohmann::json usage_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
+                           const Usage &usage);
 
 } // namespace aio::serve

@@ -21,6 +21,19 @@ json upstream_body(const ApiRequest &req, const std::string &model) {
   }
   if (!p.stop.empty()) body["stop"] = p.stop;
   if (p.ignore_eos) body["ignore_eos"] = true;
+  // What constrains tokens goes upstream as the request said it (the upstream decodes).
+  const TokenConstraints &c = p.constraints;
+  if (c.presence_penalty != 0.0f) body["presence_penalty"] = c.presence_penalty;
+  if (c.frequency_penalty != 0.0f) body["frequency_penalty"] = c.frequency_penalty;
+  if (!c.logit_bias.empty()) {
+    json bias = json::object();
+    for (const auto &[token, b] : c.logit_bias) bias[std::to_string(token)] = b;
+    body["logit_bias"] = bias;
+  }
+  if (req.response_format == "json_object") body["response_format"] = {{"type", "json_object"}};
+  if (req.response_format == "json_schema")
+    body["response_format"] = {{"type", "json_schema"},
+                               {"json_schema", {{"name", "response"}, {"strict", true}, {"schema", req.response_schema}}}};
   return body;
 }
 

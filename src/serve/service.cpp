@@ -1,5 +1,7 @@
 #include "serve/service.h"
 
+#include "serve/structured_output.h"
+
 namespace aio::serve {
 
 Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, const ServiceParams &params) {
@@ -91,7 +93,17 @@ void AioService::count_done(const RouteRecord &r, const Expected<engine::Generat
                                       {"status", std::to_string(http_status_of(result.status()))}});
 }
 
-void AioService::submit(const ApiRequest &api, const std::shared_ptr<StreamChannel> &channel) {
+void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamChannel> &channel) {
+  ApiRequest api = api_in;
+  // Structured outputs become a grammar the executor enforces (remote endpoints get response_format as sent).
+  if (api.response_format != "text") {
+    // json_object: any JSON object, as the API defines it (the schema of all objects).
+    const nlohmann::json schema =
+        api.response_format == "json_object" ? nlohmann::json{{"type", "object"}} : api.response_schema;
+    auto grammar = json_schema_grammar(schema.dump());
+    if (!grammar) return channel->finish(grammar.status());
+    api.params.constraints.grammar = std::move(*grammar);
+  }
   Request req;
   if (api.endpoint == Endpoint::chat_completions) req.messages = api.messages;
   else req.prompt = api.prompt;
@@ -110,12 +122,18 @@ void AioService::submit(const ApiRequest &api, const std::shared_ptr<StreamChann
     count_route(r);
     channel->set_route(r);
   };
-  cb.on_token = [channel](std::string_view piece, llama_token) { return channel->push(std::string(piece)); };
+  cb.on_token = [channel](std::string_view piece, llama_token, std::span<const engine::TokenLogprob> logprobs) {
+    return channel->push(std::string(piece), logprobs);
+  };
   cb.on_done = [this, channel, route](Expected<engine::GenerationRecord> result) {
     count_done(*route, result);
     channel->finish(std::move(result));
   };
   cb.forward = [this, api, channel, route, on_done = cb.on_done](const RouteRecord &r) {
+    if (api.params.logprobs >= 0 || api.echo)
+      return on_done(invalid_argument("model " + r.route.model + " is a remote endpoint, and log-probabilities and "
+                                      "echo are not relayed from remote endpoints yet; drop logprobs/echo or pin a "
+                                      "local model"));
     RemoteBackend &backend = *remotes_.at(r.route.model);
     RemoteJob job;
     job.request = api;

@@ -2,12 +2,12 @@
 
 namespace aio::serve {
 
-bool StreamChannel::push(std::string piece) {
+bool StreamChannel::push(std::string piece, std::span<const engine::TokenLogprob> logprobs) {
   {
     std::lock_guard lock(mu_);
     if (cancelled_) return false;
-    if (!streaming_ || piece.empty()) return true;
-    pieces_.push_back(std::move(piece));
+    if (!streaming_ || (piece.empty() && logprobs.empty())) return true;
+    pieces_.push_back({std::move(piece), {logprobs.begin(), logprobs.end()}});
   }
   cv_.notify_one();
   return true;
@@ -31,11 +31,11 @@ void StreamChannel::finish(Expected<engine::GenerationRecord> result) {
   cv_.notify_all();
 }
 
-std::optional<std::string> StreamChannel::next(std::chrono::milliseconds timeout) {
+std::optional<StreamPiece> StreamChannel::next(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, timeout, [&] { return !pieces_.empty() || result_.has_value(); });
   if (pieces_.empty()) return std::nullopt;
-  std::string piece = std::move(pieces_.front());
+  StreamPiece piece = std::move(pieces_.front());
   pieces_.pop_front();
   return piece;
 }

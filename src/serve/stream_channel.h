@@ -7,12 +7,20 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "aio/status.h"
 #include "engine/generation.h"
 
 namespace aio::serve {
+
+// One piece of streamed text and the log-probabilities of the tokens it completes (when the request asked for them).
+struct StreamPiece {
+  std::string text;
+  std::vector<engine::TokenLogprob> logprobs;
+};
 
 class StreamChannel {
 public:
@@ -22,14 +30,14 @@ public:
   explicit StreamChannel(bool streaming = true) : streaming_(streaming) {}
 
   // Engine side. push() returns false once the consumer has cancelled (the engine then stops generating).
-  bool push(std::string piece);
+  bool push(std::string piece, std::span<const engine::TokenLogprob> logprobs = {});
   // The request's route, once decided (before any text).
   void set_route(RouteRecord route);
   void finish(Expected<engine::GenerationRecord> result);
 
   // HTTP side. Waits up to `timeout` for the next piece; nullopt when none came in time or the stream is finished
   // (then done() is true and result() holds the outcome).
-  std::optional<std::string> next(std::chrono::milliseconds timeout);
+  std::optional<StreamPiece> next(std::chrono::milliseconds timeout);
   bool done() const;
   // Waits up to `timeout` until a piece is waiting or the stream has finished; true when one of them holds.
   bool wait_output(std::chrono::milliseconds timeout);
@@ -45,7 +53,7 @@ public:
 private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> pieces_;
+  std::deque<StreamPiece> pieces_;
   std::optional<Expected<engine::GenerationRecord>> result_;
   std::optional<RouteRecord> route_;
   bool cancelled_ = false;

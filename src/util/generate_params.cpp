@@ -13,6 +13,12 @@ Status SamplingParams::validate() const {
 
 Status GenerateParams::validate() const {
   if (max_tokens < 1) return invalid_argument("max_tokens must be at least 1");
+  if (logprobs < -1 || logprobs > 20) return invalid_argument("logprobs must be -1 (none) or 0..20 alternatives");
+  for (float p : {constraints.presence_penalty, constraints.frequency_penalty})
+    if (!std::isfinite(p) || p < -2.0f || p > 2.0f) return invalid_argument("penalties must be between -2 and 2");
+  for (const auto &[token, bias] : constraints.logit_bias)
+    if (token < 0 || !std::isfinite(bias) || bias < -100.0f || bias > 100.0f)
+      return invalid_argument("logit_bias maps token ids (>= 0) to a bias between -100 and 100");
   return sampling.validate();
 }
 

@@ -29,6 +29,7 @@ nlohmann::json route_record_json(const RouteRecord &r) {
                  {"generated", g.n_generated},  {"drafted", g.n_drafted},
                  {"accepted", g.n_accepted}};
   if (!r.true_label.empty()) j["true_label"] = r.true_label;
+  if (r.grammar) j["route"]["grammar"] = true;
   if (r.route.strategy == Strategy::draft) j["route"]["draft_model"] = r.route.draft_model;
   if (r.route.strategy == Strategy::pld) {
     j["route"]["pld_window"] = r.route.params.pld_window;
@@ -86,6 +87,7 @@ Expected<RouteRecord> route_record_from_json(const nlohmann::json &j) {
   r.route.strategy = *s;
   if (route.contains("draft_model")) AIO_RETURN_IF_ERROR(read(route, "draft_model", w + ".route", r.route.draft_model));
   if (j.contains("true_label")) AIO_RETURN_IF_ERROR(read(j, "true_label", w, r.true_label));
+  if (route.contains("grammar")) AIO_RETURN_IF_ERROR(read(route, "grammar", w + ".route", r.grammar));
   const nlohmann::json &t = j.contains("timings_ms") ? j["timings_ms"] : nlohmann::json::object();
   for (auto [key, field] : {std::pair{"template", &r.probe.template_ms}, {"probe_wait", &r.probe.wait_ms},
                             {"probe", &r.probe.probe_ms}, {"route", &r.route_ms}, {"switch", &r.switch_ms}})

@@ -24,7 +24,7 @@ Job job_for(const engine::Model &m, const std::string &text, int n, Outcome &o) 
   Job j;
   j.prompt = *m.tokenize(text);
   j.params = greedy(n);
-  j.on_token = [&o](std::string_view piece, llama_token) {
+  j.on_token = [&o](std::string_view piece, llama_token, auto) {
     o.streamed += piece;
     return true;
   };
@@ -149,7 +149,7 @@ TEST_F(BatchEngineTest, CancellationFreesTheSlot) {
   Outcome o;
   Job j = job_for(*model_, "cancel me", 100, o);
   int calls = 0;
-  j.on_token = [&](std::string_view, llama_token) { return ++calls < 4; };
+  j.on_token = [&](std::string_view, llama_token, auto) { return ++calls < 4; };
   ASSERT_TRUE(engine_->submit(std::move(j)));
   drain();
   ASSERT_TRUE(o.result.ok());

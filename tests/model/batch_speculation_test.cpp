@@ -59,7 +59,7 @@ protected:
     j.params = std::move(params);
     j.decoding.strategy = s;
     if (auto d = drafters_.find(drafter); d != drafters_.end()) j.decoding.draft_model = d->second;
-    j.on_token = [&o](std::string_view piece, llama_token) {
+    j.on_token = [&o](std::string_view piece, llama_token, auto) {
       o.streamed += piece;
       return true;
     };

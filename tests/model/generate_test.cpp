@@ -90,7 +90,7 @@ TEST_F(GenerateTest, StopStringCutsTheOutput) {
 TEST_F(GenerateTest, StreamedPiecesAddUpToTheText) {
   std::string streamed;
   int calls = 0;
-  const auto r = run(*session_, "Stream this:", greedy(16), [&](std::string_view piece, llama_token) {
+  const auto r = run(*session_, "Stream this:", greedy(16), [&](std::string_view piece, llama_token, auto) {
     streamed += piece;
     ++calls;
     return true;
@@ -101,7 +101,7 @@ TEST_F(GenerateTest, StreamedPiecesAddUpToTheText) {
 
 TEST_F(GenerateTest, CallbackCanCancel) {
   int calls = 0;
-  const auto r = run(*session_, "Cancel me", greedy(50), [&](std::string_view, llama_token) { return ++calls < 5; });
+  const auto r = run(*session_, "Cancel me", greedy(50), [&](std::string_view, llama_token, auto) { return ++calls < 5; });
   EXPECT_EQ(r.finish_reason, FinishReason::cancelled);
   EXPECT_EQ(r.n_generated, 5);
 }

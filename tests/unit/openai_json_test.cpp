@@ -1,7 +1,12 @@
 // The OpenAI wire format: valid requests parse to what the engine needs; each bad field is named in a 400.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <sstream>
+
 #include "serve/openai_json.h"
+#include "support/paths.h"
 
 namespace aio::serve {
 namespace {
@@ -116,6 +121,97 @@ TEST(OpenAiJson, ResponsesAndChunks) {
   EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
   const auto comp = parse_ok(R"({"model": "aio", "prompt": "x"})", Endpoint::completions);
   EXPECT_EQ(completion_response(comp, "c", 1, "aio", "t", engine::FinishReason::end_of_generation, {}, {})["choices"][0]["text"], "t");
+}
+
+TEST(OpenAiJson, NewFieldsParseToTheEngineParams) {
+  const auto chat = parse_ok(R"({"model": "aio", "messages": [{"role": "user", "content": "x"}], "logprobs": true,
+      "top_logprobs": 3, "presence_penalty": 0.5, "frequency_penalty": -1, "logit_bias": {"42": -100, "7": 5.5},
+      "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}},
+      "user": "u1", "metadata": {"k": "v"}, "store": false, "modalities": ["text"]})");
+  EXPECT_EQ(chat.params.logprobs, 3);
+  EXPECT_FLOAT_EQ(chat.params.constraints.presence_penalty, 0.5f);
+  EXPECT_FLOAT_EQ(chat.params.constraints.frequency_penalty, -1.0f);
+  EXPECT_EQ(chat.params.constraints.logit_bias.size(), 2u);
+  EXPECT_EQ(chat.response_format, "json_schema");
+  EXPECT_EQ(chat.response_schema, nlohmann::json({{"type", "object"}}));
+  const auto comp = parse_ok(R"({"model": "aio", "prompt": "x", "logprobs": 2})", Endpoint::completions);
+  EXPECT_EQ(comp.params.logprobs, 2);
+  EXPECT_TRUE(parse_ok(R"({"model": "aio", "prompt": "x", "echo": true})", Endpoint::completions).echo);
+}
+
+TEST(OpenAiJson, UnknownAndUnsupportedFieldsAreRefusedNotIgnored) {
+  const std::string chat = R"({"model": "aio", "messages": [{"role": "user", "content": "x"}], )";
+  struct Case {
+    std::string body, param;
+    Endpoint e = Endpoint::chat_completions;
+  };
+  for (const Case &c : std::vector<Case>{
+           {chat + R"("frobnicate": 1})", "frobnicate"},
+           {chat + R"("tools": []})", "tools"},
+           {chat + R"("audio": {}})", "audio"},
+           {chat + R"("top_logprobs": 2})", "top_logprobs"},
+           {chat + R"("logit_bias": {"x": 1}})", "logit_bias"},
+           {chat + R"("logit_bias": {"1": 101}})", "logit_bias"},
+           {chat + R"("presence_penalty": 3})", "presence_penalty"},
+           {chat + R"("response_format": {"type": "xml"}})", "response_format"},
+           {chat + R"("modalities": ["audio"]})", "modalities"},
+           {chat + R"("store": true})", "store"},
+           {chat + R"("stream_options": {"include_usage": true}})", "stream_options"},
+           {chat + R"("echo": true})", "echo"},
+           {R"({"model": "aio", "prompt": "x", "suffix": "y"})", "suffix", Endpoint::completions},
+           {R"({"model": "aio", "prompt": "x", "echo": true, "logprobs": 1})", "echo", Endpoint::completions},
+           {R"({"model": "aio", "prompt": "x", "best_of": 3})", "best_of", Endpoint::completions},
+           {R"({"model": "aio", "prompt": "x", "top_logprobs": 3})", "top_logprobs", Endpoint::completions},
+       }) {
+    const ApiError e = parse_err(c.body, c.e);
+    EXPECT_EQ(e.http_status, 400) << c.body;
+    EXPECT_EQ(e.param, c.param) << c.body << " -> " << e.message;
+  }
+}
+
+TEST(OpenAiJson, LogprobsAndTheStreamsFirstAndLastChunks) {
+  const auto chat = parse_ok(R"({"model": "aio", "messages": [{"role": "user", "content": "x"}], "logprobs": true,
+                                 "top_logprobs": 1})");
+  std::vector<engine::TokenLogprob> lps = {{5, "he", -0.5f, {{5, "he", -0.5f}}}, {6, "llo", -1.0f, {{6, "llo", -1.0f}}}};
+  auto r = completion_response(chat, "id", 1, "aio", "hello", engine::FinishReason::max_tokens, {1, 2}, {}, lps);
+  const auto &content = r["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 2u);
+  EXPECT_EQ(content[1]["token"], "llo");
+  EXPECT_FLOAT_EQ(content[1]["logprob"].get<float>(), -1.0f);
+  EXPECT_EQ(content[1]["bytes"], nlohmann::json::array({'l', 'l', 'o'}));
+  EXPECT_EQ(content[0]["top_logprobs"][0]["token"], "he");
+  EXPECT_EQ(role_chunk("id", 1, "aio")["choices"][0]["delta"]["role"], "assistant");
+  auto usage = usage_chunk(chat, "id", 1, "aio", {3, 4});
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["total_tokens"], 7);
+  const auto comp = parse_ok(R"({"model": "aio", "prompt": "hi ", "logprobs": 1})", Endpoint::completions);
+  auto c = completion_response(comp, "id", 1, "aio", "hello", engine::FinishReason::max_tokens, {1, 2}, {}, lps);
+  EXPECT_EQ(c["choices"][0]["logprobs"]["tokens"], nlohmann::json::array({"he", "llo"}));
+  EXPECT_EQ(c["choices"][0]["logprobs"]["text_offset"], nlohmann::json::array({0, 2}));
+  EXPECT_FLOAT_EQ(c["choices"][0]["logprobs"]["top_logprobs"][1]["llo"].get<float>(), -1.0f);
+}
+
+// The README's conformance table is the server's own field list: same fields, same endpoints, same verdicts.
+TEST(OpenAiJson, ReadmeConformanceTableIsTheFieldList) {
+  std::ifstream in(std::string(AIO_SOURCE_DIR) + "/README.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  const size_t a = readme.find("<!-- conformance-table -->"), b = readme.find("<!-- /conformance-table -->");
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  const std::string table = readme.substr(a, b - a);
+  const std::regex row(R"(\| `(\w+)` \| (yes|-) \| (yes|-) \| (honoured|refused \(400\)) \|)");
+  std::vector<std::string> rows;
+  for (auto it = std::sregex_iterator(table.begin(), table.end(), row); it != std::sregex_iterator(); ++it) {
+    const auto &m = *it;
+    rows.push_back(m[1].str() + " " + m[2].str() + " " + m[3].str() + " " + m[4].str());
+  }
+  std::vector<std::string> fields;
+  for (const ApiField &f : api_fields())
+    fields.push_back(std::string(f.name) + " " + (f.chat ? "yes" : "-") + " " + (f.completions ? "yes" : "-") + " " +
+                     (f.refused ? "refused (400)" : "honoured"));
+  EXPECT_EQ(rows, fields);
 }
 
 } // namespace

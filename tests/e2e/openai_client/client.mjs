@@ -42,6 +42,49 @@ check('a bad request surfaces as the client\'s BadRequestError naming the field'
     client.chat.completions.create({ model: 'aio', messages: [{ role: 'user', content: 'x' }], top_p: 7 }),
     (e) => e.status === 400 && e.error?.param === 'top_p');
 });
+check('logprobs with top_logprobs, streamed and not, agree', async () => {
+  const body = { model: 'small', messages: [{ role: 'user', content: 'Say something.' }], max_tokens: 6,
+                 temperature: 0, logprobs: true, top_logprobs: 2 };
+  const r = await client.chat.completions.create(body);
+  const content = r.choices[0].logprobs.content;
+  assert.equal(content.map((t) => t.token).join(''), r.choices[0].message.content);
+  for (const t of content) {
+    assert.ok(t.logprob <= 0);
+    assert.equal(t.top_logprobs.length, 2);
+    assert.equal(t.top_logprobs[0].token, t.token); // greedy: the chosen token is the most likely
+    assert.deepEqual(t.bytes, [...Buffer.from(t.token)]);
+  }
+  const stream = await client.chat.completions.create({ ...body, stream: true });
+  const streamed = [];
+  for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+  assert.deepEqual(streamed.map((t) => [t.token, t.logprob.toFixed(4)]), content.map((t) => [t.token, t.logprob.toFixed(4)]));
+});
+check('json_schema output parses and validates against its schema', async () => {
+  const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer' } },
+                   required: ['name', 'age'], additionalProperties: false };
+  const r = await client.chat.completions.create({
+    model: 'aio', messages: [{ role: 'user', content: 'Describe a person as JSON.' }], max_tokens: 200, temperature: 0,
+    response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } },
+  });
+  assert.equal(r.choices[0].finish_reason, 'stop', 'the grammar is finite here: the answer must complete');
+  const value = JSON.parse(r.choices[0].message.content);
+  assert.deepEqual(Object.keys(value).sort(), ['age', 'name']);
+  assert.equal(typeof value.name, 'string');
+  assert.ok(Number.isInteger(value.age));
+  assert.equal(r.aio.route.grammar, true);
+});
+check('streaming with include_usage: role first, usage in a last chunk with no choices', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'small', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0, stream: true,
+    stream_options: { include_usage: true },
+  });
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+  const last = chunks[chunks.length - 1];
+  assert.deepEqual(last.choices, []);
+  assert.equal(last.usage.completion_tokens, 4);
+});
 
 let passed = 0, failed = 0;
 for (const [name, fn] of checks) {

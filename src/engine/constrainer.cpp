@@ -1,0 +1,80 @@
+#include "engine/constrainer.h"
+
+#include <cmath>
+
+#include "engine/model.h"
+
+namespace aio::engine {
+
+Constrainer::Constrainer(const Model &model, const TokenConstraints &constraints)
+    : model_(model), c_(constraints), n_vocab_(model.info().n_vocab) {}
+
+Expected<std::unique_ptr<Constrainer>> Constrainer::create(const Model &model, const TokenConstraints &constraints) {
+  std::unique_ptr<Constrainer> c(new Constrainer(model, constraints));
+  for (const auto &[token, bias] : constraints.logit_bias)
+    if (token < 0 || token >= c->n_vocab_)
+      return invalid_argument("logit_bias names token " + std::to_string(token) + ", but " + model.info().name +
+                              " has token ids 0.." + std::to_string(c->n_vocab_ - 1));
+  if (!constraints.grammar.empty()) {
+    c->grammar_.reset(llama_sampler_init_grammar(model.vocab(), constraints.grammar.c_str(), "root"));
+    if (!c->grammar_)
+      return invalid_argument("the grammar does not parse (llama.cpp's GBNF; a JSON schema it was made from may use "
+                              "features it cannot express)");
+  }
+  return c;
+}
+
+const float *Constrainer::adjust(const float *logits) {
+  if (c_.logit_bias.empty() && counts_.empty()) return logits;
+  adjusted_.assign(logits, logits + n_vocab_);
+  for (const auto &[token, bias] : c_.logit_bias) adjusted_[static_cast<size_t>(token)] += bias;
+  // OpenAI's definition: logit - count * frequency_penalty - (count > 0) * presence_penalty.
+  for (const auto &[token, count] : counts_)
+    adjusted_[static_cast<size_t>(token)] -= static_cast<float>(count) * c_.frequency_penalty + c_.presence_penalty;
+  return adjusted_.data();
+}
+
+bool Constrainer::allows(llama_token token) {
+  if (!grammar_) return true;
+  llama_token_data one{token, 0.0f, 0.0f};
+  llama_token_data_array array{&one, 1, -1, false};
+  llama_sampler_apply(grammar_.get(), &array);
+  return std::isfinite(one.logit);
+}
+
+void Constrainer::restrict(llama_token_data_array *candidates) {
+  if (grammar_) llama_sampler_apply(grammar_.get(), candidates);
+}
+
+llama_token Constrainer::best(const float *adjusted) {
+  llama_token top = 0;
+  for (llama_token t = 1; t < n_vocab_; ++t)
+    if (adjusted[t] > adjusted[top]) top = t;
+  // The unconstrained best is usually allowed (llama-server checks it first too): one token instead of the vocabulary.
+  if (allows(top)) return top;
+  candidates_.resize(static_cast<size_t>(n_vocab_));
+  for (llama_token t = 0; t < n_vocab_; ++t) candidates_[static_cast<size_t>(t)] = {t, adjusted[t], 0.0f};
+  llama_token_data_array array{candidates_.data(), candidates_.size(), -1, false};
+  restrict(&array);
+  llama_token chosen = -1;
+  for (size_t i = 0; i < array.size; ++i)
+    if (std::isfinite(array.data[i].logit) && (chosen < 0 || array.data[i].logit > adjusted[chosen]))
+      chosen = array.data[i].id;
+  // Nothing allowed cannot happen with a well-formed grammar (when it is complete, end-of-generation is allowed);
+  // should it, end the output rather than break the grammar.
+  return chosen >= 0 ? chosen : llama_vocab_eos(model_.vocab());
+}
+
+void Constrainer::accept(llama_token token) {
+  if (c_.presence_penalty != 0.0f || c_.frequency_penalty != 0.0f) ++counts_[token];
+  // End of generation ends the output: the grammar needs no more (and llama.cpp aborts on one it did not allow).
+  if (!grammar_ || model_.is_end_of_generation(token)) return;
+  try {
+    llama_sampler_accept(grammar_.get(), token);
+  } catch (const std::exception &) {
+    // Only tokens the grammar allowed reach here; should one still not fit, the next restrict() shows it as no
+    // allowed token at all, and best() ends the output.
+  }
+}
+
+} // namespace aio::engine
