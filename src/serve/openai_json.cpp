@@ -126,7 +126,9 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   const bool chat = endpoint == Endpoint::chat_completions;
   const char *api_name = chat ? "/v1/chat/completions" : "/v1/completions";
   // Every field is honoured or refused: one this server would otherwise ignore is an error, as OpenAI's own API does.
-  for (const auto &[key, value] : j.items()) {
+  for (const auto &item : j.items()) {
+    const std::string &key = item.key(); // not a structured binding: clang 14 cannot capture those in the lambda
+    const json &value = item.value();
     if (is_extension(key)) continue;
     const auto &fields = api_fields();
     const auto f = std::find_if(fields.begin(), fields.end(), [&](const ApiField &x) {
