@@ -12,7 +12,7 @@ std::vector<std::string> events(const std::vector<std::string_view> &pieces) {
   for (const auto piece : pieces)
     reader.feed(piece, [&](const aio::serve::UpstreamEvent &e) {
       out.push_back(e.text + "|" + e.finish_reason.value_or("-") + "|" + e.error.value_or("-") + "|" +
-                    (e.done ? "done" : "") + "|" + (e.usage ? std::to_string(e.usage->completion_tokens) : "-"));
+                    (e.done ? "done" : "") + "|" + (e.usage ? std::to_string(e.usage->completion_tokens) : "-") + "|" + std::to_string(e.logprobs.size()));
       return true;
     });
   return out;

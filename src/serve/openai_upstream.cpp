@@ -30,6 +30,14 @@ json upstream_body(const ApiRequest &req, const std::string &model) {
     for (const auto &[token, b] : c.logit_bias) bias[std::to_string(token)] = b;
     body["logit_bias"] = bias;
   }
+  if (p.logprobs >= 0) { // relayed back to the client (SseReader reads them from each event)
+    if (req.endpoint == Endpoint::chat_completions) {
+      body["logprobs"] = true;
+      body["top_logprobs"] = p.logprobs;
+    } else {
+      body["logprobs"] = p.logprobs;
+    }
+  }
   if (req.response_format == "json_object") body["response_format"] = {{"type", "json_object"}};
   if (req.response_format == "json_schema")
     body["response_format"] = {{"type", "json_schema"},
@@ -38,6 +46,49 @@ json upstream_body(const ApiRequest &req, const std::string &model) {
 }
 
 namespace {
+
+// A token's text as the upstream gave it: its bytes when it sent them (exact for partial UTF-8), else the string.
+std::string token_text(const json &entry) {
+  if (entry.contains("bytes") && entry["bytes"].is_array()) {
+    std::string s;
+    for (const json &b : entry["bytes"])
+      if (b.is_number_integer() && b.get<int64_t>() >= 0 && b.get<int64_t>() < 256) s.push_back(static_cast<char>(b.get<int>()));
+    return s;
+  }
+  return entry.contains("token") && entry["token"].is_string() ? entry["token"].get<std::string>() : std::string();
+}
+
+float number_or(const json &j, float fallback) { return j.is_number() ? j.get<float>() : fallback; }
+
+// choices[0].logprobs in either shape: chat {"content": [...]}, completions {"tokens", "token_logprobs", ...}.
+std::vector<engine::TokenLogprob> parse_logprobs(const json &lp) {
+  std::vector<engine::TokenLogprob> out;
+  if (!lp.is_object()) return out;
+  if (lp.contains("content") && lp["content"].is_array()) {
+    for (const json &e : lp["content"]) {
+      if (!e.is_object()) continue;
+      engine::TokenLogprob t;
+      t.piece = token_text(e);
+      t.logprob = number_or(e.value("logprob", json()), 0.0f);
+      if (e.contains("top_logprobs") && e["top_logprobs"].is_array())
+        for (const json &a : e["top_logprobs"])
+          if (a.is_object()) t.top.push_back({-1, token_text(a), number_or(a.value("logprob", json()), 0.0f)});
+      out.push_back(std::move(t));
+    }
+  } else if (lp.contains("tokens") && lp["tokens"].is_array()) {
+    const json &tokens = lp["tokens"];
+    const json lps = lp.value("token_logprobs", json::array()), tops = lp.value("top_logprobs", json::array());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      engine::TokenLogprob t;
+      t.piece = tokens[i].is_string() ? tokens[i].get<std::string>() : std::string();
+      t.logprob = lps.is_array() && i < lps.size() ? number_or(lps[i], 0.0f) : 0.0f;
+      if (tops.is_array() && i < tops.size() && tops[i].is_object())
+        for (const auto &[piece, v] : tops[i].items()) t.top.push_back({-1, piece, number_or(v, 0.0f)});
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
 
 UpstreamEvent parse_event(std::string_view data) {
   UpstreamEvent ev;
@@ -62,6 +113,7 @@ UpstreamEvent parse_event(std::string_view data) {
     else if (c.contains("text") && c["text"].is_string())
       ev.text = c["text"].get<std::string>();
     if (c.contains("finish_reason") && c["finish_reason"].is_string()) ev.finish_reason = c["finish_reason"];
+    if (c.contains("logprobs")) ev.logprobs = parse_logprobs(c["logprobs"]);
   }
   if (j.contains("usage") && j["usage"].is_object()) {
     Usage u;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,7 @@ struct UpstreamEvent {
   std::optional<std::string> finish_reason;  // "stop", "length", ...
   std::optional<Usage> usage;                // sent with the last chunk when stream_options.include_usage
   std::optional<std::string> error;          // an error object's message, sent mid-stream
+  std::vector<engine::TokenLogprob> logprobs; // the delta's tokens' log-probabilities (token ids unknown: -1)
   bool done = false;                         // `data: [DONE]`
 };
 

@@ -107,10 +107,11 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
         error = ev.error;
         return false;
       }
-      if (!ev.text.empty()) {
+      if (!ev.text.empty() || !ev.logprobs.empty()) {
         if (n_chunks++ == 0) t_first = Clock::now();
         rec.text += ev.text;
-        if (!job.on_text(ev.text)) {
+        rec.logprobs.insert(rec.logprobs.end(), ev.logprobs.begin(), ev.logprobs.end());
+        if (!job.on_text(ev.text, ev.logprobs)) {
           cancelled = true;
           return false;
         }
@@ -164,6 +165,10 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
                        std::to_string(n_chunks) + " pieces");
   }
   if (!saw_usage) rec.n_generated = n_chunks; // servers that send no usage: one chunk per token is the norm
+  // Asked for log-probabilities and got text without them: the upstream ignored the field. Say so, never answer
+  // with an empty list as if there were none.
+  if (!cancelled && api.params.logprobs >= 0 && rec.logprobs.empty() && !rec.text.empty())
+    return unavailable(where + " did not return log-probabilities, which the request asked for");
   rec.prefill_ms = ms_between(t_start, n_chunks > 0 ? t_first : t_end);
   rec.decode_ms = n_chunks > 0 ? ms_between(t_first, t_end) : 0;
   return rec;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -18,7 +19,7 @@ namespace aio::serve {
 
 struct RemoteJob {
   ApiRequest request;
-  std::function<bool(std::string_view text)> on_text;             // false cancels (the client went away)
+  std::function<bool(std::string_view text, std::span<const engine::TokenLogprob> logprobs)> on_text;             // false cancels (the client went away)
   std::function<void(Expected<engine::GenerationRecord>)> on_done; // exactly once
 };
 

@@ -130,14 +130,12 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     channel->finish(std::move(result));
   };
   cb.forward = [this, api, channel, route, on_done = cb.on_done](const RouteRecord &r) {
-    if (api.params.logprobs >= 0 || api.echo)
-      return on_done(invalid_argument("model " + r.route.model + " is a remote endpoint, and log-probabilities and "
-                                      "echo are not relayed from remote endpoints yet; drop logprobs/echo or pin a "
-                                      "local model"));
     RemoteBackend &backend = *remotes_.at(r.route.model);
     RemoteJob job;
     job.request = api;
-    job.on_text = [channel](std::string_view piece) { return channel->push(std::string(piece)); };
+    job.on_text = [channel](std::string_view piece, std::span<const engine::TokenLogprob> logprobs) {
+      return channel->push(std::string(piece), logprobs);
+    };
     job.on_done = on_done;
     if (!backend.submit(std::move(job)))
       on_done(resource_exhausted("model " + r.route.model + " is at capacity (" +

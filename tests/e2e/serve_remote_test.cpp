@@ -82,6 +82,42 @@ TEST(ServeRemote, ForwardsToLlamaServerIncludingStreaming) {
   EXPECT_EQ(local->status, 200);
   EXPECT_EQ(json::parse(local->body)["aio"]["route"]["model"], "small");
 
+  // Log-probabilities come back from the remote model as it computed them, streamed and not; echo works too.
+  json lp_body = body_for("large", kMath, 8);
+  lp_body["logprobs"] = true;
+  lp_body["top_logprobs"] = 2;
+  auto via = s.chat(lp_body);
+  auto straight = direct.Post("/v1/chat/completions", lp_body.dump(), "application/json");
+  ASSERT_TRUE(via && straight);
+  ASSERT_EQ(via->status, 200) << via->body;
+  const json vj = json::parse(via->body), sj = json::parse(straight->body);
+  const json &content = vj["choices"][0]["logprobs"]["content"];
+  ASSERT_FALSE(content.empty());
+  ASSERT_EQ(content.size(), sj["choices"][0]["logprobs"]["content"].size());
+  std::string joined;
+  for (size_t i = 0; i < content.size(); ++i) {
+    joined += content[i]["token"].get<std::string>();
+    EXPECT_NEAR(content[i]["logprob"].get<double>(), sj["choices"][0]["logprobs"]["content"][i]["logprob"].get<double>(), 1e-4);
+    EXPECT_EQ(content[i]["top_logprobs"].size(), 2u);
+  }
+  EXPECT_EQ(joined, vj["choices"][0]["message"]["content"].get<std::string>());
+  lp_body["stream"] = true;
+  auto via_stream = s.chat(lp_body);
+  ASSERT_TRUE(via_stream);
+  size_t streamed = 0;
+  for (size_t pos = 0; (pos = via_stream->body.find("data: {", pos)) != std::string::npos; ++pos) {
+    const size_t end = via_stream->body.find("\n", pos);
+    const json chunk = json::parse(via_stream->body.substr(pos + 6, end - pos - 6));
+    if (!chunk["choices"].empty() && chunk["choices"][0]["logprobs"].is_object())
+      streamed += chunk["choices"][0]["logprobs"]["content"].size();
+  }
+  EXPECT_EQ(streamed, content.size());
+  auto echoed = s.client->Post("/v1/completions", R"({"model": "large", "prompt": "def f(", "max_tokens": 3, "echo": true})",
+                               "application/json");
+  ASSERT_TRUE(echoed);
+  ASSERT_EQ(echoed->status, 200) << echoed->body;
+  EXPECT_EQ(json::parse(echoed->body)["choices"][0]["text"].get<std::string>().rfind("def f(", 0), 0u);
+
   s.proc->send_signal(SIGTERM);
   EXPECT_EQ(s.proc->wait(), 0);
 }

@@ -88,5 +88,41 @@ TEST(OpenAiUpstream, StoppingTheReaderStopsAtThatEvent) {
   EXPECT_EQ(seen, 1);
 }
 
+TEST(OpenAiUpstream, LogprobsAndStructuredOutputsGoUpAndComeBack) {
+  ApiRequest chat;
+  chat.endpoint = Endpoint::chat_completions;
+  chat.messages = {{"user", "x"}};
+  chat.params.logprobs = 2;
+  chat.response_format = "json_schema";
+  chat.response_schema = {{"type", "object"}};
+  chat.params.constraints.logit_bias = {{7, -100.0f}};
+  const json body = upstream_body(chat, "m");
+  EXPECT_EQ(body["logprobs"], true);
+  EXPECT_EQ(body["top_logprobs"], 2);
+  EXPECT_EQ(body["response_format"]["json_schema"]["schema"], json({{"type", "object"}}));
+  EXPECT_EQ(body["logit_bias"]["7"], -100.0);
+  ApiRequest comp;
+  comp.endpoint = Endpoint::completions;
+  comp.prompt = "x";
+  comp.params.logprobs = 1;
+  EXPECT_EQ(upstream_body(comp, "m")["logprobs"], 1);
+
+  const std::string stream =
+      R"(data: {"choices": [{"delta": {"content": "hé"}, "logprobs": {"content": [{"token": "h", "logprob": -0.5, )"
+      R"("bytes": [104], "top_logprobs": [{"token": "h", "logprob": -0.5}]}, {"token": "é", "logprob": -1.5, "bytes": [195, 169]}]}}]})"
+      "\n\n"
+      R"(data: {"choices": [{"text": "!", "logprobs": {"tokens": ["!"], "token_logprobs": [-2.0], "top_logprobs": [{"!": -2.0, "?": -3.0}]}}]})"
+      "\n\ndata: [DONE]\n\n";
+  const auto events = read_all(stream, 7);
+  ASSERT_EQ(events.size(), 3u);
+  ASSERT_EQ(events[0].logprobs.size(), 2u);
+  EXPECT_EQ(events[0].logprobs[1].piece, "é");
+  EXPECT_FLOAT_EQ(events[0].logprobs[1].logprob, -1.5f);
+  ASSERT_EQ(events[0].logprobs[0].top.size(), 1u);
+  ASSERT_EQ(events[1].logprobs.size(), 1u);
+  EXPECT_EQ(events[1].logprobs[0].piece, "!");
+  EXPECT_EQ(events[1].logprobs[0].top.size(), 2u);
+}
+
 } // namespace
 } // namespace aio::serve
