@@ -1,5 +1,6 @@
 #include "eval/result_record.h"
 
+#include "util/json_value.h"
 #include "util/route_json.h"
 
 namespace aio::eval {
@@ -8,11 +9,7 @@ using json = nlohmann::json;
 
 template <typename T> Status read(const json &j, const char *key, const std::string &where, T &out, bool required) {
   if (!j.contains(key)) return required ? invalid_argument(where + key + " is missing") : Status{};
-  try {
-    out = j.at(key).get<T>();
-  } catch (const json::exception &) {
-    return invalid_argument(where + key + " has the wrong type");
-  }
+  if (!json_value_to(j.at(key), out)) return invalid_argument(where + key + " has the wrong type or is out of range");
   return {};
 }
 

@@ -44,7 +44,7 @@ std::optional<ApiError> read_content(const json &content, const std::string &par
   for (size_t i = 0; i < content.size(); ++i) {
     const json &part = content[i];
     const std::string p = param + "[" + std::to_string(i) + "]";
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+    if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") || !part["text"].is_string())
       return bad(p, "'" + p + "' must be {\"type\": \"text\", \"text\": \"...\"}; only text content is supported");
     out += part["text"].get<std::string>();
   }

@@ -1,5 +1,7 @@
 #include "serve/openai_upstream.h"
 
+#include <climits>
+
 namespace aio::serve {
 using nlohmann::json;
 
@@ -116,9 +118,16 @@ UpstreamEvent parse_event(std::string_view data) {
     if (c.contains("logprobs")) ev.logprobs = parse_logprobs(c["logprobs"]);
   }
   if (j.contains("usage") && j["usage"].is_object()) {
+    // Counts of another type (a string, a float, a number beyond int) are read as absent, never thrown on.
+    auto count = [&](const char *key) -> int32_t {
+      const json &u = j["usage"];
+      if (!u.contains(key) || !u[key].is_number_integer()) return 0;
+      const int64_t v = u[key].get<int64_t>();
+      return v < 0 || v > INT32_MAX ? 0 : static_cast<int32_t>(v);
+    };
     Usage u;
-    u.prompt_tokens = j["usage"].value("prompt_tokens", 0);
-    u.completion_tokens = j["usage"].value("completion_tokens", 0);
+    u.prompt_tokens = count("prompt_tokens");
+    u.completion_tokens = count("completion_tokens");
     ev.usage = u;
   }
   return ev;

@@ -1,5 +1,7 @@
 #include "util/route_json.h"
 
+#include "util/json_value.h"
+
 namespace aio {
 
 nlohmann::json probe_json(const ProbeResult &p) {
@@ -47,11 +49,7 @@ namespace {
 // A typed read of j[key] with an error naming `where.key` when it is missing or of another type.
 template <typename T> Status read(const nlohmann::json &j, const char *key, const std::string &where, T &out) {
   if (!j.is_object() || !j.contains(key)) return invalid_argument(where + "." + key + " is missing");
-  try {
-    out = j.at(key).get<T>();
-  } catch (const nlohmann::json::exception &) {
-    return invalid_argument(where + "." + key + " has the wrong type");
-  }
+  if (!json_value_to(j.at(key), out)) return invalid_argument(where + "." + key + " has the wrong type or is out of range");
   return {};
 }
 } // namespace
