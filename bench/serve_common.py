@@ -1,11 +1,13 @@
 """Shared by the serving benchmarks: starting servers, waiting for them, a bounded set of concurrent clients, and the
 paper's Scenario mixes built from data/sample (the project's own workload in the official benchmark formats)."""
+import argparse
 import csv
 import json
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -144,3 +146,37 @@ def run_clients(base, model, requests, clients, tag="", labels=False):
 def percentile(values, q):
     v = sorted(values)
     return v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))] if v else 0.0
+
+
+def one_model_args(description, tokens=48, repeats=3):
+    """The arguments every one-model serving benchmark takes: the synthetic 1B file, threads, tokens, slots, repeats."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tokens", type=int, default=tokens)
+    ap.add_argument("--slots", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=repeats)
+    return ap
+
+
+def one_model_config(args, prefix):
+    """Synthesizes args.model if needed and writes an aio.yaml serving it alone as `small` (requests pin it, so routing
+    does not enter the comparison with llama-server, which has one model too). Returns the config's path."""
+    synth("llama3.2-1b", args.model)
+    cfg = os.path.join(tempfile.mkdtemp(prefix=prefix), "aio.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\npolicy: static-small\n"
+                f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    return cfg
+
+
+def concurrent_rate(streams, one_request):
+    """Runs one_request(i) for i < streams at once; returns their generated tokens (what each returns) per second."""
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(one_request(i))) for i in range(streams)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(results) / (time.time() - t0)

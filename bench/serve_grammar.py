@@ -5,23 +5,18 @@ integers, so every answer runs its full token budget under the grammar), at 1 an
 conditions measured in alternation. Both enforce the grammar with llama.cpp's grammar sampler; the ratio of interest
 is each server's grammar cost (with / without) and aio against llama-server under the same grammar.
 Writes bench/results/serve_grammar.json. Synthetic weights: the speeds are real, the text is not."""
-import argparse
 import itertools
 import json
 import os
 import statistics
-import tempfile
-import threading
-import time
 
-from serve_common import BIN, ROOT, Servers, post, synth
+from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post
 
 SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 64}
 RUN = itertools.count()
 
 
 def run_level(base, streams, tokens, grammar):
-    results = []
     run = next(RUN)
 
     def client(i):
@@ -30,31 +25,14 @@ def run_level(base, streams, tokens, grammar):
         if grammar:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "numbers", "schema": SCHEMA}}
         r, _ = post(f"{base}/v1/chat/completions", body)
-        results.append(r["usage"]["completion_tokens"])
+        return r["usage"]["completion_tokens"]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(streams)]
-    t0 = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(results) / (time.time() - t0)
+    return concurrent_rate(streams, client)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tokens", type=int, default=48)
-    ap.add_argument("--slots", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    synth("llama3.2-1b", args.model)
-    work = tempfile.mkdtemp(prefix="aio-bench-grammar-")
-    cfg = os.path.join(work, "aio.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\npolicy: static-small\n"
-                f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    args = one_model_args(__doc__).parse_args()
+    cfg = one_model_config(args, "aio-bench-grammar-")
     cmds = {
         "llama-server": [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", "18020", "-t",
                          str(args.threads), "--parallel", str(args.slots), "-c", str(512 * args.slots)],

@@ -4,17 +4,15 @@
 connections open (each made one request and stays), and with 40 slowloris connections dripping header bytes.
 Conditions alternate within one run (the same server), so the ratios compare like with like. Also times /health and a
 16-token chat while the slowloris connections are open. Writes bench/results/serve_hostile_clients.json."""
-import argparse
 import json
 import os
 import socket
 import statistics
-import tempfile
 import threading
 import time
 import urllib.request
 
-from serve_common import BIN, ROOT, Servers, post, synth
+from serve_common import BIN, ROOT, Servers, one_model_args, one_model_config, post
 from serve_vs_llama_server import run_level
 
 PORT = 18011
@@ -69,20 +67,10 @@ def timed(fn):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tokens", type=int, default=48)
-    ap.add_argument("--slots", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap = one_model_args(__doc__)
     ap.add_argument("--idle", type=int, default=1000)
     args = ap.parse_args()
-    synth("llama3.2-1b", args.model)
-    work = tempfile.mkdtemp(prefix="aio-bench-hostile-")
-    cfg = os.path.join(work, "aio.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\npolicy: static-small\n"
-                f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    cfg = one_model_config(args, "aio-bench-hostile-")
     base = f"http://127.0.0.1:{PORT}"
     # Deadlines long enough that the held connections stay for the whole run (the defaults would close them: that is
     # the point of deadlines, not what is measured here).

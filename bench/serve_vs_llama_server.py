@@ -4,16 +4,12 @@
 measured in alternation within one script run.
 Prints the ratio at each level (aio / llama-server). Synthetic weights: speeds are real, text is not.
 Writes bench/results/serve.json."""
-import argparse
 import itertools
 import json
 import os
 import statistics
-import tempfile
-import threading
-import time
 
-from serve_common import BIN, ROOT, Servers, post, synth
+from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post
 
 
 RUN = itertools.count()
@@ -23,38 +19,19 @@ def run_level(base, model, streams, tokens):
     """`streams` clients, each one request of `tokens` tokens at once; aggregate generated tokens / wall time.
     Every prompt is new (a run number up front), so no server answers from a prompt cache: decode is what is measured
     (prompt caching is measured separately)."""
-    results = []
     run = next(RUN)
 
     def client(i):
         r, _ = post(f"{base}/v1/completions", {"model": model, "prompt": f"Run {run} stream {i}: once upon a time",
                                                "max_tokens": tokens, "temperature": 0, "ignore_eos": True})
-        results.append(r["usage"]["completion_tokens"])
+        return r["usage"]["completion_tokens"]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(streams)]
-    t0 = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(results) / (time.time() - t0)
+    return concurrent_rate(streams, client)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tokens", type=int, default=48)
-    ap.add_argument("--slots", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    synth("llama3.2-1b", args.model)
-    work = tempfile.mkdtemp(prefix="aio-bench-serve-")
-    cfg = os.path.join(work, "aio.yaml")
-    with open(cfg, "w") as f:
-        # One model, as llama-server has: the requests pin it, so routing does not enter the comparison.
-        f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 512}}\npolicy: static-small\n"
-                f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    args = one_model_args(__doc__).parse_args()
+    cfg = one_model_config(args, "aio-bench-serve-")
     levels = [1, 2, 4, 8]
     out = {"model": args.model, "threads": args.threads, "tokens": args.tokens, "repeats": args.repeats,
            "synthetic_weights": True, "levels": {}}

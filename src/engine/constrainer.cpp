@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/generation.h"
 #include "engine/model.h"
 
 namespace aio::engine {
@@ -47,9 +48,7 @@ void Constrainer::restrict(llama_token_data_array *candidates) {
 }
 
 llama_token Constrainer::best(const float *adjusted) {
-  llama_token top = 0;
-  for (llama_token t = 1; t < n_vocab_; ++t)
-    if (adjusted[t] > adjusted[top]) top = t;
+  const llama_token top = argmax(adjusted, n_vocab_);
   // The unconstrained best is usually allowed (llama-server checks it first too): one token instead of the vocabulary.
   if (allows(top)) return top;
   candidates_.resize(static_cast<size_t>(n_vocab_));
