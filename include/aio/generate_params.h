@@ -28,6 +28,12 @@ struct TokenConstraints {
   float presence_penalty = 0.0f;  // subtracted from a token's logit once it has been generated (OpenAI: -2..2)
   float frequency_penalty = 0.0f; // subtracted per time it has been generated so far
   std::string grammar;            // GBNF (llama.cpp's grammar format): the output must match it; "" = free
+  // A lazy grammar constrains nothing until one of its triggers appears in the output (a tool call's opening marker
+  // when the model may also answer in text); then the output from the trigger on must match it.
+  bool grammar_lazy = false;
+  std::vector<std::string> grammar_trigger_patterns; // regular expressions over the output
+  std::vector<int32_t> grammar_trigger_tokens;
+  std::vector<int32_t> grammar_prefill; // tokens fed to a strict grammar before the first generated one
   bool any() const {
     return !logit_bias.empty() || presence_penalty != 0.0f || frequency_penalty != 0.0f || !grammar.empty();
   }
@@ -42,6 +48,9 @@ struct GenerateParams {
   // (the model's distribution, before sampling filters and constraints - what the OpenAI API reports).
   int32_t logprobs = -1;
   bool ignore_eos = false;               // keep going past end-of-generation tokens (benchmarks only)
+  // Special tokens whose text stays in the output (normally control tokens are hidden): a chat format's tool-call
+  // markers, which the answer's parser must see.
+  std::vector<int32_t> shown_special_tokens;
   Status validate() const;
 };
 

@@ -9,10 +9,34 @@
 
 namespace aio {
 
+// A function call the assistant made (OpenAI's tool_calls entry).
+struct ToolCall {
+  std::string id;        // names the call; the tool's result message quotes it
+  std::string name;      // the function called
+  std::string arguments; // its arguments: JSON text (an object)
+};
+
 // One turn of a conversation.
 struct Message {
-  std::string role;    // "system", "user" or "assistant"
+  std::string role;                // "system", "user", "assistant" or "tool"
   std::string content;
+  std::vector<ToolCall> tool_calls; // assistant turns that called tools
+  std::string tool_call_id;         // tool turns: the call this is the result of
+  std::string name;                 // tool turns: the function's name, when the client gave it
+};
+
+// A function the model may call (OpenAI's tools entry of type "function").
+struct Tool {
+  std::string name;
+  std::string description;
+  std::string parameters; // JSON Schema text of its arguments ("" = no arguments)
+};
+
+// Whether and which tool the model must call (OpenAI's tool_choice).
+struct ToolChoice {
+  enum class Mode { automatic, none, required, function };
+  Mode mode = Mode::automatic; // the model decides
+  std::string function;        // Mode::function: the one it must call
 };
 
 struct Request {
@@ -25,8 +49,12 @@ struct Request {
   std::optional<std::string> true_label;
   bool shadow_probe = false;              // run the probe even when the policy does not read it
   uint64_t id = 0;                        // seeds per-request random choices (the random baseline)
+  std::vector<Tool> tools;                // functions the model may call (chat only)
+  ToolChoice tool_choice;
+  bool parallel_tool_calls = true;        // several calls in one answer allowed (the API's default)
 
   bool chat() const { return !messages.empty(); }
+  bool has_tools() const { return !tools.empty(); }
   // What the fastText probe classifies: the last user turn of a chat (the request being made now; earlier turns and
   // the system prompt are context), else the prompt. The lm probe reads the whole conversation as the model would.
   const std::string &probe_text() const {
@@ -38,7 +66,7 @@ struct Request {
   bool empty() const {
     if (!chat()) return prompt.empty();
     for (const auto &m : messages)
-      if (!m.content.empty()) return false;
+      if (!m.content.empty() || !m.tool_calls.empty()) return false;
     return true;
   }
 };

@@ -49,6 +49,23 @@ void adopt_probe(RouteRecord &rec, ProbeResult verdict) {
   rec.probe = std::move(verdict);
 }
 
+// What the tool format asks of the generation: its grammar (lazy when the model may answer in text), the stop strings
+// it adds, the special tokens its output must keep.
+Status apply_chat_prompt(const chat::ChatPrompt &chat, engine::GenerateParams &params) {
+  if (!chat.grammar.empty()) {
+    if (!params.constraints.grammar.empty())
+      return invalid_argument("a request with tools cannot also constrain the output with response_format; drop one");
+    params.constraints.grammar = chat.grammar;
+    params.constraints.grammar_lazy = chat.grammar_lazy;
+    params.constraints.grammar_trigger_patterns = chat.trigger_patterns;
+    params.constraints.grammar_trigger_tokens = chat.trigger_tokens;
+    params.constraints.grammar_prefill = chat.grammar_prefill;
+  }
+  params.stop.insert(params.stop.end(), chat.stops.begin(), chat.stops.end());
+  params.shown_special_tokens = chat.preserved_tokens;
+  return {};
+}
+
 } // namespace
 
 struct Router::Pending {
@@ -89,7 +106,17 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     bp.queue_capacity = params.queue_capacity;
     auto engine = exec::BatchEngine::create(*model, bp);
     if (!engine) return engine.status();
-    r->models_[entry.name] = {entry, std::move(*model), std::move(*engine)};
+    Resident resident{entry, std::move(*model), std::move(*engine), nullptr, {}};
+    if (resident.model->info().has_chat_template) {
+      // Read once: requests with tools are formatted by llama.cpp's common chat code over this template.
+      auto templates = chat::ChatTemplates::create(resident.model->raw(), entry.name);
+      if (templates) resident.chat = std::move(*templates);
+      else resident.chat_error = templates.status();
+    } else {
+      resident.chat_error = invalid_argument(entry.name + " has no chat template in its metadata; send a plain prompt "
+                                                          "instead of chat messages");
+    }
+    r->models_[entry.name] = std::move(resident);
   }
   if (cfg.probe.kind == "lm") {
     auto probe = probe::LmProbe::create(r->models_.at(cfg.probe.model).model, cfg.probe.lm);
@@ -159,17 +186,52 @@ std::vector<std::string> Router::model_names() const {
   return names;
 }
 
-Expected<std::vector<llama_token>> Router::prompt_tokens(const engine::Model &model, const Request &request) const {
-  if (!request.chat()) return model.tokenize(request.prompt, /*add_bos=*/true, /*parse_special=*/false);
-  auto text = model.apply_chat_template(request.messages);
-  if (!text) return text.status();
-  return model.tokenize(*text, /*add_bos=*/false, /*parse_special=*/true);
+Expected<Router::Prompt> Router::prompt_for(const Resident &resident, const Request &request) const {
+  const engine::Model &model = *resident.model;
+  Prompt out;
+  std::string text;
+  if (!request.chat()) {
+    auto tokens = model.tokenize(request.prompt, /*add_bos=*/true, /*parse_special=*/false);
+    if (!tokens) return tokens.status();
+    out.tokens = std::move(*tokens);
+    return out;
+  }
+  if (chat::needs_tool_format(request)) {
+    if (!resident.chat) return resident.chat_error;
+    auto formatted = resident.chat->apply(request);
+    if (!formatted) return formatted.status();
+    text = formatted->text;
+    out.chat = std::move(*formatted);
+  } else {
+    // Plain chats keep llama.cpp's built-in formatting (no jinja run per request; the synthetic template renders
+    // the same either way).
+    auto formatted = model.apply_chat_template(request.messages);
+    if (!formatted) return formatted.status();
+    text = std::move(*formatted);
+  }
+  auto tokens = model.tokenize(text, /*add_bos=*/false, /*parse_special=*/true);
+  if (!tokens) return tokens.status();
+  out.tokens = std::move(*tokens);
+  return out;
+}
+
+Expected<Router::Prompt> Router::probe_prompt(const Request &request) const {
+  const Resident &probe_model = models_.at(cfg_.probe.model);
+  auto prompt = prompt_for(probe_model, request);
+  if (prompt || !chat::needs_tool_format(request)) return prompt;
+  Request plain = request;
+  plain.tools.clear();
+  std::erase_if(plain.messages, [](const Message &m) { return m.role == "tool" || m.content.empty(); });
+  if (plain.messages.empty()) return prompt;
+  return prompt_for(probe_model, plain);
 }
 
 Status Router::decide(Pending &p) const {
   RouteRecord &rec = p.record;
   const auto t_route = Clock::now();
-  auto route = policy::decide(*p.policy, {&rec.probe, rec.probe.n_context_tokens, p.request.true_label, p.request.id},
+  auto route = policy::decide(*p.policy,
+                              {&rec.probe, rec.probe.n_context_tokens, p.request.true_label, p.request.id,
+                               p.request.has_tools()},
                               cfg_.decoding);
   rec.route_ms = ms_since(t_route);
   if (!route) return route.status();
@@ -228,29 +290,37 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
   p->policy = *policy;
   // The probe reads the request as the probe model would see it; the context length the policy reads is its length.
   const auto t_template = Clock::now();
-  auto tokens = prompt_tokens(model(cfg_.probe.model), req);
-  if (!tokens) return p->fail(tokens.status());
+  auto prompt = probe_prompt(req);
+  if (!prompt) return p->fail(prompt.status());
   rec.probe.template_ms = ms_since(t_template);
-  rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+  rec.probe.n_context_tokens = static_cast<int32_t>(prompt->tokens.size());
 
   if (!policy::uses_probe(**policy) && !req.shadow_probe) {
     rec.probe.probe_kind = "none"; // a baseline must not pay for a probe it does not read
   } else if (lm_probe_) {
-    return submit_probe(p, std::move(*tokens));
+    return submit_probe(p, std::move(*prompt));
   } else {
     adopt_probe(rec, ft_probe_->classify(req.probe_text()));
   }
   if (Status st = decide(*p); !st.ok()) return p->fail(st);
-  dispatch(p, std::move(*tokens));
+  dispatch(p, std::move(*prompt));
 }
 
-void Router::submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_token> tokens) {
+void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
   Resident &probe_model = models_.at(cfg_.probe.model);
   exec::Job job;
-  job.prompt = std::move(tokens);
+  job.prompt = std::move(prompt.tokens);
   job.params = p->params;
-  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p](const float *logits, double wait_ms,
-                                                                     double probe_ms) -> exec::ProbeVerdict {
+  // Should the probe's model answer, it goes on from this prompt: the tool format's constraints apply from the start.
+  const bool formatted = !chat::needs_tool_format(p->request) || prompt.chat;
+  if (prompt.chat) {
+    if (Status st = apply_chat_prompt(*prompt.chat, job.params); !st.ok()) return p->fail(st);
+  }
+  auto output_format = prompt.chat ? std::optional(prompt.chat->output) : std::nullopt;
+  const bool chat_grammar = prompt.chat && !prompt.chat->grammar.empty();
+  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p, formatted, output_format, chat_grammar](
+                                                               const float *logits, double wait_ms,
+                                                               double probe_ms) -> exec::ProbeVerdict {
     RouteRecord &rec = p->record;
     adopt_probe(rec, lm_probe_->read(logits));
     rec.probe.wait_ms = wait_ms;
@@ -265,11 +335,18 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_t
       return v;                  // released: this engine forgets the job (its KV stays cached)
     }
     // The probe's model answers: the request goes on in this slot, its prompt's KV in place.
+    if (!formatted) {
+      // The probe read the request without its tools because this model's template cannot do them.
+      v.error = prompt_for(models_.at(cfg_.probe.model), p->request).status();
+      return v;
+    }
     auto decoding = decoding_for(rec.route);
     if (!decoding) {
       v.error = decoding.status();
       return v;
     }
+    if (output_format && p->cb.on_output_format) p->cb.on_output_format(*output_format);
+    if (chat_grammar) rec.grammar = true;
     if (p->cb.on_route) p->cb.on_route(rec);
     v.next = exec::ProbeVerdict::Next::generate_here;
     v.decoding = std::move(*decoding);
@@ -280,7 +357,7 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_t
   if (!probe_model.engine->submit(std::move(job))) p->fail(refusal(*probe_model.engine, cfg_.probe.model));
 }
 
-void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vector<llama_token>> tokens) {
+void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> prompt) {
   RouteRecord &rec = p->record;
   const auto t_switch = Clock::now();
   if (p->cb.route_only) {
@@ -302,18 +379,26 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vect
                                     remote_.at(target).endpoint + "); run `aio serve` to forward requests to it"));
   }
   Resident &resident = models_.at(target);
-  // The tokens already made (in the probe model's tokens) are the prompt when the target is the probe's model.
-  if (!tokens || target != cfg_.probe.model) {
-    auto made = prompt_tokens(*resident.model, p->request);
+  // The prompt already made (in the probe model's tokens) is the prompt when the target is the probe's model - unless
+  // the probe read a tool request without its tools.
+  const bool needs_tools = chat::needs_tool_format(p->request);
+  if (!prompt || target != cfg_.probe.model || (needs_tools && !prompt->chat)) {
+    auto made = prompt_for(resident, p->request);
     if (!made) return p->fail(made.status());
-    tokens = std::move(*made);
+    prompt = std::move(*made);
   }
-  if (rec.probe.probe_kind == "none" && !p->policy) rec.probe.n_context_tokens = static_cast<int32_t>(tokens->size());
+  if (rec.probe.probe_kind == "none" && !p->policy)
+    rec.probe.n_context_tokens = static_cast<int32_t>(prompt->tokens.size());
   auto decoding = decoding_for(rec.route);
   if (!decoding) return p->fail(decoding.status());
   exec::Job job;
-  job.prompt = std::move(*tokens);
+  job.prompt = std::move(prompt->tokens);
   job.params = p->params;
+  if (prompt->chat) {
+    if (Status st = apply_chat_prompt(*prompt->chat, job.params); !st.ok()) return p->fail(st);
+    if (p->cb.on_output_format) p->cb.on_output_format(prompt->chat->output);
+    if (!prompt->chat->grammar.empty()) rec.grammar = true;
+  }
   job.decoding = std::move(*decoding);
   job.on_token = p->cb.on_token;
   job.on_done = p->cb.on_done;

@@ -19,6 +19,7 @@
 
 #include "aio/request.h"
 #include "aio/route.h"
+#include "chat/chat_template.h"
 #include "config/config.h"
 #include "engine/generation.h"
 #include "exec/batch_engine.h"
@@ -41,6 +42,9 @@ struct RouterParams {
 // is refused at once, e.g. an unknown model, and for route_only requests: then with an empty record).
 struct Callbacks {
   std::function<void(const RouteRecord &)> on_route;                // the route, before any text
+  // For a request in the tool format (chat::needs_tool_format) answered by a local model: how to read the answer
+  // (chat::OutputParser), before on_route.
+  std::function<void(const chat::OutputFormat &)> on_output_format;
   engine::TokenCallback on_token;                                   // each piece of text; false cancels
   std::function<void(Expected<engine::GenerationRecord>)> on_done;  // the outcome
   // Takes over a request routed to a remote model (config `endpoint:`), after on_route; it then owns on_done.
@@ -91,22 +95,33 @@ private:
     config::ModelEntry entry;
     std::shared_ptr<engine::Model> model;
     std::unique_ptr<exec::BatchEngine> engine;
+    std::shared_ptr<const chat::ChatTemplates> chat; // null when the model's template cannot be read (chat_error)
+    Status chat_error;
+  };
+  // A request's prompt for one model: its tokens, and for a request in the tool format the template's output (the
+  // grammar, stops and output format that go with them).
+  struct Prompt {
+    std::vector<llama_token> tokens;
+    std::optional<chat::ChatPrompt> chat;
   };
   struct Pending; // one request between its submission and its hand-off to an engine
   Router() = default;
-  Expected<std::vector<llama_token>> prompt_tokens(const engine::Model &model, const Request &request) const;
+  Expected<Prompt> prompt_for(const Resident &model, const Request &request) const;
+  // The probe's reading of a request: as prompt_for, but a request in the tool format that the probe model's template
+  // cannot format is read without its tools (the probe senses intent; the answering model must do the tools).
+  Expected<Prompt> probe_prompt(const Request &request) const;
   // The route for a request whose probe result (if any) is in p.record; route_ms is timed.
   Status decide(Pending &p) const;
   // Hands a routed request to its model: the remote forwarder, or a job on the model's engine. `tokens` are the
   // prompt in the probe model's tokens when already made.
-  void dispatch(const std::shared_ptr<Pending> &p, std::optional<std::vector<llama_token>> tokens);
+  void dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> prompt);
   // How the routed model decodes (the draft model resolved).
   Expected<exec::Decoding> decoding_for(const Route &route) const;
   // submit() on the caller's thread, waiting for the outcome (route() and generate()).
   Expected<RoutedGeneration> run_blocking(const Request &request, const engine::GenerateParams &params,
                                           const engine::TokenCallback &on_token, bool route_only);
   // The probe stage of a request on the probe model's engine (lm probe).
-  void submit_probe(const std::shared_ptr<Pending> &p, std::vector<llama_token> tokens);
+  void submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt);
 
   config::AioConfig cfg_;
   std::map<std::string, Resident> models_;           // local models

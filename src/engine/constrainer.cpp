@@ -17,10 +17,23 @@ Expected<std::unique_ptr<Constrainer>> Constrainer::create(const Model &model, c
       return invalid_argument("logit_bias names token " + std::to_string(token) + ", but " + model.info().name +
                               " has token ids 0.." + std::to_string(c->n_vocab_ - 1));
   if (!constraints.grammar.empty()) {
-    c->grammar_.reset(llama_sampler_init_grammar(model.vocab(), constraints.grammar.c_str(), "root"));
+    if (constraints.grammar_lazy) {
+      std::vector<const char *> patterns;
+      for (const auto &p : constraints.grammar_trigger_patterns) patterns.push_back(p.c_str());
+      c->grammar_.reset(llama_sampler_init_grammar_lazy_patterns(
+          model.vocab(), constraints.grammar.c_str(), "root", patterns.data(), patterns.size(),
+          constraints.grammar_trigger_tokens.data(), constraints.grammar_trigger_tokens.size()));
+    } else {
+      c->grammar_.reset(llama_sampler_init_grammar(model.vocab(), constraints.grammar.c_str(), "root"));
+    }
     if (!c->grammar_)
       return invalid_argument("the grammar does not parse (llama.cpp's GBNF; a JSON schema it was made from may use "
                               "features it cannot express)");
+    try {
+      for (llama_token t : constraints.grammar_prefill) llama_sampler_accept(c->grammar_.get(), t);
+    } catch (const std::exception &e) {
+      return invalid_argument(std::string("the grammar does not accept the answer's opening tokens: ") + e.what());
+    }
   }
   return c;
 }

@@ -1,5 +1,7 @@
 #include "engine/output_tracker.h"
 
+#include <algorithm>
+
 namespace aio::engine {
 namespace {
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
@@ -40,7 +42,10 @@ bool OutputTracker::emit(llama_token tok, std::optional<TokenLogprob> logprob) {
   }
   rec_.tokens.push_back(tok);
   ++rec_.n_generated;
-  const std::string text = stream_.push(model_.token_to_piece(tok));
+  const bool shown = !params_.shown_special_tokens.empty() &&
+                     std::find(params_.shown_special_tokens.begin(), params_.shown_special_tokens.end(), tok) !=
+                         params_.shown_special_tokens.end();
+  const std::string text = stream_.push(model_.token_to_piece(tok, /*special=*/shown));
   if (logprob) waiting_.push_back(std::move(*logprob));
   const size_t n_released = release_logprobs();
   const std::span<const TokenLogprob> released(rec_.logprobs.data() + rec_.logprobs.size() - n_released, n_released);

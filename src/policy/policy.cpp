@@ -50,6 +50,10 @@ Expected<bool> matches(const Rule &rule, const Policy &policy, const RouteInput 
     if (!(p.entropy_bits > c.entropy_gt->value)) return false;
     facts.push_back("entropy " + fmt(p.entropy_bits) + " > " + fmt(c.entropy_gt->value) + " bits");
   }
+  if (c.tools) {
+    if (*c.tools != in.has_tools) return false;
+    facts.push_back(in.has_tools ? "the request offers tools" : "no tools");
+  }
   if (c.random_lt) {
     const double u = uniform_draw(policy.seed, in.request_id);
     if (!(u < c.random_lt->value)) return false;

@@ -26,6 +26,11 @@ struct Condition {
   std::optional<Threshold> entropy_le;   // entropy (bits) <= x
   std::optional<Threshold> entropy_gt;   // entropy (bits) > x
   std::optional<Threshold> random_lt;    // a seeded uniform draw in [0, 1) for this request is < x
+  std::optional<bool> tools;             // the request offers tools (true) / offers none (false)
+  bool empty() const {
+    return categories.empty() && true_labels.empty() && !context_le && !context_gt && !entropy_le && !entropy_gt &&
+           !random_lt && !tools;
+  }
 };
 
 struct Rule {
@@ -57,6 +62,7 @@ struct RouteInput {
   int32_t n_context_tokens = 0;
   std::optional<std::string> true_label;
   uint64_t request_id = 0;        // makes random_lt draws reproducible per request
+  bool has_tools = false;         // the request offers tools the model may call
 };
 
 // Applies the first matching rule. Errors: no rule matched; a rule needs a true label the request lacks.

@@ -31,7 +31,13 @@ Status parse_condition(const std::string &src, const YAML::Node &node, const std
                        Condition &c) {
   AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, path,
                                        {"category", "true_label", "context_le", "context_gt", "entropy_le",
-                                        "entropy_gt", "random_lt"}));
+                                        "entropy_gt", "random_lt", "tools"}));
+  if (node["tools"]) {
+    const YAML::Node t = node["tools"];
+    if (!t.IsScalar() || (t.Scalar() != "true" && t.Scalar() != "false"))
+      return error_at(src, t, path + ".tools must be true (the request offers tools) or false (it offers none)");
+    c.tools = t.Scalar() == "true";
+  }
   if (node["category"]) {
     auto v = yaml::as_string_list(src, node["category"], path + ".category");
     if (!v) return v.status();
@@ -117,9 +123,7 @@ Expected<Policy> parse_policy(const std::string &src, const std::string &name, c
   }
   // A policy must route every request: its last rule has to match unconditionally.
   const Condition &last = p.rules.back().when;
-  const bool unconditional = last.categories.empty() && last.true_labels.empty() && !last.context_le &&
-                             !last.context_gt && !last.entropy_le && !last.entropy_gt && !last.random_lt;
-  if (!unconditional)
+  if (!last.empty())
     return error_at(src, rules[rules.size() - 1],
                     path + ": the last rule has a 'when', so some requests would match no rule; add a final rule "
                            "without 'when' as the default");

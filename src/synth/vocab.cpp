@@ -15,12 +15,40 @@ namespace {
 
 constexpr int32_t kTypeNormal = 1, kTypeControl = 3, kTypeUserDefined = 4, kTypeUnused = 5; // llama_token_type
 
-// The chat template of Llama-3 Instruct, used by the built-in vocabulary so chat formatting works without a download.
-const char *kLlama3ChatTemplate =
-    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
-    "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 "
-    "%}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{{ "
-    "'<|start_header_id|>assistant<|end_header_id|>\n\n' }}";
+// The chat template of the built-in vocabulary, so chat formatting works without a download.
+// The Llama 3 header layout, plus tools written by this project (the stock Llama 3 template has none): tools are
+// listed (name, description, JSON schema of the arguments) in a system turn, calls are rendered <tool_call>{"name": .., "arguments": {..}}</tool_call>,
+// results come back in "tool" turns. Without tools it renders exactly as the stock template does, so llama.cpp's
+// built-in Llama 3 formatting and this template's jinja agree on plain chats. llama.cpp's common chat code reads the
+// tool-call syntax off this template (its autoparser), as it would off a real model's.
+const char *kLlama3ChatTemplate = R"TMPL({{- bos_token }}
+{%- if tools %}
+{{- '<|start_header_id|>system<|end_header_id|>\n\n' }}
+{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] | trim + '\n\n' }}{%- endif %}
+{{- 'You can call these tools:\n' }}
+{%- for tool in tools %}
+{{- '- ' + tool['function']['name'] + ': ' + (tool['function']['description'] or '') + '\n  arguments: ' }}
+{{- tool['function']['parameters'] | tojson + '\n' }}
+{%- endfor %}
+{{- 'To call one, answer <tool_call>{"name": <tool name>, "arguments": <arguments object>}</tool_call>.<|eot_id|>' }}
+{%- endif %}
+{%- for message in messages %}
+{%- if not (tools and loop.first and message['role'] == 'system') %}
+{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}
+{%- if message['content'] %}{{- message['content'] | trim }}{%- endif %}
+{%- if message['tool_calls'] %}
+{%- for call in message['tool_calls'] %}
+{%- set args = call['function']['arguments'] %}
+{{- '<tool_call>{"name": "' + call['function']['name'] + '", "arguments": ' }}
+{%- if args is string %}{{- args }}{%- else %}{{- args | tojson }}{%- endif %}
+{{- '}</tool_call>' }}
+{%- endfor %}
+{%- endif %}
+{{- '<|eot_id|>' }}
+{%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{%- endif %}
+)TMPL";
 
 Expected<json> read_json(const fs::path &p) {
   std::ifstream in(p);
@@ -105,6 +133,9 @@ Expected<VocabSpec> load_hf_tokenizer(const std::string &path) {
     v.eos_id = id_of(cfg_token("eos_token", "<|end_of_text|>"));
     v.eot_id = id_of("<|eot_id|>");
     if (cfg.contains("chat_template") && cfg["chat_template"].is_string()) v.chat_template = cfg["chat_template"];
+    // A Llama 3 tokenizer gets the Llama 3 layout with tools (below): the tokenizer package's template is Llama 3.0's,
+    // which has no tools, while the models the presets imitate (Llama 3.1/3.2) call tools. Plain chats render the same.
+    if (id_of("<|start_header_id|>") >= 0 && v.eot_id >= 0) v.chat_template = kLlama3ChatTemplate;
     if (v.bos_id < 0 || v.eos_id < 0) return invalid_file(tok_path.string() + ": cannot find its BOS/EOS tokens");
     return v;
   } catch (const json::exception &e) {
