@@ -40,9 +40,14 @@ Expected<std::vector<OutputDelta>> OutputParser::update(const std::string &more_
   common_chat_msg now;
   try {
     now = common_chat_parse(impl_->text, /*is_partial=*/!final, impl_->params);
-  } catch (const std::exception &e) {
-    return internal_error(std::string("the model's answer does not fit its chat format's tool-call syntax: ") +
-                          e.what());
+  } catch (const std::exception &) {
+    // A complete answer that breaks the format (a call begun and never closed): read it as far as it goes, as a cut
+    // one is, so nothing the model said is dropped.
+    try {
+      now = common_chat_parse(impl_->text, /*is_partial=*/true, impl_->params);
+    } catch (const std::exception &e) {
+      return internal_error(std::string("the model's answer does not fit its chat format: ") + e.what());
+    }
   }
   now.set_tool_call_ids(impl_->ids, new_call_id);
   std::vector<common_chat_msg_diff> diffs;

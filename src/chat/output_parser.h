@@ -33,8 +33,8 @@ public:
   explicit OutputParser(OutputFormat format);
   ~OutputParser();
 
-  // Takes more of the answer's text. `final` = the answer is complete (the last call). Errors: a complete answer
-  // that does not fit the format (e.g. a tool call cut off by max_tokens); a partial one never fails.
+  // Takes more of the answer's text. `final` = the answer is complete (the last call); a complete answer that breaks
+  // the format is read as far as it goes, like a partial one.
   Expected<std::vector<OutputDelta>> update(const std::string &more_text, bool final);
   // The answer as parsed so far.
   const ParsedOutput &parsed() const { return parsed_; }

@@ -50,6 +50,15 @@ HttpHeaders route_headers(const RouteRecord &r) {
   return h;
 }
 
+// A whole answer read into content and tool calls. An answer that does not fit the format (a model that began a
+// call and broke it) is returned as its text, as content: never dropped.
+chat::ParsedOutput read_answer(const chat::OutputFormat &format, const std::string &text, engine::FinishReason finish) {
+  chat::OutputParser parser(format);
+  const bool complete = finish == engine::FinishReason::end_of_generation || finish == engine::FinishReason::stop_string;
+  if (auto ok = parser.update(text, complete); ok) return parser.parsed();
+  return {text, {}};
+}
+
 json aio_object(RouteRecord r, const engine::GenerationRecord &g) {
   r.generation = g;
   return route_record_json(r);
@@ -153,10 +162,12 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
     auto result = channel->result();
     if (!result) return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
     const RouteRecord route = channel->route().value_or(RouteRecord{});
+    std::optional<chat::ParsedOutput> parsed;
+    if (auto format = channel->output_format()) parsed = read_answer(*format, result->text, result->finish_reason);
     send_json(res, 200,
               completion_response(api, id, created, model, result->text, result->finish_reason,
                                   {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
-                                  result->logprobs),
+                                  result->logprobs, parsed ? &*parsed : nullptr),
               route_headers(route));
     return;
   }
@@ -179,8 +190,24 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
                 : api.echo ? send(stream_chunk(api, id, created, model, api.prompt, std::nullopt))
                            : true;
     size_t offset = api.echo ? api.prompt.size() : 0; // completions' logprobs count text offsets from here
+    // A request with tools answered locally: the text is read into content and tool-call deltas as it grows.
+    std::optional<chat::OutputParser> parser;
+    if (auto format = channel->output_format()) parser.emplace(*format);
+    bool tool_calls = false;
+    auto send_deltas = [&](const std::vector<chat::OutputDelta> &deltas) {
+      for (const auto &d : deltas) {
+        tool_calls = tool_calls || d.tool_index >= 0;
+        if (!send(tool_delta_chunk(id, created, model, d))) return false;
+      }
+      return true;
+    };
     while (open) {
       if (auto piece = channel->next(std::chrono::milliseconds(100))) {
+        if (parser) {
+          auto deltas = parser->update(piece->text, /*final=*/false);
+          if (deltas && !send_deltas(*deltas)) break;
+          continue;
+        }
         if (!send(stream_chunk(api, id, created, model, piece->text, std::nullopt, piece->logprobs, offset))) break;
         offset += piece->text.size();
         continue;
@@ -189,7 +216,14 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
       if (!channel->done()) continue;
       auto result = channel->result();
       if (result) {
-        json last = stream_chunk(api, id, created, model, "", result->finish_reason);
+        if (parser) {
+          // The last parse is final only when the answer ended on its own; a cut one is read as far as it goes.
+          const bool complete = result->finish_reason == engine::FinishReason::end_of_generation ||
+                                result->finish_reason == engine::FinishReason::stop_string;
+          if (auto deltas = parser->update("", complete); deltas) send_deltas(*deltas);
+        }
+        json last = parser ? finish_chunk(id, created, model, openai_finish_reason(result->finish_reason, tool_calls))
+                           : stream_chunk(api, id, created, model, "", result->finish_reason);
         last["aio"] = aio_object(route, *result);
         send(last);
         if (api.include_usage)

@@ -84,9 +84,9 @@ const std::vector<ApiField> &api_fields() {
       {"safety_identifier", true, false, nullptr},
       {"prompt_cache_key", true, false, nullptr},
       {"metadata", true, false, nullptr},
-      {"tools", true, false, "tool calling is not supported by this server yet"},
-      {"tool_choice", true, false, "tool calling is not supported by this server yet"},
-      {"parallel_tool_calls", true, false, "tool calling is not supported by this server yet"},
+      {"tools", true, false, nullptr},
+      {"tool_choice", true, false, nullptr},
+      {"parallel_tool_calls", true, false, nullptr},
       {"functions", true, false, "'functions' is deprecated in the OpenAI API and not supported; use 'tools'"},
       {"function_call", true, false, "'function_call' is deprecated in the OpenAI API and not supported; use 'tool_choice'"},
       {"audio", true, false, "audio output is not supported: A-IO serves text models"},
@@ -103,6 +103,111 @@ json ApiError::to_json() const {
   return {{"error", {{"message", message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)},
                      {"code", nullptr}}}};
 }
+
+namespace {
+
+// An assistant message's tool_calls: [{id, type: "function", function: {name, arguments (JSON text)}}].
+std::optional<ApiError> read_tool_calls(const json &calls, const std::string &p, std::vector<ToolCall> &out) {
+  if (!calls.is_array()) return bad(p, "'" + p + "' must be a list of {\"id\", \"type\": \"function\", \"function\"}");
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const json &c = calls[i];
+    const std::string q = p + "[" + std::to_string(i) + "]";
+    if (!c.is_object() || !c.contains("function") || !c["function"].is_object())
+      return bad(q, "'" + q + "' must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+    if (c.contains("type") && c["type"] != "function")
+      return bad(q + ".type", "'" + q + ".type' must be \"function\"");
+    const json &f = c["function"];
+    if (!f.contains("name") || !f["name"].is_string() || f["name"].get<std::string>().empty())
+      return bad(q + ".function.name", "'" + q + ".function.name' must be the called function's name");
+    ToolCall call;
+    call.name = f["name"];
+    if (c.contains("id") && !c["id"].is_null()) {
+      if (!c["id"].is_string()) return bad(q + ".id", "'" + q + ".id' must be a string");
+      call.id = c["id"];
+    }
+    if (!f.contains("arguments") || !f["arguments"].is_string())
+      return bad(q + ".function.arguments", "'" + q + ".function.arguments' must be the arguments as a JSON string");
+    call.arguments = f["arguments"];
+    if (!json::accept(call.arguments))
+      return bad(q + ".function.arguments", "'" + q + ".function.arguments' is not valid JSON");
+    out.push_back(std::move(call));
+  }
+  return std::nullopt;
+}
+
+// tools, tool_choice and parallel_tool_calls.
+std::optional<ApiError> read_tools(const json &j, ApiRequest &out) {
+  if (j.contains("tools") && !j["tools"].is_null()) {
+    const json &tools = j["tools"];
+    if (!tools.is_array())
+      return bad("tools", "'tools' must be a list of {\"type\": \"function\", \"function\": {\"name\", ...}}");
+    for (size_t i = 0; i < tools.size(); ++i) {
+      const json &t = tools[i];
+      const std::string p = "tools[" + std::to_string(i) + "]";
+      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") || !t["function"].is_object())
+        return bad(p, "'" + p + "' must be {\"type\": \"function\", \"function\": {\"name\", \"description\", "
+                      "\"parameters\"}} (the only tool type of the Chat Completions API)");
+      const json &f = t["function"];
+      Tool tool;
+      if (!f.contains("name") || !f["name"].is_string()) return bad(p + ".function.name", "'" + p + ".function.name' is required");
+      tool.name = f["name"];
+      const bool valid_name = !tool.name.empty() && tool.name.size() <= 64 &&
+                              std::all_of(tool.name.begin(), tool.name.end(), [](char c) {
+                                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                              });
+      if (!valid_name)
+        return bad(p + ".function.name", "'" + p + ".function.name' must be 1-64 letters, digits, '_' or '-' (got '" +
+                                             tool.name + "')");
+      if (std::any_of(out.tools.begin(), out.tools.end(), [&](const Tool &x) { return x.name == tool.name; }))
+        return bad(p + ".function.name", "two tools are named '" + tool.name + "'; names must be unique");
+      if (f.contains("description") && !f["description"].is_null()) {
+        if (!f["description"].is_string()) return bad(p + ".function.description", "'" + p + ".function.description' must be a string");
+        tool.description = f["description"];
+      }
+      if (f.contains("parameters") && !f["parameters"].is_null()) {
+        if (!f["parameters"].is_object())
+          return bad(p + ".function.parameters", "'" + p + ".function.parameters' must be a JSON Schema object");
+        tool.parameters = f["parameters"].dump();
+      }
+      if (f.contains("strict") && !f["strict"].is_null() && !f["strict"].is_boolean())
+        return bad(p + ".function.strict", "'" + p + ".function.strict' must be true or false");
+      out.tools.push_back(std::move(tool));
+    }
+    out.tools_json = tools;
+  }
+  if (j.contains("tool_choice") && !j["tool_choice"].is_null()) {
+    const json &tc = j["tool_choice"];
+    const char *shape = "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "
+                        "\"function\": {\"name\": ...}}";
+    if (tc.is_string()) {
+      const std::string mode = tc;
+      if (mode == "none") out.tool_choice.mode = ToolChoice::Mode::none;
+      else if (mode == "auto") out.tool_choice.mode = ToolChoice::Mode::automatic;
+      else if (mode == "required") out.tool_choice.mode = ToolChoice::Mode::required;
+      else return bad("tool_choice", shape);
+    } else if (tc.is_object() && tc.value("type", "") == "function" && tc.contains("function") &&
+               tc["function"].is_object() && tc["function"].contains("name") && tc["function"]["name"].is_string()) {
+      out.tool_choice = {ToolChoice::Mode::function, tc["function"]["name"].get<std::string>()};
+      if (std::none_of(out.tools.begin(), out.tools.end(), [&](const Tool &t) { return t.name == out.tool_choice.function; }))
+        return bad("tool_choice", "'tool_choice' names the function '" + out.tool_choice.function +
+                                      "', which is not among 'tools'");
+    } else {
+      return bad("tool_choice", shape);
+    }
+    if (out.tools.empty() && out.tool_choice.mode != ToolChoice::Mode::none)
+      return bad("tool_choice", "'tool_choice' is only allowed when 'tools' are given");
+    out.tool_choice_json = tc;
+  }
+  if (j.contains("parallel_tool_calls") && !j["parallel_tool_calls"].is_null()) {
+    if (!j["parallel_tool_calls"].is_boolean())
+      return bad("parallel_tool_calls", "'parallel_tool_calls' must be true or false");
+    out.parallel_tool_calls = j["parallel_tool_calls"];
+    out.parallel_tool_calls_json = j["parallel_tool_calls"];
+  }
+  return std::nullopt;
+}
+
+} // namespace
 
 std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,
                                       ApiRequest &out) {
@@ -152,11 +257,28 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
       if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
         return bad(p + ".role", "'" + p + ".role' must be a string");
       const std::string role = m["role"];
-      if (role != "system" && role != "user" && role != "assistant" && role != "developer")
-        return bad(p + ".role", "'" + p + ".role' must be system, user or assistant (got '" + role + "')");
+      if (role != "system" && role != "user" && role != "assistant" && role != "developer" && role != "tool")
+        return bad(p + ".role", "'" + p + ".role' must be system, developer, user, assistant or tool (got '" + role + "')");
       engine::ChatMessage msg{role == "developer" ? "system" : role, ""};
-      if (!m.contains("content") || m["content"].is_null()) return bad(p + ".content", "'" + p + ".content' is required");
-      if (auto e = read_content(m["content"], p + ".content", msg.content)) return e;
+      if (role == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null()) {
+        if (auto e = read_tool_calls(m["tool_calls"], p + ".tool_calls", msg.tool_calls)) return e;
+      }
+      if (role == "tool") {
+        if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string())
+          return bad(p + ".tool_call_id", "'" + p + ".tool_call_id' is required: the id of the call this is the result of");
+        msg.tool_call_id = m["tool_call_id"];
+      }
+      if (m.contains("name") && !m["name"].is_null()) {
+        if (!m["name"].is_string()) return bad(p + ".name", "'" + p + ".name' must be a string");
+        msg.name = m["name"];
+      }
+      // An assistant turn that called tools may have no content (null), as every agent framework sends it.
+      const bool content_optional = role == "assistant" && !msg.tool_calls.empty();
+      if (!m.contains("content") || m["content"].is_null()) {
+        if (!content_optional) return bad(p + ".content", "'" + p + ".content' is required");
+      } else if (auto e = read_content(m["content"], p + ".content", msg.content)) {
+        return e;
+      }
       out.messages.push_back(std::move(msg));
     }
   } else {
@@ -246,6 +368,15 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
       out.response_schema = js->value("schema", json::object());
     }
   }
+  if (chat) {
+    if (auto e = read_tools(j, out)) return e;
+    if (!out.tools.empty() && out.response_format != "text")
+      return bad("response_format", "'response_format' together with 'tools' is not supported: the tool-call grammar "
+                                    "and the output schema would both constrain the answer; send one of them");
+    if (!out.tools.empty() && out.params.logprobs >= 0)
+      return bad("logprobs", "'logprobs' together with 'tools' is not supported (the log-probabilities would be of the "
+                             "raw tool-call text, not of the message); send one of them");
+  }
   for (const char *key : {"user", "safety_identifier", "prompt_cache_key"})
     if (j.contains(key) && !j[key].is_null() && !j[key].is_string())
       return bad(key, std::string("'") + key + "' must be a string");
@@ -334,12 +465,19 @@ ApiError error_from_status(const Status &s) {
   return {code, s.message(), type, code == 404 ? "model" : ""};
 }
 
-const char *openai_finish_reason(engine::FinishReason r) {
+const char *openai_finish_reason(engine::FinishReason r, bool has_tool_calls) {
   switch (r) {
   case engine::FinishReason::stop_string:
-  case engine::FinishReason::end_of_generation: return "stop";
+  case engine::FinishReason::end_of_generation: return has_tool_calls ? "tool_calls" : "stop";
   default: return "length";
   }
+}
+
+json tool_calls_json(const std::vector<ToolCall> &calls) {
+  json out = json::array();
+  for (const ToolCall &c : calls)
+    out.push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  return out;
 }
 
 json Usage::to_json() const {
@@ -382,12 +520,20 @@ json logprobs_json(const ApiRequest &req, std::span<const engine::TokenLogprob> 
 
 json completion_response(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
                          const std::string &text, engine::FinishReason finish, const Usage &usage, const json &aio,
-                         std::span<const engine::TokenLogprob> logprobs) {
+                         std::span<const engine::TokenLogprob> logprobs, const chat::ParsedOutput *parsed) {
   const bool chat = req.endpoint == Endpoint::chat_completions;
   const size_t offset = req.echo ? req.prompt.size() : 0;
-  json choice = {{"index", 0}, {"finish_reason", openai_finish_reason(finish)},
+  const bool calls = parsed != nullptr && !parsed->tool_calls.empty();
+  json choice = {{"index", 0}, {"finish_reason", openai_finish_reason(finish, calls)},
                  {"logprobs", req.params.logprobs >= 0 ? logprobs_json(req, logprobs, offset) : json(nullptr)}};
-  if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+  if (chat && parsed != nullptr) {
+    choice["message"] = {{"role", "assistant"},
+                         {"content", parsed->content.empty() && calls ? json(nullptr) : json(parsed->content)},
+                         {"refusal", nullptr}};
+    if (calls) choice["message"]["tool_calls"] = tool_calls_json(parsed->tool_calls);
+  } else if (chat) {
+    choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
+  }
   else choice["text"] = req.echo ? req.prompt + text : text;
   return {{"id", id},
           {"object", chat ? "chat.completion" : "text_completion"},
@@ -416,6 +562,30 @@ json stream_chunk(const ApiRequest &req, const std::string &id, int64_t created,
 } // namespace aio::serve
 
 namespace aio::serve {
+
+namespace {
+json chat_chunk(const std::string &id, int64_t created, const std::string &model, json delta, json finish_reason) {
+  json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish_reason)}};
+  return {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
+          {"choices", json::array({choice})}};
+}
+} // namespace
+
+json tool_delta_chunk(const std::string &id, int64_t created, const std::string &model, const chat::OutputDelta &d) {
+  if (d.tool_index < 0) return chat_chunk(id, created, model, {{"content", d.content}}, nullptr);
+  json call = {{"index", d.tool_index}, {"function", {{"arguments", d.arguments}}}};
+  // The call's first delta names it; later ones only add arguments (as the API streams them).
+  if (!d.tool_id.empty()) call["id"] = d.tool_id;
+  if (!d.tool_name.empty()) {
+    call["type"] = "function";
+    call["function"]["name"] = d.tool_name;
+  }
+  return chat_chunk(id, created, model, {{"tool_calls", json::array({call})}}, nullptr);
+}
+
+json finish_chunk(const std::string &id, int64_t created, const std::string &model, const char *finish_reason) {
+  return chat_chunk(id, created, model, json::object(), finish_reason);
+}
 
 json role_chunk(const std::string &id, int64_t created, const std::string &model) {
   json choice = {{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},

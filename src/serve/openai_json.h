@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aio/route.h"
+#include "chat/output_parser.h"
 #include "engine/generation.h"
 #include "engine/model.h"
 
@@ -37,6 +38,11 @@ struct ApiRequest {
   // a grammar (params.constraints.grammar) with llama.cpp's JSON-schema conversion.
   std::string response_format = "text";
   nlohmann::json response_schema;
+  // tools / tool_choice / parallel_tool_calls, parsed (for the local chat template) and as sent (for a remote one).
+  std::vector<Tool> tools;
+  ToolChoice tool_choice;
+  bool parallel_tool_calls = true;
+  nlohmann::json tools_json, tool_choice_json, parallel_tool_calls_json;
 };
 
 // Every top-level field of the two endpoints' request bodies, as OpenAI's API reference defines them, and what A-IO
@@ -69,8 +75,12 @@ inline int http_status_of(const Status &s) { return s.ok() ? 200 : error_from_st
 std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,
                                       ApiRequest &out);
 
-// OpenAI finish_reason for ours ("stop", "length"; cancelled and context_full map to "length").
-const char *openai_finish_reason(engine::FinishReason r);
+// OpenAI finish_reason for ours ("stop", "length"; cancelled and context_full map to "length"). An answer that ended
+// on its own with tool calls finishes with "tool_calls".
+const char *openai_finish_reason(engine::FinishReason r, bool has_tool_calls = false);
+
+// An assistant message's tool_calls array ([{id, type: "function", function: {name, arguments}}]).
+nlohmann::json tool_calls_json(const std::vector<ToolCall> &calls);
 
 struct Usage {
   int32_t prompt_tokens = 0;
@@ -83,17 +93,25 @@ struct Usage {
 nlohmann::json logprobs_json(const ApiRequest &req, std::span<const engine::TokenLogprob> logprobs, size_t text_offset);
 
 // A complete (non-streamed) response. `aio` is the route record object attached to every response. With `echo` the
-// prompt precedes the text.
+// prompt precedes the text. `parsed`: the answer read as content and tool calls (a request with tools); the message
+// then has content null when there is none and the calls in tool_calls.
 nlohmann::json completion_response(const ApiRequest &req, const std::string &id, int64_t created,
                                    const std::string &model, const std::string &text, engine::FinishReason finish,
                                    const Usage &usage, const nlohmann::json &aio,
-                                   std::span<const engine::TokenLogprob> logprobs = {});
+                                   std::span<const engine::TokenLogprob> logprobs = {},
+                                   const chat::ParsedOutput *parsed = nullptr);
 
 // One streamed chunk: a text delta (with its tokens' logprobs when asked for; offsets from `text_offset`), or
 // (finish set) the closing chunk of the choice.
 nlohmann::json stream_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,
                             const std::string &delta, std::optional<engine::FinishReason> finish,
                             std::span<const engine::TokenLogprob> logprobs = {}, size_t text_offset = 0);
+// A streamed chunk for one change of an answer read by chat::OutputParser: content, or a tool call's start (index, id,
+// type, name) or more of its arguments, as delta.tool_calls.
+nlohmann::json tool_delta_chunk(const std::string &id, int64_t created, const std::string &model,
+                                const chat::OutputDelta &delta);
+// The closing chunk of a chat answer with its finish_reason given as the API's string.
+nlohmann::json finish_chunk(const std::string &id, int64_t created, const std::string &model, const char *finish_reason);
 // The first chunk of a streamed chat answer: delta {"role": "assistant", "content": ""} (the API sends the role first).
 nlohmann::json role_chunk(const std::string &id, int64_t created, const std::string &model);
 // The chunk stream_options.include_usage asks for: after the finish chunk, with `choices: []`.

@@ -105,8 +105,14 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     api.params.constraints.grammar = std::move(*grammar);
   }
   Request req;
-  if (api.endpoint == Endpoint::chat_completions) req.messages = api.messages;
-  else req.prompt = api.prompt;
+  if (api.endpoint == Endpoint::chat_completions) {
+    req.messages = api.messages;
+    req.tools = api.tools;
+    req.tool_choice = api.tool_choice;
+    req.parallel_tool_calls = api.parallel_tool_calls;
+  } else {
+    req.prompt = api.prompt;
+  }
   if (api.model != "aio") req.pinned_model = api.model;
   if (api.label) {
     req.true_label = api.label; // a shadow label: the oracle policy routes on it; the probe runs and is counted
@@ -122,6 +128,7 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     count_route(r);
     channel->set_route(r);
   };
+  cb.on_output_format = [channel](const chat::OutputFormat &format) { channel->set_output_format(format); };
   cb.on_token = [channel](std::string_view piece, llama_token, std::span<const engine::TokenLogprob> logprobs) {
     return channel->push(std::string(piece), logprobs);
   };

@@ -23,6 +23,16 @@ std::optional<RouteRecord> StreamChannel::route() const {
   return route_;
 }
 
+void StreamChannel::set_output_format(chat::OutputFormat format) {
+  std::lock_guard lock(mu_);
+  output_format_ = std::move(format);
+}
+
+std::optional<chat::OutputFormat> StreamChannel::output_format() const {
+  std::lock_guard lock(mu_);
+  return output_format_;
+}
+
 void StreamChannel::finish(Expected<engine::GenerationRecord> result) {
   {
     std::lock_guard lock(mu_);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aio/status.h"
+#include "chat/chat_template.h"
 #include "engine/generation.h"
 
 namespace aio::serve {
@@ -33,6 +34,8 @@ public:
   bool push(std::string piece, std::span<const engine::TokenLogprob> logprobs = {});
   // The request's route, once decided (before any text).
   void set_route(RouteRecord route);
+  // How to read the answer into content and tool calls (a request with tools answered locally; before any text).
+  void set_output_format(chat::OutputFormat format);
   void finish(Expected<engine::GenerationRecord> result);
 
   // HTTP side. Waits up to `timeout` for the next piece; nullopt when none came in time or the stream is finished
@@ -44,6 +47,7 @@ public:
   Expected<engine::GenerationRecord> result() const;
   // The route, when one was decided (a request refused before routing has none).
   std::optional<RouteRecord> route() const;
+  std::optional<chat::OutputFormat> output_format() const;
   // Blocks until the stream has finished.
   void wait_finished();
   void cancel(); // the client went away
@@ -56,6 +60,7 @@ private:
   std::deque<StreamPiece> pieces_;
   std::optional<Expected<engine::GenerationRecord>> result_;
   std::optional<RouteRecord> route_;
+  std::optional<chat::OutputFormat> output_format_;
   bool cancelled_ = false;
   const bool streaming_;
 };
