@@ -97,6 +97,7 @@ TEST(ServeConformance, EveryFieldOfTheReadmeTableDoesWhatItSays) {
       body[r.field] = samples().at(r.field);
       if (r.field == "stream_options") body["stream"] = true;
       if (r.field == "top_logprobs") body["logprobs"] = true;
+      if (r.field == "tool_choice" || r.field == "parallel_tool_calls") body["tools"] = samples().at("tools");
       if (r.field == "logprobs" && !chat) body["logprobs"] = 2;
       const char *path = chat ? "/v1/chat/completions" : "/v1/completions";
       auto res = s.client->Post(path, body.dump(), "application/json");

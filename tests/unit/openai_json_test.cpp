@@ -147,7 +147,7 @@ TEST(OpenAiJson, UnknownAndUnsupportedFieldsAreRefusedNotIgnored) {
   };
   for (const Case &c : std::vector<Case>{
            {chat + R"("frobnicate": 1})", "frobnicate"},
-           {chat + R"("tools": []})", "tools"},
+           {chat + R"("functions": [{"name": "f"}]})", "functions"},
            {chat + R"("audio": {}})", "audio"},
            {chat + R"("top_logprobs": 2})", "top_logprobs"},
            {chat + R"("logit_bias": {"x": 1}})", "logit_bias"},
@@ -167,6 +167,96 @@ TEST(OpenAiJson, UnknownAndUnsupportedFieldsAreRefusedNotIgnored) {
     EXPECT_EQ(e.http_status, 400) << c.body;
     EXPECT_EQ(e.param, c.param) << c.body << " -> " << e.message;
   }
+}
+
+TEST(OpenAiJson, ToolsToolChoiceAndToolTurnsParse) {
+  const auto req = parse_ok(R"({"model": "aio", "messages": [
+      {"role": "user", "content": "Weather in Paris?"},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+          "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}],
+    "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+              {"type": "function", "function": {"name": "get_time"}}],
+    "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": false})");
+  ASSERT_EQ(req.messages.size(), 3u);
+  ASSERT_EQ(req.messages[1].tool_calls.size(), 1u);
+  EXPECT_EQ(req.messages[1].tool_calls[0].id, "call_1");
+  EXPECT_EQ(req.messages[1].tool_calls[0].name, "get_weather");
+  EXPECT_EQ(req.messages[1].tool_calls[0].arguments, R"({"city": "Paris"})");
+  EXPECT_TRUE(req.messages[1].content.empty());
+  EXPECT_EQ(req.messages[2].role, "tool");
+  EXPECT_EQ(req.messages[2].tool_call_id, "call_1");
+  ASSERT_EQ(req.tools.size(), 2u);
+  EXPECT_EQ(req.tools[0].description, "Weather");
+  EXPECT_NE(req.tools[0].parameters.find("city"), std::string::npos);
+  EXPECT_TRUE(req.tools[1].parameters.empty());
+  EXPECT_EQ(req.tool_choice.mode, ToolChoice::Mode::function);
+  EXPECT_EQ(req.tool_choice.function, "get_weather");
+  EXPECT_FALSE(req.parallel_tool_calls);
+  EXPECT_EQ(parse_ok(R"({"model": "aio", "messages": [{"role": "user", "content": "x"}],
+                         "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"})")
+                .tool_choice.mode,
+            ToolChoice::Mode::required);
+}
+
+TEST(OpenAiJson, BadToolsAndToolTurnsAreNamed) {
+  const std::string user = R"({"role": "user", "content": "x"})";
+  const std::string tool = R"({"type": "function", "function": {"name": "f"}})";
+  struct Case {
+    std::string body, param;
+  };
+  for (const Case &c : std::vector<Case>{
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": {}})", "tools"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [{"type": "web"}]})", "tools[0]"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [{"type": "function", "function": {"name": "a b"}}]})", "tools[0].function.name"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [)" + tool + "," + tool + R"(]})", "tools[1].function.name"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [{"type": "function", "function": {"name": "f", "parameters": 3}}]})", "tools[0].function.parameters"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tool_choice": "auto"})", "tool_choice"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [)" + tool + R"(], "tool_choice": "always"})", "tool_choice"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [)" + tool + R"(], "tool_choice": {"type": "function", "function": {"name": "g"}}})", "tool_choice"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [)" + tool + R"(], "parallel_tool_calls": "yes"})", "parallel_tool_calls"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [)" + tool + R"(], "response_format": {"type": "json_object"}})", "response_format"},
+           {R"({"model": "aio", "messages": [)" + user + R"(], "tools": [)" + tool + R"(], "logprobs": true})", "logprobs"},
+           {R"({"model": "aio", "messages": [{"role": "tool", "content": "r"}]})", "messages[0].tool_call_id"},
+           {R"({"model": "aio", "messages": [{"role": "assistant", "content": null}]})", "messages[0].content"},
+           {R"({"model": "aio", "messages": [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{oops"}}]}]})", "messages[0].tool_calls[0].function.arguments"},
+           {R"({"model": "aio", "messages": [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"arguments": "{}"}}]}]})", "messages[0].tool_calls[0].function.name"},
+       }) {
+    const ApiError e = parse_err(c.body);
+    EXPECT_EQ(e.http_status, 400) << c.body;
+    EXPECT_EQ(e.param, c.param) << c.body << " -> " << e.message;
+  }
+}
+
+TEST(OpenAiJson, ToolCallsInResponsesAndChunks) {
+  ApiRequest req;
+  chat::ParsedOutput parsed{"", {{"call_abc", "get_weather", R"({"city": "Paris"})"}}};
+  const auto r = completion_response(req, "id", 1, "aio", "<tool_call>...", engine::FinishReason::end_of_generation,
+                                     {}, nullptr, {}, &parsed);
+  const auto &msg = r["choices"][0]["message"];
+  EXPECT_TRUE(msg["content"].is_null()) << "an answer that is only calls has content null";
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_EQ(msg["tool_calls"][0]["id"], "call_abc");
+  EXPECT_EQ(msg["tool_calls"][0]["type"], "function");
+  EXPECT_EQ(msg["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(msg["tool_calls"][0]["function"]["arguments"], R"({"city": "Paris"})");
+  // A call cut by max_tokens is "length", as the API says.
+  EXPECT_EQ(completion_response(req, "id", 1, "aio", "", engine::FinishReason::max_tokens, {}, nullptr, {}, &parsed)
+                ["choices"][0]["finish_reason"], "length");
+
+  const auto first = tool_delta_chunk("id", 1, "aio", {.content = "", .tool_index = 0, .tool_id = "call_abc",
+                                                       .tool_name = "get_weather", .arguments = "{"});
+  const auto &call = first["choices"][0]["delta"]["tool_calls"][0];
+  EXPECT_EQ(call["index"], 0);
+  EXPECT_EQ(call["id"], "call_abc");
+  EXPECT_EQ(call["type"], "function");
+  EXPECT_EQ(call["function"]["name"], "get_weather");
+  EXPECT_EQ(call["function"]["arguments"], "{");
+  const auto more = tool_delta_chunk("id", 1, "aio", {.content = "", .tool_index = 0, .arguments = "}"});
+  EXPECT_FALSE(more["choices"][0]["delta"]["tool_calls"][0].contains("id")) << "only the first delta names the call";
+  EXPECT_EQ(tool_delta_chunk("id", 1, "aio", {.content = "hi"})["choices"][0]["delta"]["content"], "hi");
+  EXPECT_EQ(finish_chunk("id", 1, "aio", "tool_calls")["choices"][0]["finish_reason"], "tool_calls");
 }
 
 TEST(OpenAiJson, LogprobsAndTheStreamsFirstAndLastChunks) {

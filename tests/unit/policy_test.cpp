@@ -172,6 +172,27 @@ TEST(PolicyFile, AUserRuleTableLoadsWithoutRecompiling) {
   EXPECT_EQ(r->rule, "rule 1");
 }
 
+TEST(PolicyFile, ARuleCanMatchRequestsThatOfferTools) {
+  const std::string path = test::make_temp_dir("policy") + "/tools.yaml";
+  std::ofstream(path) << "policies:\n"
+                         "  tools-large:\n"
+                         "    rules:\n"
+                         "      - {name: tool-use, when: {tools: true}, route: {model: large, strategy: plain}}\n"
+                         "      - {when: {tools: false, category: code}, route: {model: small}}\n"
+                         "      - route: {model: large, strategy: pld}\n";
+  auto set = load_policy_file(path);
+  ASSERT_TRUE(set.ok()) << set.status().to_string();
+  const ProbeResult code = probe_of("code", 0.1);
+  RouteInput with_tools{&code, 10, {}, 0, /*has_tools=*/true};
+  auto r = decide(set->at("tools-large"), with_tools, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(where(*r), "large/plain");
+  EXPECT_EQ(r->rule, "tool-use");
+  EXPECT_NE(r->reason.find("offers tools"), std::string::npos) << r->reason;
+  auto plain = decide(set->at("tools-large"), {&code, 10, {}, 0, false}, {});
+  EXPECT_EQ(where(*plain), "small/plain");
+}
+
 TEST(PolicyFile, ErrorsNameFileLineAndProblem) {
   struct Case {
     std::string yaml, expect_line, expect_text;
@@ -190,6 +211,10 @@ TEST(PolicyFile, ErrorsNameFileLineAndProblem) {
       {"policies:\n  p:\n    rules:\n      - route: {model: large\n", ":5:", "YAML syntax error"},
       {"policies:\n  p:\n    rules:\n      - {when: {random_lt: 2}, route: {model: large}}\n      - route: {model: large}\n",
        ":4:", "probability"},
+      {"policies:\n  p:\n    rules:\n      - {when: {tools: maybe}, route: {model: large}}\n      - route: {model: large}\n",
+       ":4:", "tools must be true"},
+      {"policies:\n  p:\n    rules:\n      - {when: {tools: true}, route: {model: large}}\n", ":4:",
+       "add a final rule without 'when'"},
   };
   for (const auto &c : cases) {
     Status s = load_error(c.yaml);
