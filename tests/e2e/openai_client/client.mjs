@@ -73,6 +73,57 @@ check('json_schema output parses and validates against its schema', async () => 
   assert.ok(Number.isInteger(value.age));
   assert.equal(r.aio.route.grammar, true);
 });
+check('a forced tool call comes back parsed, streams as deltas, and its result continues the conversation', async () => {
+  // The city is an enum: a grammar keeps any model's arguments valid JSON, but random weights would never close a free
+  // string (the grammar allows any length).
+  const tools = [{ type: 'function', function: {
+    name: 'get_weather', description: 'The weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'London', 'Tokyo'] } },
+                  required: ['city'], additionalProperties: false } } }];
+  const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
+  const body = { model: 'aio', messages, tools, tool_choice: { type: 'function', function: { name: 'get_weather' } },
+                 parallel_tool_calls: false, max_tokens: 300, temperature: 0 };
+  const r = await client.chat.completions.create(body);
+  const msg = r.choices[0].message;
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(msg.content, null);
+  assert.equal(msg.tool_calls.length, 1);
+  const call = msg.tool_calls[0];
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.name, 'get_weather');
+  assert.match(call.id, /^call_/);
+  const args = JSON.parse(call.function.arguments);
+  assert.deepEqual(Object.keys(args), ['city']);
+  assert.ok(['Paris', 'London', 'Tokyo'].includes(args.city));
+  assert.equal(r.aio.route.grammar, true);
+
+  const stream = await client.chat.completions.create({ ...body, stream: true });
+  const calls = [];
+  let finish = null;
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    finish = choice.finish_reason ?? finish;
+    for (const d of choice.delta?.tool_calls ?? []) {
+      calls[d.index] ??= { id: '', name: '', arguments: '' };
+      calls[d.index].id += d.id ?? '';
+      calls[d.index].name += d.function?.name ?? '';
+      calls[d.index].arguments += d.function?.arguments ?? '';
+    }
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].name, 'get_weather');
+  assert.match(calls[0].id, /^call_/);
+  assert.deepEqual(JSON.parse(calls[0].arguments), args, 'greedy: the streamed call is the same call');
+
+  const follow = await client.chat.completions.create({
+    model: 'aio', tools, max_tokens: 8, temperature: 0,
+    messages: [...messages, msg, { role: 'tool', tool_call_id: call.id, content: '18 C and sunny' }],
+  });
+  assert.equal(follow.choices[0].message.role, 'assistant');
+  assert.ok(follow.usage.prompt_tokens > r.usage.prompt_tokens, 'the call and its result are in the prompt');
+});
 check('streaming with include_usage: role first, usage in a last chunk with no choices', async () => {
   const stream = await client.chat.completions.create({
     model: 'small', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0, stream: true,
