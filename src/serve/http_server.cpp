@@ -164,6 +164,7 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
     const RouteRecord route = channel->route().value_or(RouteRecord{});
     std::optional<chat::ParsedOutput> parsed;
     if (auto format = channel->output_format()) parsed = read_answer(*format, result->text, result->finish_reason);
+    else if (auto calls = channel->tool_calls(); !calls.empty()) parsed = chat::ParsedOutput{result->text, calls};
     send_json(res, 200,
               completion_response(api, id, created, model, result->text, result->finish_reason,
                                   {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
@@ -203,6 +204,10 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
     };
     while (open) {
       if (auto piece = channel->next(std::chrono::milliseconds(100))) {
+        if (piece->tool_call) { // relayed from a remote model as its upstream streamed it
+          if (!send_deltas({*piece->tool_call})) break;
+          continue;
+        }
         if (parser) {
           auto deltas = parser->update(piece->text, /*final=*/false);
           if (deltas && !send_deltas(*deltas)) break;
@@ -222,8 +227,9 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
                                 result->finish_reason == engine::FinishReason::stop_string;
           if (auto deltas = parser->update("", complete); deltas) send_deltas(*deltas);
         }
-        json last = parser ? finish_chunk(id, created, model, openai_finish_reason(result->finish_reason, tool_calls))
-                           : stream_chunk(api, id, created, model, "", result->finish_reason);
+        json last = parser || tool_calls
+                        ? finish_chunk(id, created, model, openai_finish_reason(result->finish_reason, tool_calls))
+                        : stream_chunk(api, id, created, model, "", result->finish_reason);
         last["aio"] = aio_object(route, *result);
         send(last);
         if (api.include_usage)

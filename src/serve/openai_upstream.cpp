@@ -16,8 +16,33 @@ json upstream_body(const ApiRequest &req, const std::string &model) {
                {"stream_options", {{"include_usage", true}}}};
   if (req.endpoint == Endpoint::chat_completions) {
     json messages = json::array();
-    for (const auto &m : req.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    for (const auto &m : req.messages) {
+      json msg = {{"role", m.role}, {"content", m.content}};
+      if (!m.tool_calls.empty()) {
+        msg["tool_calls"] = tool_calls_json(m.tool_calls);
+        if (m.content.empty()) msg["content"] = nullptr;
+      }
+      if (!m.tool_call_id.empty()) msg["tool_call_id"] = m.tool_call_id;
+      if (!m.name.empty()) msg["name"] = m.name;
+      messages.push_back(std::move(msg));
+    }
     body["messages"] = std::move(messages);
+    // Tools go up as the client sent them: the upstream formats them with its own template and parses its own
+    // output (A-IO relays the calls it reports).
+    if (!req.tools_json.is_null()) body["tools"] = req.tools_json;
+    if (!req.tool_choice_json.is_null()) body["tool_choice"] = req.tool_choice_json;
+    if (req.tool_choice.mode == ToolChoice::Mode::function && req.tools_json.is_array()) {
+      // A named function goes up as "required" over that one tool: the same demand, in the form every
+      // OpenAI-compatible server takes (llama-server reads tool_choice as a string only).
+      json one = json::array();
+      for (const json &t : req.tools_json)
+        if (t.is_object() && t.contains("function") && t["function"].is_object() &&
+            t["function"].value("name", json()) == req.tool_choice.function)
+          one.push_back(t);
+      body["tools"] = std::move(one);
+      body["tool_choice"] = "required";
+    }
+    if (!req.parallel_tool_calls_json.is_null()) body["parallel_tool_calls"] = req.parallel_tool_calls_json;
   } else {
     body["prompt"] = req.prompt;
   }
@@ -92,6 +117,28 @@ std::vector<engine::TokenLogprob> parse_logprobs(const json &lp) {
   return out;
 }
 
+// delta.tool_calls: [{index, id?, type?, function: {name?, arguments?}}], kept in the order sent. Entries of another
+// shape are skipped (never thrown on); an index out of range is read as the first call.
+std::vector<chat::OutputDelta> parse_tool_call_deltas(const json &calls) {
+  std::vector<chat::OutputDelta> out;
+  if (!calls.is_array()) return out;
+  for (const json &c : calls) {
+    if (!c.is_object()) continue;
+    chat::OutputDelta d;
+    const json index = c.value("index", json(0));
+    d.tool_index = index.is_number_integer() && index.get<int64_t>() >= 0 && index.get<int64_t>() < 1024
+                       ? static_cast<int32_t>(index.get<int64_t>()) : 0;
+    if (c.contains("id") && c["id"].is_string()) d.tool_id = c["id"];
+    if (c.contains("function") && c["function"].is_object()) {
+      const json &f = c["function"];
+      if (f.contains("name") && f["name"].is_string()) d.tool_name = f["name"];
+      if (f.contains("arguments") && f["arguments"].is_string()) d.arguments = f["arguments"];
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 UpstreamEvent parse_event(std::string_view data) {
   UpstreamEvent ev;
   if (data == "[DONE]") {
@@ -116,6 +163,8 @@ UpstreamEvent parse_event(std::string_view data) {
       ev.text = c["text"].get<std::string>();
     if (c.contains("finish_reason") && c["finish_reason"].is_string()) ev.finish_reason = c["finish_reason"];
     if (c.contains("logprobs")) ev.logprobs = parse_logprobs(c["logprobs"]);
+    if (c.contains("delta") && c["delta"].is_object() && c["delta"].contains("tool_calls"))
+      ev.tool_calls = parse_tool_call_deltas(c["delta"]["tool_calls"]);
   }
   if (j.contains("usage") && j["usage"].is_object()) {
     // Counts of another type (a string, a float, a number beyond int) are read as absent, never thrown on.

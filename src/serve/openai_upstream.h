@@ -25,6 +25,7 @@ struct UpstreamEvent {
   std::optional<Usage> usage;                // sent with the last chunk when stream_options.include_usage
   std::optional<std::string> error;          // an error object's message, sent mid-stream
   std::vector<engine::TokenLogprob> logprobs; // the delta's tokens' log-probabilities (token ids unknown: -1)
+  std::vector<chat::OutputDelta> tool_calls;  // delta.tool_calls: a call's start or more of its arguments
   bool done = false;                         // `data: [DONE]`
 };
 

@@ -107,6 +107,13 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
         error = ev.error;
         return false;
       }
+      for (const chat::OutputDelta &d : ev.tool_calls) {
+        if (n_chunks++ == 0) t_first = Clock::now();
+        if (job.on_tool_call && !job.on_tool_call(d)) {
+          cancelled = true;
+          return false;
+        }
+      }
       if (!ev.text.empty() || !ev.logprobs.empty()) {
         if (n_chunks++ == 0) t_first = Clock::now();
         rec.text += ev.text;

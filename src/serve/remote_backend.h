@@ -20,6 +20,7 @@ namespace aio::serve {
 struct RemoteJob {
   ApiRequest request;
   std::function<bool(std::string_view text, std::span<const engine::TokenLogprob> logprobs)> on_text;             // false cancels (the client went away)
+  std::function<bool(const chat::OutputDelta &delta)> on_tool_call; // a tool call's start or more of its arguments
   std::function<void(Expected<engine::GenerationRecord>)> on_done; // exactly once
 };
 

@@ -143,6 +143,7 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     job.on_text = [channel](std::string_view piece, std::span<const engine::TokenLogprob> logprobs) {
       return channel->push(std::string(piece), logprobs);
     };
+    job.on_tool_call = [channel](const chat::OutputDelta &delta) { return channel->push_tool_call(delta); };
     job.on_done = on_done;
     if (!backend.submit(std::move(job)))
       on_done(resource_exhausted("model " + r.route.model + " is at capacity (" +

@@ -1,5 +1,7 @@
 #include "serve/stream_channel.h"
 
+#include <algorithm>
+
 namespace aio::serve {
 
 bool StreamChannel::push(std::string piece, std::span<const engine::TokenLogprob> logprobs) {
@@ -11,6 +13,28 @@ bool StreamChannel::push(std::string piece, std::span<const engine::TokenLogprob
   }
   cv_.notify_one();
   return true;
+}
+
+bool StreamChannel::push_tool_call(const chat::OutputDelta &delta) {
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return false;
+    const size_t i = static_cast<size_t>(std::max(delta.tool_index, 0));
+    if (tool_calls_.size() <= i) tool_calls_.resize(i + 1);
+    ToolCall &call = tool_calls_[i];
+    call.id += delta.tool_id;
+    call.name += delta.tool_name;
+    call.arguments += delta.arguments;
+    if (!streaming_) return true;
+    pieces_.push_back({"", {}, delta});
+  }
+  cv_.notify_one();
+  return true;
+}
+
+std::vector<ToolCall> StreamChannel::tool_calls() const {
+  std::lock_guard lock(mu_);
+  return tool_calls_;
 }
 
 void StreamChannel::set_route(RouteRecord route) {

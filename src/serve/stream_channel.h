@@ -13,6 +13,7 @@
 
 #include "aio/status.h"
 #include "chat/chat_template.h"
+#include "chat/output_parser.h"
 #include "engine/generation.h"
 
 namespace aio::serve {
@@ -21,6 +22,7 @@ namespace aio::serve {
 struct StreamPiece {
   std::string text;
   std::vector<engine::TokenLogprob> logprobs;
+  std::optional<chat::OutputDelta> tool_call; // a remote model's tool-call delta, relayed as it came (text is empty)
 };
 
 class StreamChannel {
@@ -36,6 +38,9 @@ public:
   void set_route(RouteRecord route);
   // How to read the answer into content and tool calls (a request with tools answered locally; before any text).
   void set_output_format(chat::OutputFormat format);
+  // A remote model's tool-call delta: streamed like text, and gathered into whole calls (tool_calls()) for a
+  // non-streamed answer. Returns false once the consumer has cancelled.
+  bool push_tool_call(const chat::OutputDelta &delta);
   void finish(Expected<engine::GenerationRecord> result);
 
   // HTTP side. Waits up to `timeout` for the next piece; nullopt when none came in time or the stream is finished
@@ -48,6 +53,7 @@ public:
   // The route, when one was decided (a request refused before routing has none).
   std::optional<RouteRecord> route() const;
   std::optional<chat::OutputFormat> output_format() const;
+  std::vector<ToolCall> tool_calls() const; // the calls pushed so far, whole
   // Blocks until the stream has finished.
   void wait_finished();
   void cancel(); // the client went away
@@ -61,6 +67,7 @@ private:
   std::optional<Expected<engine::GenerationRecord>> result_;
   std::optional<RouteRecord> route_;
   std::optional<chat::OutputFormat> output_format_;
+  std::vector<ToolCall> tool_calls_;
   bool cancelled_ = false;
   const bool streaming_;
 };

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "support/aio_server.h"
@@ -120,6 +121,148 @@ TEST(ServeRemote, ForwardsToLlamaServerIncludingStreaming) {
 
   s.proc->send_signal(SIGTERM);
   EXPECT_EQ(s.proc->wait(), 0);
+}
+
+// Tools go up to a remote model as the client sent them (a named choice as "required" over that one tool, the form
+// llama-server takes): llama-server formats the same prompt and gives the same answer through A-IO as directly.
+TEST(ServeRemote, ToolsAreForwardedToLlamaServer) {
+  if (LlamaServer::binary().empty()) GTEST_SKIP() << "this build has no llama-server (AIO_LLAMA_TOOLS=OFF)";
+  LlamaServer upstream(tiny_pair().large_path);
+  ASSERT_TRUE(upstream.ready) << upstream.proc->output();
+  AioServer s({}, config_with_remote_large(upstream.endpoint()));
+  ASSERT_GT(s.port, 0) << s.proc->output();
+
+  json body = body_for("large", "What is the weather in Paris?", 12);
+  body["temperature"] = 0;
+  body["tools"] = json::parse(R"([{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+      "parameters": {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "London"]}},
+                     "required": ["city"], "additionalProperties": false}}},
+      {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}])");
+  body["tool_choice"] = json::parse(R"({"type": "function", "function": {"name": "get_weather"}})");
+  httplib::Client direct("127.0.0.1", upstream.port);
+  direct.set_read_timeout(60, 0);
+  json up = body;
+  up["tools"] = json::array({body["tools"][0]});
+  up["tool_choice"] = "required";
+  auto d = direct.Post("/v1/chat/completions", up.dump(), "application/json");
+  json bare = body;
+  bare.erase("tools");
+  bare.erase("tool_choice");
+  auto no_tools = direct.Post("/v1/chat/completions", bare.dump(), "application/json");
+  auto via = s.chat(body);
+  ASSERT_TRUE(d && no_tools && via);
+  ASSERT_EQ(d->status, 200) << d->body;
+  ASSERT_EQ(via->status, 200) << via->body;
+  const json dj = json::parse(d->body), vj = json::parse(via->body);
+  EXPECT_EQ(vj["usage"]["prompt_tokens"], dj["usage"]["prompt_tokens"]) << "the same tools reached the template";
+  EXPECT_GT(vj["usage"]["prompt_tokens"].get<int>(), json::parse(no_tools->body)["usage"]["prompt_tokens"].get<int>());
+  EXPECT_EQ(vj["choices"][0]["message"].value("content", json()), dj["choices"][0]["message"].value("content", json()));
+}
+
+// The calls a remote model reports come back through A-IO as the upstream sent them, whole (non-streamed) or as
+// deltas (streamed), with finish_reason tool_calls; the history with a call and its result goes up intact. The
+// upstream here is a scripted one: a model with random weights does not call tools on llama-server (its grammar lets
+// a required call wait behind free text).
+TEST(ServeRemote, ToolCallsOfARemoteModelAreRelayed) {
+  httplib::Server scripted;
+  json last_request;
+  std::mutex mu;
+  scripted.Post("/v1/chat/completions", [&](const httplib::Request &req, httplib::Response &res) {
+    const json body = json::parse(req.body);
+    {
+      std::lock_guard lock(mu);
+      last_request = body;
+    }
+    if (body.value("logprobs", false)) { // text without the log-probabilities it was asked for
+      res.set_content("data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"Hi\"}}]}\n\n"
+                      "data: {\"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"stop\"}]}\n\n"
+                      "data: [DONE]\n\n", "text/event-stream");
+      return;
+    }
+    res.set_content(
+        "data: {\"choices\": [{\"index\": 0, \"delta\": {\"role\": \"assistant\", \"tool_calls\": [{\"index\": 0, "
+        "\"id\": \"call_up1\", \"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"arguments\": \"\"}}]}}]}\n\n"
+        "data: {\"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": "
+        "{\"arguments\": \"{\\\"city\\\": \"}}]}}]}\n\n"
+        "data: {\"choices\": [{\"index\": 0, \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": "
+        "{\"arguments\": \"\\\"Paris\\\"}\"}}]}}]}\n\n"
+        "data: {\"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"tool_calls\"}]}\n\n"
+        "data: {\"choices\": [], \"usage\": {\"prompt_tokens\": 30, \"completion_tokens\": 9}}\n\n"
+        "data: [DONE]\n\n",
+        "text/event-stream");
+  });
+  const int port = scripted.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { scripted.listen_after_bind(); });
+  {
+    AioServer s({}, config_with_remote_large("http://127.0.0.1:" + std::to_string(port) + "/v1"));
+    ASSERT_GT(s.port, 0) << s.proc->output();
+    json body = body_for("large", "What is the weather in Paris?", 32);
+    body["tools"] = json::parse(R"([{"type": "function", "function": {"name": "get_weather"}},
+                                    {"type": "function", "function": {"name": "get_time"}}])");
+    body["tool_choice"] = json::parse(R"({"type": "function", "function": {"name": "get_weather"}})");
+    auto r = s.chat(body);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json choice = json::parse(r->body)["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "tool_calls");
+    EXPECT_TRUE(choice["message"]["content"].is_null());
+    ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u);
+    EXPECT_EQ(choice["message"]["tool_calls"][0]["id"], "call_up1");
+    EXPECT_EQ(choice["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    EXPECT_EQ(choice["message"]["tool_calls"][0]["function"]["arguments"], R"({"city": "Paris"})");
+    {
+      std::lock_guard lock(mu);
+      EXPECT_EQ(last_request["tool_choice"], "required");
+      ASSERT_EQ(last_request["tools"].size(), 1u) << "a named choice goes up as required over that one tool";
+      EXPECT_EQ(last_request["tools"][0]["function"]["name"], "get_weather");
+    }
+
+    body["stream"] = true;
+    auto st = s.chat(body);
+    ASSERT_TRUE(st);
+    ASSERT_EQ(st->status, 200) << st->body;
+    std::string args, name, finish;
+    for (size_t pos = 0; (pos = st->body.find("data: {", pos)) != std::string::npos; ++pos) {
+      const json chunk = json::parse(st->body.substr(pos + 6, st->body.find('\n', pos) - pos - 6));
+      if (chunk["choices"].empty()) continue;
+      const json &c = chunk["choices"][0];
+      if (c["finish_reason"].is_string()) finish = c["finish_reason"];
+      if (!c["delta"].contains("tool_calls")) continue;
+      const json &f = c["delta"]["tool_calls"][0]["function"];
+      if (f.contains("name")) name += f["name"].get<std::string>();
+      if (f.contains("arguments")) args += f["arguments"].get<std::string>();
+    }
+    EXPECT_EQ(name, "get_weather");
+    EXPECT_EQ(args, R"({"city": "Paris"})");
+    EXPECT_EQ(finish, "tool_calls");
+
+    // The next turn: the call (content null) and its result go up as the client sent them.
+    body["stream"] = false;
+    body.erase("tool_choice");
+    body["messages"].push_back(choice["message"]);
+    body["messages"].push_back({{"role", "tool"}, {"tool_call_id", "call_up1"}, {"content", "18 C"}});
+    auto next = s.chat(body);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->status, 200) << next->body;
+    {
+      std::lock_guard lock(mu);
+      const json &m = last_request["messages"];
+      ASSERT_EQ(m.size(), 3u);
+      EXPECT_TRUE(m[1]["content"].is_null());
+      EXPECT_EQ(m[1]["tool_calls"][0]["function"]["arguments"], R"({"city": "Paris"})");
+      EXPECT_EQ(m[2]["role"], "tool");
+      EXPECT_EQ(m[2]["tool_call_id"], "call_up1");
+    }
+
+    // An upstream that answers text without the log-probabilities asked for is a 502, never an empty list.
+    json lp = body_for("large", "Hello", 4);
+    lp["logprobs"] = true;
+    auto no_lp = s.chat(lp);
+    ASSERT_TRUE(no_lp);
+    EXPECT_EQ(no_lp->status, 502) << no_lp->body;
+  }
+  scripted.stop();
+  t.join();
 }
 
 TEST(ServeRemote, ADeadBackendGets502AndTheRestKeepsServing) {

@@ -126,3 +126,31 @@ TEST(OpenAiUpstream, LogprobsAndStructuredOutputsGoUpAndComeBack) {
 
 } // namespace
 } // namespace aio::serve
+
+namespace aio::serve {
+namespace {
+
+TEST(OpenAiUpstream, ToolCallDeltasComeBackAndOddShapesAreSkipped) {
+  const std::string stream =
+      R"(data: {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "id": "call_x", "type": "function", "function": {"name": "f", "arguments": "{\"a\""}}]}}]})"
+      "\n\n"
+      R"(data: {"choices": [{"index": 0, "delta": {"tool_calls": [7, {"index": "one", "function": {"arguments": ": 1}"}}]}}]})"
+      "\n\n";
+  std::vector<chat::OutputDelta> deltas;
+  SseReader r;
+  r.feed(stream, [&](const UpstreamEvent &e) {
+    EXPECT_FALSE(e.error.has_value());
+    deltas.insert(deltas.end(), e.tool_calls.begin(), e.tool_calls.end());
+    return true;
+  });
+  ASSERT_EQ(deltas.size(), 2u);
+  EXPECT_EQ(deltas[0].tool_index, 1);
+  EXPECT_EQ(deltas[0].tool_id, "call_x");
+  EXPECT_EQ(deltas[0].tool_name, "f");
+  EXPECT_EQ(deltas[0].arguments, R"({"a")");
+  EXPECT_EQ(deltas[1].tool_index, 0) << "an index that is not a number is read as the first call";
+  EXPECT_EQ(deltas[1].arguments, ": 1}");
+}
+
+} // namespace
+} // namespace aio::serve
