@@ -106,8 +106,9 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     bp.queue_capacity = params.queue_capacity;
     auto engine = exec::BatchEngine::create(*model, bp);
     if (!engine) return engine.status();
-    Resident resident{entry, std::move(*model), std::move(*engine), nullptr, {}};
+    Resident resident{entry, std::move(*model), std::move(*engine), nullptr, {}, {}};
     if (resident.model->info().has_chat_template) {
+      resident.chat_template = resident.model->metadata("tokenizer.chat_template");
       // Read once: requests with tools are formatted by llama.cpp's common chat code over this template.
       auto templates = chat::ChatTemplates::create(resident.model->raw(), entry.name);
       if (templates) resident.chat = std::move(*templates);
@@ -209,8 +210,12 @@ Expected<Router::Prompt> Router::prompt_for(const Resident &resident, const Requ
     if (!formatted) return formatted.status();
     text = std::move(*formatted);
   }
-  auto tokens = model.tokenize(text, /*add_bos=*/false, /*parse_special=*/true);
+  // The model's BOS first, when its vocabulary asks for one, as llama-server tokenizes a formatted chat (templates
+  // leave it to the tokenizer); a template that wrote it into the text anyway does not get a second.
+  auto tokens = model.tokenize(text, /*add_bos=*/true, /*parse_special=*/true);
   if (!tokens) return tokens.status();
+  const llama_token bos = llama_vocab_bos(model.vocab());
+  if (tokens->size() >= 2 && (*tokens)[0] == bos && (*tokens)[1] == bos) tokens->erase(tokens->begin());
   out.tokens = std::move(*tokens);
   return out;
 }
@@ -382,7 +387,13 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> p
   // The prompt already made (in the probe model's tokens) is the prompt when the target is the probe's model - unless
   // the probe read a tool request without its tools.
   const bool needs_tools = chat::needs_tool_format(p->request);
-  if (!prompt || target != cfg_.probe.model || (needs_tools && !prompt->chat)) {
+  // A prompt in the tool format made for the probe's model serves any model with the same template and vocabulary
+  // (the tiny pair, a model family): llama.cpp analyses the template on every call, which costs milliseconds.
+  const Resident &probe_model = models_.at(cfg_.probe.model);
+  const bool same_format = prompt && prompt->chat && !resident.chat_template.empty() &&
+                           resident.chat_template == probe_model.chat_template &&
+                           resident.model->shares_vocab_with(*probe_model.model);
+  if (!prompt || (target != cfg_.probe.model && !same_format) || (needs_tools && !prompt->chat)) {
     auto made = prompt_for(resident, p->request);
     if (!made) return p->fail(made.status());
     prompt = std::move(*made);

@@ -97,6 +97,7 @@ private:
     std::unique_ptr<exec::BatchEngine> engine;
     std::shared_ptr<const chat::ChatTemplates> chat; // null when the model's template cannot be read (chat_error)
     Status chat_error;
+    std::string chat_template; // its source, to tell when two models format a request identically
   };
   // A request's prompt for one model: its tokens, and for a request in the tool format the template's output (the
   // grammar, stops and output format that go with them).

@@ -13,6 +13,7 @@
 #include "engine/model.h"
 #include "support/paths.h"
 #include "support/tiny_models.h"
+#include "synth/gguf_writer.h"
 
 namespace aio {
 namespace {
@@ -116,6 +117,30 @@ TEST(ChatTools, HistoryWithToolCallsAndResultsIsRendered) {
   EXPECT_NE(p->text.find("18 C, sunny"), std::string::npos);
 }
 
+TEST(ChatTools, ATemplateWithoutToolsIsRefusedWithAClearError) {
+  // The stock Llama 3.0 template: no tools section.
+  synth::SynthParams p;
+  p.preset = *synth::find_arch_preset("tiny-small");
+  p.vocab = synth::byte_level_vocab();
+  p.vocab.chat_template =
+      "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + "
+      "message['content'] | trim + '<|eot_id|>' }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}";
+  p.out_path = test::make_temp_dir("no-tools") + "/no-tools.gguf";
+  ASSERT_TRUE(synth::write_synthetic_gguf(p).ok());
+  auto model = engine::Model::load({.path = p.out_path});
+  ASSERT_TRUE(model);
+  auto tmpl = chat::ChatTemplates::create((*model)->raw(), "no-tools");
+  ASSERT_TRUE(tmpl) << tmpl.status().to_string();
+  EXPECT_FALSE((*tmpl)->supports_tools());
+  Request r;
+  r.messages = {{"user", "Weather?"}};
+  r.tools = {weather_tool()};
+  auto refused = (*tmpl)->apply(r);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.status().code(), StatusCode::invalid_argument) << "a 400, not a 500";
+  EXPECT_NE(refused.status().message().find("cannot do tools"), std::string::npos) << refused.status().message();
+}
+
 // The whole path: Router -> tool format -> grammar on the executor -> parsed tool call, on every strategy.
 class RoutedToolCall : public ::testing::TestWithParam<const char *> {};
 
@@ -133,8 +158,10 @@ TEST_P(RoutedToolCall, ANamedToolChoiceComesBackAsThatCallWithJsonArguments) {
   fixed.name = "fixed";
   policy::Rule rule;
   rule.model = strategy == "draft" ? "large" : "small";
-  rule.strategy = strategy == "plain" ? Strategy::plain : strategy == "pld" ? Strategy::pld : Strategy::draft;
+  rule.strategy = strategy == "pld" ? Strategy::pld : strategy == "draft" ? Strategy::draft : Strategy::plain;
   if (strategy == "draft") rule.draft_model = "small";
+  // "lm-probe": the policy reads the lm probe, whose model then answers in the probe's slot (the KV-reuse path).
+  if (strategy == "lm-probe") rule.when.categories = {"code", "qa", "math"};
   fixed.rules = {rule};
   ASSERT_TRUE((*router)->add_policy(fixed).ok());
 
@@ -179,9 +206,10 @@ TEST_P(RoutedToolCall, ANamedToolChoiceComesBackAsThatCallWithJsonArguments) {
     EXPECT_TRUE(args["city"].is_string());
   }
   EXPECT_TRUE(parser.parsed().content.empty()) << "a forced call is the whole answer: " << parser.parsed().content;
+  EXPECT_EQ(record.probe.probe_kind, strategy == "lm-probe" ? "lm" : "none");
 }
 
-INSTANTIATE_TEST_SUITE_P(Strategies, RoutedToolCall, ::testing::Values("plain", "pld", "draft"));
+INSTANTIATE_TEST_SUITE_P(Strategies, RoutedToolCall, ::testing::Values("plain", "pld", "draft", "lm-probe"));
 
 } // namespace
 } // namespace aio
