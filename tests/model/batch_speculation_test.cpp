@@ -31,16 +31,8 @@ const std::vector<std::string> kPrompts = {
     "12 + 7 = 19. 19 + 7 = 26. 26 + 7 = 33. 33 + 7 =",
 };
 
-class BatchSpeculationTest : public ::testing::Test {
+class BatchSpeculationTest : public test::TinyPairTest {
 protected:
-  static void SetUpTestSuite() {
-    small_ = *engine::Model::load({.path = test::tiny_pair().small_path});
-    large_ = *engine::Model::load({.path = test::tiny_pair().large_path});
-  }
-  static void TearDownTestSuite() {
-    small_.reset();
-    large_.reset();
-  }
   void SetUp() override {
     BatchEngineParams p;
     p.n_slots = 4;
@@ -84,11 +76,9 @@ protected:
     return o.result.ok() ? *o.result : engine::GenerationRecord{};
   }
 
-  static std::shared_ptr<engine::Model> small_, large_;
   std::map<std::string, std::shared_ptr<engine::Model>> drafters_;
   std::unique_ptr<BatchEngine> engine_;
 };
-std::shared_ptr<engine::Model> BatchSpeculationTest::small_, BatchSpeculationTest::large_;
 
 TEST_F(BatchSpeculationTest, PldAloneEqualsPlainAndSavesSteps) {
   int32_t drafted = 0, accepted = 0;

@@ -25,16 +25,8 @@ const std::vector<std::string> kPrompts = {
     "12 + 7 = 19. 19 + 7 = 26. 26 + 7 = 33. 33 + 7 =",
 };
 
-class ConstraintsTest : public ::testing::Test {
+class ConstraintsTest : public test::TinyPairTest {
 protected:
-  static void SetUpTestSuite() {
-    small_ = *engine::Model::load({.path = test::tiny_pair().small_path});
-    large_ = *engine::Model::load({.path = test::tiny_pair().large_path});
-  }
-  static void TearDownTestSuite() {
-    small_.reset();
-    large_.reset();
-  }
   void SetUp() override {
     BatchEngineParams p;
     p.n_slots = 2;
@@ -61,10 +53,8 @@ protected:
     }
     return r;
   }
-  static std::shared_ptr<engine::Model> small_, large_;
   std::unique_ptr<BatchEngine> engine_;
 };
-std::shared_ptr<engine::Model> ConstraintsTest::small_, ConstraintsTest::large_;
 
 engine::GenerateParams with_grammar(float temperature = 0.0f) {
   engine::GenerateParams p;

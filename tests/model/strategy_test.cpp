@@ -12,16 +12,8 @@
 namespace aio::decode {
 namespace {
 
-class StrategyTest : public ::testing::Test {
+class StrategyTest : public test::TinyPairTest {
 protected:
-  static void SetUpTestSuite() {
-    small_ = *engine::Model::load({.path = test::tiny_pair().small_path});
-    large_ = *engine::Model::load({.path = test::tiny_pair().large_path});
-  }
-  static void TearDownTestSuite() {
-    small_.reset();
-    large_.reset();
-  }
   void SetUp() override {
     target_ = test::one_slot_engine(large_, 1024);
   }
@@ -42,10 +34,8 @@ protected:
     return p;
   }
 
-  static std::shared_ptr<engine::Model> small_, large_;
   std::unique_ptr<exec::BatchEngine> target_;
 };
-std::shared_ptr<engine::Model> StrategyTest::small_, StrategyTest::large_;
 
 const std::vector<std::string> kPrompts = {
     "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n\n"

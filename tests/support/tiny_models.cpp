@@ -46,6 +46,18 @@ const TinyPair &tiny_pair() {
   return pair;
 }
 
+std::shared_ptr<engine::Model> TinyPairTest::small_, TinyPairTest::large_;
+
+void TinyPairTest::SetUpTestSuite() {
+  small_ = *engine::Model::load({.path = tiny_pair().small_path});
+  large_ = *engine::Model::load({.path = tiny_pair().large_path});
+}
+
+void TinyPairTest::TearDownTestSuite() {
+  small_.reset();
+  large_.reset();
+}
+
 std::string write_byte_vocab_model(const std::string &preset, const std::string &dir, unsigned seed) {
   return write_model(preset, synth::byte_level_vocab(), dir + "/" + preset + "-byte.gguf", seed);
 }

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "exec/batch_engine.h"
 
 namespace aio::test {
@@ -20,6 +22,15 @@ const TinyPair &tiny_pair();
 // The executor with one slot over `model` (the sequential form every CLI path runs), one thread.
 std::unique_ptr<exec::BatchEngine> one_slot_engine(std::shared_ptr<const engine::Model> model, uint32_t n_ctx = 1024,
                                                    int32_t n_batch = 512);
+
+// Base of the suites that run the tiny pair itself: both models loaded once per suite (read-only, shared by its
+// tests), released after it.
+class TinyPairTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  static std::shared_ptr<engine::Model> small_, large_;
+};
 
 // Writes one tiny model with the built-in byte vocabulary (no download needed) and returns its path.
 std::string write_byte_vocab_model(const std::string &preset, const std::string &dir, unsigned seed = 1);
