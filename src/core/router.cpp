@@ -133,19 +133,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   // start, naming the policy line, not on the first request routed there.
   auto serving = cfg.find_policy(cfg.policy);
   if (!serving) return serving.status();
-  for (const policy::Rule &rule : (*serving)->rules) {
-    if (rule.strategy != Strategy::draft) continue;
-    const std::string where = "policy " + (*serving)->name + " (line " + std::to_string(rule.line) + "): ";
-    if (r->is_remote(rule.model) || r->is_remote(rule.draft_model))
-      return invalid_argument(where + "draft-model speculation needs both models local, but " +
-                              (r->is_remote(rule.model) ? rule.model : rule.draft_model) +
-                              " is a remote endpoint; use strategy plain or pld for it");
-    std::string why;
-    if (!r->model(rule.model).shares_vocab_with(r->model(rule.draft_model), &why))
-      return invalid_argument(where + "model " + rule.draft_model + " cannot draft for " + rule.model +
-                              ": their vocabularies differ (" + why +
-                              "); speculative decoding needs two models with the same tokenizer");
-  }
+  AIO_RETURN_IF_ERROR(r->check_draft_pairs(**serving));
   r->cfg_ = std::move(cfg);
   std::vector<exec::BatchEngine *> engines;
   for (auto &[_, m] : r->models_) engines.push_back(m.engine.get());
@@ -176,6 +164,23 @@ Status Router::add_policy(policy::Policy policy) {
     if (old) cfg_.policies[name] = *old;
     else cfg_.policies.erase(name);
     return ok.status();
+  }
+  return {};
+}
+
+Status Router::check_draft_pairs(const policy::Policy &policy) const {
+  for (const policy::Rule &rule : policy.rules) {
+    if (rule.strategy != Strategy::draft) continue;
+    const std::string where = "policy " + policy.name + " (line " + std::to_string(rule.line) + "): ";
+    if (is_remote(rule.model) || is_remote(rule.draft_model))
+      return invalid_argument(where + "draft-model speculation needs both models local, but " +
+                              (is_remote(rule.model) ? rule.model : rule.draft_model) +
+                              " is a remote endpoint; use strategy plain or pld for it");
+    std::string why;
+    if (!model(rule.model).shares_vocab_with(model(rule.draft_model), &why))
+      return invalid_argument(where + "model " + rule.draft_model + " cannot draft for " + rule.model +
+                              ": their vocabularies differ (" + why +
+                              "); speculative decoding needs two models with the same tokenizer");
   }
   return {};
 }
@@ -292,6 +297,9 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
 
   auto policy = cfg_.find_policy(req.policy.empty() ? cfg_.policy : req.policy);
   if (!policy) return p->fail(policy.status());
+  // Another policy than the serving one (checked at start) is checked when a request names it.
+  if (!req.policy.empty() && req.policy != cfg_.policy)
+    if (Status st = check_draft_pairs(**policy); !st.ok()) return p->fail(st);
   p->policy = *policy;
   // The probe reads the request as the probe model would see it; the context length the policy reads is its length.
   const auto t_template = Clock::now();

@@ -108,6 +108,8 @@ private:
   struct Pending; // one request between its submission and its hand-off to an engine
   Router() = default;
   Expected<Prompt> prompt_for(const Resident &model, const Request &request) const;
+  // Every draft rule of `policy` can run: both models local, one vocabulary (an error naming the policy line).
+  Status check_draft_pairs(const policy::Policy &policy) const;
   // The probe's reading of a request: as prompt_for, but a request in the tool format that the probe model's template
   // cannot format is read without its tools (the probe senses intent; the answering model must do the tools).
   Expected<Prompt> probe_prompt(const Request &request) const;

@@ -439,11 +439,21 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
     const json &a = j["aio"];
     if (!a.is_object()) return bad("aio", "'aio' must be an object, e.g. {\"label\": \"code\"}");
     for (const auto &[key, value] : a.items()) {
-      if (key != "label") return bad("aio." + key, "'aio." + key + "' is not an A-IO option (known: label)");
-      if (!value.is_string() || value.get<std::string>().empty())
-        return bad("aio.label", "'aio.label' must be a category name, e.g. \"code\"");
-      out.label = value.get<std::string>();
+      if (key == "label") {
+        if (!value.is_string() || value.get<std::string>().empty())
+          return bad("aio.label", "'aio.label' must be a category name, e.g. \"code\"");
+        out.label = value.get<std::string>();
+      } else if (key == "policy") {
+        if (!value.is_string() || value.get<std::string>().empty())
+          return bad("aio.policy", "'aio.policy' must be the name of a policy, e.g. \"static-large-pld\"");
+        out.policy = value.get<std::string>();
+      } else {
+        return bad("aio." + key, "'aio." + key + "' is not an A-IO option (known: label, policy)");
+      }
     }
+    if (!out.policy.empty() && out.model != "aio")
+      return bad("aio.policy", "'aio.policy' routes a request: use it with \"model\": \"aio\" (a named model is "
+                               "served as it is, with no policy)");
   }
   return std::nullopt;
 }

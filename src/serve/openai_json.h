@@ -33,6 +33,7 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;              // stream_options.include_usage
   std::optional<std::string> label;        // aio.label: the request's true category (shadow trials, oracle)
+  std::string policy;                      // aio.policy: a named policy instead of the serving one ("" = serving)
   bool echo = false;                       // completions: the prompt comes back before the completion
   // response_format: "text", "json_object" or "json_schema" (with the schema); the service turns the last two into
   // a grammar (params.constraints.grammar) with llama.cpp's JSON-schema conversion.

@@ -114,6 +114,7 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     req.prompt = api.prompt;
   }
   if (api.model != "aio") req.pinned_model = api.model;
+  req.policy = api.policy;
   if (api.label) {
     req.true_label = api.label; // a shadow label: the oracle policy routes on it; the probe runs and is counted
     req.shadow_probe = true;

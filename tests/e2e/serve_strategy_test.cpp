@@ -190,5 +190,36 @@ TEST(ServeStrategies, ShadowLabelsRouteTheOracleAndCountTheProbesVerdicts) {
   EXPECT_NE(typo->body.find("aio.lable"), std::string::npos) << typo->body;
 }
 
+// A request may name a policy (`aio.policy`) instead of the serving one: an A/B trial on live traffic, or a strategy
+// asked for. An unknown one is a 400 listing the policies; a pinned model with a policy is a 400 too.
+TEST(ServeStrategies, ARequestMayNameItsPolicy) {
+  AioServer s; // serving policy: aio
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  json body = chat_body("Write a Python function that reverses a list.");
+  body["max_tokens"] = 4;
+  auto served = s.chat(body);
+  ASSERT_TRUE(served && served->status == 200);
+  EXPECT_EQ(json::parse(served->body)["aio"]["route"]["policy"], "aio");
+  body["aio"] = {{"policy", "draft"}};
+  auto drafted = s.chat(body);
+  ASSERT_TRUE(drafted);
+  ASSERT_EQ(drafted->status, 200) << drafted->body;
+  const json d = json::parse(drafted->body);
+  EXPECT_EQ(d["aio"]["route"]["policy"], "draft");
+  EXPECT_EQ(d["aio"]["route"]["strategy"], "draft");
+  EXPECT_EQ(d["aio"]["route"]["model"], "large");
+  body["aio"] = {{"policy", "fastest"}};
+  auto unknown = s.chat(body);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_NE(unknown->body.find("no policy named 'fastest'"), std::string::npos) << unknown->body;
+  body["model"] = "small";
+  body["aio"] = {{"policy", "draft"}};
+  auto pinned = s.chat(body);
+  ASSERT_TRUE(pinned);
+  EXPECT_EQ(pinned->status, 400);
+  EXPECT_NE(pinned->body.find("aio.policy"), std::string::npos) << pinned->body;
+}
+
 } // namespace
 } // namespace aio::test

@@ -59,20 +59,27 @@ check('logprobs with top_logprobs, streamed and not, agree', async () => {
   for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
   assert.deepEqual(streamed.map((t) => [t.token, t.logprob.toFixed(4)]), content.map((t) => [t.token, t.logprob.toFixed(4)]));
 });
-check('json_schema output parses and validates against its schema', async () => {
-  const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer' } },
-                   required: ['name', 'age'], additionalProperties: false };
-  const r = await client.chat.completions.create({
-    model: 'aio', messages: [{ role: 'user', content: 'Describe a person as JSON.' }], max_tokens: 200, temperature: 0,
-    response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } },
+// On every strategy: plain (a pinned model), PLD and draft-model speculation (named policies via the `aio` extension).
+for (const [strategy, route] of [['plain', { model: 'small' }],
+                                 ['pld', { model: 'aio', aio: { policy: 'static-small-pld' } }],
+                                 ['draft', { model: 'aio', aio: { policy: 'draft' } }]]) {
+  check(`json_schema output parses and validates against its schema (${strategy})`, async () => {
+    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer' } },
+                     required: ['name', 'age'], additionalProperties: false };
+    const r = await client.chat.completions.create({
+      ...route, messages: [{ role: 'user', content: 'Describe a person as JSON.' }], max_tokens: 200, temperature: 0,
+      response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } },
+    });
+    assert.equal(r.choices[0].finish_reason, 'stop', 'the grammar is finite here: the answer must complete');
+    const value = JSON.parse(r.choices[0].message.content);
+    assert.deepEqual(Object.keys(value).sort(), ['age', 'name']);
+    assert.equal(typeof value.name, 'string');
+    assert.ok(value.name.length <= 12);
+    assert.ok(Number.isInteger(value.age));
+    assert.equal(r.aio.route.grammar, true);
+    assert.equal(r.aio.route.strategy, strategy);
   });
-  assert.equal(r.choices[0].finish_reason, 'stop', 'the grammar is finite here: the answer must complete');
-  const value = JSON.parse(r.choices[0].message.content);
-  assert.deepEqual(Object.keys(value).sort(), ['age', 'name']);
-  assert.equal(typeof value.name, 'string');
-  assert.ok(Number.isInteger(value.age));
-  assert.equal(r.aio.route.grammar, true);
-});
+}
 check('a forced tool call comes back parsed, streams as deltas, and its result continues the conversation', async () => {
   // The city is an enum: a grammar keeps any model's arguments valid JSON, but random weights would never close a free
   // string (the grammar allows any length).
