@@ -71,6 +71,7 @@ struct GenerationStats {
   int32_t n_drafted = 0;              // tokens proposed by PLD or a draft model
   int32_t n_accepted = 0;             // of those, tokens the model agreed with
   FinishReason finish_reason = FinishReason::max_tokens;
+  std::string replica;                // the replica of a remote model's pool that answered ("" = a local model)
 
   double prefill_tokens_per_second() const { return prefill_ms > 0 ? n_prompt_tokens * 1000.0 / prefill_ms : 0; }
   // Tokens after the first per second of decode time; for plain decoding this is llama-bench's tg measure.

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "util/yaml_util.h"
 
@@ -15,15 +16,100 @@ std::string resolve(const std::string &base_dir, const std::string &p) {
   return (fs::path(base_dir) / p).lexically_normal().string();
 }
 
-Status parse_remote(const std::string &src, const YAML::Node &node, const std::string &path, ModelEntry &m) {
-  auto url = yaml::as_string(src, node["endpoint"], path + ".endpoint");
+// scheme://host[:port][/base] with an http(s) scheme and a host: what a replica's URL must be.
+std::optional<std::string> url_problem(const std::string &url) {
+  const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
+  if (!http && !https) return "must start with http:// or https://";
+  const size_t host_start = url.find("://") + 3;
+  const std::string host = url.substr(host_start, url.find('/', host_start) - host_start);
+  if (host.empty() || host.front() == ':') return "has no host";
+  if (host.find_first_of(" \t?#@") != std::string::npos) return "is not a plain scheme://host:port/path URL";
+  if (const size_t colon = host.rfind(':'); colon != std::string::npos && host.back() != ']') {
+    const std::string port = host.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) == 0 || std::stoi(port) > 65535)
+      return "has a bad port '" + port + "'";
+  }
+  return std::nullopt;
+}
+
+Status parse_replica(const std::string &src, const YAML::Node &node, const std::string &path, Replica &r) {
+  YAML::Node url_node = node;
+  if (node.IsMap()) {
+    AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, path, {"url", "weight", "name"}));
+    if (!node["url"]) return error_at(src, node, path + " needs a 'url' (e.g. http://10.0.0.5:8080/v1)");
+    url_node.reset(node["url"]); // rebinds (plain assignment would write the url into `node` itself)
+    if (node["weight"]) {
+      auto w = yaml::as_number(src, node["weight"], path + ".weight");
+      if (!w) return w.status();
+      if (!(*w > 0)) return error_at(src, node["weight"], path + ".weight must be greater than 0");
+      r.weight = *w;
+    }
+    if (node["name"]) {
+      auto n = yaml::as_string(src, node["name"], path + ".name");
+      if (!n) return n.status();
+      if (n->empty()) return error_at(src, node["name"], path + ".name must not be empty");
+      r.name = *n;
+    }
+  }
+  auto url = yaml::as_string(src, url_node, path + (node.IsMap() ? ".url" : ""));
   if (!url) return url.status();
-  m.endpoint = *url;
-  while (!m.endpoint.empty() && m.endpoint.back() == '/') m.endpoint.pop_back();
-  if (m.endpoint.rfind("http://", 0) != 0 && m.endpoint.rfind("https://", 0) != 0)
-    return error_at(src, node["endpoint"], path + ".endpoint must start with http:// or https:// (got '" + *url + "')");
+  r.url = *url;
+  while (!r.url.empty() && r.url.back() == '/') r.url.pop_back();
+  if (auto problem = url_problem(r.url))
+    return error_at(src, url_node, path + " '" + *url + "' " + *problem + " (e.g. http://10.0.0.5:8080/v1)");
+  if (r.name.empty()) {
+    const size_t host_start = r.url.find("://") + 3;
+    r.name = r.url.substr(host_start, r.url.find('/', host_start) - host_start);
+  }
+  return {};
+}
+
+Status parse_remote(const std::string &src, const YAML::Node &node, const std::string &path, ModelEntry &m) {
+  if (node["endpoint"] && node["endpoints"])
+    return error_at(src, node, path + " has both 'endpoint' and 'endpoints'; list every replica under 'endpoints'");
+  if (node["endpoint"]) {
+    Replica r;
+    AIO_RETURN_IF_ERROR(parse_replica(src, node["endpoint"], path + ".endpoint", r));
+    m.replicas.push_back(std::move(r));
+  } else {
+    const YAML::Node list = node["endpoints"];
+    if (!list.IsSequence() || list.size() == 0)
+      return error_at(src, list, path + ".endpoints must be a non-empty list of URLs or {url, weight, name}");
+    for (size_t i = 0; i < list.size(); ++i) {
+      Replica r;
+      const std::string rp = path + ".endpoints[" + std::to_string(i) + "]";
+      AIO_RETURN_IF_ERROR(parse_replica(src, list[i], rp, r));
+      for (const Replica &other : m.replicas) {
+        if (other.url == r.url) return error_at(src, list[i], rp + ": the replica " + r.url + " is listed twice");
+        if (other.name == r.name)
+          return error_at(src, list[i], rp + ": two replicas are named '" + r.name + "'; give them distinct names "
+                                            "(name: ...)");
+      }
+      m.replicas.push_back(std::move(r));
+    }
+  }
   for (const char *key : {"n_ctx", "n_gpu_layers"})
     if (node[key]) return error_at(src, node[key], path + "." + key + " is the remote server's business, not ours");
+  if (node["health"]) {
+    const YAML::Node h = node["health"];
+    AIO_RETURN_IF_ERROR(yaml::check_keys(src, h, path + ".health", {"path", "interval_seconds", "timeout_seconds"}));
+    if (h["path"]) {
+      auto p = yaml::as_string(src, h["path"], path + ".health.path");
+      if (!p) return p.status();
+      if (p->empty() || p->front() != '/')
+        return error_at(src, h["path"], path + ".health.path must start with / (e.g. /health or /v1/models)");
+      m.health.path = *p;
+    }
+    for (auto [key, out] : {std::pair{"interval_seconds", &m.health.interval_seconds},
+                            std::pair{"timeout_seconds", &m.health.timeout_seconds}}) {
+      if (!h[key]) continue;
+      auto t = yaml::as_number(src, h[key], path + ".health." + key);
+      if (!t) return t.status();
+      if (!(*t > 0)) return error_at(src, h[key], path + ".health." + key + " must be positive");
+      *out = *t;
+    }
+  }
   if (node["remote_model"]) {
     auto r = yaml::as_string(src, node["remote_model"], path + ".remote_model");
     if (!r) return r.status();
@@ -49,20 +135,23 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
   for (const auto &kv : node) {
     const std::string name = kv.first.Scalar(), path = "models." + name;
     AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path,
-                                         {"path", "n_ctx", "n_gpu_layers", "endpoint", "remote_model",
-                                          "timeout_seconds", "api_key_env"}));
+                                         {"path", "n_ctx", "n_gpu_layers", "endpoint", "endpoints", "health",
+                                          "remote_model", "timeout_seconds", "api_key_env"}));
     ModelEntry m;
     m.name = name;
+    m.line = kv.first.Mark().line + 1;
     if (name == "aio") return error_at(src, kv.first, "'aio' is the routed model's name; call this model otherwise");
-    if (!kv.second["path"] == !kv.second["endpoint"])
-      return error_at(src, kv.second, path + " needs exactly one of 'path' (a local GGUF file) or 'endpoint' (the " +
-                                          "URL of an OpenAI-compatible server, e.g. http://host:8080/v1)");
-    if (kv.second["endpoint"]) {
+    const bool remote = kv.second["endpoint"] || kv.second["endpoints"];
+    if (!kv.second["path"] == !remote)
+      return error_at(src, kv.second, path + " needs exactly one of 'path' (a local GGUF file) or 'endpoint' / "
+                                          "'endpoints' (the URL of an OpenAI-compatible server, e.g. "
+                                          "http://host:8080/v1, or a list of them)");
+    if (remote) {
       AIO_RETURN_IF_ERROR(parse_remote(src, kv.second, path, m));
       cfg.models.push_back(std::move(m));
       continue;
     }
-    for (const char *key : {"remote_model", "timeout_seconds", "api_key_env"})
+    for (const char *key : {"remote_model", "timeout_seconds", "api_key_env", "health"})
       if (kv.second[key]) return error_at(src, kv.second[key], path + "." + key + " applies to 'endpoint' models only");
     auto p = yaml::as_string(src, kv.second["path"], path + ".path");
     if (!p) return p.status();

@@ -11,17 +11,35 @@
 
 namespace aio::config {
 
+// One server of a remote model's pool.
+struct Replica {
+  std::string name;   // how logs, metrics and route records name it (default: host:port of the URL)
+  std::string url;    // base URL up to and including /v1, e.g. http://10.0.0.5:8080/v1
+  double weight = 1;  // its share of the requests relative to the others (> 0)
+};
+
+// How a pool checks its replicas: GET `path` on each, every `interval_seconds`; an answer other than 2xx within
+// `timeout_seconds` ejects the replica, a 2xx re-admits it.
+struct HealthCheck {
+  std::string path = "/health"; // from the server's root, not under /v1 (llama-server, vLLM: /health)
+  double interval_seconds = 5;
+  double timeout_seconds = 2;
+};
+
 struct ModelEntry {
   std::string name;          // how policies refer to it, e.g. "small"
   std::string path;          // GGUF file (absolute after loading); empty for a remote model
   uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
   int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
-  // A remote model: requests routed here are forwarded to an OpenAI-compatible server (llama-server, vLLM, ...).
-  std::string endpoint;        // base URL up to and including /v1, e.g. http://10.0.0.5:8080/v1
+  // A remote model: requests routed here are forwarded to one of the OpenAI-compatible servers (llama-server, vLLM,
+  // ...) of its pool (`endpoint: URL` is a pool of one, `endpoints: [...]` of several).
+  std::vector<Replica> replicas;
+  HealthCheck health;
   std::string remote_model;    // the model name sent upstream ("" = this entry's name)
   double timeout_seconds = 120; // longest wait for the upstream's next bytes before answering 504
   std::string api_key_env;     // environment variable holding the upstream's API key ("" = none)
-  bool remote() const { return !endpoint.empty(); }
+  int32_t line = 0;            // where it was written (1-based), for messages
+  bool remote() const { return !replicas.empty(); }
 };
 
 struct ProbeConfig {

@@ -389,7 +389,7 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> p
     if (p->cb.on_route) p->cb.on_route(rec);
     if (p->cb.forward) return p->cb.forward(rec);
     return p->fail(invalid_argument("the request was routed to model " + target + ", which is served remotely (" +
-                                    remote_.at(target).endpoint + "); run `aio serve` to forward requests to it"));
+                                    remote_.at(target).replicas.front().url + "); run `aio serve` to forward requests to it"));
   }
   Resident &resident = models_.at(target);
   // The prompt already made (in the probe model's tokens) is the prompt when the target is the probe's model - unless

@@ -119,7 +119,25 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   if (req.path == "/health") {
     auto err = std::atomic_load(&load_error_);
     if (draining_) return send_json(res, 503, {{"status", "draining"}});
-    if (service()) return send_json(res, 200, {{"status", "ok"}});
+    if (auto svc = service()) {
+      json body = {{"status", "ok"}};
+      // Remote models' pools: each replica's state, so a fleet's health is one GET away.
+      for (const auto &[model, replicas] : svc->replica_states()) {
+        json list = json::array();
+        size_t healthy = 0;
+        for (const ReplicaState &r : replicas) {
+          healthy += r.healthy;
+          json one = {{"name", r.name},          {"url", r.url},
+                      {"state", r.healthy ? "healthy" : "ejected"},
+                      {"in_flight", r.in_flight}, {"requests", r.n_requests},
+                      {"failures", r.n_failures}, {"ejections", r.n_ejections}};
+          if (!r.last_error.empty()) one["last_error"] = r.last_error;
+          list.push_back(std::move(one));
+        }
+        body["pools"][model] = {{"healthy", healthy}, {"replicas", std::move(list)}};
+      }
+      return send_json(res, 200, body);
+    }
     return send_json(res, 503, {{"status", err ? "failed" : "loading"}, {"error", err ? *err : ""}});
   }
   if (req.path == "/metrics") {

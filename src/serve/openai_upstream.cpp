@@ -177,6 +177,14 @@ UpstreamEvent parse_event(std::string_view data) {
     Usage u;
     u.prompt_tokens = count("prompt_tokens");
     u.completion_tokens = count("completion_tokens");
+    const json &u_json = j["usage"];
+    if (u_json.contains("prompt_tokens_details") && u_json["prompt_tokens_details"].is_object()) {
+      const json &d = u_json["prompt_tokens_details"];
+      if (d.contains("cached_tokens") && d["cached_tokens"].is_number_integer()) {
+        const int64_t v = d["cached_tokens"].get<int64_t>();
+        u.cached_tokens = v < 0 || v > INT32_MAX ? 0 : static_cast<int32_t>(v);
+      }
+    }
     ev.usage = u;
   }
   return ev;

@@ -15,21 +15,18 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 } // namespace
 
-RemoteBackend::RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity)
-    : entry_(std::move(entry)), queue_(queue_capacity) {
-  // endpoint = scheme://host[:port][/base]; the config loader checked the scheme.
-  const size_t host_start = entry_.endpoint.find("://") + 3;
-  const size_t path_start = entry_.endpoint.find('/', host_start);
-  scheme_host_port_ = entry_.endpoint.substr(0, path_start);
-  base_path_ = path_start == std::string::npos ? "" : entry_.endpoint.substr(path_start);
+RemoteBackend::RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics)
+    : entry_(std::move(entry)), pool_(entry_.name, entry_.replicas, entry_.health, metrics), queue_(queue_capacity) {
   if (!entry_.api_key_env.empty())
     if (const char *key = std::getenv(entry_.api_key_env.c_str())) api_key_ = key;
+  pool_.start_health_checks();
   for (int32_t i = 0; i < std::max(1, n_workers); ++i) workers_.emplace_back([this] { run(); });
 }
 
 RemoteBackend::~RemoteBackend() { stop(std::chrono::milliseconds(0)); }
 
 void RemoteBackend::stop(std::chrono::milliseconds grace) {
+  pool_.stop();
   if (workers_.empty()) return;
   queue_.close();
   // Queued requests are still forwarded within the grace period; after it, running ones are cut off.
@@ -63,9 +60,39 @@ void RemoteBackend::run() {
 }
 
 Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) {
+  std::optional<size_t> failed_on;
+  std::optional<Expected<engine::GenerationRecord>> first_failure;
+  for (;;) {
+    const std::optional<size_t> i = pool_.pick(job.affinity, failed_on);
+    if (!i) {
+      if (first_failure) return std::move(*first_failure); // the only other replica is down too: say what failed
+      std::string down;
+      for (const ReplicaState &r : pool_.states())
+        down += (down.empty() ? "" : "; ") + r.name + ": " + (r.last_error.empty() ? "ejected" : r.last_error);
+      return aborted("no healthy replica of model " + entry_.name + " (" + down + "); retry in " +
+                     std::to_string(pool_.retry_after_seconds()) + " s");
+    }
+    pool_.started(*i);
+    const auto t0 = Clock::now();
+    Attempt a = forward_to(*i, job);
+    pool_.finished(*i, a.replica_failed, a.result.ok() ? "" : a.result.status().message(),
+                   ms_between(t0, Clock::now()) / 1000.0);
+    if (a.result.ok()) a.result->replica = pool_.replica(*i).name;
+    // Retried once, elsewhere, and only when nothing of the answer went out: a client never gets two answers spliced.
+    if (a.result.ok() || !a.replica_failed || a.relayed || failed_on) return std::move(a.result);
+    failed_on = *i;
+    first_failure = std::move(a.result);
+  }
+}
+
+RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob &job) {
   const ApiRequest &api = job.request;
-  const std::string where = "model " + entry_.name + " at " + entry_.endpoint;
-  httplib::Client client(scheme_host_port_);
+  const config::Replica &target = pool_.replica(replica);
+  const std::string where = "model " + entry_.name + " at " + target.url + " (replica " + target.name + ")";
+  const size_t host_start = target.url.find("://") + 3;
+  const size_t path_start = target.url.find('/', host_start);
+  const std::string base_path = path_start == std::string::npos ? "" : target.url.substr(path_start);
+  httplib::Client client(target.url.substr(0, path_start));
   client.set_connection_timeout(kConnectTimeout);
   const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::duration<double>(entry_.timeout_seconds));
@@ -74,7 +101,7 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
 
   httplib::Request req;
   req.method = "POST";
-  req.path = base_path_ + (api.endpoint == Endpoint::chat_completions ? "/chat/completions" : "/completions");
+  req.path = base_path + (api.endpoint == Endpoint::chat_completions ? "/chat/completions" : "/completions");
   req.headers = {{"Accept", "text/event-stream"}};
   if (!api_key_.empty()) req.headers.emplace("Authorization", "Bearer " + api_key_);
   req.body = upstream_body(api, entry_.remote_model.empty() ? entry_.name : entry_.remote_model).dump();
@@ -131,6 +158,7 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
         saw_usage = true;
         rec.n_prompt_tokens = ev.usage->prompt_tokens;
         rec.n_generated = ev.usage->completion_tokens;
+        rec.n_prefill_tokens_saved = ev.usage->cached_tokens; // the replica's prompt cache (affinity keeps it warm)
       }
       saw_done = saw_done || ev.done;
       return !ev.done;
@@ -139,46 +167,52 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
 
   httplib::Result res = client.send(req);
   const auto t_end = Clock::now();
+  const bool relayed = n_chunks > 0;
+  // The replica's fault (it is unreachable, erring, silent, or broke its stream): eject it, retry elsewhere.
+  auto replica_fault = [&](Status st) { return Attempt{std::move(st), true, relayed}; };
   if (cancelled) {
     rec.finish_reason = engine::FinishReason::cancelled;
   } else if (cut_off_) {
-    return aborted("the server is shutting down; the forwarded request to " + where + " was cut off");
+    return {aborted("the server is shutting down; the forwarded request to " + where + " was cut off"), false, relayed};
   } else if (error) {
-    return unavailable(where + " failed mid-answer: " + *error);
+    return replica_fault(unavailable(where + " failed mid-answer: " + *error));
   } else if (!res && res.error() != httplib::Error::Canceled) {
     const httplib::Error e = res.error();
     const bool slow = e == httplib::Error::ConnectionTimeout ||
                       (e == httplib::Error::Read && ms_between(t_start, t_end) >= entry_.timeout_seconds * 1000 * 0.9);
     if (slow)
-      return deadline_exceeded(where + " did not answer within " + std::to_string(entry_.timeout_seconds).substr(0, 6) +
-                               " s (models." + entry_.name + ".timeout_seconds)");
-    return unavailable("cannot reach " + where + ": " + httplib::to_string(e) +
-                       (e == httplib::Error::Connection ? " (is the server running?)" : ""));
+      return replica_fault(deadline_exceeded(where + " did not answer within " +
+                                             std::to_string(entry_.timeout_seconds).substr(0, 6) + " s (models." +
+                                             entry_.name + ".timeout_seconds)"));
+    return replica_fault(unavailable("cannot reach " + where + ": " + httplib::to_string(e) +
+                                     (e == httplib::Error::Connection ? " (is the server running?)" : "")));
   } else if (status < 200 || status >= 300) {
     const std::string msg = where + " answered HTTP " + std::to_string(status) + ": " +
                             upstream_error_message(error_body);
-    // The upstream refusing the request itself (too long, bad field) is the client's error; anything else is ours.
-    return status >= 400 && status < 500 && status != 401 && status != 403 && status != 404 && status != 429
-               ? invalid_argument(msg)
-               : unavailable(msg);
+    // The upstream refusing the request itself (too long, bad field) is the client's error; anything else is ours,
+    // and only a 5xx says the replica is unwell (401/403/404/429 are its configuration or its load).
+    if (status >= 400 && status < 500 && status != 401 && status != 403 && status != 404 && status != 429)
+      return {invalid_argument(msg), false, relayed};
+    return {unavailable(msg), status >= 500, relayed};
   }
   // A 2xx answer must be a complete stream: one that ends without `data: [DONE]` was cut (a crash, a proxy timeout), and
   // one with no events at all was not a stream (HTML from a proxy, a non-streamed JSON body). Neither is a success.
   if (!cancelled && !saw_done) {
     if (n_chunks == 0 && !saw_usage)
-      return unavailable(where + " answered HTTP " + std::to_string(status) +
-                         " but not with a stream of server-sent events (it began: " + head.substr(0, 120) + ")");
-    return unavailable(where + " ended its stream without [DONE]: the answer was cut off after " +
-                       std::to_string(n_chunks) + " pieces");
+      return replica_fault(unavailable(where + " answered HTTP " + std::to_string(status) +
+                                       " but not with a stream of server-sent events (it began: " + head.substr(0, 120) +
+                                       ")"));
+    return replica_fault(unavailable(where + " ended its stream without [DONE]: the answer was cut off after " +
+                                     std::to_string(n_chunks) + " pieces"));
   }
   if (!saw_usage) rec.n_generated = n_chunks; // servers that send no usage: one chunk per token is the norm
   // Asked for log-probabilities and got text without them: the upstream ignored the field. Say so, never answer
   // with an empty list as if there were none.
   if (!cancelled && api.params.logprobs >= 0 && rec.logprobs.empty() && !rec.text.empty())
-    return unavailable(where + " did not return log-probabilities, which the request asked for");
+    return {unavailable(where + " did not return log-probabilities, which the request asked for"), false, relayed};
   rec.prefill_ms = ms_between(t_start, n_chunks > 0 ? t_first : t_end);
   rec.decode_ms = n_chunks > 0 ? ms_between(t_first, t_end) : 0;
-  return rec;
+  return {std::move(rec), false, relayed};
 }
 
 } // namespace aio::serve

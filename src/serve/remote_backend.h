@@ -1,7 +1,9 @@
-// RemoteBackend: a model served elsewhere (config `endpoint:`). Requests routed to it are forwarded, streamed, to that
-// OpenAI-compatible server (llama-server, vLLM, ...) by a few worker threads; the probe and policy stayed local. An
-// unreachable or failing upstream answers 502 and a silent one 504 for that request only: the router and its other
-// models keep serving.
+// RemoteBackend: a model served elsewhere (config `endpoint:` or `endpoints:`). Requests routed to it are forwarded,
+// streamed, to one replica of its pool (serve/replica_pool.h) - OpenAI-compatible servers such as llama-server or
+// vLLM - by a few worker threads; the probe and policy stayed local. A request that fails on a replica before any of
+// its answer was relayed is retried once on another; one whose stream already went out ends with an error. No healthy
+// replica: 503. An unreachable or failing upstream answers 502 and a silent one 504 for that request only: the router
+// and its other models keep serving.
 #pragma once
 
 #include <atomic>
@@ -14,6 +16,7 @@
 #include "config/config.h"
 #include "exec/admission_queue.h"
 #include "serve/openai_json.h"
+#include "serve/replica_pool.h"
 
 namespace aio::serve {
 
@@ -22,12 +25,14 @@ struct RemoteJob {
   std::function<bool(std::string_view text, std::span<const engine::TokenLogprob> logprobs)> on_text;             // false cancels (the client went away)
   std::function<bool(const chat::OutputDelta &delta)> on_tool_call; // a tool call's start or more of its arguments
   std::function<void(Expected<engine::GenerationRecord>)> on_done; // exactly once
+  uint64_t affinity = 0; // the conversation's key (affinity_key): its turns go to one replica (0 = none)
 };
 
 class RemoteBackend {
 public:
-  // `n_workers` requests are forwarded at once; `queue_capacity` more may wait.
-  RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity);
+  // `n_workers` requests are forwarded at once; `queue_capacity` more may wait. `metrics` (may be null) receives the
+  // pool's per-replica series. The pool's health checks start here.
+  RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics = nullptr);
   ~RemoteBackend(); // stops with no grace
 
   bool submit(RemoteJob job) { return queue_.try_push(std::move(job)); }
@@ -37,14 +42,22 @@ public:
   size_t n_active() const { return n_active_.load(); }
   size_t n_queued() const { return queue_.size(); }
   const config::ModelEntry &entry() const { return entry_; }
+  const ReplicaPool &pool() const { return pool_; }
 
 private:
+  // One try on one replica: the outcome, whether it says the replica is unwell, and whether any of the answer was
+  // already relayed to the client (then it cannot be retried elsewhere).
+  struct Attempt {
+    Expected<engine::GenerationRecord> result;
+    bool replica_failed = false;
+    bool relayed = false;
+  };
   void run();
   Expected<engine::GenerationRecord> forward(const RemoteJob &job);
+  Attempt forward_to(size_t replica, const RemoteJob &job);
 
   config::ModelEntry entry_;
-  std::string scheme_host_port_; // e.g. http://127.0.0.1:8080
-  std::string base_path_;        // e.g. /v1
+  ReplicaPool pool_;
   std::string api_key_;
   exec::AdmissionQueue<RemoteJob> queue_;
   std::atomic<bool> cut_off_{false}; // past the shutdown grace period: abandon running requests

@@ -15,10 +15,12 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   auto router = core::Router::create(std::move(cfg), rp);
   if (!router) return router.status();
   s->router_ = std::move(*router);
+  s->declare_metrics();
+  // A pool forwards up to --slots requests per replica at once.
   for (const auto &entry : entries)
     if (entry.remote())
-      s->remotes_[entry.name] = std::make_unique<RemoteBackend>(entry, params.n_slots, params.queue_capacity);
-  s->declare_metrics();
+      s->remotes_[entry.name] = std::make_unique<RemoteBackend>(
+          entry, params.n_slots * static_cast<int32_t>(entry.replicas.size()), params.queue_capacity, &s->metrics_);
   return s;
 }
 
@@ -48,6 +50,20 @@ void AioService::declare_metrics() {
   metrics_.gauge("aio_http_active_requests", "Requests being handled (read whole, not yet answered).");
   metrics_.counter("aio_http_refused_connections_total", "Connections refused over --max-connections[-per-client].");
   metrics_.counter("aio_http_timeouts_total", "Connections closed by the idle, header or body deadline.");
+  metrics_.counter("aio_replica_requests_total",
+                   "Requests forwarded to a replica of a remote model's pool, by outcome (ok, or failed: unreachable, "
+                   "5xx, timed out or cut off).");
+  metrics_.counter("aio_replica_ejections_total", "Times a replica was taken out of its pool (failed check or request).");
+  metrics_.gauge("aio_replica_in_flight", "Requests a replica is answering now.");
+  metrics_.gauge("aio_replica_healthy", "1 while a replica takes requests, 0 while it is ejected.");
+  metrics_.histogram("aio_replica_request_seconds", "Time a replica took per request (to its last byte).",
+                     latency_buckets_seconds());
+}
+
+std::vector<std::pair<std::string, std::vector<ReplicaState>>> AioService::replica_states() const {
+  std::vector<std::pair<std::string, std::vector<ReplicaState>>> out;
+  for (const auto &[name, backend] : remotes_) out.emplace_back(name, backend->pool().states());
+  return out;
 }
 
 void AioService::refresh_gauges() {
@@ -92,6 +108,23 @@ void AioService::count_done(const RouteRecord &r, const Expected<engine::Generat
   metrics_.inc("aio_requests_total", {{"model", model}, {"category", category}, {"strategy", strategy},
                                       {"status", std::to_string(http_status_of(result.status()))}});
 }
+
+namespace {
+// A conversation's opening - its system prompts and first user turn, or a prompt's first 512 bytes - which every later
+// turn repeats: the key that keeps its turns on one replica.
+uint64_t conversation_affinity(const ApiRequest &api) {
+  std::vector<std::pair<std::string, std::string>> opening;
+  if (api.endpoint == Endpoint::completions) {
+    opening.emplace_back("prompt", api.prompt.substr(0, 512));
+  } else {
+    for (const auto &m : api.messages) {
+      opening.emplace_back(m.role, m.content);
+      if (m.role == "user") break;
+    }
+  }
+  return affinity_key(opening);
+}
+} // namespace
 
 void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamChannel> &channel) {
   ApiRequest api = api_in;
@@ -146,6 +179,7 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     };
     job.on_tool_call = [channel](const chat::OutputDelta &delta) { return channel->push_tool_call(delta); };
     job.on_done = on_done;
+    job.affinity = conversation_affinity(api);
     if (!backend.submit(std::move(job)))
       on_done(resource_exhausted("model " + r.route.model + " is at capacity (" +
                                  std::to_string(backend.n_queued()) + " requests waiting); retry shortly"));

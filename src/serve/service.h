@@ -34,6 +34,8 @@ public:
   void submit(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel);
 
   std::vector<std::string> model_names() const { return router_->model_names(); }
+  // Every remote model's replicas, as /health reports them.
+  std::vector<std::pair<std::string, std::vector<ReplicaState>>> replica_states() const;
   Metrics &metrics() { return metrics_; }
   // Sets the queue-depth and busy-slot gauges to what holds now (called when /metrics is scraped).
   void refresh_gauges();

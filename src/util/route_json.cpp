@@ -32,6 +32,7 @@ nlohmann::json route_record_json(const RouteRecord &r) {
                  {"accepted", g.n_accepted}};
   if (!r.true_label.empty()) j["true_label"] = r.true_label;
   if (r.grammar) j["route"]["grammar"] = true;
+  if (!g.replica.empty()) j["route"]["replica"] = g.replica;
   if (r.route.strategy == Strategy::draft) j["route"]["draft_model"] = r.route.draft_model;
   if (r.route.strategy == Strategy::pld) {
     j["route"]["pld_window"] = r.route.params.pld_window;
@@ -108,6 +109,7 @@ Expected<RouteRecord> route_record_from_json(const nlohmann::json &j) {
                            FinishReason::context_full, FinishReason::cancelled})
       if (finish == finish_reason_name(f)) g.finish_reason = f, known = true;
     if (!known) return invalid_argument(w + ".finish_reason '" + finish + "' is not one A-IO writes");
+    if (route.contains("replica")) AIO_RETURN_IF_ERROR(read(route, "replica", w + ".route", g.replica));
     r.generation = g;
   }
   return r;

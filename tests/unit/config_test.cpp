@@ -77,6 +77,29 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {"models:\n  small: {endpoint: 'http://h/v1'}\n  large: {path: a.gguf}\n",
        "probe.model 'small' is a remote endpoint"},
       {"models:\n  aio: {path: a.gguf}\n", "'aio' is the routed model's name"},
+      // Pools: each mistake at its own line.
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: []\n", ":4: models.large.endpoints must be a non-empty list"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - http://a:1/v1\n      - 'http//b/v1'\n",
+       ":6: models.large.endpoints[1] 'http//b/v1' must start with http://"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - http://:8080/v1\n", ":5:", },
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - http://a:99999/v1\n", "bad port '99999'"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - {url: 'http://a:1/v1', name: x}\n"
+       "      - {url: 'http://b:1/v1', name: x}\n",
+       ":6: models.large.endpoints[1]: two replicas are named 'x'"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - http://a:1/v1\n      - http://a:1/v1/\n",
+       ":6: models.large.endpoints[1]: the replica http://a:1/v1 is listed twice"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - {url: 'http://a:1/v1', weight: 0}\n",
+       ":5: models.large.endpoints[0].weight must be greater than 0"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - {url: 'http://a:1/v1', weight: -2}\n",
+       "weight must be greater than 0"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints:\n      - {weight: 2}\n", ":5: models.large.endpoints[0] needs a 'url'"},
+      {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://a:1/v1', endpoints: ['http://b:1/v1']}\n",
+       "has both 'endpoint' and 'endpoints'"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [http://a:1/v1]\n    health: {interval_seconds: 0}\n",
+       ":5: models.large.health.interval_seconds must be positive"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [http://a:1/v1]\n    health: {path: health}\n",
+       "health.path must start with /"},
+      {"models:\n  small: {path: a.gguf, health: {path: /health}}\n", "applies to 'endpoint' models only"},
   };
   for (const auto &c : cases) {
     auto cfg = load_config(write(c.yaml));
@@ -94,11 +117,30 @@ TEST(Config, RemoteModelsNameAnEndpoint) {
   const ModelEntry *large = cfg->find_model("large");
   EXPECT_TRUE(large->remote());
   EXPECT_FALSE(cfg->find_model("small")->remote());
-  EXPECT_EQ(large->endpoint, "https://gpu-box:8000/v1") << "a trailing slash is dropped";
+  ASSERT_EQ(large->replicas.size(), 1u) << "one endpoint is a pool of one";
+  EXPECT_EQ(large->replicas[0].url, "https://gpu-box:8000/v1") << "a trailing slash is dropped";
+  EXPECT_EQ(large->replicas[0].name, "gpu-box:8000");
   EXPECT_EQ(large->remote_model, "meta-llama/Llama-3.1-8B-Instruct");
   EXPECT_EQ(large->timeout_seconds, 30);
   EXPECT_EQ(large->api_key_env, "GPU_BOX_KEY");
   EXPECT_TRUE(large->path.empty());
+}
+
+TEST(Config, APoolListsItsReplicasWithWeightsAndHealthChecks) {
+  auto cfg = load_config(write("models:\n  small: {path: s.gguf}\n  large:\n    endpoints:\n"
+                               "      - http://10.0.0.5:8080/v1\n"
+                               "      - {url: 'http://10.0.0.6:8080/v1', weight: 2.5, name: big-box}\n"
+                               "    health: {path: /v1/models, interval_seconds: 1.5, timeout_seconds: 0.5}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  const ModelEntry *large = cfg->find_model("large");
+  ASSERT_EQ(large->replicas.size(), 2u);
+  EXPECT_EQ(large->replicas[0].name, "10.0.0.5:8080");
+  EXPECT_EQ(large->replicas[0].weight, 1);
+  EXPECT_EQ(large->replicas[1].name, "big-box");
+  EXPECT_EQ(large->replicas[1].weight, 2.5);
+  EXPECT_EQ(large->health.path, "/v1/models");
+  EXPECT_EQ(large->health.interval_seconds, 1.5);
+  EXPECT_EQ(large->health.timeout_seconds, 0.5);
 }
 
 TEST(Config, MissingFileIsNotFound) {

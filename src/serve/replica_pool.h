@@ -1,0 +1,98 @@
+// ReplicaPool: the servers of one remote model (config `endpoints:`), and which of them takes the next request.
+//
+// Choosing: a request with an affinity key (a conversation's opening turns) goes to the healthy replica that weighted
+// rendezvous hashing gives that key - the same one for every turn while it stays healthy, so its prompt cache stays
+// warm - unless that replica is loaded well beyond its share (bounded-load hashing), then to the next in the key's
+// order. Without a key: the less loaded of two replicas drawn by weight (power of two choices).
+//
+// Health: a thread GETs each replica's health path every interval; a failed check ejects the replica, a passing one
+// re-admits it. A request that fails on a replica (connection refused or reset, 5xx, timeout) ejects it at once
+// (passive), for a backoff that doubles with each consecutive failure; when the backoff ends it takes requests again
+// on probation. Every change of state is logged and counted.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "serve/metrics.h"
+
+namespace aio::serve {
+
+// One replica as /health and tests see it.
+struct ReplicaState {
+  std::string name, url;
+  bool healthy = true;
+  int64_t in_flight = 0;
+  uint64_t n_requests = 0, n_failures = 0, n_ejections = 0;
+  std::string last_error; // why it was last ejected ("" = never)
+};
+
+class ReplicaPool {
+public:
+  // `metrics` may be null (tests); else the pool declares and keeps its per-replica series there.
+  ReplicaPool(std::string model, std::vector<config::Replica> replicas, config::HealthCheck health, Metrics *metrics);
+  ~ReplicaPool();
+
+  // Starts the health checks (a thread). Separate from the constructor so tests can drive the pool by hand.
+  void start_health_checks();
+  void stop();
+
+  // The replica for one request, or nullopt when none is healthy. `affinity`: 0 = none. `exclude`: a replica this
+  // request already failed on (its retry goes elsewhere when another is healthy).
+  std::optional<size_t> pick(uint64_t affinity, std::optional<size_t> exclude = std::nullopt);
+  const config::Replica &replica(size_t i) const { return replicas_[i].config; }
+  size_t size() const { return replicas_.size(); }
+
+  // Brackets one request on replica i. `replica_failed`: it failed in a way that says the replica is unwell
+  // (unreachable, reset, 5xx, timed out) - not the client's error, not a cancel.
+  void started(size_t i);
+  void finished(size_t i, bool replica_failed, const std::string &why, double seconds);
+
+  // Seconds until an ejected replica may take requests again (the soonest), for Retry-After when all are down.
+  int retry_after_seconds() const;
+  std::vector<ReplicaState> states() const;
+  const std::string &model() const { return model_; }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  struct Entry {
+    config::Replica config;
+    std::string scheme_host_port, base_path; // the URL split for the HTTP client
+    bool ejected = false;
+    bool ejected_by_check = false; // only a passing health check re-admits it
+    Clock::time_point ejected_until;
+    int32_t consecutive_failures = 0;
+    ReplicaState state;
+  };
+  bool usable(const Entry &e, Clock::time_point now) const; // caller holds mu_
+  void eject(size_t i, const std::string &why, bool by_check); // caller holds mu_
+  void admit(size_t i, const char *how);                        // caller holds mu_
+  void publish(size_t i);                                       // caller holds mu_: the gauges of replica i
+  void health_loop();
+  bool check(const Entry &e) const; // one GET of the health path; true on 2xx
+
+  std::string model_;
+  config::HealthCheck health_;
+  Metrics *metrics_;
+  mutable std::mutex mu_;
+  std::vector<Entry> replicas_;
+  uint64_t draws_ = 0; // state of the power-of-two-choices draws
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread checker_;
+};
+
+// The affinity key of a conversation: a hash of its opening (the system prompt and first user turn, or a prompt's
+// first 512 bytes), which every later turn repeats. 0 when there is nothing to key on.
+uint64_t affinity_key(const std::vector<std::pair<std::string, std::string>> &opening);
+
+} // namespace aio::serve
