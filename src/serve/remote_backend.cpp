@@ -113,6 +113,8 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
   std::string error_body;           // the body of a non-2xx answer
   std::optional<std::string> error; // an error event mid-stream
   bool cancelled = false, saw_usage = false, saw_done = false;
+  bool relayed = false;                          // some of the answer went out to the client
+  std::vector<chat::OutputDelta> held_tool_calls; // a non-streaming client's, until the answer is complete
   int32_t n_chunks = 0;
   std::string head; // the first bytes of a 2xx answer, to say what it was when it was not a stream
   SseReader sse;
@@ -134,21 +136,28 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
         error = ev.error;
         return false;
       }
+      // A streaming client gets each piece as it comes; for one that waits for the whole answer the pieces are kept
+      // here until the stream completed, so a replica that dies half-way costs a retry, not the answer.
       for (const chat::OutputDelta &d : ev.tool_calls) {
         if (n_chunks++ == 0) t_first = Clock::now();
-        if (job.on_tool_call && !job.on_tool_call(d)) {
+        if (!api.stream) {
+          held_tool_calls.push_back(d);
+        } else if (job.on_tool_call && !job.on_tool_call(d)) {
           cancelled = true;
           return false;
         }
+        relayed = relayed || api.stream;
       }
       if (!ev.text.empty() || !ev.logprobs.empty()) {
         if (n_chunks++ == 0) t_first = Clock::now();
         rec.text += ev.text;
         rec.logprobs.insert(rec.logprobs.end(), ev.logprobs.begin(), ev.logprobs.end());
-        if (!job.on_text(ev.text, ev.logprobs)) {
+        const bool go_on = api.stream ? job.on_text(ev.text, ev.logprobs) : job.on_text("", {}); // "": still there?
+        if (!go_on) {
           cancelled = true;
           return false;
         }
+        relayed = relayed || api.stream;
       }
       if (ev.finish_reason) {
         rec.finish_reason = *ev.finish_reason == "length" ? engine::FinishReason::max_tokens
@@ -167,7 +176,6 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
 
   httplib::Result res = client.send(req);
   const auto t_end = Clock::now();
-  const bool relayed = n_chunks > 0;
   // The replica's fault (it is unreachable, erring, silent, or broke its stream): eject it, retry elsewhere.
   auto replica_fault = [&](Status st) { return Attempt{std::move(st), true, relayed}; };
   if (cancelled) {
@@ -212,6 +220,8 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
     return {unavailable(where + " did not return log-probabilities, which the request asked for"), false, relayed};
   rec.prefill_ms = ms_between(t_start, n_chunks > 0 ? t_first : t_end);
   rec.decode_ms = n_chunks > 0 ? ms_between(t_first, t_end) : 0;
+  for (const chat::OutputDelta &d : held_tool_calls)
+    if (job.on_tool_call) job.on_tool_call(d);
   return {std::move(rec), false, relayed};
 }
 

@@ -13,8 +13,9 @@ namespace {
 // A passive ejection lasts 1 s, doubling with each consecutive failure up to 30 s (Envoy's outlier detection grows
 // its ejection time the same way): a replica that keeps failing is tried ever more rarely.
 constexpr double kBackoffBaseSeconds = 1, kBackoffMaxSeconds = 30;
-// Bounded-load hashing: a replica takes its key's requests until it holds 25% more than its share of those in flight.
-constexpr double kLoadBound = 1.25;
+// Bounded-load hashing: a replica takes its key's requests until it holds 25% more than its share of those in flight,
+// plus two (so that two conversations that hash to one replica do not split at low load, where nothing is gained).
+constexpr double kLoadBound = 1.25, kLoadSlack = 2;
 
 uint64_t mix(uint64_t z) { // splitmix64's finalizer
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -31,7 +32,11 @@ uint64_t hash_text(const std::string &s, uint64_t seed) {
 // Uniform in (0, 1) from 64 bits.
 double unit(uint64_t bits) { return (static_cast<double>(bits >> 11) + 0.5) / 9007199254740992.0; }
 
-void log_line(const std::string &line) { std::fprintf(stderr, "aio serve: %s\n", line.c_str()); }
+// Beside the server's own lines (stdout), flushed: an operator tails them as they happen.
+void log_line(const std::string &line) {
+  std::printf("aio serve: %s\n", line.c_str());
+  std::fflush(stdout);
+}
 
 } // namespace
 
@@ -105,8 +110,8 @@ std::optional<size_t> ReplicaPool::pick(uint64_t affinity, std::optional<size_t>
     std::sort(ranked.begin(), ranked.end(), std::greater<>());
     for (const auto &[score, i] : ranked) {
       const Entry &e = replicas_[i];
-      const double share = std::ceil(kLoadBound * (total_in_flight + 1) * e.config.weight / total_weight);
-      if (static_cast<double>(e.state.in_flight) + 1 <= share) return i;
+      const double bound = kLoadBound * (total_in_flight + 1) * e.config.weight / total_weight + kLoadSlack;
+      if (static_cast<double>(e.state.in_flight) + 1 <= bound) return i;
     }
     return ranked.front().second;
   }

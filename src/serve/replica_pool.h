@@ -2,7 +2,7 @@
 //
 // Choosing: a request with an affinity key (a conversation's opening turns) goes to the healthy replica that weighted
 // rendezvous hashing gives that key - the same one for every turn while it stays healthy, so its prompt cache stays
-// warm - unless that replica is loaded well beyond its share (bounded-load hashing), then to the next in the key's
+// warm - unless that replica is loaded well beyond its share (bounded-load hashing: 25% over its share, plus two), then to the next in the key's
 // order. Without a key: the less loaded of two replicas drawn by weight (power of two choices).
 //
 // Health: a thread GETs each replica's health path every interval; a failed check ejects the replica, a passing one

@@ -91,11 +91,11 @@ std::string LlamaServer::binary() {
   return std::filesystem::exists(path) ? path.string() : "";
 }
 
-LlamaServer::LlamaServer(const std::string &model_path, int n_ctx) {
-  port = free_loopback_port();
+LlamaServer::LlamaServer(const std::string &model_path, int n_ctx, int port_, int n_parallel) {
+  port = port_ != 0 ? port_ : free_loopback_port();
   proc = std::make_unique<BackgroundProcess>(std::vector<std::string>{
       binary(), "-m", model_path, "--host", "127.0.0.1", "--port", std::to_string(port), "-t", "1", "-c",
-      std::to_string(n_ctx), "--parallel", "1"});
+      std::to_string(n_ctx * n_parallel), "--parallel", std::to_string(n_parallel)});
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(1, 0);
   for (int i = 0; i < 600 && !ready; ++i) { // up to 60 s: it loads the model after it starts listening

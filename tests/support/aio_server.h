@@ -43,7 +43,8 @@ struct LlamaServer {
   bool ready = false;
   // Where the binary is expected; "" when this build has no llama.cpp tools (e.g. the asan preset).
   static std::string binary();
-  explicit LlamaServer(const std::string &model_path, int n_ctx = 1024);
+  // port 0: a free one; else that port (a replica restarted where it was). n_parallel: its slots.
+  explicit LlamaServer(const std::string &model_path, int n_ctx = 1024, int port = 0, int n_parallel = 1);
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
 };
 

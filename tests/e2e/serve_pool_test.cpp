@@ -1,0 +1,255 @@
+// Replica pools on loopback: three llama-server replicas (the pinned build, the tiny synthetic model) behind one
+// remote model. Failover under load while a replica is killed and restarted, and conversation affinity that keeps
+// the replicas' prompt caches warm.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <set>
+#include <mutex>
+#include <thread>
+
+#include "support/aio_server.h"
+#include "support/paths.h"
+#include "support/tiny_models.h"
+
+namespace aio::test {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kHealthInterval = 0.5;
+
+std::string pool_config(const std::vector<std::unique_ptr<LlamaServer>> &replicas) {
+  const std::string path = make_temp_dir("pool") + "/aio.yaml";
+  std::ofstream out(path);
+  out << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n  large:\n    endpoints:\n";
+  for (size_t i = 0; i < replicas.size(); ++i)
+    out << "      - {url: '" << replicas[i]->endpoint() << "', name: r" << i << "}\n";
+  out << "    health: {interval_seconds: " << kHealthInterval << ", timeout_seconds: 0.5}\n"
+      << "    timeout_seconds: 30\n"
+      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  return path;
+}
+
+// The pool's replicas as /health reports them: name -> state.
+std::map<std::string, std::string> replica_states(AioServer &s) {
+  std::map<std::string, std::string> out;
+  auto r = s.client->Get("/health");
+  if (!r || r->status != 200) return out;
+  const json j = json::parse(r->body, nullptr, false);
+  if (!j.contains("pools")) return out;
+  for (const json &rep : j["pools"]["large"]["replicas"]) out[rep["name"]] = rep["state"];
+  return out;
+}
+
+struct Outcome {
+  bool streamed = false;
+  int status = 0;
+  std::string replica;     // aio.route.replica
+  bool complete = false;   // a streamed answer that ended with [DONE] and no error
+  bool error_event = false; // a streamed answer cut by the replica's death: it says so
+  Clock::time_point done;
+};
+
+TEST(ServePool, AReplicaKilledUnderLoadCostsNoUnstartedRequestAndComesBack) {
+  if (LlamaServer::binary().empty()) GTEST_SKIP() << "this build has no llama-server (AIO_LLAMA_TOOLS=OFF)";
+  std::vector<std::unique_ptr<LlamaServer>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    replicas.push_back(std::make_unique<LlamaServer>(tiny_pair().small_path, 512, 0, 2));
+    ASSERT_TRUE(replicas.back()->ready) << replicas.back()->proc->output();
+  }
+  AioServer s({"--slots", "2"}, pool_config(replicas));
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  const auto start_states = replica_states(s);
+  ASSERT_EQ(start_states.size(), 3u);
+  for (const auto &[name, state] : start_states) EXPECT_EQ(state, "healthy") << name;
+
+  constexpr int kClients = 8, kPerClient = 40;
+  std::vector<Outcome> outcomes(kClients * kPerClient);
+  std::atomic<int> n_done{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client http("127.0.0.1", s.port);
+      http.set_read_timeout(60, 0);
+      for (int k = 0; k < kPerClient; ++k) {
+        Outcome &o = outcomes[c * kPerClient + k];
+        o.streamed = k % 4 == 3;
+        json body = chat_body("request " + std::to_string(c) + "-" + std::to_string(k) + ": say something", o.streamed);
+        body["model"] = "large";
+        body["max_tokens"] = 24;
+        auto r = http.Post("/v1/chat/completions", body.dump(), "application/json");
+        o.status = r ? r->status : -1;
+        if (r && r->status == 200) {
+          if (!o.streamed) {
+            const json j = json::parse(r->body);
+            o.replica = j["aio"]["route"].value("replica", "");
+          } else {
+            bool done = false;
+            json closing;
+            streamed_text(r->body, &done, &closing);
+            o.error_event = r->body.find("\"error\"") != std::string::npos;
+            o.complete = done && !o.error_event && closing.is_object();
+            if (closing.is_object()) o.replica = closing["aio"]["route"].value("replica", "");
+          }
+        }
+        o.done = Clock::now();
+        ++n_done;
+      }
+    });
+  }
+
+  // A quarter in: kill replica r1 outright.
+  while (n_done < kClients * kPerClient / 4) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int killed_at = n_done;
+  const int port = replicas[1]->port;
+  const auto t_kill = Clock::now();
+  replicas[1]->proc->send_signal(SIGKILL);
+  replicas[1]->proc->wait();
+  double ejected_after = -1;
+  for (int i = 0; i < 200 && ejected_after < 0; ++i) {
+    if (replica_states(s)["r1"] == "ejected")
+      ejected_after = std::chrono::duration<double>(Clock::now() - t_kill).count();
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Half-way: start it again on its port.
+  while (n_done < kClients * kPerClient / 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  replicas[1] = std::make_unique<LlamaServer>(tiny_pair().small_path, 512, port, 2);
+  ASSERT_TRUE(replicas[1]->ready) << replicas[1]->proc->output();
+  const auto t_restart = Clock::now();
+  double readmitted_after = -1;
+  for (int i = 0; i < 300 && readmitted_after < 0; ++i) {
+    if (replica_states(s)["r1"] == "healthy")
+      readmitted_after = std::chrono::duration<double>(Clock::now() - t_restart).count();
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto &t : clients) t.join();
+
+  int failed_unstarted = 0, cut = 0, incomplete_without_error = 0;
+  std::map<std::string, int> before_kill;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Outcome &o = outcomes[i];
+    if (o.status != 200) {
+      ++failed_unstarted; // a request that failed outright never started streaming: it should have been retried
+      ADD_FAILURE() << "request " << i << " failed with HTTP " << o.status;
+      continue;
+    }
+    if (o.streamed && !o.complete) {
+      if (o.error_event) ++cut;
+      else ++incomplete_without_error;
+    }
+    if (o.done < t_kill && !o.replica.empty()) ++before_kill[o.replica];
+  }
+  EXPECT_EQ(failed_unstarted, 0);
+  EXPECT_EQ(incomplete_without_error, 0) << "a cut stream must end with an error event, never silently";
+  EXPECT_GE(ejected_after, 0) << "r1 was never ejected";
+  EXPECT_LE(ejected_after, kHealthInterval + 0.5 + 1.0) << "ejected within the health interval (+ its timeout)";
+  EXPECT_GE(readmitted_after, 0) << "r1 was never re-admitted";
+  EXPECT_LE(readmitted_after, 3 * kHealthInterval + 1.0);
+  int total_before = 0;
+  for (const auto &[_, n] : before_kill) total_before += n;
+  ASSERT_GT(total_before, 0);
+  for (const char *name : {"r0", "r1", "r2"})
+    EXPECT_GE(before_kill[name], total_before / 5) << name << " took under 20% of " << total_before
+                                                   << " requests while all were healthy";
+  std::printf("[pool] %d requests before the kill (r0 %d, r1 %d, r2 %d); killed at %d done; ejected after %.2f s, "
+              "re-admitted %.2f s after restart; %d streams cut with an error event\n",
+              total_before, before_kill["r0"], before_kill["r1"], before_kill["r2"], killed_at, ejected_after,
+              readmitted_after, cut);
+
+  // The state changes were logged, and the pool's metrics say what happened.
+  EXPECT_FALSE(s.proc->wait_for_line("replica r1 of model large ejected", 5).empty()) << s.proc->output();
+  EXPECT_FALSE(s.proc->wait_for_line("replica r1 of model large re-admitted", 5).empty()) << s.proc->output();
+  auto metrics = s.client->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("aio_replica_ejections_total{model=\"large\",replica=\"r1\"}"), std::string::npos);
+  EXPECT_NE(metrics->body.find("aio_replica_healthy{model=\"large\",replica=\"r1\"} 1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("aio_replica_requests_total{model=\"large\",replica=\"r0\",outcome=\"ok\"}"),
+            std::string::npos);
+}
+
+TEST(ServePool, AllReplicasDownIs503WithRetryAfter) {
+  const std::string path = make_temp_dir("pool-down") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n  large:\n"
+                      << "    endpoints: ['http://127.0.0.1:" << free_loopback_port() << "/v1', 'http://127.0.0.1:"
+                      << free_loopback_port() << "/v1']\n"
+                      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  AioServer s({}, path);
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  json body = chat_body("hello");
+  body["model"] = "large";
+  for (int i = 0; i < 3; ++i) {
+    auto r = s.chat(body);
+    ASSERT_TRUE(r);
+    // The first health checks (at start) eject both; should a request beat them, it finds both down itself (502).
+    if (i == 0 && r->status == 502) continue;
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_TRUE(r->has_header("Retry-After"));
+    EXPECT_NE(r->body.find("no healthy replica of model large"), std::string::npos) << r->body;
+  }
+  // The local model still answers.
+  auto local = s.chat(chat_body("Write a Python function that reverses a list."));
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200);
+}
+
+TEST(ServePool, TheTurnsOfAConversationStayOnOneReplicaAndReuseItsCache) {
+  if (LlamaServer::binary().empty()) GTEST_SKIP() << "this build has no llama-server (AIO_LLAMA_TOOLS=OFF)";
+  std::vector<std::unique_ptr<LlamaServer>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    replicas.push_back(std::make_unique<LlamaServer>(tiny_pair().small_path, 1024, 0, 2));
+    ASSERT_TRUE(replicas.back()->ready) << replicas.back()->proc->output();
+  }
+  AioServer s({"--slots", "2"}, pool_config(replicas));
+  ASSERT_GT(s.port, 0) << s.proc->output();
+
+  constexpr int kConversations = 10, kTurns = 5;
+  std::mutex mu;
+  std::map<int, std::set<std::string>> replicas_of;
+  long earlier_prompt_tokens = 0, cached_tokens = 0;
+  std::vector<std::thread> clients;
+  for (int c0 = 0; c0 < 2; ++c0) {
+    clients.emplace_back([&, c0] {
+      httplib::Client http("127.0.0.1", s.port);
+      http.set_read_timeout(60, 0);
+      for (int conv = c0; conv < kConversations; conv += 2) {
+        json messages = json::array({{{"role", "system"}, {"content", "You are a terse assistant. Conversation " +
+                                                                            std::to_string(conv) + "."}}});
+        int previous_prompt = 0;
+        for (int turn = 0; turn < kTurns; ++turn) {
+          messages.push_back({{"role", "user"}, {"content", "Turn " + std::to_string(turn) + ": tell me more."}});
+          json body = {{"model", "large"}, {"messages", messages}, {"max_tokens", 12}, {"temperature", 0}};
+          auto r = http.Post("/v1/chat/completions", body.dump(), "application/json");
+          ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+          const json j = json::parse(r->body);
+          std::lock_guard lock(mu);
+          replicas_of[conv].insert(j["aio"]["route"].value("replica", "?"));
+          if (turn > 0) {
+            earlier_prompt_tokens += previous_prompt;
+            cached_tokens += j["aio"]["tokens"]["prefill_saved"].get<int>();
+          }
+          previous_prompt = j["usage"]["prompt_tokens"];
+          messages.push_back({{"role", "assistant"}, {"content", j["choices"][0]["message"]["content"]}});
+        }
+      }
+    });
+  }
+  for (auto &t : clients) t.join();
+  for (const auto &[conv, names] : replicas_of) EXPECT_EQ(names.size(), 1u) << "conversation " << conv;
+  std::set<std::string> used;
+  for (const auto &[_, names] : replicas_of) used.insert(names.begin(), names.end());
+  EXPECT_GE(used.size(), 2u) << "conversations spread over the replicas";
+  ASSERT_GT(earlier_prompt_tokens, 0);
+  const double ratio = static_cast<double>(cached_tokens) / static_cast<double>(earlier_prompt_tokens);
+  std::printf("[affinity] cached %ld of the earlier turns' %ld prompt tokens (%.1f%%) over %zu replicas\n",
+              cached_tokens, earlier_prompt_tokens, 100 * ratio, used.size());
+  EXPECT_GE(ratio, 0.8);
+}
+
+} // namespace
+} // namespace aio::test
