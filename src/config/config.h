@@ -21,7 +21,9 @@ struct Replica {
 // How a pool checks its replicas: GET `path` on each, every `interval_seconds`; an answer other than 2xx within
 // `timeout_seconds` ejects the replica, a 2xx re-admits it.
 struct HealthCheck {
-  std::string path = "/health"; // from the server's root, not under /v1 (llama-server, vLLM: /health)
+  // From the server's root (e.g. /health on llama-server, vLLM, TGI); "" = the replica's own URL + /models, the
+  // OpenAI API's model list, which every OpenAI-compatible server answers (with the API key, when one is set).
+  std::string path;
   double interval_seconds = 5;
   double timeout_seconds = 2;
 };

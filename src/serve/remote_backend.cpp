@@ -13,12 +13,15 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
+std::string api_key_of(const config::ModelEntry &e) {
+  const char *key = e.api_key_env.empty() ? nullptr : std::getenv(e.api_key_env.c_str());
+  return key ? key : "";
+}
 } // namespace
 
 RemoteBackend::RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics)
-    : entry_(std::move(entry)), pool_(entry_.name, entry_.replicas, entry_.health, metrics), queue_(queue_capacity) {
-  if (!entry_.api_key_env.empty())
-    if (const char *key = std::getenv(entry_.api_key_env.c_str())) api_key_ = key;
+    : entry_(std::move(entry)), api_key_(api_key_of(entry_)),
+      pool_(entry_.name, entry_.replicas, entry_.health, metrics, api_key_), queue_(queue_capacity) {
   pool_.start_health_checks();
   for (int32_t i = 0; i < std::max(1, n_workers); ++i) workers_.emplace_back([this] { run(); });
 }

@@ -57,8 +57,8 @@ private:
   Attempt forward_to(size_t replica, const RemoteJob &job);
 
   config::ModelEntry entry_;
+  std::string api_key_; // before pool_: the pool's health checks use it
   ReplicaPool pool_;
-  std::string api_key_;
   exec::AdmissionQueue<RemoteJob> queue_;
   std::atomic<bool> cut_off_{false}; // past the shutdown grace period: abandon running requests
   std::atomic<size_t> n_active_{0};

@@ -48,8 +48,8 @@ uint64_t affinity_key(const std::vector<std::pair<std::string, std::string>> &op
 }
 
 ReplicaPool::ReplicaPool(std::string model, std::vector<config::Replica> replicas, config::HealthCheck health,
-                         Metrics *metrics)
-    : model_(std::move(model)), health_(std::move(health)), metrics_(metrics) {
+                         Metrics *metrics, std::string api_key)
+    : model_(std::move(model)), health_(std::move(health)), metrics_(metrics), api_key_(std::move(api_key)) {
   for (auto &r : replicas) {
     Entry e;
     // url = scheme://host[:port][/base]; the config loader checked its shape.
@@ -154,7 +154,13 @@ void ReplicaPool::finished(size_t i, bool replica_failed, const std::string &why
   if (replica_failed) {
     ++e.state.n_failures;
     ++e.consecutive_failures;
-    if (!e.ejected || Clock::now() >= e.ejected_until) eject(i, why, /*by_check=*/false);
+    // A failed request never ejects the last replica still taking requests (Envoy's max-ejection rule, in effect):
+    // with nowhere else to go, each request tries it and gets its own real error. Only a failed health check takes
+    // the last one out (then requests get 503 at once).
+    const auto now = Clock::now();
+    bool another = false;
+    for (size_t k = 0; k < replicas_.size(); ++k) another = another || (k != i && usable(replicas_[k], now));
+    if (another && (!e.ejected || now >= e.ejected_until)) eject(i, why, /*by_check=*/false);
   } else {
     e.consecutive_failures = 0;
     if (e.ejected && !e.ejected_by_check) admit(i, "a request succeeded on probation");
@@ -219,14 +225,19 @@ std::vector<ReplicaState> ReplicaPool::states() const {
   return out;
 }
 
-bool ReplicaPool::check(const Entry &e) const {
+std::string ReplicaPool::check(const Entry &e) const {
   httplib::Client client(e.scheme_host_port);
   const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::duration<double>(health_.timeout_seconds));
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
-  auto res = client.Get(health_.path);
-  return res && res->status >= 200 && res->status < 300;
+  const std::string path = health_.path.empty() ? e.base_path + "/models" : health_.path;
+  httplib::Headers headers;
+  if (!api_key_.empty()) headers.emplace("Authorization", "Bearer " + api_key_);
+  auto res = client.Get(path, headers);
+  if (!res) return "GET " + path + ": " + httplib::to_string(res.error());
+  if (res->status < 200 || res->status >= 300) return "GET " + path + " answered HTTP " + std::to_string(res->status);
+  return "";
 }
 
 void ReplicaPool::health_loop() {
@@ -238,13 +249,13 @@ void ReplicaPool::health_loop() {
         std::lock_guard lock(mu_);
         if (stopping_) return;
       }
-      const bool ok = check(replicas_[i]); // the entry's URL parts never change: read without the lock
+      const std::string problem = check(replicas_[i]); // the entry's URL parts never change: read without the lock
       std::lock_guard lock(mu_);
       Entry &e = replicas_[i];
-      if (ok) {
+      if (problem.empty()) {
         if (e.ejected) admit(i, "its health check passed");
       } else if (!e.ejected || !e.ejected_by_check) {
-        eject(i, "GET " + health_.path + " failed or timed out", /*by_check=*/true);
+        eject(i, "health check failed: " + problem, /*by_check=*/true);
       }
       publish(i);
     }

@@ -8,7 +8,8 @@
 // Health: a thread GETs each replica's health path every interval; a failed check ejects the replica, a passing one
 // re-admits it. A request that fails on a replica (connection refused or reset, 5xx, timeout) ejects it at once
 // (passive), for a backoff that doubles with each consecutive failure; when the backoff ends it takes requests again
-// on probation. Every change of state is logged and counted.
+// on probation. A failed request never ejects the last replica still taking requests; a failed check does. Every
+// change of state is logged and counted.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -39,7 +40,8 @@ struct ReplicaState {
 class ReplicaPool {
 public:
   // `metrics` may be null (tests); else the pool declares and keeps its per-replica series there.
-  ReplicaPool(std::string model, std::vector<config::Replica> replicas, config::HealthCheck health, Metrics *metrics);
+  ReplicaPool(std::string model, std::vector<config::Replica> replicas, config::HealthCheck health, Metrics *metrics,
+              std::string api_key = "");
   ~ReplicaPool();
 
   // Starts the health checks (a thread). Separate from the constructor so tests can drive the pool by hand.
@@ -78,11 +80,12 @@ private:
   void admit(size_t i, const char *how);                        // caller holds mu_
   void publish(size_t i);                                       // caller holds mu_: the gauges of replica i
   void health_loop();
-  bool check(const Entry &e) const; // one GET of the health path; true on 2xx
+  std::string check(const Entry &e) const; // one GET of the health path: "" on 2xx, else what went wrong
 
   std::string model_;
   config::HealthCheck health_;
   Metrics *metrics_;
+  std::string api_key_;
   mutable std::mutex mu_;
   std::vector<Entry> replicas_;
   uint64_t draws_ = 0; // state of the power-of-two-choices draws

@@ -191,6 +191,9 @@ TEST(ServeRemote, ToolCallsOfARemoteModelAreRelayed) {
         "data: [DONE]\n\n",
         "text/event-stream");
   });
+  scripted.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) { // the pool's health check
+    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
+  });
   const int port = scripted.bind_to_any_port("127.0.0.1");
   std::thread t([&] { scripted.listen_after_bind(); });
   {
@@ -265,17 +268,24 @@ TEST(ServeRemote, ToolCallsOfARemoteModelAreRelayed) {
   t.join();
 }
 
-TEST(ServeRemote, ADeadBackendGets502AndTheRestKeepsServing) {
+TEST(ServeRemote, ADeadBackendIsRefusedAndTheRestKeepsServing) {
   const int dead_port = free_loopback_port(); // nothing listens there
   AioServer s({}, config_with_remote_large("http://127.0.0.1:" + std::to_string(dead_port) + "/v1"));
   ASSERT_GT(s.port, 0) << s.proc->output();
   for (bool stream : {false, true}) {
     auto r = s.chat(body_for("aio", kMath, 8, stream));
     ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 502) << r->body;
+    // Its health check (at start) finds it down: 503 with Retry-After; a request that beats the check finds it itself.
     const std::string msg = json::parse(r->body)["error"]["message"];
-    EXPECT_NE(msg.find("cannot reach model large at http://127.0.0.1:" + std::to_string(dead_port)), std::string::npos)
-        << msg;
+    if (r->status == 502) {
+      EXPECT_NE(msg.find("cannot reach model large at http://127.0.0.1:" + std::to_string(dead_port)), std::string::npos)
+          << msg;
+      continue;
+    }
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_TRUE(r->has_header("Retry-After"));
+    EXPECT_NE(msg.find("no healthy replica of model large (127.0.0.1:" + std::to_string(dead_port) +
+                       ": health check failed"), std::string::npos) << msg;
   }
   auto local = s.chat(body_for("aio", kCode, 4));
   ASSERT_TRUE(local);
@@ -285,9 +295,10 @@ TEST(ServeRemote, ADeadBackendGets502AndTheRestKeepsServing) {
   EXPECT_EQ(health->status, 200);
   auto metrics = s.client->Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("model=\"large\",category=\"math\",strategy=\"plain\",status=\"502\"} 2"),
-            std::string::npos)
+  EXPECT_NE(metrics->body.find("model=\"large\",category=\"math\",strategy=\"plain\",status=\"50"), std::string::npos)
       << metrics->body;
+  EXPECT_NE(metrics->body.find("aio_replica_healthy{model=\"large\",replica=\"127.0.0.1:" + std::to_string(dead_port) +
+                               "\"} 0"), std::string::npos) << metrics->body;
 }
 
 TEST(ServeRemote, ASilentBackendGets504AfterItsTimeout) {
@@ -296,6 +307,9 @@ TEST(ServeRemote, ASilentBackendGets504AfterItsTimeout) {
   silent.Post("/v1/chat/completions", [](const httplib::Request &, httplib::Response &res) {
     std::this_thread::sleep_for(std::chrono::seconds(4));
     res.set_content("{}", "application/json");
+  });
+  silent.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) { // the pool's health check
+    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
   });
   const int port = silent.bind_to_any_port("127.0.0.1");
   std::thread t([&] { silent.listen_after_bind(); });
@@ -325,6 +339,9 @@ TEST(ServeRemote, AnUpstreamThatIsNotACompleteStreamIsAnError) {
     res.set_content("data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"Hel\"}}]}\n\n"
                     "data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"lo\"}}]}\n\n",
                     "text/event-stream");
+  });
+  broken.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) { // the pool's health check
+    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
   });
   const int port = broken.bind_to_any_port("127.0.0.1");
   std::thread t([&] { broken.listen_after_bind(); });
