@@ -42,6 +42,18 @@ TEST(Config, TheShippedConfigLoads) {
   EXPECT_EQ(cfg->probe.lm.labels, (std::vector<std::string>{" code", " qa", " math"}));
 }
 
+TEST(Config, TheExampleConfigsLoad) {
+  for (const char *name : {"remote-large.example.yaml", "pool-large.example.yaml"}) {
+    auto cfg = load_config(std::string(AIO_SOURCE_DIR) + "/configs/" + name);
+    ASSERT_TRUE(cfg.ok()) << name << ": " << cfg.status().to_string();
+    EXPECT_TRUE(cfg->find_model("large")->remote()) << name;
+  }
+  auto pool = load_config(std::string(AIO_SOURCE_DIR) + "/configs/pool-large.example.yaml");
+  ASSERT_TRUE(pool.ok());
+  EXPECT_EQ(pool->find_model("large")->replicas.size(), 3u);
+  EXPECT_EQ(pool->find_model("large")->replicas[2].name, "big-box");
+}
+
 TEST(Config, FileCanAddAndOverridePolicies) {
   auto cfg = load_config(write(std::string(kMinimal) +
                                "policy: mine\npolicies:\n  mine:\n    rules: [{route: {model: small, strategy: pld}}]\n"));

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Replica pools: what a pool of llama-server replicas behind `aio serve` gives, and what A-IO adds to each request.
+
+1. Throughput: aggregate decode tok/s of N concurrent chat streams through A-IO to a pool of ONE llama-server with all
+   the cores (-t 2) vs a pool of TWO with the cores split (-t 1 each), on the same synthetic 1B file. The anchor is the
+   replicas' own capacity: the same streams sent straight to the replica(s), split evenly. The pool's ratio (two / one)
+   should track the replicas' own ratio; A-IO / direct at each size is the forwarding cost.
+2. Added latency: one-token requests with a cached prompt, sent one at a time alternately through A-IO and straight
+   to the replica: the difference per pair (p50 / p99) is what routing and forwarding add to a request.
+
+Writes bench/results/serve_pool.json. Synthetic weights: the speeds are real, the text is not."""
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+
+from serve_common import BIN, ROOT, Servers, concurrent_rate, percentile, post, synth
+
+AIO_PORT = 18040
+REPLICA_PORTS = [18041, 18042]
+
+
+def pool_config(model_dir, ports):
+    small = synth("tiny-small", os.path.join(model_dir, "tiny-small-q8_0.gguf"))  # the probe's model; not measured
+    cfg = os.path.join(tempfile.mkdtemp(prefix="aio-bench-pool-"), "aio.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"models:\n  small: {{path: {small}, n_ctx: 512}}\n  large:\n    endpoints:\n")
+        for i, port in enumerate(ports):
+            f.write(f"      - {{url: 'http://127.0.0.1:{port}/v1', name: r{i}}}\n")
+        f.write("policy: static-large\nprobe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n")
+    return cfg
+
+
+def servers(args, n_replicas):
+    threads = 2 // n_replicas
+    slots = max(1, args.streams // n_replicas)
+    cmds, bases = {}, {}
+    for i in range(n_replicas):
+        port = REPLICA_PORTS[i]
+        cmds[f"replica{i}"] = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(port), "-t",
+                               str(threads), "--parallel", str(slots), "-c", str(512 * slots)]
+        bases[f"replica{i}"] = f"http://127.0.0.1:{port}"
+    cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config",
+                   pool_config(os.path.dirname(args.model), REPLICA_PORTS[:n_replicas]),
+                   "--port", str(AIO_PORT), "--slots", str(args.streams)]
+    bases["aio"] = f"http://127.0.0.1:{AIO_PORT}"
+    return cmds, bases
+
+
+RUN = iter(range(1 << 30))
+
+
+def rate(bases, streams, tokens):
+    """tok/s of `streams` concurrent chat requests spread over `bases` (each a server root) in turn."""
+    run = next(RUN)
+
+    def client(i):
+        body = {"model": "large", "max_tokens": tokens, "temperature": 0, "ignore_eos": True,
+                "messages": [{"role": "user", "content": f"Run {run}, stream {i}: tell me a story."}]}
+        r, _ = post(f"{bases[i % len(bases)]}/v1/chat/completions", body)
+        return r["usage"]["completion_tokens"]
+
+    return concurrent_rate(streams, client)
+
+
+def measure_size(args, n_replicas):
+    cmds, bases = servers(args, n_replicas)
+    replicas = [bases[f"replica{i}"] for i in range(n_replicas)]
+    samples = {"aio": [], "direct": []}
+    with Servers(cmds, bases):
+        rate([bases["aio"]], args.streams, 4)  # warm-up
+        for rep in range(args.repeats):
+            order = ["aio", "direct"] if rep % 2 == 0 else ["direct", "aio"]
+            for way in order:
+                samples[way].append(rate([bases["aio"]] if way == "aio" else replicas, args.streams, args.tokens))
+            print(f"  pool of {n_replicas}: repeat {rep + 1}/{args.repeats}: aio {samples['aio'][-1]:.2f}, "
+                  f"direct {samples['direct'][-1]:.2f} tok/s", flush=True)
+        added = added_latency(args, bases["aio"], replicas[0]) if n_replicas == 1 else None
+    return {way: statistics.median(v) for way, v in samples.items()}, samples, added
+
+
+def added_latency(args, aio, replica):
+    """Per-request time A-IO adds: one-token requests with one cached prompt, alternating the two ways."""
+    body = {"model": "large", "max_tokens": 1, "temperature": 0,
+            "messages": [{"role": "user", "content": "Say one word."}]}
+    for _ in range(3):  # the replica caches the prompt
+        post(f"{aio}/v1/chat/completions", body)
+    diffs, direct = [], []
+    for i in range(args.latency_requests):
+        t = {}
+        for way in (("aio", "direct") if i % 2 == 0 else ("direct", "aio")):
+            t0 = time.perf_counter()
+            post(f"{aio if way == 'aio' else replica}/v1/chat/completions", body)
+            t[way] = (time.perf_counter() - t0) * 1000
+        diffs.append(t["aio"] - t["direct"])
+        direct.append(t["direct"])
+    return {"requests": args.latency_requests, "direct_p50_ms": percentile(direct, 0.5),
+            "added_p50_ms": percentile(diffs, 0.5), "added_p99_ms": percentile(diffs, 0.99)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
+    ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--streams", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--latency-requests", type=int, default=200)
+    args = ap.parse_args()
+    synth("llama3.2-1b", args.model)
+    print("pool of 1 (llama-server -t 2) ...", flush=True)
+    one, one_samples, added = measure_size(args, 1)
+    print("pool of 2 (llama-server -t 1, twice) ...", flush=True)
+    two, two_samples, _ = measure_size(args, 2)
+    out = {"model": args.model, "synthetic_weights": True, "streams": args.streams, "tokens": args.tokens,
+           "repeats": args.repeats, "pool_of_1": one, "pool_of_2": two,
+           "samples": {"pool_of_1": one_samples, "pool_of_2": two_samples},
+           "pool_ratio_two_over_one_via_aio": two["aio"] / one["aio"],
+           "replica_ratio_two_over_one_direct": two["direct"] / one["direct"],
+           "aio_over_direct": {"pool_of_1": one["aio"] / one["direct"], "pool_of_2": two["aio"] / two["direct"]},
+           "added_latency": added}
+    print(f"\naggregate decode tok/s, {args.streams} streams x {args.tokens} tokens, median of {args.repeats} "
+          f"(synthetic 1B, 2 cores in all; real speed):")
+    print(f"  pool of 1: aio {one['aio']:.2f}, direct {one['direct']:.2f} ({one['aio'] / one['direct']:.3f})")
+    print(f"  pool of 2: aio {two['aio']:.2f}, direct {two['direct']:.2f} ({two['aio'] / two['direct']:.3f})")
+    print(f"  two / one: through aio {out['pool_ratio_two_over_one_via_aio']:.3f}, the replicas' own "
+          f"{out['replica_ratio_two_over_one_direct']:.3f}")
+    print(f"  added per request (1-token answers, cached prompt): p50 {added['added_p50_ms']:.2f} ms, "
+          f"p99 {added['added_p99_ms']:.2f} ms (direct p50 {added['direct_p50_ms']:.2f} ms)")
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "serve_pool.json"), "w") as f:
+        json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
