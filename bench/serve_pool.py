@@ -13,8 +13,10 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
+import urllib.request
 
 from serve_common import BIN, ROOT, Servers, concurrent_rate, percentile, post, synth
 
@@ -65,11 +67,23 @@ def rate(bases, streams, tokens):
     return concurrent_rate(streams, client)
 
 
+def wait_pool_healthy(aio, n_replicas, seconds=60):
+    """Replicas still loading when aio started were ejected by its first check: wait for the check that admits them."""
+    for _ in range(int(seconds / 0.25)):
+        with urllib.request.urlopen(f"{aio}/health", timeout=5) as r:
+            pools = json.loads(r.read()).get("pools", {})
+        if pools.get("large", {}).get("healthy") == n_replicas:
+            return
+        time.sleep(0.25)
+    sys.exit("bench: the pool's replicas did not all become healthy in aio's /health")
+
+
 def measure_size(args, n_replicas):
     cmds, bases = servers(args, n_replicas)
     replicas = [bases[f"replica{i}"] for i in range(n_replicas)]
     samples = {"aio": [], "direct": []}
     with Servers(cmds, bases):
+        wait_pool_healthy(bases["aio"], n_replicas)
         rate([bases["aio"]], args.streams, 4)  # warm-up
         for rep in range(args.repeats):
             order = ["aio", "direct"] if rep % 2 == 0 else ["direct", "aio"]

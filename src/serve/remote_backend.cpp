@@ -66,7 +66,7 @@ Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) 
   std::optional<size_t> failed_on;
   std::optional<Expected<engine::GenerationRecord>> first_failure;
   for (;;) {
-    const std::optional<size_t> i = pool_.pick(job.affinity, failed_on);
+    const std::optional<size_t> i = pool_.pick(job.affinity, failed_on, job.later_turn);
     if (!i) {
       if (first_failure) return std::move(*first_failure); // the only other replica is down too: say what failed
       std::string down;

@@ -26,6 +26,7 @@ struct RemoteJob {
   std::function<bool(const chat::OutputDelta &delta)> on_tool_call; // a tool call's start or more of its arguments
   std::function<void(Expected<engine::GenerationRecord>)> on_done; // exactly once
   uint64_t affinity = 0; // the conversation's key (affinity_key): its turns go to one replica (0 = none)
+  bool later_turn = false; // the conversation has earlier turns (an assistant message): keep it where they were
 };
 
 class RemoteBackend {

@@ -14,8 +14,9 @@ namespace {
 // its ejection time the same way): a replica that keeps failing is tried ever more rarely.
 constexpr double kBackoffBaseSeconds = 1, kBackoffMaxSeconds = 30;
 // Bounded-load hashing: a replica takes its key's requests until it holds 25% more than its share of those in flight,
-// plus two (so that two conversations that hash to one replica do not split at low load, where nothing is gained).
-constexpr double kLoadBound = 1.25, kLoadSlack = 2;
+// plus one - plus two for a conversation's later turns, whose prompt the replica has cached (moving them costs a
+// prefill; moving a first turn costs nothing, and balances the load).
+constexpr double kLoadBound = 1.25, kFirstTurnSlack = 1, kLaterTurnSlack = 2;
 
 uint64_t mix(uint64_t z) { // splitmix64's finalizer
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -86,7 +87,7 @@ bool ReplicaPool::usable(const Entry &e, Clock::time_point now) const {
   return !e.ejected || (!e.ejected_by_check && now >= e.ejected_until);
 }
 
-std::optional<size_t> ReplicaPool::pick(uint64_t affinity, std::optional<size_t> exclude) {
+std::optional<size_t> ReplicaPool::pick(uint64_t affinity, std::optional<size_t> exclude, bool later_turn) {
   std::lock_guard lock(mu_);
   const auto now = Clock::now();
   std::vector<size_t> candidates;
@@ -110,7 +111,8 @@ std::optional<size_t> ReplicaPool::pick(uint64_t affinity, std::optional<size_t>
     std::sort(ranked.begin(), ranked.end(), std::greater<>());
     for (const auto &[score, i] : ranked) {
       const Entry &e = replicas_[i];
-      const double bound = kLoadBound * (total_in_flight + 1) * e.config.weight / total_weight + kLoadSlack;
+      const double bound = kLoadBound * (total_in_flight + 1) * e.config.weight / total_weight +
+                           (later_turn ? kLaterTurnSlack : kFirstTurnSlack);
       if (static_cast<double>(e.state.in_flight) + 1 <= bound) return i;
     }
     return ranked.front().second;

@@ -2,7 +2,8 @@
 //
 // Choosing: a request with an affinity key (a conversation's opening turns) goes to the healthy replica that weighted
 // rendezvous hashing gives that key - the same one for every turn while it stays healthy, so its prompt cache stays
-// warm - unless that replica is loaded well beyond its share (bounded-load hashing: 25% over its share, plus two), then to the next in the key's
+// warm - unless that replica is loaded well beyond its share (bounded-load hashing: 25% over its share, plus one, or two
+// for a later turn), then to the next in the key's
 // order. Without a key: the less loaded of two replicas drawn by weight (power of two choices).
 //
 // Health: a thread GETs each replica's health path every interval; a failed check ejects the replica, a passing one
@@ -49,8 +50,9 @@ public:
   void stop();
 
   // The replica for one request, or nullopt when none is healthy. `affinity`: 0 = none. `exclude`: a replica this
-  // request already failed on (its retry goes elsewhere when another is healthy).
-  std::optional<size_t> pick(uint64_t affinity, std::optional<size_t> exclude = std::nullopt);
+  // request already failed on (its retry goes elsewhere when another is healthy). `later_turn`: the conversation has
+  // earlier turns (its replica has their prompt cached): it stays there under more load than a first turn would.
+  std::optional<size_t> pick(uint64_t affinity, std::optional<size_t> exclude = std::nullopt, bool later_turn = false);
   const config::Replica &replica(size_t i) const { return replicas_[i].config; }
   size_t size() const { return replicas_.size(); }
 

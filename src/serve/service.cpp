@@ -1,5 +1,7 @@
 #include "serve/service.h"
 
+#include <algorithm>
+
 #include "serve/structured_output.h"
 
 namespace aio::serve {
@@ -180,6 +182,8 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     job.on_tool_call = [channel](const chat::OutputDelta &delta) { return channel->push_tool_call(delta); };
     job.on_done = on_done;
     job.affinity = conversation_affinity(api);
+    job.later_turn = std::any_of(api.messages.begin(), api.messages.end(),
+                                 [](const engine::ChatMessage &m) { return m.role == "assistant"; });
     if (!backend.submit(std::move(job)))
       on_done(resource_exhausted("model " + r.route.model + " is at capacity (" +
                                  std::to_string(backend.n_queued()) + " requests waiting); retry shortly"));
