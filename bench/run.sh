@@ -15,3 +15,4 @@ python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
 python3 bench/serve_hostile_clients.py
 python3 bench/serve_grammar.py
+python3 bench/serve_pool.py
