@@ -31,7 +31,7 @@ Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_pa
 
 Request make_request(const std::string &text, bool chat) {
   Request r;
-  if (chat) r.messages = {{"user", text}};
+  if (chat) r.messages = {Message::user(text)};
   else r.prompt = text;
   return r;
 }

@@ -168,7 +168,7 @@ int run_generate(const GenerateOptions &o) {
   for (auto &[model, engine] : loaded) {
     std::string text = *prompt_text;
     if (o.chat) {
-      auto formatted = model->apply_chat_template({{"user", text}});
+      auto formatted = model->apply_chat_template({Message::user(text)});
       if (!formatted) return report_error(formatted.status());
       text = std::move(*formatted);
     }

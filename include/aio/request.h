@@ -23,6 +23,13 @@ struct Message {
   std::vector<ToolCall> tool_calls; // assistant turns that called tools
   std::string tool_call_id;         // tool turns: the call this is the result of
   std::string name;                 // tool turns: the function's name, when the client gave it
+
+  static Message user(std::string text) {
+    Message m;
+    m.role = "user";
+    m.content = std::move(text);
+    return m;
+  }
 };
 
 // A function the model may call (OpenAI's tools entry of type "function").

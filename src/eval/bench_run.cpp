@@ -66,7 +66,7 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
   auto seconds = [&t0] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto send = [&](const std::shared_ptr<Slot> &slot) {
     Request req;
-    if (slot->item->chat) req.messages = {{"user", slot->item->item.prompt}};
+    if (slot->item->chat) req.messages = {Message::user(slot->item->item.prompt)};
     else req.prompt = slot->item->item.prompt;
     req.policy = slot->policy;
     req.true_label = slot->item->item.category();

@@ -259,7 +259,8 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
       const std::string role = m["role"];
       if (role != "system" && role != "user" && role != "assistant" && role != "developer" && role != "tool")
         return bad(p + ".role", "'" + p + ".role' must be system, developer, user, assistant or tool (got '" + role + "')");
-      engine::ChatMessage msg{role == "developer" ? "system" : role, ""};
+      engine::ChatMessage msg;
+      msg.role = role == "developer" ? "system" : role;
       if (role == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null()) {
         if (auto e = read_tool_calls(m["tool_calls"], p + ".tool_calls", msg.tool_calls)) return e;
       }

@@ -9,7 +9,7 @@ bool StreamChannel::push(std::string piece, std::span<const engine::TokenLogprob
     std::lock_guard lock(mu_);
     if (cancelled_) return false;
     if (!streaming_ || (piece.empty() && logprobs.empty())) return true;
-    pieces_.push_back({std::move(piece), {logprobs.begin(), logprobs.end()}});
+    pieces_.push_back({std::move(piece), {logprobs.begin(), logprobs.end()}, std::nullopt});
   }
   cv_.notify_one();
   return true;
