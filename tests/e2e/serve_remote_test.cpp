@@ -29,6 +29,13 @@ std::string config_with_remote_large(const std::string &endpoint, const std::str
   return path;
 }
 
+// What the pool's health check asks of an upstream (GET /v1/models): the scripted upstreams answer it as a real one does.
+void answer_model_list(httplib::Server &server) {
+  server.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) {
+    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
+  });
+}
+
 json body_for(const std::string &model, const std::string &content, int max_tokens, bool stream = false) {
   json b = chat_body(content, stream);
   b["model"] = model;
@@ -191,9 +198,7 @@ TEST(ServeRemote, ToolCallsOfARemoteModelAreRelayed) {
         "data: [DONE]\n\n",
         "text/event-stream");
   });
-  scripted.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) { // the pool's health check
-    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
-  });
+  answer_model_list(scripted);
   const int port = scripted.bind_to_any_port("127.0.0.1");
   std::thread t([&] { scripted.listen_after_bind(); });
   {
@@ -308,9 +313,7 @@ TEST(ServeRemote, ASilentBackendGets504AfterItsTimeout) {
     std::this_thread::sleep_for(std::chrono::seconds(4));
     res.set_content("{}", "application/json");
   });
-  silent.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) { // the pool's health check
-    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
-  });
+  answer_model_list(silent);
   const int port = silent.bind_to_any_port("127.0.0.1");
   std::thread t([&] { silent.listen_after_bind(); });
   {
@@ -340,9 +343,7 @@ TEST(ServeRemote, AnUpstreamThatIsNotACompleteStreamIsAnError) {
                     "data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"lo\"}}]}\n\n",
                     "text/event-stream");
   });
-  broken.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) { // the pool's health check
-    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
-  });
+  answer_model_list(broken);
   const int port = broken.bind_to_any_port("127.0.0.1");
   std::thread t([&] { broken.listen_after_bind(); });
   {
