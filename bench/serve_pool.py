@@ -8,6 +8,10 @@
 2. Added latency: one-token requests with a cached prompt, sent one at a time alternately through A-IO and straight
    to the replica: the difference per pair (p50 / p99) is what routing and forwarding add to a request.
 
+3. Affinity: ten 5-turn conversations (two at a time) through a pool of three llama-server replicas (the tiny
+   synthetic model), with `affinity` on and off: the share of each later turn's prompt the replicas had cached
+   (their usage.prompt_tokens_details.cached_tokens) and the prompt tokens they had to prefill.
+
 Writes bench/results/serve_pool.json. Synthetic weights: the speeds are real, the text is not."""
 import argparse
 import json
@@ -15,6 +19,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -24,13 +29,14 @@ AIO_PORT = 18040
 REPLICA_PORTS = [18041, 18042]
 
 
-def pool_config(model_dir, ports):
+def pool_config(model_dir, ports, affinity=True):
     small = synth("tiny-small", os.path.join(model_dir, "tiny-small-q8_0.gguf"))  # the probe's model; not measured
     cfg = os.path.join(tempfile.mkdtemp(prefix="aio-bench-pool-"), "aio.yaml")
     with open(cfg, "w") as f:
         f.write(f"models:\n  small: {{path: {small}, n_ctx: 512}}\n  large:\n    endpoints:\n")
         for i, port in enumerate(ports):
             f.write(f"      - {{url: 'http://127.0.0.1:{port}/v1', name: r{i}}}\n")
+        f.write(f"    affinity: {'true' if affinity else 'false'}\n")
         f.write("policy: static-large\nprobe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n")
     return cfg
 
@@ -114,6 +120,61 @@ def added_latency(args, aio, replica):
             "added_p50_ms": percentile(diffs, 0.5), "added_p99_ms": percentile(diffs, 0.99)}
 
 
+def conversations(aio, n_conversations=10, turns=5, at_once=2):
+    """Runs the conversations (`at_once` in parallel, turns in order); returns (cached, prefilled, earlier) prompt
+    tokens over the later turns: what the replicas had cached, what they prefilled, and the earlier turns' prompts."""
+    totals = {"cached": 0, "prefilled": 0, "earlier": 0}
+    lock = threading.Lock()
+
+    def run(conv):
+        messages = [{"role": "system", "content": f"You are a terse assistant. Conversation {conv} of a run."}]
+        previous = 0
+        for turn in range(turns):
+            messages.append({"role": "user", "content": f"Turn {turn}: tell me more about topic {conv}."})
+            r, _ = post(f"{aio}/v1/chat/completions", {"model": "large", "messages": messages, "max_tokens": 16,
+                                                       "temperature": 0})
+            prompt, cached = r["usage"]["prompt_tokens"], r["aio"]["tokens"]["prefill_saved"]
+            if turn > 0:
+                with lock:
+                    totals["cached"] += cached
+                    totals["prefilled"] += prompt - cached
+                    totals["earlier"] += previous
+            previous = prompt
+            messages.append({"role": "assistant", "content": r["choices"][0]["message"]["content"]})
+
+    for start in range(0, n_conversations, at_once):
+        threads = [threading.Thread(target=run, args=(c,)) for c in range(start, min(start + at_once, n_conversations))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return totals
+
+
+def measure_affinity(model_dir):
+    tiny = synth("tiny-small", os.path.join(model_dir, "tiny-small-q8_0.gguf"))
+    out = {}
+    for affinity in (True, False):
+        cmds, bases = {}, {}
+        ports = [18043, 18044, 18045]
+        for i, port in enumerate(ports):
+            cmds[f"replica{i}"] = [os.path.join(BIN, "llama-server"), "-m", tiny, "--port", str(port), "-t", "1",
+                                   "--parallel", "2", "-c", "2048"]
+            bases[f"replica{i}"] = f"http://127.0.0.1:{port}"
+        cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config", pool_config(model_dir, ports, affinity),
+                       "--port", str(AIO_PORT), "--slots", "2"]
+        bases["aio"] = f"http://127.0.0.1:{AIO_PORT}"
+        with Servers(cmds, bases):
+            wait_pool_healthy(bases["aio"], len(ports))
+            t = conversations(bases["aio"])
+        t["cached_share_of_earlier_prompts"] = t["cached"] / t["earlier"] if t["earlier"] else 0.0
+        out["on" if affinity else "off"] = t
+        print(f"  affinity {'on ' if affinity else 'off'}: cached {t['cached']} of the earlier turns' {t['earlier']} "
+              f"prompt tokens ({100 * t['cached_share_of_earlier_prompts']:.1f}%); prefilled {t['prefilled']}",
+              flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
@@ -121,19 +182,28 @@ def main():
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--latency-requests", type=int, default=200)
+    ap.add_argument("--only-affinity", action="store_true", help="run the affinity phase alone")
     args = ap.parse_args()
+    if args.only_affinity:
+        result = measure_affinity(os.path.dirname(args.model))
+        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+        with open(os.path.join(ROOT, "bench", "results", "serve_pool_affinity.json"), "w") as f:
+            json.dump(result, f, indent=2)
+        return
     synth("llama3.2-1b", args.model)
     print("pool of 1 (llama-server -t 2) ...", flush=True)
     one, one_samples, added = measure_size(args, 1)
     print("pool of 2 (llama-server -t 1, twice) ...", flush=True)
     two, two_samples, _ = measure_size(args, 2)
+    print("affinity: 10 five-turn conversations over 3 replicas (tiny model) ...", flush=True)
+    affinity = measure_affinity(os.path.dirname(args.model))
     out = {"model": args.model, "synthetic_weights": True, "streams": args.streams, "tokens": args.tokens,
            "repeats": args.repeats, "pool_of_1": one, "pool_of_2": two,
            "samples": {"pool_of_1": one_samples, "pool_of_2": two_samples},
            "pool_ratio_two_over_one_via_aio": two["aio"] / one["aio"],
            "replica_ratio_two_over_one_direct": two["direct"] / one["direct"],
            "aio_over_direct": {"pool_of_1": one["aio"] / one["direct"], "pool_of_2": two["aio"] / two["direct"]},
-           "added_latency": added}
+           "added_latency": added, "affinity": affinity}
     print(f"\naggregate decode tok/s, {args.streams} streams x {args.tokens} tokens, median of {args.repeats} "
           f"(synthetic 1B, 2 cores in all; real speed):")
     print(f"  pool of 1: aio {one['aio']:.2f}, direct {one['direct']:.2f} ({one['aio'] / one['direct']:.3f})")
@@ -142,6 +212,9 @@ def main():
           f"{out['replica_ratio_two_over_one_direct']:.3f}")
     print(f"  added per request (1-token answers, cached prompt): p50 {added['added_p50_ms']:.2f} ms, "
           f"p99 {added['added_p99_ms']:.2f} ms (direct p50 {added['direct_p50_ms']:.2f} ms)")
+    print(f"  affinity: later turns' prompts cached {100 * affinity['on']['cached_share_of_earlier_prompts']:.1f}% "
+          f"with it, {100 * affinity['off']['cached_share_of_earlier_prompts']:.1f}% without; prefilled "
+          f"{affinity['on']['prefilled']} vs {affinity['off']['prefilled']} tokens")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "serve_pool.json"), "w") as f:
         json.dump(out, f, indent=2)

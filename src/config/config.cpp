@@ -110,6 +110,12 @@ Status parse_remote(const std::string &src, const YAML::Node &node, const std::s
       *out = *t;
     }
   }
+  if (node["affinity"]) {
+    const YAML::Node a = node["affinity"];
+    if (!a.IsScalar() || (a.Scalar() != "true" && a.Scalar() != "false"))
+      return error_at(src, a, path + ".affinity must be true (a conversation stays on one replica) or false");
+    m.affinity = a.Scalar() == "true";
+  }
   if (node["remote_model"]) {
     auto r = yaml::as_string(src, node["remote_model"], path + ".remote_model");
     if (!r) return r.status();
@@ -136,7 +142,7 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
     const std::string name = kv.first.Scalar(), path = "models." + name;
     AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path,
                                          {"path", "n_ctx", "n_gpu_layers", "endpoint", "endpoints", "health",
-                                          "remote_model", "timeout_seconds", "api_key_env"}));
+                                          "affinity", "remote_model", "timeout_seconds", "api_key_env"}));
     ModelEntry m;
     m.name = name;
     m.line = kv.first.Mark().line + 1;
@@ -151,7 +157,7 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
       cfg.models.push_back(std::move(m));
       continue;
     }
-    for (const char *key : {"remote_model", "timeout_seconds", "api_key_env", "health"})
+    for (const char *key : {"remote_model", "timeout_seconds", "api_key_env", "health", "affinity"})
       if (kv.second[key]) return error_at(src, kv.second[key], path + "." + key + " applies to 'endpoint' models only");
     auto p = yaml::as_string(src, kv.second["path"], path + ".path");
     if (!p) return p.status();

@@ -37,6 +37,7 @@ struct ModelEntry {
   // ...) of its pool (`endpoint: URL` is a pool of one, `endpoints: [...]` of several).
   std::vector<Replica> replicas;
   HealthCheck health;
+  bool affinity = true;        // a conversation's turns go to one replica (off: every request balanced by load alone)
   std::string remote_model;    // the model name sent upstream ("" = this entry's name)
   double timeout_seconds = 120; // longest wait for the upstream's next bytes before answering 504
   std::string api_key_env;     // environment variable holding the upstream's API key ("" = none)

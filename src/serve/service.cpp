@@ -181,7 +181,7 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     };
     job.on_tool_call = [channel](const chat::OutputDelta &delta) { return channel->push_tool_call(delta); };
     job.on_done = on_done;
-    job.affinity = conversation_affinity(api);
+    job.affinity = backend.entry().affinity ? conversation_affinity(api) : 0;
     job.later_turn = std::any_of(api.messages.begin(), api.messages.end(),
                                  [](const engine::ChatMessage &m) { return m.role == "assistant"; });
     if (!backend.submit(std::move(job)))

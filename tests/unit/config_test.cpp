@@ -112,6 +112,8 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [http://a:1/v1]\n    health: {path: health}\n",
        "health.path must start with /"},
       {"models:\n  small: {path: a.gguf, health: {path: /health}}\n", "applies to 'endpoint' models only"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [http://a:1/v1]\n    affinity: sometimes\n",
+       ":5: models.large.affinity must be true"},
   };
   for (const auto &c : cases) {
     auto cfg = load_config(write(c.yaml));
@@ -153,6 +155,7 @@ TEST(Config, APoolListsItsReplicasWithWeightsAndHealthChecks) {
   EXPECT_EQ(large->health.path, "/v1/models");
   EXPECT_EQ(large->health.interval_seconds, 1.5);
   EXPECT_EQ(large->health.timeout_seconds, 0.5);
+  EXPECT_TRUE(large->affinity) << "on by default";
 }
 
 TEST(Config, MissingFileIsNotFound) {
