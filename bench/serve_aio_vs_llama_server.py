@@ -13,7 +13,7 @@ import os
 import statistics
 import tempfile
 
-from serve_common import BIN, ROOT, SCENARIO_A, Servers, run_clients, scenario_requests, synth
+from serve_common import BIN, ROOT, SCENARIO_A, Servers, run_clients, save_results, scenario_requests, synth
 
 
 def main():
@@ -88,9 +88,7 @@ def main():
         print(line)
     out["routes"] = dict(routes)
     print("routes taken by aio: " + ", ".join(f"{r}: {n}" for r, n in routes.most_common()))
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "serve_aio.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    save_results("serve_aio.json", out)
 
 
 if __name__ == "__main__":

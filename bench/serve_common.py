@@ -143,6 +143,13 @@ def run_clients(base, model, requests, clients, tag="", labels=False):
     return tokens / wall, answers
 
 
+def save_results(name, data):
+    """Writes bench/results/NAME (JSON): what a benchmark measured, for the README's figures."""
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
+        json.dump(data, f, indent=2)
+
+
 def percentile(values, q):
     v = sorted(values)
     return v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))] if v else 0.0

@@ -10,7 +10,7 @@ import json
 import os
 import statistics
 
-from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post
+from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post, save_results
 
 SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 64}
 RUN = itertools.count()
@@ -66,9 +66,7 @@ def main():
               f"({row['aio grammar cost']:.3f}x); llama-server {m[('llama-server', False)]:.2f} -> "
               f"{m[('llama-server', True)]:.2f} ({row['llama-server grammar cost']:.3f}x); "
               f"aio / llama-server under the grammar {row['aio / llama-server with grammar']:.3f}")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "serve_grammar.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    save_results("serve_grammar.json", out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 
-from serve_common import BIN, ROOT, Servers, one_model_args, one_model_config, post
+from serve_common import BIN, ROOT, Servers, one_model_args, one_model_config, post, save_results
 from serve_vs_llama_server import run_level
 
 PORT = 18011
@@ -123,9 +123,7 @@ def main():
         print(line + "  (target >= 0.95)")
     print(f"  with 40 slowloris connections: /health max {max(latency['health_s']):.3f} s, 16-token chat max "
           f"{max(latency['chat16_s']):.3f} s (target < 1 s)")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "serve_hostile_clients.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    save_results("serve_hostile_clients.json", out)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.request
 
-from serve_common import BIN, ROOT, Servers, concurrent_rate, percentile, post, synth
+from serve_common import BIN, ROOT, Servers, concurrent_rate, percentile, post, save_results, synth
 
 AIO_PORT = 18040
 REPLICA_PORTS = [18041, 18042]
@@ -186,9 +186,7 @@ def main():
     args = ap.parse_args()
     if args.only_affinity:
         result = measure_affinity(os.path.dirname(args.model))
-        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-        with open(os.path.join(ROOT, "bench", "results", "serve_pool_affinity.json"), "w") as f:
-            json.dump(result, f, indent=2)
+        save_results("serve_pool_affinity.json", result)
         return
     synth("llama3.2-1b", args.model)
     print("pool of 1 (llama-server -t 2) ...", flush=True)
@@ -215,9 +213,7 @@ def main():
     print(f"  affinity: later turns' prompts cached {100 * affinity['on']['cached_share_of_earlier_prompts']:.1f}% "
           f"with it, {100 * affinity['off']['cached_share_of_earlier_prompts']:.1f}% without; prefilled "
           f"{affinity['on']['prefilled']} vs {affinity['off']['prefilled']} tokens")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "serve_pool.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    save_results("serve_pool.json", out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import urllib.request
 
-from serve_common import BIN, ROOT, SCENARIO_A, Servers, percentile, run_clients, scenario_requests, synth
+from serve_common import BIN, ROOT, SCENARIO_A, Servers, percentile, run_clients, save_results, scenario_requests, synth
 
 
 def main():
@@ -76,9 +76,7 @@ def main():
     print(f"  lm / fasttext: {ratio:.3f}  (target >= 0.9)")
     for name, lines in shadow.items():
         print(f"  /metrics of the {name} server: " + "; ".join(lines))
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "probe_load.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    save_results("probe_load.json", out)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import json
 import os
 import statistics
 
-from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post
+from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post, save_results
 
 
 RUN = itertools.count()
@@ -65,9 +65,7 @@ def main():
                             "aio_samples": samples["aio"][n], "llama_server_samples": samples["llama-server"][n]}
         print(f"  {n} streams: aio {rates['aio'][n]:6.2f}  llama-server {rates['llama-server'][n]:6.2f}  "
               f"ratio {ratio:.3f}  (target >= 1.0)")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "serve.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    save_results("serve.json", out)
 
 
 if __name__ == "__main__":

@@ -599,10 +599,7 @@ json finish_chunk(const std::string &id, int64_t created, const std::string &mod
 }
 
 json role_chunk(const std::string &id, int64_t created, const std::string &model) {
-  json choice = {{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
-                 {"finish_reason", nullptr}};
-  return {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-          {"choices", json::array({choice})}};
+  return chat_chunk(id, created, model, {{"role", "assistant"}, {"content", ""}}, nullptr);
 }
 
 json usage_chunk(const ApiRequest &req, const std::string &id, int64_t created, const std::string &model,

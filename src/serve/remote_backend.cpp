@@ -92,10 +92,7 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
   const ApiRequest &api = job.request;
   const config::Replica &target = pool_.replica(replica);
   const std::string where = "model " + entry_.name + " at " + target.url + " (replica " + target.name + ")";
-  const size_t host_start = target.url.find("://") + 3;
-  const size_t path_start = target.url.find('/', host_start);
-  const std::string base_path = path_start == std::string::npos ? "" : target.url.substr(path_start);
-  httplib::Client client(target.url.substr(0, path_start));
+  httplib::Client client(pool_.origin(replica));
   client.set_connection_timeout(kConnectTimeout);
   const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::duration<double>(entry_.timeout_seconds));
@@ -104,7 +101,7 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
 
   httplib::Request req;
   req.method = "POST";
-  req.path = base_path + (api.endpoint == Endpoint::chat_completions ? "/chat/completions" : "/completions");
+  req.path = pool_.base_path(replica) + (api.endpoint == Endpoint::chat_completions ? "/chat/completions" : "/completions");
   req.headers = {{"Accept", "text/event-stream"}};
   if (!api_key_.empty()) req.headers.emplace("Authorization", "Bearer " + api_key_);
   req.body = upstream_body(api, entry_.remote_model.empty() ? entry_.name : entry_.remote_model).dump();

@@ -54,6 +54,9 @@ public:
   // earlier turns (its replica has their prompt cached): it stays there under more load than a first turn would.
   std::optional<size_t> pick(uint64_t affinity, std::optional<size_t> exclude = std::nullopt, bool later_turn = false);
   const config::Replica &replica(size_t i) const { return replicas_[i].config; }
+  // Replica i's URL split for an HTTP client: scheme://host:port, and the base path (e.g. /v1).
+  const std::string &origin(size_t i) const { return replicas_[i].scheme_host_port; }
+  const std::string &base_path(size_t i) const { return replicas_[i].base_path; }
   size_t size() const { return replicas_.size(); }
 
   // Brackets one request on replica i. `replica_failed`: it failed in a way that says the replica is unwell
