@@ -8,7 +8,10 @@
 2. Added latency: one-token requests with a cached prompt, sent one at a time alternately through A-IO and straight
    to the replica: the difference per pair (p50 / p99) is what routing and forwarding add to a request.
 
-3. Affinity: ten 5-turn conversations (two at a time) through a pool of three llama-server replicas (the tiny
+3. Mixed pool: the model loaded in aio itself (-t 1) as one member beside one llama-server (-t 1): aggregate tok/s
+   through A-IO against the two llama-servers of (1) called directly, and how the requests split between the members.
+
+4. Affinity: ten 5-turn conversations (two at a time) through a pool of three llama-server replicas (the tiny
    synthetic model), with `affinity` on and off: the share of each later turn's prompt the replicas had cached
    (their usage.prompt_tokens_details.cached_tokens) and the prompt tokens they had to prefill.
 
@@ -29,11 +32,17 @@ AIO_PORT = 18040
 REPLICA_PORTS = [18041, 18042]
 
 
-def pool_config(model_dir, ports, affinity=True):
+def pool_config(model_dir, ports, affinity=True, local_path=None):
+    """`local_path`: the model loaded in aio too, as the pool's local member (a mixed pool)."""
     small = synth("tiny-small", os.path.join(model_dir, "tiny-small-q8_0.gguf"))  # the probe's model; not measured
     cfg = os.path.join(tempfile.mkdtemp(prefix="aio-bench-pool-"), "aio.yaml")
     with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {small}, n_ctx: 512}}\n  large:\n    endpoints:\n")
+        f.write(f"models:\n  small: {{path: {small}, n_ctx: 512}}\n  large:\n")
+        if local_path:
+            f.write(f"    path: {local_path}\n    n_ctx: 512\n")
+        f.write("    endpoints:\n")
+        if local_path:
+            f.write("      - {local: true, name: here}\n")
         for i, port in enumerate(ports):
             f.write(f"      - {{url: 'http://127.0.0.1:{port}/v1', name: r{i}}}\n")
         f.write(f"    affinity: {'true' if affinity else 'false'}\n")
@@ -99,6 +108,38 @@ def measure_size(args, n_replicas):
                   f"direct {samples['direct'][-1]:.2f} tok/s", flush=True)
         added = added_latency(args, bases["aio"], replicas[0]) if n_replicas == 1 else None
     return {way: statistics.median(v) for way, v in samples.items()}, samples, added
+
+
+def measure_mixed(args):
+    """The model in aio itself (1 thread) beside one llama-server (1 thread): one pool, both halves of the cores.
+    Anchor, measured in alternation: two llama-servers (-t 1 each) called directly, streams split evenly."""
+    slots = max(1, args.streams // 2)
+    cmds, bases = {}, {}
+    for i in range(2):
+        cmds[f"replica{i}"] = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(REPLICA_PORTS[i]),
+                               "-t", "1", "--parallel", str(slots), "-c", str(512 * slots)]
+        bases[f"replica{i}"] = f"http://127.0.0.1:{REPLICA_PORTS[i]}"
+    cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config",
+                   pool_config(os.path.dirname(args.model), REPLICA_PORTS[:1], local_path=args.model),
+                   "--port", str(AIO_PORT), "--slots", str(args.streams)]
+    bases["aio"] = f"http://127.0.0.1:{AIO_PORT}"
+    samples = {"aio": [], "direct": []}
+    with Servers(cmds, bases):
+        wait_pool_healthy(bases["aio"], 2)
+        rate([bases["aio"]], args.streams, 4)  # warm-up
+        for rep in range(args.repeats):
+            order = ["aio", "direct"] if rep % 2 == 0 else ["direct", "aio"]
+            for way in order:
+                targets = [bases["aio"]] if way == "aio" else [bases["replica0"], bases["replica1"]]
+                samples[way].append(rate(targets, args.streams, args.tokens))
+            print(f"  mixed pool: repeat {rep + 1}/{args.repeats}: aio (here + 1 llama-server) "
+                  f"{samples['aio'][-1]:.2f}, two llama-servers direct {samples['direct'][-1]:.2f} tok/s", flush=True)
+        with urllib.request.urlopen(f"{bases['aio']}/health", timeout=5) as r:
+            members = json.loads(r.read())["pools"]["large"]["replicas"]
+    out = {way: statistics.median(v) for way, v in samples.items()}
+    out.update({"samples": samples, "requests_per_member": {m["name"]: m["requests"] for m in members},
+                "aio_over_direct": out["aio"] / out["direct"]})
+    return out
 
 
 def added_latency(args, aio, replica):
@@ -183,7 +224,15 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--latency-requests", type=int, default=200)
     ap.add_argument("--only-affinity", action="store_true", help="run the affinity phase alone")
+    ap.add_argument("--only-mixed", action="store_true", help="run the mixed-pool phase alone")
     args = ap.parse_args()
+    if args.only_mixed:
+        synth("llama3.2-1b", args.model)
+        mixed = measure_mixed(args)
+        print(f"mixed pool: aio {mixed['aio']:.2f} tok/s, two llama-servers direct {mixed['direct']:.2f} "
+              f"({mixed['aio_over_direct']:.3f}); requests per member {mixed['requests_per_member']}")
+        save_results("serve_pool_mixed.json", mixed)
+        return
     if args.only_affinity:
         result = measure_affinity(os.path.dirname(args.model))
         save_results("serve_pool_affinity.json", result)
@@ -193,6 +242,8 @@ def main():
     one, one_samples, added = measure_size(args, 1)
     print("pool of 2 (llama-server -t 1, twice) ...", flush=True)
     two, two_samples, _ = measure_size(args, 2)
+    print("mixed pool (the model in aio -t 1 + llama-server -t 1) ...", flush=True)
+    mixed = measure_mixed(args)
     print("affinity: 10 five-turn conversations over 3 replicas (tiny model) ...", flush=True)
     affinity = measure_affinity(os.path.dirname(args.model))
     out = {"model": args.model, "synthetic_weights": True, "streams": args.streams, "tokens": args.tokens,
@@ -201,13 +252,15 @@ def main():
            "pool_ratio_two_over_one_via_aio": two["aio"] / one["aio"],
            "replica_ratio_two_over_one_direct": two["direct"] / one["direct"],
            "aio_over_direct": {"pool_of_1": one["aio"] / one["direct"], "pool_of_2": two["aio"] / two["direct"]},
-           "added_latency": added, "affinity": affinity}
+           "added_latency": added, "affinity": affinity, "mixed_pool": mixed}
     print(f"\naggregate decode tok/s, {args.streams} streams x {args.tokens} tokens, median of {args.repeats} "
           f"(synthetic 1B, 2 cores in all; real speed):")
     print(f"  pool of 1: aio {one['aio']:.2f}, direct {one['direct']:.2f} ({one['aio'] / one['direct']:.3f})")
     print(f"  pool of 2: aio {two['aio']:.2f}, direct {two['direct']:.2f} ({two['aio'] / two['direct']:.3f})")
     print(f"  two / one: through aio {out['pool_ratio_two_over_one_via_aio']:.3f}, the replicas' own "
           f"{out['replica_ratio_two_over_one_direct']:.3f}")
+    print(f"  mixed pool (aio's own engine + 1 llama-server): {mixed['aio']:.2f}, two llama-servers direct "
+          f"{mixed['direct']:.2f} ({mixed['aio_over_direct']:.3f}); requests per member {mixed['requests_per_member']}")
     print(f"  added per request (1-token answers, cached prompt): p50 {added['added_p50_ms']:.2f} ms, "
           f"p99 {added['added_p99_ms']:.2f} ms (direct p50 {added['direct_p50_ms']:.2f} ms)")
     print(f"  affinity: later turns' prompts cached {100 * affinity['on']['cached_share_of_earlier_prompts']:.1f}% "

@@ -37,10 +37,18 @@ public:
   StatusCode code() const { return code_; }
   const std::string &message() const { return message_; }
   std::string to_string() const;
+  // For a refusal that may be retried (a full queue, a pool with no replica up): when to try again, in seconds (0 =
+  // the server's default). The HTTP layer sends it as Retry-After.
+  int retry_after_seconds() const { return retry_after_seconds_; }
+  Status &set_retry_after(int seconds) {
+    retry_after_seconds_ = seconds;
+    return *this;
+  }
 
 private:
   StatusCode code_ = StatusCode::ok;
   std::string message_;
+  int retry_after_seconds_ = 0;
 };
 
 inline Status invalid_argument(std::string m) { return {StatusCode::invalid_argument, std::move(m)}; }

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -35,10 +36,21 @@ std::optional<std::string> url_problem(const std::string &url) {
 
 Status parse_replica(const std::string &src, const YAML::Node &node, const std::string &path, Replica &r) {
   YAML::Node url_node = node;
+  if (node.IsScalar() && node.Scalar() == "local") r.local = true;
   if (node.IsMap()) {
-    AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, path, {"url", "weight", "name"}));
-    if (!node["url"]) return error_at(src, node, path + " needs a 'url' (e.g. http://10.0.0.5:8080/v1)");
-    url_node.reset(node["url"]); // rebinds (plain assignment would write the url into `node` itself)
+    AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, path, {"url", "weight", "name", "local"}));
+    if (node["local"]) {
+      const YAML::Node l = node["local"];
+      if (!l.IsScalar() || (l.Scalar() != "true" && l.Scalar() != "false"))
+        return error_at(src, l, path + ".local must be true (this member is the model's own path:) or false");
+      r.local = l.Scalar() == "true";
+    }
+    if (r.local && node["url"])
+      return error_at(src, node["url"], path + " is the local member (the model's path:); it has no url");
+    if (!r.local && !node["url"])
+      return error_at(src, node, path + " needs a 'url' (e.g. http://10.0.0.5:8080/v1), or local: true for the "
+                                        "model's own path:");
+    if (!r.local) url_node.reset(node["url"]); // rebinds (plain assignment would write the url into `node` itself)
     if (node["weight"]) {
       auto w = yaml::as_number(src, node["weight"], path + ".weight");
       if (!w) return w.status();
@@ -51,6 +63,10 @@ Status parse_replica(const std::string &src, const YAML::Node &node, const std::
       if (n->empty()) return error_at(src, node["name"], path + ".name must not be empty");
       r.name = *n;
     }
+  }
+  if (r.local) {
+    if (r.name.empty()) r.name = "local";
+    return {};
   }
   auto url = yaml::as_string(src, url_node, path + (node.IsMap() ? ".url" : ""));
   if (!url) return url.status();
@@ -81,7 +97,10 @@ Status parse_remote(const std::string &src, const YAML::Node &node, const std::s
       const std::string rp = path + ".endpoints[" + std::to_string(i) + "]";
       AIO_RETURN_IF_ERROR(parse_replica(src, list[i], rp, r));
       for (const Replica &other : m.replicas) {
-        if (other.url == r.url) return error_at(src, list[i], rp + ": the replica " + r.url + " is listed twice");
+        if (r.local && other.local)
+          return error_at(src, list[i], rp + ": the local member is listed twice (a model has one path:)");
+        if (!r.local && other.url == r.url)
+          return error_at(src, list[i], rp + ": the replica " + r.url + " is listed twice");
         if (other.name == r.name)
           return error_at(src, list[i], rp + ": two replicas are named '" + r.name + "'; give them distinct names "
                                             "(name: ...)");
@@ -89,8 +108,19 @@ Status parse_remote(const std::string &src, const YAML::Node &node, const std::s
       m.replicas.push_back(std::move(r));
     }
   }
-  for (const char *key : {"n_ctx", "n_gpu_layers"})
-    if (node[key]) return error_at(src, node[key], path + "." + key + " is the remote server's business, not ours");
+  const bool has_local = std::any_of(m.replicas.begin(), m.replicas.end(), [](const Replica &r) { return r.local; });
+  if (has_local && !node["path"])
+    return error_at(src, node, path + " lists a local member among its endpoints but has no 'path' (the GGUF file "
+                               "that member runs)");
+  if (!has_local && node["path"])
+    return error_at(src, node["path"], path + " has both 'path' and endpoints; to serve the GGUF here beside the "
+                                       "remote replicas, add `- local` to its endpoints (else drop path)");
+  if (has_local && m.replicas.size() == 1)
+    return error_at(src, node, path + " has only the local member among its endpoints; list the remote replicas "
+                               "too, or drop 'endpoints' and keep 'path'");
+  if (!has_local)
+    for (const char *key : {"n_ctx", "n_gpu_layers"})
+      if (node[key]) return error_at(src, node[key], path + "." + key + " is the remote server's business, not ours");
   if (node["health"]) {
     const YAML::Node h = node["health"];
     AIO_RETURN_IF_ERROR(yaml::check_keys(src, h, path + ".health", {"path", "interval_seconds", "timeout_seconds"}));
@@ -148,17 +178,21 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
     m.line = kv.first.Mark().line + 1;
     if (name == "aio") return error_at(src, kv.first, "'aio' is the routed model's name; call this model otherwise");
     const bool remote = kv.second["endpoint"] || kv.second["endpoints"];
-    if (!kv.second["path"] == !remote)
-      return error_at(src, kv.second, path + " needs exactly one of 'path' (a local GGUF file) or 'endpoint' / "
-                                          "'endpoints' (the URL of an OpenAI-compatible server, e.g. "
-                                          "http://host:8080/v1, or a list of them)");
+    if (!kv.second["path"] && !remote)
+      return error_at(src, kv.second, path + " needs 'path' (a local GGUF file) or 'endpoint' / 'endpoints' (the URL "
+                                          "of an OpenAI-compatible server, e.g. http://host:8080/v1, or a list of "
+                                          "them, where `local` names the path's own member)");
     if (remote) {
       AIO_RETURN_IF_ERROR(parse_remote(src, kv.second, path, m));
-      cfg.models.push_back(std::move(m));
-      continue;
+      if (!kv.second["path"]) {
+        cfg.models.push_back(std::move(m));
+        continue;
+      }
+    } else {
+      for (const char *key : {"remote_model", "timeout_seconds", "api_key_env", "health", "affinity"})
+        if (kv.second[key])
+          return error_at(src, kv.second[key], path + "." + key + " applies to models with endpoints only");
     }
-    for (const char *key : {"remote_model", "timeout_seconds", "api_key_env", "health", "affinity"})
-      if (kv.second[key]) return error_at(src, kv.second[key], path + "." + key + " applies to 'endpoint' models only");
     auto p = yaml::as_string(src, kv.second["path"], path + ".path");
     if (!p) return p.status();
     m.path = resolve(dir, *p);

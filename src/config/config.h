@@ -13,9 +13,10 @@ namespace aio::config {
 
 // One server of a remote model's pool.
 struct Replica {
-  std::string name;   // how logs, metrics and route records name it (default: host:port of the URL)
-  std::string url;    // base URL up to and including /v1, e.g. http://10.0.0.5:8080/v1
+  std::string name;   // how logs, metrics and route records name it (default: host:port of the URL; "local")
+  std::string url;    // base URL up to and including /v1, e.g. http://10.0.0.5:8080/v1 ("" for the local member)
   double weight = 1;  // its share of the requests relative to the others (> 0)
+  bool local = false; // the model's own GGUF (`path:`), loaded in this process, as one member of its pool
 };
 
 // How a pool checks its replicas: GET `path` on each, every `interval_seconds`; an answer other than 2xx within
@@ -30,11 +31,12 @@ struct HealthCheck {
 
 struct ModelEntry {
   std::string name;          // how policies refer to it, e.g. "small"
-  std::string path;          // GGUF file (absolute after loading); empty for a remote model
+  std::string path;          // GGUF file (absolute after loading); empty for a model served only elsewhere
   uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
   int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
-  // A remote model: requests routed here are forwarded to one of the OpenAI-compatible servers (llama-server, vLLM,
-  // ...) of its pool (`endpoint: URL` is a pool of one, `endpoints: [...]` of several).
+  // A pool: requests routed here go to one of the OpenAI-compatible servers (llama-server, vLLM, ...) listed
+  // (`endpoint: URL` is a pool of one, `endpoints: [...]` of several) - or, in a mixed pool, to the member marked
+  // `local`, the GGUF at `path` run by this process's own engine.
   std::vector<Replica> replicas;
   HealthCheck health;
   bool affinity = true;        // a conversation's turns go to one replica (off: every request balanced by load alone)
@@ -42,7 +44,8 @@ struct ModelEntry {
   double timeout_seconds = 120; // longest wait for the upstream's next bytes before answering 504
   std::string api_key_env;     // environment variable holding the upstream's API key ("" = none)
   int32_t line = 0;            // where it was written (1-based), for messages
-  bool remote() const { return !replicas.empty(); }
+  bool remote() const { return path.empty() && !replicas.empty(); } // served only elsewhere
+  bool mixed() const { return !path.empty() && !replicas.empty(); } // loaded here and served elsewhere too
 };
 
 struct ProbeConfig {

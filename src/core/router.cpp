@@ -74,6 +74,7 @@ struct Router::Pending {
   Callbacks cb;
   RouteRecord record;
   const policy::Policy *policy = nullptr; // null when pinned
+  std::optional<bool> elsewhere;          // a mixed pool's placement, once asked (placed_elsewhere)
   void fail(const Status &s) {
     if (cb.on_done) cb.on_done(s);
   }
@@ -343,7 +344,7 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
       v.error = st;
       return v;
     }
-    if (p->cb.route_only || rec.route.model != cfg_.probe.model) {
+    if (p->cb.route_only || rec.route.model != cfg_.probe.model || placed_elsewhere(*p)) {
       dispatch(p, std::nullopt); // on the engine thread: the other engine's queue is thread-safe
       return v;                  // released: this engine forgets the job (its KV stays cached)
     }
@@ -379,7 +380,7 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> p
     return;
   }
   const std::string &target = rec.route.model;
-  if (is_remote(target)) {
+  if (is_remote(target) || placed_elsewhere(*p)) {
     if (rec.route.strategy != Strategy::plain) {
       rec.route.reason += " (" + std::string(strategy_name(rec.route.strategy)) +
                           " asked for, but the remote server decodes its own way)";
@@ -424,6 +425,23 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> p
   rec.switch_ms = ms_since(t_switch);
   if (p->cb.on_route) p->cb.on_route(rec);
   if (!resident.engine->submit(std::move(job))) p->fail(refusal(*resident.engine, target));
+}
+
+bool Router::placed_elsewhere(Pending &p) const {
+  if (!p.elsewhere) p.elsewhere = is_mixed(p.record.route.model) && p.cb.place_elsewhere && p.cb.place_elsewhere(p.record);
+  return *p.elsewhere;
+}
+
+void Router::submit_routed(Request request, engine::GenerateParams params, RouteRecord record, Callbacks callbacks) {
+  auto p = std::make_shared<Pending>();
+  p->request = std::move(request);
+  p->params = std::move(params);
+  p->cb = std::move(callbacks);
+  p->record = std::move(record);
+  p->elsewhere = false;
+  if (!is_local(p->record.route.model))
+    return p->fail(invalid_argument("model " + p->record.route.model + " is not loaded here"));
+  dispatch(p, std::nullopt);
 }
 
 Expected<RoutedGeneration> Router::run_blocking(const Request &request, const engine::GenerateParams &params,

@@ -50,6 +50,9 @@ struct Callbacks {
   // Takes over a request routed to a remote model (config `endpoint:`), after on_route; it then owns on_done.
   // Unset, such a route fails with a clear error (only `aio serve` forwards).
   std::function<void(const RouteRecord &)> forward;
+  // For a model with remote replicas beside its local GGUF (a mixed pool): asked once, when the request is routed
+  // there, whether it goes to a remote replica (true: `forward` takes it) or runs here. Unset: it runs here.
+  std::function<bool(const RouteRecord &)> place_elsewhere;
   bool route_only = false; // decide the route and stop (aio route, probe evaluation)
 };
 
@@ -72,6 +75,9 @@ public:
   // Probe, policy, then generation: the text and the full route record. Blocks.
   Expected<RoutedGeneration> generate(const Request &request, const engine::GenerateParams &params,
                                       const engine::TokenCallback &on_token = {});
+  // Runs a request whose route `record` was already decided on the local engine of record.route.model, without probe
+  // or policy: how a mixed pool's local member takes a request back from remote replicas that failed it.
+  void submit_routed(Request request, engine::GenerateParams params, RouteRecord record, Callbacks callbacks);
   // Stops taking requests, lets running ones finish within `grace`, ends the rest with an error.
   void stop(std::chrono::milliseconds grace);
 
@@ -83,6 +89,11 @@ public:
   std::vector<std::string> model_names() const;
   bool is_remote(const std::string &name) const { return remote_.count(name) > 0; }
   bool is_local(const std::string &name) const { return models_.count(name) > 0; }
+  // Loaded here and served by remote replicas too (config `endpoints:` with `- local`).
+  bool is_mixed(const std::string &name) const {
+    auto it = models_.find(name);
+    return it != models_.end() && it->second.entry.mixed();
+  }
   const engine::Model &model(const std::string &name) const { return *models_.at(name).model; }
   // The loaded model itself, to open more contexts on it without loading it again (benchmarks, tests).
   std::shared_ptr<engine::Model> shared_model(const std::string &name) const { return models_.at(name).model; }
@@ -118,6 +129,8 @@ private:
   // Hands a routed request to its model: the remote forwarder, or a job on the model's engine. `tokens` are the
   // prompt in the probe model's tokens when already made.
   void dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> prompt);
+  // Whether a request routed to a mixed pool goes to its remote replicas (asked once; then remembered).
+  bool placed_elsewhere(Pending &p) const;
   // How the routed model decodes (the draft model resolved).
   Expected<exec::Decoding> decoding_for(const Route &route) const;
   // submit() on the caller's thread, waiting for the outcome (route() and generate()).

@@ -20,6 +20,7 @@ void send_json(HttpResponder &res, int status, const json &body, const HttpHeade
 
 void send_error(HttpResponder &res, const ApiError &e, int retry_after = 0) {
   HttpHeaders headers;
+  if (e.retry_after_seconds > 0) retry_after = e.retry_after_seconds; // the refusing part's own estimate
   if ((e.http_status == 429 || e.http_status == 503) && retry_after > 0)
     headers.emplace_back("Retry-After", std::to_string(retry_after));
   send_json(res, e.http_status, e.to_json(), headers);

@@ -473,7 +473,7 @@ ApiError error_from_status(const Status &s) {
   }
   const char *type = code == 400 || code == 404 ? "invalid_request_error" : code == 429 ? "rate_limit_error"
                                                                                       : "server_error";
-  return {code, s.message(), type, code == 404 ? "model" : ""};
+  return {code, s.message(), type, code == 404 ? "model" : "", s.retry_after_seconds()};
 }
 
 const char *openai_finish_reason(engine::FinishReason r, bool has_tool_calls) {

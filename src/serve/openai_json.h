@@ -61,6 +61,7 @@ struct ApiError {
   std::string message;
   std::string type = "invalid_request_error";
   std::string param;                       // the offending field, "" when not about one field
+  int retry_after_seconds = 0;             // Retry-After for a 429 / 503 (0 = the server's default)
   nlohmann::json to_json() const;          // {"error": {"message", "type", "param", "code"}}
 };
 

@@ -56,26 +56,41 @@ void RemoteBackend::run() {
       continue;
     }
     ++n_active_;
-    Expected<engine::GenerationRecord> result = forward(*job);
+    std::optional<Expected<engine::GenerationRecord>> result = forward(*job);
     --n_active_;
-    job->on_done(std::move(result));
+    if (result) job->on_done(std::move(*result));
   }
 }
 
-Expected<engine::GenerationRecord> RemoteBackend::forward(const RemoteJob &job) {
+std::optional<Expected<engine::GenerationRecord>> RemoteBackend::forward(const RemoteJob &job) {
   std::optional<size_t> failed_on;
   std::optional<Expected<engine::GenerationRecord>> first_failure;
+  std::optional<size_t> placed = job.replica;
+  if (placed && !pool_.takes_requests(*placed)) { // ejected while the request waited for a worker: choose again
+    pool_.unstarted(*placed);
+    placed.reset();
+  }
   for (;;) {
-    const std::optional<size_t> i = pool_.pick(job.affinity, failed_on, job.later_turn);
+    std::optional<size_t> i = placed;
+    placed.reset();
+    if (!i) {
+      i = pool_.pick(job.affinity, failed_on, job.later_turn, /*include_local=*/static_cast<bool>(job.run_locally));
+      if (i) pool_.started(*i);
+    }
+    if (i && pool_.replica(*i).local) {
+      job.run_locally(*i);
+      return std::nullopt;
+    }
     if (!i) {
       if (first_failure) return std::move(*first_failure); // the only other replica is down too: say what failed
       std::string down;
       for (const ReplicaState &r : pool_.states())
         down += (down.empty() ? "" : "; ") + r.name + ": " + (r.last_error.empty() ? "ejected" : r.last_error);
+      const int retry_after = pool_.retry_after_seconds();
       return aborted("no healthy replica of model " + entry_.name + " (" + down + "); retry in " +
-                     std::to_string(pool_.retry_after_seconds()) + " s");
+                     std::to_string(retry_after) + " s")
+          .set_retry_after(retry_after);
     }
-    pool_.started(*i);
     const auto t0 = Clock::now();
     Attempt a = forward_to(*i, job);
     pool_.finished(*i, a.replica_failed, a.result.ok() ? "" : a.result.status().message(),

@@ -1,9 +1,10 @@
-// RemoteBackend: a model served elsewhere (config `endpoint:` or `endpoints:`). Requests routed to it are forwarded,
+// RemoteBackend: a model served elsewhere (config `endpoint:` or `endpoints:`), or the remote members of a mixed pool. Requests routed to it are forwarded,
 // streamed, to one replica of its pool (serve/replica_pool.h) - OpenAI-compatible servers such as llama-server or
 // vLLM - by a few worker threads; the probe and policy stayed local. A request that fails on a replica before any of
 // its answer was relayed is retried once on another; one whose stream already went out ends with an error. No healthy
 // replica: 503. An unreachable or failing upstream answers 502 and a silent one 504 for that request only: the router
-// and its other models keep serving.
+// and its other models keep serving. In a mixed pool the local member is a retry's other place too: the request is
+// handed back to run here (RemoteJob::run_locally).
 #pragma once
 
 #include <atomic>
@@ -27,6 +28,11 @@ struct RemoteJob {
   std::function<void(Expected<engine::GenerationRecord>)> on_done; // exactly once
   uint64_t affinity = 0; // the conversation's key (affinity_key): its turns go to one replica (0 = none)
   bool later_turn = false; // the conversation has earlier turns (an assistant message): keep it where they were
+  // The replica it was placed on when it was routed (counted as started there), or nullopt: chosen when it is sent.
+  std::optional<size_t> replica;
+  // A mixed pool's way to run the request on its local member `member` (already counted as started there); it then
+  // owns on_done. Unset: the pool has no local member.
+  std::function<void(size_t member)> run_locally;
 };
 
 class RemoteBackend {
@@ -43,6 +49,7 @@ public:
   size_t n_active() const { return n_active_.load(); }
   size_t n_queued() const { return queue_.size(); }
   const config::ModelEntry &entry() const { return entry_; }
+  ReplicaPool &pool() { return pool_; }
   const ReplicaPool &pool() const { return pool_; }
 
 private:
@@ -54,7 +61,8 @@ private:
     bool relayed = false;
   };
   void run();
-  Expected<engine::GenerationRecord> forward(const RemoteJob &job);
+  // The outcome, or nullopt when the request was handed to the local member (which then answers it).
+  std::optional<Expected<engine::GenerationRecord>> forward(const RemoteJob &job);
   Attempt forward_to(size_t replica, const RemoteJob &job);
 
   config::ModelEntry entry_;

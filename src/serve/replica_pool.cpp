@@ -53,13 +53,15 @@ ReplicaPool::ReplicaPool(std::string model, std::vector<config::Replica> replica
     : model_(std::move(model)), health_(std::move(health)), metrics_(metrics), api_key_(std::move(api_key)) {
   for (auto &r : replicas) {
     Entry e;
-    // url = scheme://host[:port][/base]; the config loader checked its shape.
-    const size_t host_start = r.url.find("://") + 3;
-    const size_t path_start = r.url.find('/', host_start);
-    e.scheme_host_port = r.url.substr(0, path_start);
-    e.base_path = path_start == std::string::npos ? "" : r.url.substr(path_start);
+    if (!r.local) {
+      // url = scheme://host[:port][/base]; the config loader checked its shape.
+      const size_t host_start = r.url.find("://") + 3;
+      const size_t path_start = r.url.find('/', host_start);
+      e.scheme_host_port = r.url.substr(0, path_start);
+      e.base_path = path_start == std::string::npos ? "" : r.url.substr(path_start);
+    }
     e.state.name = r.name;
-    e.state.url = r.url;
+    e.state.url = r.local ? "local" : r.url;
     e.config = std::move(r);
     replicas_.push_back(std::move(e));
   }
@@ -87,12 +89,19 @@ bool ReplicaPool::usable(const Entry &e, Clock::time_point now) const {
   return !e.ejected || (!e.ejected_by_check && now >= e.ejected_until);
 }
 
-std::optional<size_t> ReplicaPool::pick(uint64_t affinity, std::optional<size_t> exclude, bool later_turn) {
+bool ReplicaPool::takes_requests(size_t i) const {
+  std::lock_guard lock(mu_);
+  return usable(replicas_[i], Clock::now());
+}
+
+std::optional<size_t> ReplicaPool::pick(uint64_t affinity, std::optional<size_t> exclude, bool later_turn,
+                                        bool include_local) {
   std::lock_guard lock(mu_);
   const auto now = Clock::now();
   std::vector<size_t> candidates;
   for (size_t i = 0; i < replicas_.size(); ++i)
-    if (usable(replicas_[i], now) && exclude != i) candidates.push_back(i);
+    if (usable(replicas_[i], now) && exclude != i && (include_local || !replicas_[i].config.local))
+      candidates.push_back(i);
   if (candidates.empty()) return std::nullopt;
   if (candidates.size() == 1) return candidates.front();
 
@@ -143,10 +152,18 @@ void ReplicaPool::started(size_t i) {
   publish(i);
 }
 
+void ReplicaPool::unstarted(size_t i) {
+  std::lock_guard lock(mu_);
+  --replicas_[i].state.in_flight;
+  --replicas_[i].state.n_requests;
+  publish(i);
+}
+
 void ReplicaPool::finished(size_t i, bool replica_failed, const std::string &why, double seconds) {
   std::lock_guard lock(mu_);
   Entry &e = replicas_[i];
   --e.state.in_flight;
+  replica_failed = replica_failed && !e.config.local; // this process's own engine is not ejected from its pool
   const Labels labels = {{"model", model_}, {"replica", e.config.name}};
   if (metrics_) {
     metrics_->inc("aio_replica_requests_total",
@@ -251,6 +268,7 @@ void ReplicaPool::health_loop() {
         std::lock_guard lock(mu_);
         if (stopping_) return;
       }
+      if (replicas_[i].config.local) continue; // this process: it answers while we run
       const std::string problem = check(replicas_[i]); // the entry's URL parts never change: read without the lock
       std::lock_guard lock(mu_);
       Entry &e = replicas_[i];

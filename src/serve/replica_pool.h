@@ -12,6 +12,10 @@
 // on probation. A failed request never ejects the last replica still taking requests; a failed check does. Every
 // change of state is logged and counted.
 //
+// A mixed pool has one local member (config `- local`): the model's GGUF run by this process. It is chosen like any
+// other member (its in-flight requests count as its load), is never health-checked or ejected, and the caller runs
+// what is placed on it (pick's `include_local`).
+//
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
@@ -52,7 +56,11 @@ public:
   // The replica for one request, or nullopt when none is healthy. `affinity`: 0 = none. `exclude`: a replica this
   // request already failed on (its retry goes elsewhere when another is healthy). `later_turn`: the conversation has
   // earlier turns (its replica has their prompt cached): it stays there under more load than a first turn would.
-  std::optional<size_t> pick(uint64_t affinity, std::optional<size_t> exclude = std::nullopt, bool later_turn = false);
+  // `include_local`: the local member may be chosen (the caller can run the request here).
+  std::optional<size_t> pick(uint64_t affinity, std::optional<size_t> exclude = std::nullopt, bool later_turn = false,
+                             bool include_local = false);
+  // Whether replica i takes requests now (healthy, or its backoff is over).
+  bool takes_requests(size_t i) const;
   const config::Replica &replica(size_t i) const { return replicas_[i].config; }
   // Replica i's URL split for an HTTP client: scheme://host:port, and the base path (e.g. /v1).
   const std::string &origin(size_t i) const { return replicas_[i].scheme_host_port; }
@@ -63,6 +71,8 @@ public:
   // (unreachable, reset, 5xx, timed out) - not the client's error, not a cancel.
   void started(size_t i);
   void finished(size_t i, bool replica_failed, const std::string &why, double seconds);
+  // Undoes started(i) for a request that never went to replica i (placed there, then moved before it was sent).
+  void unstarted(size_t i);
 
   // Seconds until an ejected replica may take requests again (the soonest), for Retry-After when all are down.
   int retry_after_seconds() const;

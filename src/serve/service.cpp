@@ -1,6 +1,7 @@
 #include "serve/service.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "serve/structured_output.h"
 
@@ -18,11 +19,14 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   if (!router) return router.status();
   s->router_ = std::move(*router);
   s->declare_metrics();
-  // A pool forwards up to --slots requests per replica at once.
-  for (const auto &entry : entries)
-    if (entry.remote())
-      s->remotes_[entry.name] = std::make_unique<RemoteBackend>(
-          entry, params.n_slots * static_cast<int32_t>(entry.replicas.size()), params.queue_capacity, &s->metrics_);
+  // A pool forwards up to --slots requests per remote replica at once (a mixed pool's local member has its engine).
+  for (const auto &entry : entries) {
+    if (entry.replicas.empty()) continue;
+    const auto n_remote = std::count_if(entry.replicas.begin(), entry.replicas.end(),
+                                        [](const config::Replica &r) { return !r.local; });
+    s->remotes_[entry.name] = std::make_unique<RemoteBackend>(entry, params.n_slots * static_cast<int32_t>(n_remote),
+                                                              params.queue_capacity, &s->metrics_);
+  }
   return s;
 }
 
@@ -126,19 +130,8 @@ uint64_t conversation_affinity(const ApiRequest &api) {
   }
   return affinity_key(opening);
 }
-} // namespace
 
-void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamChannel> &channel) {
-  ApiRequest api = api_in;
-  // Structured outputs become a grammar the executor enforces (remote endpoints get response_format as sent).
-  if (api.response_format != "text") {
-    // json_object: any JSON object, as the API defines it (the schema of all objects).
-    const nlohmann::json schema =
-        api.response_format == "json_object" ? nlohmann::json{{"type", "object"}} : api.response_schema;
-    auto grammar = json_schema_grammar(schema.dump());
-    if (!grammar) return channel->finish(grammar.status());
-    api.params.constraints.grammar = std::move(*grammar);
-  }
+Request request_of(const ApiRequest &api, uint64_t id) {
   Request req;
   if (api.endpoint == Endpoint::chat_completions) {
     req.messages = api.messages;
@@ -154,10 +147,37 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     req.true_label = api.label; // a shadow label: the oracle policy routes on it; the probe runs and is counted
     req.shadow_probe = true;
   }
-  req.id = next_id_++;
+  req.id = id;
+  return req;
+}
+
+// A request's place in a mixed pool: the member it runs on here (counted as started there), and since when.
+struct LocalPlacement {
+  std::optional<size_t> member;
+  std::chrono::steady_clock::time_point since;
+  std::optional<size_t> remote; // the remote replica it was placed on, until the forwarder takes it
+};
+} // namespace
+
+void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamChannel> &channel) {
+  ApiRequest api = api_in;
+  // Structured outputs become a grammar the executor enforces (remote endpoints get response_format as sent).
+  if (api.response_format != "text") {
+    // json_object: any JSON object, as the API defines it (the schema of all objects).
+    const nlohmann::json schema =
+        api.response_format == "json_object" ? nlohmann::json{{"type", "object"}} : api.response_schema;
+    auto grammar = json_schema_grammar(schema.dump());
+    if (!grammar) return channel->finish(grammar.status());
+    api.params.constraints.grammar = std::move(*grammar);
+  }
+  Request req = request_of(api, next_id_++);
+  const uint64_t affinity = conversation_affinity(api);
+  const bool later_turn = std::any_of(api.messages.begin(), api.messages.end(),
+                                      [](const engine::ChatMessage &m) { return m.role == "assistant"; });
 
   // The route as decided (set before any text), read again when the request ends.
   auto route = std::make_shared<RouteRecord>();
+  auto local = std::make_shared<LocalPlacement>();
   core::Callbacks cb;
   cb.on_route = [this, channel, route](const RouteRecord &r) {
     *route = r;
@@ -168,11 +188,33 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
   cb.on_token = [channel](std::string_view piece, llama_token, std::span<const engine::TokenLogprob> logprobs) {
     return channel->push(std::string(piece), logprobs);
   };
-  cb.on_done = [this, channel, route](Expected<engine::GenerationRecord> result) {
+  cb.on_done = [this, channel, route, local](Expected<engine::GenerationRecord> result) {
+    if (local->member) { // run here as a member of its model's pool: counted there too
+      ReplicaPool &pool = remotes_.at(route->route.model)->pool();
+      pool.finished(*local->member, false, "",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - local->since).count());
+      if (result) result->replica = pool.replica(*local->member).name;
+    }
     count_done(*route, result);
     channel->finish(std::move(result));
   };
-  cb.forward = [this, api, channel, route, on_done = cb.on_done](const RouteRecord &r) {
+  // A mixed pool chooses among its members, the local one included, when the request is routed to it.
+  cb.place_elsewhere = [this, affinity, later_turn, local](const RouteRecord &r) {
+    RemoteBackend &backend = *remotes_.at(r.route.model);
+    ReplicaPool &pool = backend.pool();
+    const auto i = pool.pick(backend.entry().affinity ? affinity : 0, std::nullopt, later_turn, /*include_local=*/true);
+    if (!i) return false;
+    pool.started(*i);
+    if (pool.replica(*i).local) {
+      local->member = *i;
+      local->since = std::chrono::steady_clock::now();
+      return false;
+    }
+    local->member.reset();
+    local->remote = *i;
+    return true;
+  };
+  cb.forward = [this, api, channel, route, local, affinity, later_turn, id = req.id, on_done = cb.on_done](const RouteRecord &r) {
     RemoteBackend &backend = *remotes_.at(r.route.model);
     RemoteJob job;
     job.request = api;
@@ -181,12 +223,30 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     };
     job.on_tool_call = [channel](const chat::OutputDelta &delta) { return channel->push_tool_call(delta); };
     job.on_done = on_done;
-    job.affinity = backend.entry().affinity ? conversation_affinity(api) : 0;
-    job.later_turn = std::any_of(api.messages.begin(), api.messages.end(),
-                                 [](const engine::ChatMessage &m) { return m.role == "assistant"; });
-    if (!backend.submit(std::move(job)))
+    job.affinity = backend.entry().affinity ? affinity : 0;
+    job.later_turn = later_turn;
+    job.replica = std::exchange(local->remote, std::nullopt);
+    if (backend.entry().mixed()) {
+      // Remote replicas that fail it (or are all down) hand it back to the local member, with the route as decided.
+      job.run_locally = [this, api, channel, route, local, on_done, id](size_t member) {
+        local->member = member;
+        local->since = std::chrono::steady_clock::now();
+        core::Callbacks here;
+        here.on_route = [route](const RouteRecord &r) { *route = r; };
+        here.on_output_format = [channel](const chat::OutputFormat &f) { channel->set_output_format(f); };
+        here.on_token = [channel](std::string_view piece, llama_token, std::span<const engine::TokenLogprob> lp) {
+          return channel->push(std::string(piece), lp);
+        };
+        here.on_done = on_done;
+        router_->submit_routed(request_of(api, id), api.params, *route, std::move(here));
+      };
+    }
+    const std::optional<size_t> placed = job.replica;
+    if (!backend.submit(std::move(job))) {
+      if (placed) backend.pool().unstarted(*placed);
       on_done(resource_exhausted("model " + r.route.model + " is at capacity (" +
                                  std::to_string(backend.n_queued()) + " requests waiting); retry shortly"));
+    }
   };
   router_->submit(std::move(req), api.params, std::move(cb));
 }

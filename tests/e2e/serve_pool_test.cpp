@@ -173,6 +173,144 @@ TEST(ServePool, AReplicaKilledUnderLoadCostsNoUnstartedRequestAndComesBack) {
             std::string::npos);
 }
 
+TEST(ServePool, AMixedPoolSharesRequestsWithItsLocalMemberAndKeepsThemWhenTheRemoteDies) {
+  if (LlamaServer::binary().empty()) GTEST_SKIP() << "this build has no llama-server (AIO_LLAMA_TOOLS=OFF)";
+  LlamaServer remote(tiny_pair().small_path, 512, 0, 2);
+  ASSERT_TRUE(remote.ready) << remote.proc->output();
+  // The same GGUF loaded here (member "here") and served by llama-server (member "r0").
+  const std::string path = make_temp_dir("pool-mixed") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n  large:\n"
+                      << "    path: " << tiny_pair().small_path << "\n    n_ctx: 512\n    endpoints:\n"
+                      << "      - {local: true, name: here}\n      - {url: '" << remote.endpoint() << "', name: r0}\n"
+                      << "    health: {interval_seconds: " << kHealthInterval << ", timeout_seconds: 0.5}\n"
+                      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  AioServer s({"--slots", "2"}, path);
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  auto health = s.client->Get("/health");
+  ASSERT_TRUE(health && health->status == 200);
+  const json pool = json::parse(health->body)["pools"]["large"]["replicas"];
+  ASSERT_EQ(pool.size(), 2u) << pool.dump();
+  EXPECT_EQ(pool[0]["name"], "here");
+  EXPECT_EQ(pool[0]["url"], "local");
+
+  constexpr int kClients = 4, kPerClient = 24;
+  std::vector<Outcome> outcomes(kClients * kPerClient);
+  std::atomic<int> n_done{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client http("127.0.0.1", s.port);
+      http.set_read_timeout(60, 0);
+      for (int k = 0; k < kPerClient; ++k) {
+        Outcome &o = outcomes[c * kPerClient + k];
+        o.streamed = k % 3 == 2;
+        json body = chat_body("mixed " + std::to_string(c) + "-" + std::to_string(k) + ": say something", o.streamed);
+        body["model"] = "large";
+        body["max_tokens"] = 16;
+        auto r = http.Post("/v1/chat/completions", body.dump(), "application/json");
+        o.status = r ? r->status : -1;
+        if (r && r->status == 200) {
+          if (!o.streamed) {
+            o.replica = json::parse(r->body)["aio"]["route"].value("replica", "");
+            o.complete = true;
+          } else {
+            bool done = false;
+            json closing;
+            streamed_text(r->body, &done, &closing);
+            o.error_event = r->body.find("\"error\"") != std::string::npos;
+            o.complete = done && !o.error_event && closing.is_object();
+            if (closing.is_object()) o.replica = closing["aio"]["route"].value("replica", "");
+          }
+        }
+        o.done = Clock::now();
+        ++n_done;
+      }
+    });
+  }
+  // A third in: the remote replica dies. The local member takes everything from then on, retries included.
+  while (n_done < kClients * kPerClient / 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto t_kill = Clock::now();
+  remote.proc->send_signal(SIGKILL);
+  remote.proc->wait();
+  Clock::time_point t_ejected{};
+  for (int i = 0; i < 200 && t_ejected == Clock::time_point{}; ++i) {
+    if (replica_states(s)["r0"] == "ejected") t_ejected = Clock::now();
+    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto &t : clients) t.join();
+  ASSERT_NE(t_ejected, Clock::time_point{}) << "r0 was never ejected";
+
+  std::map<std::string, int> before_kill, after_ejection;
+  int incomplete_without_error = 0;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Outcome &o = outcomes[i];
+    EXPECT_EQ(o.status, 200) << "request " << i << ": a request the remote failed before answering goes local";
+    if (o.streamed && !o.complete && !o.error_event) ++incomplete_without_error;
+    if (o.done < t_kill) ++before_kill[o.replica];
+    if (o.done > t_ejected + std::chrono::milliseconds(200)) ++after_ejection[o.replica];
+  }
+  EXPECT_EQ(incomplete_without_error, 0);
+  EXPECT_GT(before_kill["here"], 0) << "the local member takes its share";
+  EXPECT_GT(before_kill["r0"], 0) << "the remote member takes its share";
+  for (const auto &[name, n] : after_ejection) EXPECT_EQ(name, "here") << n << " requests went to " << name;
+  std::printf("[mixed pool] before the kill: here %d, r0 %d; after the ejection: here %d\n", before_kill["here"],
+              before_kill["r0"], after_ejection["here"]);
+  auto metrics = s.client->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("aio_replica_requests_total{model=\"large\",replica=\"here\",outcome=\"ok\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("aio_replica_healthy{model=\"large\",replica=\"here\"} 1"), std::string::npos);
+}
+
+TEST(ServePool, ARemoteThatFailsARequestHandsItBackToTheLocalMember) {
+  // A remote member that takes nearly all the weight and answers every request with a 500.
+  httplib::Server failing;
+  std::atomic<int> n_failed{0};
+  failing.Post("/v1/chat/completions", [&](const httplib::Request &, httplib::Response &res) {
+    ++n_failed;
+    res.status = 500;
+    res.set_content(R"({"error": {"message": "out of memory", "type": "server_error"}})", "application/json");
+  });
+  answer_model_list(failing);
+  const int port = failing.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { failing.listen_after_bind(); });
+  const std::string path = make_temp_dir("pool-handback") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n  large:\n"
+                      << "    path: " << tiny_pair().small_path << "\n    n_ctx: 512\n    endpoints:\n"
+                      << "      - {local: true, name: here, weight: 0.001}\n"
+                      << "      - {url: 'http://127.0.0.1:" << port << "/v1', name: r0, weight: 1000}\n"
+                      << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  {
+    AioServer s({}, path);
+    ASSERT_GT(s.port, 0) << s.proc->output();
+    for (bool stream : {false, true}) {
+      json body = chat_body("hello there", stream);
+      body["model"] = "large";
+      body["max_tokens"] = 8;
+      auto r = s.chat(body);
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << r->body;
+      json closing;
+      if (stream) {
+        bool done = false;
+        streamed_text(r->body, &done, &closing);
+        EXPECT_TRUE(done) << r->body;
+      } else {
+        closing = json::parse(r->body);
+        EXPECT_FALSE(closing["choices"][0]["message"]["content"].get<std::string>().empty());
+      }
+      EXPECT_EQ(closing["aio"]["route"].value("replica", ""), "here") << closing.dump();
+    }
+    EXPECT_GE(n_failed.load(), 1) << "the first request was placed on r0 (weight 1000) and failed there";
+    auto metrics = s.client->Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("aio_replica_requests_total{model=\"large\",replica=\"r0\",outcome=\"failed\"}"),
+              std::string::npos);
+  }
+  failing.stop();
+  t.join();
+}
+
 TEST(ServePool, AllReplicasDownIs503WithRetryAfter) {
   const std::string path = make_temp_dir("pool-down") + "/aio.yaml";
   std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n  large:\n"
@@ -189,7 +327,9 @@ TEST(ServePool, AllReplicasDownIs503WithRetryAfter) {
     // The first health checks (at start) eject both; should a request beat them, it finds both down itself (502).
     if (i == 0 && r->status == 502) continue;
     EXPECT_EQ(r->status, 503) << r->body;
-    EXPECT_TRUE(r->has_header("Retry-After"));
+    // The pool's own estimate (both were ejected by a check: the next check, interval_seconds = 5 by default), not
+    // the server's default for a full queue (1).
+    EXPECT_EQ(r->get_header_value("Retry-After"), "5");
     EXPECT_NE(r->body.find("no healthy replica of model large"), std::string::npos) << r->body;
   }
   // The local model still answers.

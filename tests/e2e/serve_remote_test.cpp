@@ -29,13 +29,6 @@ std::string config_with_remote_large(const std::string &endpoint, const std::str
   return path;
 }
 
-// What the pool's health check asks of an upstream (GET /v1/models): the scripted upstreams answer it as a real one does.
-void answer_model_list(httplib::Server &server) {
-  server.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) {
-    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
-  });
-}
-
 json body_for(const std::string &model, const std::string &content, int max_tokens, bool stream = false) {
   json b = chat_body(content, stream);
   b["model"] = model;

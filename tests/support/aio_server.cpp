@@ -106,3 +106,11 @@ LlamaServer::LlamaServer(const std::string &model_path, int n_ctx, int port_, in
 }
 
 } // namespace aio::test
+
+namespace aio::test {
+void answer_model_list(httplib::Server &server) {
+  server.Get("/v1/models", [](const httplib::Request &, httplib::Response &res) {
+    res.set_content(R"({"object": "list", "data": [{"id": "large", "object": "model"}]})", "application/json");
+  });
+}
+} // namespace aio::test

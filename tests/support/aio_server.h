@@ -36,6 +36,9 @@ std::string streamed_text(const std::string &sse_body, bool *done = nullptr, nlo
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_loopback_port();
 
+// What a pool's health check asks of an upstream (GET /v1/models): a scripted upstream answers it as a real one does.
+void answer_model_list(httplib::Server &server);
+
 // llama.cpp's llama-server (built from the pinned source next to the aio binary) serving one GGUF on loopback.
 struct LlamaServer {
   std::unique_ptr<BackgroundProcess> proc;

@@ -52,6 +52,10 @@ TEST(Config, TheExampleConfigsLoad) {
   ASSERT_TRUE(pool.ok());
   EXPECT_EQ(pool->find_model("large")->replicas.size(), 3u);
   EXPECT_EQ(pool->find_model("large")->replicas[2].name, "big-box");
+  auto mixed = load_config(std::string(AIO_SOURCE_DIR) + "/configs/pool-mixed.example.yaml");
+  ASSERT_TRUE(mixed.ok()) << mixed.status().to_string();
+  EXPECT_TRUE(mixed->find_model("large")->mixed());
+  EXPECT_TRUE(mixed->find_model("large")->replicas[0].local);
 }
 
 TEST(Config, FileCanAddAndOverridePolicies) {
@@ -79,11 +83,11 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "decoding: {pld_window: 0}\n", "pld_window must be at least 1"},
       {std::string(kMinimal) + "probe: {labels: {code: ' code', qa: ' qa'}}\n", "no label for category 'math'"},
       {std::string(kMinimal) + "probe: {kind: fasttext}\n", "needs probe.fasttext_model"},
-      {"models:\n  small: {path: a.gguf, endpoint: 'http://h/v1'}\n", ":2: models.small needs exactly one of"},
-      {"models:\n  small: {n_ctx: 512}\n", "needs exactly one of 'path'"},
+      {"models:\n  small: {path: a.gguf, endpoint: 'http://h/v1'}\n", ":2: models.small has both 'path' and endpoints"},
+      {"models:\n  small: {n_ctx: 512}\n", "needs 'path'"},
       {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'ftp://h/v1'}\n", "must start with http://"},
       {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', n_ctx: 9}\n", "remote server's business"},
-      {"models:\n  small: {path: a.gguf, timeout_seconds: 3}\n", "applies to 'endpoint' models only"},
+      {"models:\n  small: {path: a.gguf, timeout_seconds: 3}\n", "applies to models with endpoints only"},
       {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', timeout_seconds: 0}\n",
        "timeout_seconds must be positive"},
       {"models:\n  small: {endpoint: 'http://h/v1'}\n  large: {path: a.gguf}\n",
@@ -111,9 +115,23 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
        ":5: models.large.health.interval_seconds must be positive"},
       {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [http://a:1/v1]\n    health: {path: health}\n",
        "health.path must start with /"},
-      {"models:\n  small: {path: a.gguf, health: {path: /health}}\n", "applies to 'endpoint' models only"},
+      {"models:\n  small: {path: a.gguf, health: {path: /health}}\n", "applies to models with endpoints only"},
       {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [http://a:1/v1]\n    affinity: sometimes\n",
        ":5: models.large.affinity must be true"},
+      // Mixed pools: the local member is the model's own path.
+      {"models:\n  small: {path: a.gguf}\n  large:\n    endpoints: [local, http://a:1/v1]\n",
+       ":4: models.large lists a local member among its endpoints but has no 'path'"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    path: b.gguf\n    endpoints: [local]\n",
+       "has only the local member"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    path: b.gguf\n    endpoints:\n      - local\n"
+       "      - {local: true, weight: 2}\n      - http://a:1/v1\n",
+       ":7: models.large.endpoints[1]: the local member is listed twice"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    path: b.gguf\n    endpoints:\n"
+       "      - {local: true, url: 'http://a:1/v1'}\n      - http://b:1/v1\n",
+       ":6: models.large.endpoints[0] is the local member"},
+      {"models:\n  small: {path: a.gguf}\n  large:\n    path: b.gguf\n    endpoints:\n"
+       "      - {local: yes}\n      - http://b:1/v1\n",
+       "endpoints[0].local must be true"},
   };
   for (const auto &c : cases) {
     auto cfg = load_config(write(c.yaml));
@@ -138,6 +156,28 @@ TEST(Config, RemoteModelsNameAnEndpoint) {
   EXPECT_EQ(large->timeout_seconds, 30);
   EXPECT_EQ(large->api_key_env, "GPU_BOX_KEY");
   EXPECT_TRUE(large->path.empty());
+}
+
+TEST(Config, AMixedPoolRunsItsPathHereBesideRemoteReplicas) {
+  auto cfg = load_config(write("models:\n  small: {path: s.gguf}\n  large:\n    path: l.gguf\n    n_ctx: 2048\n"
+                               "    endpoints:\n      - {local: true, weight: 2}\n      - http://10.0.0.5:8080/v1\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  const ModelEntry *large = cfg->find_model("large");
+  EXPECT_TRUE(large->mixed());
+  EXPECT_FALSE(large->remote()) << "it is loaded here";
+  EXPECT_EQ(large->n_ctx, 2048u) << "the local member's context";
+  ASSERT_EQ(large->replicas.size(), 2u);
+  EXPECT_TRUE(large->replicas[0].local);
+  EXPECT_EQ(large->replicas[0].name, "local");
+  EXPECT_EQ(large->replicas[0].weight, 2);
+  EXPECT_TRUE(large->replicas[0].url.empty());
+  EXPECT_FALSE(large->replicas[1].local);
+  EXPECT_FALSE(cfg->find_model("small")->mixed());
+  // The short form, and the probe may run on a mixed model (it is local).
+  cfg = load_config(write("models:\n  small:\n    path: s.gguf\n    endpoints: [local, 'http://a:1/v1']\n"
+                          "  large: {path: l.gguf}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_TRUE(cfg->find_model("small")->mixed());
 }
 
 TEST(Config, APoolListsItsReplicasWithWeightsAndHealthChecks) {

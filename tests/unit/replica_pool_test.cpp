@@ -133,5 +133,57 @@ TEST(ReplicaPool, HealthChecksEjectAndReadmit) {
   t.join();
 }
 
+TEST(ReplicaPool, AMixedPoolsLocalMemberIsChosenLikeAnyOtherButNeverChecked) {
+  // The local member, then two remote replicas that nobody answers: health checks eject those, never the local one.
+  std::vector<config::Replica> members = {{"local", "", 2, /*local=*/true},
+                                          {"a", "http://127.0.0.1:9/v1", 1, false},
+                                          {"b", "http://127.0.0.1:9/v2", 1, false}};
+  {
+    ReplicaPool pool("large", members, {}, nullptr);
+    // Held open: the local member takes its weight's share (half); a pick without include_local never names it.
+    std::map<size_t, int> per_member;
+    for (int i = 0; i < 400; ++i) {
+      const size_t r = *pool.pick(0, std::nullopt, false, /*include_local=*/true);
+      pool.started(r);
+      ++per_member[r];
+      EXPECT_NE(pool.pick(0), 0u) << "the forwarder never picks the local member";
+    }
+    EXPECT_NEAR(per_member[0], 200, 30);
+    // Affinity: a conversation keyed to the local member stays there; a request failing here never ejects it.
+    uint64_t key = 0;
+    for (int conv = 0; !key; ++conv) {
+      const uint64_t k = affinity_key({{"user", "q" + std::to_string(conv)}});
+      ReplicaPool idle("large", members, {}, nullptr);
+      if (idle.pick(k, std::nullopt, false, true) == 0u) key = k;
+    }
+    pool.started(0);
+    pool.finished(0, /*replica_failed=*/true, "prompt too long", 0.01);
+    EXPECT_TRUE(pool.states()[0].healthy);
+    // The remote ones fail: both ejected (the local member is still there to take requests), the local one is left.
+    for (size_t r : {1u, 2u}) {
+      pool.started(r);
+      pool.finished(r, /*replica_failed=*/true, "connection refused", 0.01);
+    }
+    EXPECT_FALSE(pool.states()[1].healthy);
+    EXPECT_FALSE(pool.states()[2].healthy) << "the local member counts as another place to go";
+    EXPECT_EQ(pool.pick(key, std::nullopt, true, true), 0u);
+    EXPECT_FALSE(pool.pick(0)) << "no remote replica left for the forwarder";
+    // unstarted undoes a placement that never went out.
+    const int64_t before = pool.states()[0].in_flight;
+    pool.started(0);
+    pool.unstarted(0);
+    EXPECT_EQ(pool.states()[0].in_flight, before);
+  }
+  {
+    ReplicaPool pool("large", members, {"/health", 0.05, 0.2}, nullptr);
+    pool.start_health_checks();
+    for (int i = 0; i < 100 && (pool.states()[1].healthy || pool.states()[2].healthy); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(pool.states()[1].healthy);
+    EXPECT_TRUE(pool.states()[0].healthy) << "the local member is not health-checked";
+    EXPECT_EQ(pool.states()[0].url, "local");
+  }
+}
+
 } // namespace
 } // namespace aio::serve
