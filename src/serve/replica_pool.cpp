@@ -226,7 +226,8 @@ void ReplicaPool::publish(size_t i) {
 int ReplicaPool::retry_after_seconds() const {
   std::lock_guard lock(mu_);
   const auto now = Clock::now();
-  double soonest = health_.interval_seconds; // a replica ejected by its check comes back at a check, at the latest
+  // An ejected replica is checked again within a second (or the interval, when shorter): back then, at the latest.
+  double soonest = std::min(health_.interval_seconds, 1.0);
   for (const Entry &e : replicas_)
     if (e.ejected && !e.ejected_by_check)
       soonest = std::min(soonest, std::chrono::duration<double>(e.ejected_until - now).count());
@@ -260,15 +261,22 @@ std::string ReplicaPool::check(const Entry &e) const {
 }
 
 void ReplicaPool::health_loop() {
+  // A healthy replica is checked every interval; an ejected one every second at most (Envoy's unhealthy_interval, in
+  // spirit): a replica that was still loading when the pool started, or that restarts, is back within a second of
+  // answering, not a whole interval later.
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(health_.interval_seconds));
+  const auto ejected_interval = std::min<Clock::duration>(interval, std::chrono::seconds(1));
+  std::vector<Clock::time_point> next_check(replicas_.size(), Clock::now());
+  for (size_t i = 0; i < replicas_.size(); ++i)
+    if (replicas_[i].config.local) next_check[i] = Clock::time_point::max();
   for (;;) {
     for (size_t i = 0; i < replicas_.size(); ++i) {
       {
         std::lock_guard lock(mu_);
         if (stopping_) return;
       }
-      if (replicas_[i].config.local) continue; // this process: it answers while we run
+      if (Clock::now() < next_check[i]) continue; // the local member's never comes: this process answers for it
       const std::string problem = check(replicas_[i]); // the entry's URL parts never change: read without the lock
       std::lock_guard lock(mu_);
       Entry &e = replicas_[i];
@@ -277,10 +285,12 @@ void ReplicaPool::health_loop() {
       } else if (!e.ejected || !e.ejected_by_check) {
         eject(i, "health check failed: " + problem, /*by_check=*/true);
       }
+      next_check[i] = Clock::now() + (e.ejected ? ejected_interval : interval);
       publish(i);
     }
+    const auto wake = *std::min_element(next_check.begin(), next_check.end());
     std::unique_lock lock(mu_);
-    if (stop_cv_.wait_for(lock, interval, [&] { return stopping_; })) return;
+    if (stop_cv_.wait_until(lock, wake, [&] { return stopping_; })) return;
   }
 }
 

@@ -6,8 +6,8 @@
 // for a later turn), then to the next in the key's
 // order. Without a key: the less loaded of two replicas drawn by weight (power of two choices).
 //
-// Health: a thread GETs each replica's health path every interval; a failed check ejects the replica, a passing one
-// re-admits it. A request that fails on a replica (connection refused or reset, 5xx, timeout) ejects it at once
+// Health: a thread GETs each replica's health path every interval (an ejected one's every second, when that is
+// sooner); a failed check ejects the replica, a passing one re-admits it. A request that fails on a replica (connection refused or reset, 5xx, timeout) ejects it at once
 // (passive), for a backoff that doubles with each consecutive failure; when the backoff ends it takes requests again
 // on probation. A failed request never ejects the last replica still taking requests; a failed check does. Every
 // change of state is logged and counted.

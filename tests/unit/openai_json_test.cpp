@@ -104,6 +104,17 @@ TEST(OpenAiJson, ErrorObjectHasTheOpenAiShape) {
   EXPECT_TRUE(j["error"]["code"].is_null());
 }
 
+TEST(OpenAiJson, StatusCodesMapToHttpAndCarryRetryAfter) {
+  EXPECT_EQ(error_from_status(invalid_argument("x")).http_status, 400);
+  EXPECT_EQ(error_from_status(not_found("x")).param, "model");
+  EXPECT_EQ(error_from_status(resource_exhausted("x")).http_status, 429);
+  EXPECT_EQ(error_from_status(unavailable("x")).http_status, 502);
+  const ApiError down = error_from_status(aborted("no healthy replica").set_retry_after(4));
+  EXPECT_EQ(down.http_status, 503);
+  EXPECT_EQ(down.retry_after_seconds, 4) << "the refusing part's own estimate reaches the HTTP layer";
+  EXPECT_EQ(error_from_status(aborted("shutting down")).retry_after_seconds, 0) << "0: the server's default";
+}
+
 TEST(OpenAiJson, ResponsesAndChunks) {
   const auto chat = parse_ok(R"({"model": "aio", "messages": [{"role": "user", "content": "x"}]})");
   auto r = completion_response(chat, "id1", 42, "aio", "hello", engine::FinishReason::max_tokens, {3, 5},
