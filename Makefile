@@ -3,12 +3,13 @@
 #                     make demo     build, then run the main job
 #                     make bench    benchmarks against their anchors (llama-bench; plain decoding) - not tests
 #                     make fuzz     libFuzzer targets, FUZZ_SECONDS each (default 120; CI: 30)
+#                     make screenshots  the README's pictures of the dashboard, drawn in chromium
 # PRESET=debug|asan picks another CMakePresets.json preset; CMAKE_ARGS="-DGGML_CUDA=ON" passes options through.
 PRESET ?= release
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all build deps configure test demo bench fuzz clean
+.PHONY: all build deps configure test demo bench fuzz screenshots clean
 
 all: build
 
@@ -32,6 +33,9 @@ bench: build
 
 fuzz: deps
 	@scripts/fuzz.sh
+
+screenshots: build
+	@scripts/screenshots.sh
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz

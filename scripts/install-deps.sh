@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev libyaml-cpp-dev libfasttext-dev zlib1g-dev
   python3 bubblewrap libseccomp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium prometheus   # the dashboard and report tests in a real browser; promtool, which checks /metrics
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "serve/dashboard_html.h" // generated from src/serve/dashboard/dashboard.html
 #include "util/route_json.h"
 
 namespace aio::serve {
@@ -92,7 +93,7 @@ void HttpServer::stop() { transport_->stop(); }
 void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   // Known paths and the methods they take; anything else is a JSON 404, a wrong method a JSON 405.
   static const std::vector<std::pair<std::string, std::string>> routes = {
-      {"/health", "GET"}, {"/metrics", "GET"}, {"/v1/models", "GET"},
+      {"/health", "GET"}, {"/metrics", "GET"}, {"/v1/models", "GET"}, {"/dashboard", "GET"}, {"/v1/aio/stats", "GET"},
       {"/v1/chat/completions", "POST"}, {"/v1/completions", "POST"}};
   const auto route = std::find_if(routes.begin(), routes.end(), [&](const auto &r) { return r.first == req.path; });
   const bool v1 = req.path.rfind("/v1/", 0) == 0;
@@ -157,6 +158,15 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
     res.send(200, "text/plain; version=0.0.4", svc ? svc->metrics().render() : "");
     return;
   }
+  if (req.path == "/dashboard") {
+    // The page holds no data (it reads /v1/aio/stats, behind the API key); it must not be framed by another site.
+    res.send(200, "text/html; charset=utf-8", kDashboardHtml,
+             {{"Cache-Control", "no-cache"}, {"X-Frame-Options", "DENY"},
+              {"Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                          "img-src 'self' data:; frame-ancestors 'none'"}});
+    return;
+  }
+  if (req.path == "/v1/aio/stats") return send_json(res, 200, service()->live_stats(), {{"Cache-Control", "no-store"}});
   if (req.path == "/v1/models") {
     json data = json::array({{{"id", "aio"}, {"object", "model"}, {"owned_by", "aio"}, {"created", 0}}});
     for (const auto &name : service()->model_names())

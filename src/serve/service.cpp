@@ -1,6 +1,7 @@
 #include "serve/service.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "serve/structured_output.h"
@@ -18,6 +19,7 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   auto router = core::Router::create(std::move(cfg), rp);
   if (!router) return router.status();
   s->router_ = std::move(*router);
+  s->live_ = std::make_unique<LiveStats>(s->router_->config().categories);
   s->declare_metrics();
   // A pool forwards up to --slots requests per remote replica at once (a mixed pool's local member has its engine).
   for (const auto &entry : entries) {
@@ -45,7 +47,8 @@ void AioService::declare_metrics() {
                      "Latency the probe adds to a request by probe kind: tokenizing, waiting for a slot and the "
                      "forward pass (lm) or the classification (fasttext).",
                      latency_buckets_seconds());
-  metrics_.histogram("aio_probe_entropy_bits", "Probe entropy (bits).", entropy_buckets_bits());
+  metrics_.histogram("aio_probe_entropy", "Shannon entropy of the probe's distribution over categories, in bits (log base 2).",
+                     entropy_buckets_bits());
   metrics_.histogram("aio_time_to_first_token_seconds", "Time from admission to the first token.",
                      latency_buckets_seconds());
   metrics_.histogram("aio_time_per_output_token_seconds", "Decode time per generated token.",
@@ -88,7 +91,7 @@ void AioService::count_route(const RouteRecord &r) {
   if (r.probe.probe_kind == "none") return;
   metrics_.observe("aio_probe_seconds", {{"kind", r.probe.probe_kind}},
                    (r.probe.template_ms + r.probe.wait_ms + r.probe.probe_ms) / 1000.0);
-  metrics_.observe("aio_probe_entropy_bits", {{"kind", r.probe.probe_kind}}, r.probe.entropy_bits);
+  metrics_.observe("aio_probe_entropy", {{"kind", r.probe.probe_kind}}, r.probe.entropy_bits);
   if (!r.true_label.empty())
     metrics_.inc("aio_probe_shadow_total", {{"kind", r.probe.probe_kind},
                                             {"label", r.true_label},
@@ -113,6 +116,40 @@ void AioService::count_done(const RouteRecord &r, const Expected<engine::Generat
   }
   metrics_.inc("aio_requests_total", {{"model", model}, {"category", category}, {"strategy", strategy},
                                       {"status", std::to_string(http_status_of(result.status()))}});
+  live_->record(r, result);
+}
+
+nlohmann::json AioService::live_stats() const {
+  nlohmann::json doc = live_->to_json();
+  const config::AioConfig &cfg = router_->config();
+  doc["policy"] = cfg.policy;
+  doc["probe_kind"] = cfg.probe.kind;
+  auto policy = cfg.find_policy(cfg.policy);
+  const auto tau = policy.ok() ? (*policy)->var("tau") : std::nullopt;
+  doc["tau"] = tau ? nlohmann::json(*tau) : nlohmann::json(nullptr);
+  nlohmann::json models = nlohmann::json::array();
+  for (const config::ModelEntry &entry : cfg.models) {
+    nlohmann::json m = {{"name", entry.name},
+                        {"where", entry.remote() ? "remote" : entry.mixed() ? "local+remote" : "local"}};
+    if (!entry.path.empty()) m["file"] = std::filesystem::path(entry.path).filename().string();
+    if (router_->is_local(entry.name)) {
+      m["busy"] = router_->n_active(entry.name);
+      m["queued"] = router_->n_queued(entry.name);
+    } else if (auto it = remotes_.find(entry.name); it != remotes_.end()) {
+      m["busy"] = it->second->n_active();
+      m["queued"] = it->second->n_queued();
+    }
+    if (auto it = remotes_.find(entry.name); it != remotes_.end()) {
+      nlohmann::json members = nlohmann::json::array();
+      for (const ReplicaState &r : it->second->pool().states())
+        members.push_back({{"name", r.name}, {"healthy", r.healthy}, {"in_flight", r.in_flight},
+                           {"requests", r.n_requests}});
+      m["replicas"] = std::move(members);
+    }
+    models.push_back(std::move(m));
+  }
+  doc["models"] = std::move(models);
+  return doc;
 }
 
 namespace {

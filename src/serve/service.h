@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/router.h"
+#include "serve/live_stats.h"
 #include "serve/metrics.h"
 #include "serve/openai_json.h"
 #include "serve/remote_backend.h"
@@ -37,6 +38,9 @@ public:
   // Every remote model's replicas, as /health reports them.
   std::vector<std::pair<std::string, std::vector<ReplicaState>>> replica_states() const;
   Metrics &metrics() { return metrics_; }
+  // The live stats document (GET /v1/aio/stats, the dashboard's feed): LiveStats' record plus the models as they are
+  // now (where each runs, busy slots, queue, pool members) and the serving policy with its tau.
+  nlohmann::json live_stats() const;
   // Sets the queue-depth and busy-slot gauges to what holds now (called when /metrics is scraped).
   void refresh_gauges();
   // Stops taking requests, lets running ones finish within `grace`, ends the rest with an error.
@@ -51,6 +55,7 @@ private:
   std::unique_ptr<core::Router> router_;
   std::map<std::string, std::unique_ptr<RemoteBackend>> remotes_;   // models behind an endpoint
   Metrics metrics_;
+  std::unique_ptr<LiveStats> live_;
   std::atomic<uint64_t> next_id_{0};
 };
 

@@ -24,15 +24,15 @@ TEST(Metrics, CountersAndGaugesRenderWithLabels) {
 
 TEST(Metrics, HistogramBucketsAreCumulative) {
   Metrics m;
-  m.histogram("aio_probe_entropy_bits", "Probe entropy.", {0.1, 0.5, 1.0});
-  for (double v : {0.05, 0.3, 0.3, 0.9, 1.5}) m.observe("aio_probe_entropy_bits", {{"kind", "lm"}}, v);
+  m.histogram("aio_probe_entropy", "Probe entropy.", {0.1, 0.5, 1.0});
+  for (double v : {0.05, 0.3, 0.3, 0.9, 1.5}) m.observe("aio_probe_entropy", {{"kind", "lm"}}, v);
   const std::string text = m.render();
-  EXPECT_NE(text.find("aio_probe_entropy_bits_bucket{kind=\"lm\",le=\"0.1\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("aio_probe_entropy_bits_bucket{kind=\"lm\",le=\"0.5\"} 3\n"), std::string::npos);
-  EXPECT_NE(text.find("aio_probe_entropy_bits_bucket{kind=\"lm\",le=\"1\"} 4\n"), std::string::npos);
-  EXPECT_NE(text.find("aio_probe_entropy_bits_bucket{kind=\"lm\",le=\"+Inf\"} 5\n"), std::string::npos);
-  EXPECT_NE(text.find("aio_probe_entropy_bits_count{kind=\"lm\"} 5\n"), std::string::npos);
-  EXPECT_NE(text.find("aio_probe_entropy_bits_sum{kind=\"lm\"} 3.05\n"), std::string::npos);
+  EXPECT_NE(text.find("aio_probe_entropy_bucket{kind=\"lm\",le=\"0.1\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("aio_probe_entropy_bucket{kind=\"lm\",le=\"0.5\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("aio_probe_entropy_bucket{kind=\"lm\",le=\"1\"} 4\n"), std::string::npos);
+  EXPECT_NE(text.find("aio_probe_entropy_bucket{kind=\"lm\",le=\"+Inf\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("aio_probe_entropy_count{kind=\"lm\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("aio_probe_entropy_sum{kind=\"lm\"} 3.05\n"), std::string::npos);
 }
 
 TEST(Metrics, LabelValuesAreEscaped) {
