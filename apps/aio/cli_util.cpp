@@ -1,5 +1,9 @@
 #include <cstdio>
+#include <fstream>
+#include <thread>
+
 #include <sys/resource.h>
+#include <sys/utsname.h>
 
 #include "commands.h"
 
@@ -34,6 +38,30 @@ Request make_request(const std::string &text, bool chat) {
   if (chat) r.messages = {Message::user(text)};
   else r.prompt = text;
   return r;
+}
+
+std::string machine_description() {
+  std::string cpu;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; cpu.empty() && std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) cpu = line.substr(line.find(':') + 2);
+  double mem_gib = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    if (key == "MemTotal:") {
+      double kib = 0;
+      meminfo >> kib;
+      mem_gib = kib / (1024.0 * 1024.0);
+      break;
+    }
+    meminfo.ignore(256, '\n');
+  }
+  utsname u{};
+  uname(&u);
+  char out[512];
+  std::snprintf(out, sizeof(out), "%s, %u hardware threads, %.1f GiB RAM, %s %s %s", cpu.empty() ? "unknown CPU" : cpu.c_str(),
+                std::thread::hardware_concurrency(), mem_gib, u.sysname, u.release, u.machine);
+  return out;
 }
 
 uint64_t peak_rss_bytes() {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "aio_git_commit.h" // generated: AIO_GIT_COMMIT
 #include "commands.h"
 #include "eval_cli.h"
 #include "eval/bench_run.h"
@@ -89,6 +90,12 @@ int run_bench_command(const BenchOptions &o) {
   run.run_info.scenario_description = scenario->description;
   run.run_info.long_context = long_contexts;
   run.run_info.sandbox = *sandbox ? (*sandbox)->isolation().note : "";
+  run.run_info.threads = (*router)->config().threads;
+  run.run_info.machine = machine_description();
+  run.run_info.aio_version = std::string(AIO_VERSION) + " (" + AIO_GIT_COMMIT + ")";
+  for (const auto &name : policies)
+    if (auto p = (*router)->config().find_policy(name); p.ok())
+      if (auto tau = (*p)->var("tau")) run.run_info.taus[name] = *tau;
 
   std::fprintf(stderr, "scenario %s: %zu requests x %zu policies -> %s%s\n", scenario->name.c_str(), workload->size(),
                policies.size(), o.output.c_str(), log->n_done() ? " (resuming)" : "");

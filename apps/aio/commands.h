@@ -52,5 +52,7 @@ Request make_request(const std::string &text, bool chat);
 
 // Peak resident memory of this process so far, in bytes.
 uint64_t peak_rss_bytes();
+// The machine a run happened on, for the record: CPU model, hardware threads, RAM, kernel.
+std::string machine_description();
 
 } // namespace aio::cli

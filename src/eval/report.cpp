@@ -112,6 +112,7 @@ Expected<Report> build_report(const std::vector<ResultRecord> &records) {
     ++r.n_records;
     r.synthetic = r.synthetic || rec.run.synthetic_models;
     r.descriptions[sc] = rec.run.scenario_description;
+    r.runs.emplace(sc, rec.run);
     if (!rec.run.long_context.empty()) {
       std::string lc;
       for (const auto &[t, tokens] : rec.run.long_context)
@@ -258,40 +259,77 @@ json report_json(const Report &r) {
   return out;
 }
 
-Expected<std::vector<std::string>> write_report_plots(const Report &r, const std::string &dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return invalid_argument("cannot create " + dir + ": " + ec.message());
-  std::vector<std::string> files;
-  auto write = [&](const std::string &name, const std::string &svg) -> Status {
-    const std::string path = (fs::path(dir) / name).string();
-    std::ofstream(path) << svg;
-    if (!fs::exists(path)) return invalid_argument("cannot write " + path);
-    files.push_back(path);
-    return {};
-  };
+std::vector<ReportPlot> report_plots(const Report &r) {
+  std::vector<ReportPlot> plots;
   const std::string tag = r.synthetic ? " (synthetic models: accuracy meaningless)" : "";
   for (const auto &sc : r.scenarios) {
     const auto front = r.pareto(sc);
     std::vector<svg::Point> pts;
     std::vector<svg::Bar> bars;
+    std::vector<std::string> policies;
     for (const auto &pol : r.policies) {
       const auto it = r.by_scenario_policy.find(Report::key(sc, pol));
       if (it == r.by_scenario_policy.end()) continue;
+      policies.push_back(pol);
       pts.push_back({pol, it->second.tokens_per_second(), 100 * it->second.accuracy(),
                      std::find(front.begin(), front.end(), pol) != front.end()});
       svg::Bar b{pol, {}};
       for (const auto &[route, count] : it->second.routes) b.segments.push_back({route, static_cast<double>(count)});
       bars.push_back(b);
     }
-    AIO_RETURN_IF_ERROR(write("pareto-" + sc + ".svg",
-                              svg::scatter("Scenario " + sc + ": accuracy vs tokens/s" + tag, "tokens/s",
-                                           "accuracy (%)", pts)));
-    AIO_RETURN_IF_ERROR(write("routes-" + sc + ".svg", svg::stacked_bars("Scenario " + sc + ": route split", bars)));
-    if (r.entropies.count(sc))
-      AIO_RETURN_IF_ERROR(write("entropy-" + sc + ".svg",
-                                svg::histogram("Scenario " + sc + ": probe entropy", "entropy (bits)",
-                                               r.entropies.at(sc), 0, std::log2(3.0), 20)));
+    plots.push_back({sc, "pareto-" + sc + ".svg",
+                     "Accuracy against tokens/s per policy; the dashed line joins the Pareto frontier.",
+                     svg::scatter("Scenario " + sc + ": accuracy vs tokens/s" + tag, "tokens/s", "accuracy (%)", pts)});
+    plots.push_back({sc, "routes-" + sc + ".svg", "Where each policy sent the requests (model/strategy).",
+                     svg::stacked_bars("Scenario " + sc + ": route split", bars)});
+    if (r.entropies.count(sc)) {
+      // The tau of the policy that reads it: aio's when it ran, else the first policy with one.
+      std::optional<svg::Marker> tau;
+      if (auto run = r.runs.find(sc); run != r.runs.end() && !run->second.taus.empty()) {
+        const auto &taus = run->second.taus;
+        const auto pick = taus.count("aio") ? taus.find("aio") : taus.begin();
+        tau = svg::Marker{pick->second, "tau = " + fmt("%.2f", pick->second) + " (" + pick->first + ")"};
+      }
+      plots.push_back({sc, "entropy-" + sc + ".svg",
+                       "The probe's entropy per request; at or under tau the probe is confident.",
+                       svg::histogram("Scenario " + sc + ": probe entropy", "entropy (bits)", r.entropies.at(sc), 0,
+                                      std::log2(3.0), 20, tau)});
+    }
+    std::vector<std::string> tasks;
+    std::vector<std::vector<double>> accuracy, tps;
+    for (const auto &task : r.tasks) {
+      std::vector<double> a, t;
+      bool any = false;
+      for (const auto &pol : policies) {
+        const auto it = r.by_task_policy.find(Report::key(sc, task, pol));
+        a.push_back(it == r.by_task_policy.end() ? NAN : 100 * it->second.accuracy());
+        t.push_back(it == r.by_task_policy.end() ? NAN : it->second.tokens_per_second());
+        any = any || it != r.by_task_policy.end();
+      }
+      if (!any) continue;
+      tasks.push_back(task);
+      accuracy.push_back(std::move(a));
+      tps.push_back(std::move(t));
+    }
+    plots.push_back({sc, "tasks-accuracy-" + sc + ".svg", "Accuracy per task, one bar per policy.",
+                     svg::grouped_bars("Scenario " + sc + ": accuracy per task" + tag, "accuracy (%)", tasks, policies,
+                                       accuracy)});
+    plots.push_back({sc, "tasks-tps-" + sc + ".svg", "Tokens/s per task, one bar per policy.",
+                     svg::grouped_bars("Scenario " + sc + ": tokens/s per task", "tokens/s", tasks, policies, tps)});
+  }
+  return plots;
+}
+
+Expected<std::vector<std::string>> write_report_plots(const Report &r, const std::string &dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return invalid_argument("cannot create " + dir + ": " + ec.message());
+  std::vector<std::string> files;
+  for (const ReportPlot &plot : report_plots(r)) {
+    const std::string path = (fs::path(dir) / plot.file).string();
+    std::ofstream(path) << plot.svg;
+    if (!fs::exists(path)) return invalid_argument("cannot write " + path);
+    files.push_back(path);
   }
   return files;
 }

@@ -39,6 +39,7 @@ struct Report {
   std::map<std::string, std::map<std::string, std::map<std::string, int>>> confusion; // by scenario
   std::map<std::string, std::vector<double>> entropies;                               // by scenario
   std::map<std::string, std::string> descriptions, long_contexts;                     // by scenario
+  std::map<std::string, RunInfo> runs;                                                // by scenario: its first record's
   bool synthetic = false;
   size_t n_records = 0;
 
@@ -53,7 +54,19 @@ struct Report {
 Expected<Report> build_report(const std::vector<ResultRecord> &records);
 std::string report_markdown(const Report &r);
 nlohmann::json report_json(const Report &r);
+// One plot of the report: per scenario, the Pareto frontier, the route split, the probe's entropy with tau, and the
+// per-task accuracy and tokens/s by policy.
+struct ReportPlot {
+  std::string scenario;
+  std::string file;    // e.g. pareto-A.svg
+  std::string caption; // what it shows, in a sentence
+  std::string svg;     // a standalone SVG document
+};
+std::vector<ReportPlot> report_plots(const Report &r);
 // Writes the SVG plots into `dir`; returns the files written.
 Expected<std::vector<std::string>> write_report_plots(const Report &r, const std::string &dir);
+// The whole report as one HTML page that opens offline: the run's settings, every table of report_markdown, the plots
+// inline. `generated_at`: when it was made (shown as written).
+std::string report_html(const Report &r, const std::string &generated_at);
 
 } // namespace aio::eval

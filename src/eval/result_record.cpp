@@ -21,6 +21,10 @@ json run_json(const RunInfo &r) {
             {"concurrency", r.concurrency}, {"scenario_description", r.scenario_description},
             {"long_context", lc},   {"sandbox", r.sandbox}};
   if (!r.purpose.empty()) j["purpose"] = r.purpose;
+  j["threads"] = r.threads;
+  if (!r.machine.empty()) j["machine"] = r.machine;
+  if (!r.aio_version.empty()) j["aio_version"] = r.aio_version;
+  if (!r.taus.empty()) j["taus"] = r.taus;
   return j;
 }
 
@@ -28,12 +32,21 @@ Expected<RunInfo> run_from_json(const json &j) {
   RunInfo r;
   if (!j.is_object()) return invalid_argument("run is not an object");
   for (auto [key, field] : {std::pair{"config", &r.config}, {"purpose", &r.purpose}, {"probe", &r.probe},
-                            {"scenario_description", &r.scenario_description}, {"sandbox", &r.sandbox}})
+                            {"scenario_description", &r.scenario_description}, {"sandbox", &r.sandbox},
+                            {"machine", &r.machine}, {"aio_version", &r.aio_version}})
     AIO_RETURN_IF_ERROR(read(j, key, "run.", *field, false));
   AIO_RETURN_IF_ERROR(read(j, "synthetic_models", "run.", r.synthetic_models, false));
   AIO_RETURN_IF_ERROR(read(j, "n", "run.", r.n, false));
   AIO_RETURN_IF_ERROR(read(j, "seed", "run.", r.seed, false));
   AIO_RETURN_IF_ERROR(read(j, "concurrency", "run.", r.concurrency, false));
+  AIO_RETURN_IF_ERROR(read(j, "threads", "run.", r.threads, false));
+  if (j.contains("taus")) {
+    if (!j["taus"].is_object()) return invalid_argument("run.taus has the wrong type");
+    for (const auto &[policy, tau] : j["taus"].items()) {
+      if (!tau.is_number()) return invalid_argument("run.taus." + policy + " is not a number");
+      r.taus[policy] = tau.get<double>();
+    }
+  }
   if (j.contains("models")) r.models = j["models"];
   if (j.contains("long_context")) {
     if (!j["long_context"].is_array()) return invalid_argument("run.long_context has the wrong type");

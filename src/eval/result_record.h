@@ -3,6 +3,7 @@
 // instead of silently reading 0.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,6 +30,10 @@ struct RunInfo {
   std::string scenario_description;
   std::vector<std::pair<std::string, int32_t>> long_context; // task, padded length in tokens
   std::string sandbox;                // how code was isolated
+  int32_t threads = 0;                // CPU threads per model (the config's `threads`; 0 = all)
+  std::string machine;                // CPU, hardware threads, RAM, kernel
+  std::string aio_version;            // A-IO's version and the commit it was built from
+  std::map<std::string, double> taus; // policy -> its entropy threshold tau, for the policies that have one
 };
 
 struct ResultRecord {

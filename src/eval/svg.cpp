@@ -32,8 +32,8 @@ std::string num(double v) {
 
 std::string open(const std::string &title) {
   std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH
-    << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 " << kW
+    << " " << kH << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << kW / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(title) << "</text>\n";
   return o.str();
 }
@@ -90,7 +90,7 @@ std::string scatter(const std::string &title, const std::string &x_label, const 
     if (p.on_frontier) frontier.push_back(p);
   std::sort(frontier.begin(), frontier.end(), [](const Point &a, const Point &b) { return a.x < b.x; });
   if (frontier.size() > 1) {
-    o << "<polyline fill=\"none\" stroke=\"#e15759\" stroke-dasharray=\"5,3\" points=\"";
+    o << "<polyline class=\"frontier\" fill=\"none\" stroke=\"#e15759\" stroke-dasharray=\"5,3\" points=\"";
     for (const auto &p : frontier) o << px(p.x) << "," << py(p.y) << " ";
     o << "\"/>\n";
   }
@@ -142,7 +142,7 @@ std::string stacked_bars(const std::string &title, const std::vector<Bar> &bars)
 }
 
 std::string histogram(const std::string &title, const std::string &x_label, const std::vector<double> &values,
-                      double lo, double hi, int bins) {
+                      double lo, double hi, int bins, const std::optional<Marker> &marker) {
   std::vector<int> count(static_cast<size_t>(bins), 0);
   for (double v : values) {
     const int b = std::clamp(static_cast<int>((v - lo) / (hi - lo) * bins), 0, bins - 1);
@@ -156,6 +156,54 @@ std::string histogram(const std::string &title, const std::string &x_label, cons
     const double h = ph * count[static_cast<size_t>(b)] / static_cast<double>(top);
     o << "<rect x=\"" << kLeft + pw * b / static_cast<double>(bins) + 1 << "\" y=\"" << kTop + ph - h << "\" width=\""
       << pw / static_cast<double>(bins) - 2 << "\" height=\"" << h << "\" fill=\"" << kPalette[0] << "\"/>\n";
+  }
+  if (marker) {
+    const double x = kLeft + pw * std::clamp((marker->value - lo) / (hi - lo), 0.0, 1.0);
+    o << "<line class=\"marker\" data-value=\"" << num(marker->value) << "\" x1=\"" << x << "\" x2=\"" << x << "\" y1=\""
+      << kTop << "\" y2=\"" << kTop + ph << "\" stroke=\"#e15759\" stroke-width=\"2\" stroke-dasharray=\"6,3\"/>\n"
+      << "<text x=\"" << x + 5 << "\" y=\"" << kTop + 14 << "\" fill=\"#e15759\">" << esc(marker->label) << "</text>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+std::string grouped_bars(const std::string &title, const std::string &y_label, const std::vector<std::string> &groups,
+                         const std::vector<std::string> &series, const std::vector<std::vector<double>> &values) {
+  double top = 0;
+  for (const auto &row : values)
+    for (double v : row)
+      if (!std::isnan(v)) top = std::max(top, v);
+  top = top > 0 ? top * 1.1 : 1;
+  const int pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
+  std::ostringstream o;
+  o << open(title);
+  // The y axis alone (the x axis is the groups).
+  for (int i = 0; i <= 4; ++i) {
+    const double py = kTop + ph - ph * i / 4.0;
+    o << "<text x=\"" << kLeft - 6 << "\" y=\"" << py + 4 << "\" text-anchor=\"end\">" << num(top * i / 4) << "</text>\n"
+      << "<line x1=\"" << kLeft << "\" x2=\"" << kLeft + pw << "\" y1=\"" << py << "\" y2=\"" << py << "\" stroke=\"#eee\"/>\n";
+  }
+  o << "<text transform=\"translate(16," << kTop + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << esc(y_label)
+    << "</text>\n";
+  const double group_w = pw / static_cast<double>(std::max<size_t>(1, groups.size()));
+  const double bar_w = group_w * 0.8 / static_cast<double>(std::max<size_t>(1, series.size()));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const double gx = kLeft + group_w * static_cast<double>(g);
+    o << "<text x=\"" << gx + group_w / 2 << "\" y=\"" << kTop + ph + 16 << "\" text-anchor=\"middle\">" << esc(groups[g])
+      << "</text>\n";
+    for (size_t k = 0; k < series.size(); ++k) {
+      const double v = g < values.size() && k < values[g].size() ? values[g][k] : NAN;
+      if (std::isnan(v)) continue;
+      const double h = ph * v / top, x = gx + group_w * 0.1 + bar_w * static_cast<double>(k);
+      o << "<rect x=\"" << x << "\" y=\"" << kTop + ph - h << "\" width=\"" << std::max(1.0, bar_w - 2) << "\" height=\"" << h
+        << "\" fill=\"" << kPalette[k % 8] << "\"><title>" << esc(groups[g]) << ", " << esc(series[k]) << ": " << num(v)
+        << "</title></rect>\n";
+    }
+  }
+  for (size_t k = 0; k < series.size(); ++k) {
+    const int x = kLeft + 150 * static_cast<int>(k % 4), y = kH - 22 + 16 * static_cast<int>(k / 4);
+    o << "<rect x=\"" << x << "\" y=\"" << y - 10 << "\" width=\"12\" height=\"12\" fill=\"" << kPalette[k % 8]
+      << "\"/><text x=\"" << x + 16 << "\" y=\"" << y << "\">" << esc(series[k]) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();

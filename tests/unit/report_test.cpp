@@ -77,7 +77,20 @@ TEST(Report, AggregatesAreRatiosOfSums) {
   const std::string dir = test::make_temp_dir("report");
   auto plots = write_report_plots(*r, dir);
   ASSERT_TRUE(plots.ok());
-  EXPECT_EQ(plots->size(), 3u);
+  EXPECT_EQ(plots->size(), 5u) << "Pareto, route split, entropy, per-task accuracy and tokens/s";
+
+  // The HTML page: the same tables (rendered from the Markdown), the plots inline, the frontier drawn, no fetches.
+  const std::string html = report_html(*r, "today");
+  EXPECT_NE(html.find("<td>slow *</td><td class=\"num\">2</td><td class=\"num\">100.0%</td><td class=\"num\">24.44</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<polyline class=\"frontier\""), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  size_t figures = 0;
+  for (size_t at = html.find("<figure"); at != std::string::npos; at = html.find("<figure", at + 1)) ++figures;
+  EXPECT_EQ(figures, 5u);
+  EXPECT_NE(html.find("<strong class=\"warn\">synthetic</strong>"), std::string::npos);
+  EXPECT_NE(html.find("<blockquote><strong>Synthetic models</strong>"), std::string::npos) << "Markdown bold rendered";
 }
 
 TEST(Report, DominatedPoliciesAreOffTheFrontier) {
@@ -110,6 +123,10 @@ TEST(ResultRecordTest, RoundTripsThroughJson) {
   r.route->generation->finish_reason = FinishReason::stop_string;
   r.run.long_context = {{"humaneval", 4096}};
   r.run.concurrency = 4;
+  r.run.threads = 2;
+  r.run.machine = "a CPU, 2 hardware threads";
+  r.run.aio_version = "0.1.0 (abc)";
+  r.run.taus = {{"aio", 0.45}};
   r.wall_start_s = 1.5;
   r.wall_end_s = 2.25;
   r.output = "text";
@@ -126,6 +143,10 @@ TEST(ResultRecordTest, RoundTripsThroughJson) {
   EXPECT_EQ(back->route->generation->finish_reason, FinishReason::stop_string);
   EXPECT_EQ(back->run.long_context, r.run.long_context);
   EXPECT_EQ(back->run.concurrency, 4);
+  EXPECT_EQ(back->run.threads, 2);
+  EXPECT_EQ(back->run.machine, r.run.machine);
+  EXPECT_EQ(back->run.aio_version, r.run.aio_version);
+  EXPECT_EQ(back->run.taus, r.run.taus);
   EXPECT_DOUBLE_EQ(back->wall_end_s, 2.25);
   EXPECT_EQ(back->output, "text");
   json broken = result_record_json(r);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CTest driver: installs puppeteer-core (pinned, with package-lock.json's checksums) into the build tree, synthesizes
 # the tiny model pair, starts `aio serve` on a free loopback port and runs dashboard.mjs against it in Debian's
-# chromium; screenshots land in WORK_DIR.
+# chromium; then runs a small `aio bench` + `aio report` and opens the report's index.html with report.mjs.
+# Screenshots land in WORK_DIR.
 #   run.sh AIO_BINARY WORK_DIR
 set -euo pipefail
 aio=$(realpath "$1") work=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -14,7 +15,7 @@ if ! cmp -s "$here/package-lock.json" "$work/package-lock.json" || [ ! -d "$work
   (cd "$work" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
     { echo "could not install puppeteer-core from the npm registry" >&2; exit 1; }
 fi
-cp "$here/dashboard.mjs" "$work/"
+cp "$here/dashboard.mjs" "$here/report.mjs" "$work/"
 "$aio" synth --preset tiny-small --seed 1 -o "$work/small.gguf" --force >/dev/null 2>&1
 "$aio" synth --preset tiny-large --seed 2 -o "$work/large.gguf" --force >/dev/null 2>&1
 cat > "$work/aio.yaml" <<YAML
@@ -34,3 +35,11 @@ port=$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$log")
 (cd "$work" && CHROMIUM="$chromium" node dashboard.mjs "http://127.0.0.1:$port" "$work")
 kill -TERM $server
 wait $server
+
+# The report: Scenario A's sample workload through three policies on the same pair, then index.html in the browser.
+rm -rf "$work/results.jsonl" "$work/report"
+"$aio" bench --config "$work/aio.yaml" --scenario A --data "$here/../../../data/sample" --n 6 \
+  --policies static-small,static-large,aio -o "$work/results.jsonl" >"$work/bench.log" 2>&1 ||
+  { echo "aio bench failed:" >&2; cat "$work/bench.log" >&2; exit 1; }
+"$aio" report "$work/results.jsonl" -o "$work/report" >/dev/null
+(cd "$work" && CHROMIUM="$chromium" node report.mjs "$work/report" "$work")
