@@ -16,3 +16,4 @@ python3 bench/serve_probe_under_load.py
 python3 bench/serve_hostile_clients.py
 python3 bench/serve_grammar.py
 python3 bench/serve_pool.py
+python3 bench/serve_dashboard.py

@@ -104,6 +104,12 @@ try {
     assert.equal(drawn.recentRows, Math.min(doc.requests, 50));
     assert.deepEqual(drawn.models.sort(), ['large', 'small']);
   });
+  // The split over time for one category: only the routes that category took.
+  await page.select('#split-category', 'code');
+  const codeSeries = await page.$$eval('#split-time rect[data-series]', rects => [...new Set(rects.map(r => r.dataset.series))].sort());
+  const codeRoutes = [...new Set(doc.series.buckets.flatMap(b => Object.keys(b.routes.code || {})))].sort();
+  check('the split over time can be narrowed to one category', () => assert.deepEqual(codeSeries, codeRoutes));
+  await page.select('#split-category', '');
   await page.screenshot({path: path.join(shots, 'dashboard.png'), fullPage: true});
 
   // More traffic: the page follows without a reload.
