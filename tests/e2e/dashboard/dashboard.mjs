@@ -1,19 +1,22 @@
 // The live dashboard in a real browser (Debian's chromium, driven by puppeteer-core): a mixed batch of requests goes
 // through `aio serve`, the page must show the same route split as /metrics and the same requests as the stats feed,
 // update when more requests arrive, draw its charts, and log no errors. Screenshots are saved for people to look at.
-//   node dashboard.mjs BASE_URL SCREENSHOT_DIR
+// A second server, started with --api-key, must show the key form and then the data once the key is given.
+//   node dashboard.mjs BASE_URL SCREENSHOT_DIR KEYED_BASE_URL API_KEY
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 
-const [base, shots] = process.argv.slice(2);
+const [base, shots, keyedBase, apiKey] = process.argv.slice(2);
+const routeRecords = []; // the `aio` objects of the non-streamed answers
 let checks = 0;
 function check(name, fn) { fn(); checks += 1; console.log(`ok - ${name}`); }
 
 async function post(route, body) {
   const r = await fetch(`${base}${route}`, {method: 'POST', headers: {'Content-Type': 'application/json'},
                                             body: JSON.stringify(body)});
-  await r.text();
+  const text = await r.text();
+  if (r.status === 200 && !body.stream) routeRecords.push(JSON.parse(text).aio);
   return r.status;
 }
 const chat = (content, extra = {}) => post('/v1/chat/completions',
@@ -100,6 +103,15 @@ try {
     assert.ok(Object.keys(doc.draft).length > 0, 'the stats feed has no drafted tokens');
     assert.equal(drawn.acceptance.length, Object.keys(doc.draft).length);
   });
+  const tableRows = await page.$$eval('#recent tr', rows => rows.slice(1).map(
+    tr => [...tr.querySelectorAll('td')].map(td => td.textContent)));
+  check('the last requests table shows the route records the answers carried', () => {
+    // Columns: time, category, entropy, model, strategy, replica, status, tokens, ...
+    const shownRoutes = tableRows.filter(r => r[6] === '200').map(r => `${r[1]}|${r[2]}|${r[3]}|${r[4]}|${r[7]}`).sort();
+    const answered = routeRecords.map(a => `${a.probe?.category || 'unprobed'}|${(a.probe?.entropy ?? 0).toFixed(3)}|` +
+                                           `${a.route.model}|${a.route.strategy}|${a.tokens.generated}`);
+    for (const want of answered) assert.ok(shownRoutes.includes(want), `no row for ${want} in ${shownRoutes.join(', ')}`);
+  });
   check('the last requests and the resident models are listed', () => {
     assert.equal(drawn.recentRows, Math.min(doc.requests, 50));
     assert.deepEqual(drawn.models.sort(), ['large', 'small']);
@@ -123,6 +135,24 @@ try {
     assert.ok(total(after) > total(expected));
   });
   await page.screenshot({path: path.join(shots, 'dashboard-updated.png'), fullPage: true});
+  if (keyedBase) {
+    // With an API key: the page asks for it, the feed refuses without it, and with it the page shows the data.
+    const keyed = await browser.newPage();
+    keyed.on('pageerror', e => errors.push(`page error: ${e.message}`));
+    await keyed.goto(`${keyedBase}/dashboard?interval=500`, {waitUntil: 'load'});
+    await keyed.waitForSelector('#keyform', {visible: true, timeout: 20000});
+    const beforeKey = await keyed.$eval('#status', e => e.textContent);
+    await keyed.type('#key', apiKey);
+    await keyed.click('#keyform button');
+    await keyed.waitForFunction(() => document.body.dataset.rendered !== undefined, {timeout: 20000});
+    const formHidden = await keyed.$eval('#keyform', f => getComputedStyle(f).display === 'none');
+    check('with an API key the page asks for it, then shows the data', () => {
+      assert.match(beforeKey, /API key/);
+      assert.ok(formHidden);
+    });
+    await keyed.close();
+  }
+  // (The keyed page's refused first poll logs a 401 to its console by design: only its page errors count.)
   check('no console errors, page errors or failed requests', () => assert.deepEqual(errors, []));
 } finally {
   await browser.close();

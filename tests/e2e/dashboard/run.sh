@@ -25,16 +25,25 @@ models:
 probe: {kind: lm, model: small}
 threads: 1
 YAML
-log="$work/serve.log"
-"$aio" serve --config "$work/aio.yaml" --port 0 --slots 2 >"$log" 2>&1 &
-server=$!
-trap 'kill -9 $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do grep -q "ready" "$log" && break; sleep 0.1; done
-grep -q "ready" "$log" || { echo "server did not become ready:" >&2; cat "$log" >&2; exit 1; }
-port=$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$log")
-(cd "$work" && CHROMIUM="$chromium" node dashboard.mjs "http://127.0.0.1:$port" "$work")
-kill -TERM $server
-wait $server
+# start_server LOG [ARGS...]: `aio serve` on a free port, in the background; sets $port.
+start_server() {
+  local log=$1
+  shift
+  "$aio" serve --config "$work/aio.yaml" --port 0 --slots 2 "$@" >"$log" 2>&1 &
+  servers+=($!)
+  for _ in $(seq 1 300); do grep -q "ready" "$log" && break; sleep 0.1; done
+  grep -q "ready" "$log" || { echo "server did not become ready:" >&2; cat "$log" >&2; exit 1; }
+  port=$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$log")
+}
+servers=()
+trap 'kill -9 "${servers[@]}" 2>/dev/null || true' EXIT
+start_server "$work/serve.log"
+open_port=$port
+start_server "$work/serve-keyed.log" --api-key dashboard-test-key
+(cd "$work" && CHROMIUM="$chromium" node dashboard.mjs "http://127.0.0.1:$open_port" "$work" \
+   "http://127.0.0.1:$port" dashboard-test-key)
+kill -TERM "${servers[@]}"
+wait "${servers[@]}"
 
 # The report: Scenario A's sample workload through three policies on the same pair, then index.html in the browser.
 rm -rf "$work/results.jsonl" "$work/report"
