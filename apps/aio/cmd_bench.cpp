@@ -109,7 +109,7 @@ int run_bench_command(const BenchOptions &o) {
     progress.update(p.done, p.total, note);
   });
   if (!st.ok()) return report_error(st);
-  std::printf("wrote %s; `aio report %s` makes the tables and plots\n", o.output.c_str(), o.output.c_str());
+  std::printf("wrote %s; `aio report %s` makes the report (index.html, tables, plots)\n", o.output.c_str(), o.output.c_str());
   return 0;
 }
 
