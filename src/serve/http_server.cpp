@@ -114,9 +114,11 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   if (route == routes.end())
     return send_error(res, client_error(404, "no such endpoint: " + req.method + " " + req.path +
                                                  " (see GET /v1/models, POST /v1/chat/completions, /v1/completions)"));
-  if (req.method != route->second)
+  // HEAD is a GET without the body (the transport drops it).
+  const bool head_of_get = req.method == "HEAD" && route->second == "GET";
+  if (req.method != route->second && !head_of_get)
     return send_json(res, 405, client_error(405, req.method + " is not allowed on " + req.path).to_json(),
-                     {{"Allow", route->second}});
+                     {{"Allow", route->second == "GET" ? "GET, HEAD" : route->second}});
 
   if (req.path == "/health") {
     auto err = std::atomic_load(&load_error_);

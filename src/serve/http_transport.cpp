@@ -164,6 +164,17 @@ public:
 
   bool send(int status, const std::string &content_type, std::string body, const HttpHeaders &headers) override {
     responded_ = true;
+    if (head_only_) {
+      // HEAD: the GET answer's headers, its length included, and no body (RFC 9110 9.3.2).
+      auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(status), 11);
+      res->set(http::field::content_type, content_type);
+      for (const auto &[k, v] : headers) res->set(k, v);
+      res->keep_alive(keep_alive_);
+      res->content_length(body.size());
+      auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+      return blocking(
+          [this, res, sr](auto done) { http::async_write_header(socket_, *sr, [res, sr, done](auto ec, auto) { done(ec); }); });
+    }
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::content_type, content_type);
     for (const auto &[k, v] : headers) res->set(k, v);
@@ -303,6 +314,7 @@ private:
     req->body = std::move(msg.body());
     req->client = client_;
     keep_alive_ = msg.keep_alive();
+    head_only_ = msg.method() == http::verb::head;
     parser_.reset();
     responded_ = false;
     handling_ = true;
@@ -399,6 +411,7 @@ private:
   HttpTransport::Impl &t_;
   std::string client_;
   bool keep_alive_ = false;
+  bool head_only_ = false; // the request is a HEAD: answers carry headers only
   std::atomic<bool> broken_{false};
   bool responded_ = false;
   std::atomic<bool> handling_{false}; // a request is with a handler (stop() lets it finish)
