@@ -79,7 +79,8 @@ int run_serve(ServeOptions o) {
     std::printf("aio serve: ready (models: ");
     bool first = true;
     for (const auto &m : service->model_names()) std::printf("%s%s", first ? "" : ", ", m.c_str()), first = false;
-    std::printf("; route with model \"aio\")\n");
+    std::printf("; route with model \"aio\"); live dashboard: http://%s:%d/dashboard\n", o.host.c_str(),
+                http.bound_port());
   } else {
     // A server without its models is no use: say why and exit, so a supervisor sees the failure.
     http.set_load_error(s.status().message());
