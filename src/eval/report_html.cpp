@@ -3,23 +3,12 @@
 #include <sstream>
 
 #include "eval/report.h"
+#include "eval/svg.h"
 
 namespace aio::eval {
 namespace {
 
-std::string escape(const std::string &s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '&': out += "&amp;"; break;
-    case '"': out += "&quot;"; break;
-    default: out += c;
-    }
-  }
-  return out;
-}
+using svg::escape;
 
 // The inline Markdown report_markdown writes: **bold**, `code` and \* (an escaped asterisk).
 std::string inline_markdown(const std::string &text) {

@@ -12,18 +12,6 @@ namespace {
 constexpr int kW = 640, kH = 420, kLeft = 70, kRight = 30, kTop = 40, kBottom = 60;
 const char *kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"};
 
-std::string esc(const std::string &s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
-
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.4g", v);
@@ -34,7 +22,7 @@ std::string open(const std::string &title) {
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 " << kW
     << " " << kH << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    << "<text x=\"" << kW / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(title) << "</text>\n";
+    << "<text x=\"" << kW / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << escape(title) << "</text>\n";
   return o.str();
 }
 
@@ -61,13 +49,25 @@ std::string axes(double x0, double x1, double y0, double y1, const std::string &
     o << "<line x1=\"" << kLeft << "\" x2=\"" << kLeft + pw << "\" y1=\"" << py << "\" y2=\"" << py
       << "\" stroke=\"#eee\"/>\n";
   }
-  o << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kH - 18 << "\" text-anchor=\"middle\">" << esc(xl) << "</text>\n";
-  o << "<text transform=\"translate(16," << kTop + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << esc(yl)
+  o << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kH - 18 << "\" text-anchor=\"middle\">" << escape(xl) << "</text>\n";
+  o << "<text transform=\"translate(16," << kTop + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << escape(yl)
     << "</text>\n";
   return o.str();
 }
 
 } // namespace
+
+std::string escape(const std::string &s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
 
 std::string scatter(const std::string &title, const std::string &x_label, const std::string &y_label,
                     const std::vector<Point> &points) {
@@ -98,7 +98,7 @@ std::string scatter(const std::string &title, const std::string &x_label, const 
     const auto &p = points[i];
     o << "<circle cx=\"" << px(p.x) << "\" cy=\"" << py(p.y) << "\" r=\"6\" fill=\"" << kPalette[i % 8]
       << "\" stroke=\"" << (p.on_frontier ? "#e15759" : "none") << "\" stroke-width=\"2\"/>\n";
-    o << "<text x=\"" << px(p.x) + 9 << "\" y=\"" << py(p.y) - 7 << "\">" << esc(p.label) << "</text>\n";
+    o << "<text x=\"" << px(p.x) + 9 << "\" y=\"" << py(p.y) - 7 << "\">" << escape(p.label) << "</text>\n";
   }
   o << "<text x=\"" << kW - kRight << "\" y=\"" << kTop - 6
     << "\" text-anchor=\"end\" fill=\"#e15759\">dashed: Pareto frontier</text>\n</svg>\n";
@@ -116,13 +116,13 @@ std::string stacked_bars(const std::string &title, const std::vector<Bar> &bars)
     double total = 0;
     for (const auto &s : bars[i].segments) total += s.second;
     const double y = kTop + row * static_cast<double>(i);
-    o << "<text x=\"" << kLeft + 40 << "\" y=\"" << y + row * 0.6 << "\" text-anchor=\"end\">" << esc(bars[i].label)
+    o << "<text x=\"" << kLeft + 40 << "\" y=\"" << y + row * 0.6 << "\" text-anchor=\"end\">" << escape(bars[i].label)
       << "</text>\n";
     double x = kLeft + 50;
     for (const auto &[name, v] : bars[i].segments) {
       const double w = total > 0 ? pw * v / total : 0;
       o << "<rect x=\"" << x << "\" y=\"" << y + 2 << "\" width=\"" << w << "\" height=\"" << row - 4 << "\" fill=\""
-        << kPalette[colour[name] % 8] << "\"><title>" << esc(name) << ": " << num(100 * v / std::max(total, 1e-12))
+        << kPalette[colour[name] % 8] << "\"><title>" << escape(name) << ": " << num(100 * v / std::max(total, 1e-12))
         << "%</title></rect>\n";
       if (w > 36)
         o << "<text x=\"" << x + w / 2 << "\" y=\"" << y + row * 0.6 << "\" text-anchor=\"middle\" fill=\"white\">"
@@ -134,7 +134,7 @@ std::string stacked_bars(const std::string &title, const std::vector<Bar> &bars)
   for (const auto &[name, c] : colour) {
     const int x = kLeft + 50 + 150 * (k % 4), y = kH - 40 + 16 * (k / 4);
     o << "<rect x=\"" << x << "\" y=\"" << y - 10 << "\" width=\"12\" height=\"12\" fill=\"" << kPalette[c % 8]
-      << "\"/><text x=\"" << x + 16 << "\" y=\"" << y << "\">" << esc(name) << "</text>\n";
+      << "\"/><text x=\"" << x + 16 << "\" y=\"" << y << "\">" << escape(name) << "</text>\n";
     ++k;
   }
   o << "</svg>\n";
@@ -161,7 +161,7 @@ std::string histogram(const std::string &title, const std::string &x_label, cons
     const double x = kLeft + pw * std::clamp((marker->value - lo) / (hi - lo), 0.0, 1.0);
     o << "<line class=\"marker\" data-value=\"" << num(marker->value) << "\" x1=\"" << x << "\" x2=\"" << x << "\" y1=\""
       << kTop << "\" y2=\"" << kTop + ph << "\" stroke=\"#e15759\" stroke-width=\"2\" stroke-dasharray=\"6,3\"/>\n"
-      << "<text x=\"" << x + 5 << "\" y=\"" << kTop + 14 << "\" fill=\"#e15759\">" << esc(marker->label) << "</text>\n";
+      << "<text x=\"" << x + 5 << "\" y=\"" << kTop + 14 << "\" fill=\"#e15759\">" << escape(marker->label) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();
@@ -183,27 +183,27 @@ std::string grouped_bars(const std::string &title, const std::string &y_label, c
     o << "<text x=\"" << kLeft - 6 << "\" y=\"" << py + 4 << "\" text-anchor=\"end\">" << num(top * i / 4) << "</text>\n"
       << "<line x1=\"" << kLeft << "\" x2=\"" << kLeft + pw << "\" y1=\"" << py << "\" y2=\"" << py << "\" stroke=\"#eee\"/>\n";
   }
-  o << "<text transform=\"translate(16," << kTop + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << esc(y_label)
+  o << "<text transform=\"translate(16," << kTop + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << escape(y_label)
     << "</text>\n";
   const double group_w = pw / static_cast<double>(std::max<size_t>(1, groups.size()));
   const double bar_w = group_w * 0.8 / static_cast<double>(std::max<size_t>(1, series.size()));
   for (size_t g = 0; g < groups.size(); ++g) {
     const double gx = kLeft + group_w * static_cast<double>(g);
-    o << "<text x=\"" << gx + group_w / 2 << "\" y=\"" << kTop + ph + 16 << "\" text-anchor=\"middle\">" << esc(groups[g])
+    o << "<text x=\"" << gx + group_w / 2 << "\" y=\"" << kTop + ph + 16 << "\" text-anchor=\"middle\">" << escape(groups[g])
       << "</text>\n";
     for (size_t k = 0; k < series.size(); ++k) {
       const double v = g < values.size() && k < values[g].size() ? values[g][k] : NAN;
       if (std::isnan(v)) continue;
       const double h = ph * v / top, x = gx + group_w * 0.1 + bar_w * static_cast<double>(k);
       o << "<rect x=\"" << x << "\" y=\"" << kTop + ph - h << "\" width=\"" << std::max(1.0, bar_w - 2) << "\" height=\"" << h
-        << "\" fill=\"" << kPalette[k % 8] << "\"><title>" << esc(groups[g]) << ", " << esc(series[k]) << ": " << num(v)
+        << "\" fill=\"" << kPalette[k % 8] << "\"><title>" << escape(groups[g]) << ", " << escape(series[k]) << ": " << num(v)
         << "</title></rect>\n";
     }
   }
   for (size_t k = 0; k < series.size(); ++k) {
     const int x = kLeft + 150 * static_cast<int>(k % 4), y = kH - 22 + 16 * static_cast<int>(k / 4);
     o << "<rect x=\"" << x << "\" y=\"" << y - 10 << "\" width=\"12\" height=\"12\" fill=\"" << kPalette[k % 8]
-      << "\"/><text x=\"" << x + 16 << "\" y=\"" << y << "\">" << esc(series[k]) << "</text>\n";
+      << "\"/><text x=\"" << x + 16 << "\" y=\"" << y << "\">" << escape(series[k]) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();

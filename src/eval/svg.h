@@ -9,6 +9,9 @@
 
 namespace aio::eval::svg {
 
+// Text made safe inside XML / HTML markup and attribute values (&, <, >, ").
+std::string escape(const std::string &s);
+
 struct Point {
   std::string label;
   double x = 0, y = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <utility>
 
 #include "serve/structured_output.h"
@@ -132,14 +133,15 @@ nlohmann::json AioService::live_stats() const {
     nlohmann::json m = {{"name", entry.name},
                         {"where", entry.remote() ? "remote" : entry.mixed() ? "local+remote" : "local"}};
     if (!entry.path.empty()) m["file"] = std::filesystem::path(entry.path).filename().string();
+    const auto it = remotes_.find(entry.name);
     if (router_->is_local(entry.name)) {
       m["busy"] = router_->n_active(entry.name);
       m["queued"] = router_->n_queued(entry.name);
-    } else if (auto it = remotes_.find(entry.name); it != remotes_.end()) {
+    } else if (it != remotes_.end()) {
       m["busy"] = it->second->n_active();
       m["queued"] = it->second->n_queued();
     }
-    if (auto it = remotes_.find(entry.name); it != remotes_.end()) {
+    if (it != remotes_.end()) {
       nlohmann::json members = nlohmann::json::array();
       for (const ReplicaState &r : it->second->pool().states())
         members.push_back({{"name", r.name}, {"healthy", r.healthy}, {"in_flight", r.in_flight},
@@ -188,11 +190,21 @@ Request request_of(const ApiRequest &api, uint64_t id) {
   return req;
 }
 
-// A request's place in a mixed pool: the member it runs on here (counted as started there), and since when.
-struct LocalPlacement {
-  std::optional<size_t> member;
+// A request's place in a pool: where it went, and its conversation's key - worked out only for a request that is
+// routed to a pool (a local model never needs it).
+struct PoolPlacement {
+  std::optional<size_t> member; // the local member of a mixed pool it runs on (counted as started there)
   std::chrono::steady_clock::time_point since;
   std::optional<size_t> remote; // the remote replica it was placed on, until the forwarder takes it
+  std::optional<std::pair<uint64_t, bool>> key; // affinity key, later turn (see conversation_key)
+
+  // The conversation's affinity key (0 when the pool's affinity is off) and whether it has earlier turns.
+  std::pair<uint64_t, bool> conversation_key(const ApiRequest &api, bool affinity_on) {
+    if (!key)
+      key.emplace(conversation_affinity(api), std::any_of(api.messages.begin(), api.messages.end(),
+                                                          [](const engine::ChatMessage &m) { return m.role == "assistant"; }));
+    return {affinity_on ? key->first : 0, key->second};
+  }
 };
 } // namespace
 
@@ -208,13 +220,12 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     api.params.constraints.grammar = std::move(*grammar);
   }
   Request req = request_of(api, next_id_++);
-  const uint64_t affinity = conversation_affinity(api);
-  const bool later_turn = std::any_of(api.messages.begin(), api.messages.end(),
-                                      [](const engine::ChatMessage &m) { return m.role == "assistant"; });
+  // Shared by the callbacks that forward or place the request (copied once, not per callback).
+  auto shared_api = std::make_shared<const ApiRequest>(std::move(api));
 
   // The route as decided (set before any text), read again when the request ends.
   auto route = std::make_shared<RouteRecord>();
-  auto local = std::make_shared<LocalPlacement>();
+  auto local = std::make_shared<PoolPlacement>();
   core::Callbacks cb;
   cb.on_route = [this, channel, route](const RouteRecord &r) {
     *route = r;
@@ -236,10 +247,11 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     channel->finish(std::move(result));
   };
   // A mixed pool chooses among its members, the local one included, when the request is routed to it.
-  cb.place_elsewhere = [this, affinity, later_turn, local](const RouteRecord &r) {
+  cb.place_elsewhere = [this, shared_api, local](const RouteRecord &r) {
     RemoteBackend &backend = *remotes_.at(r.route.model);
     ReplicaPool &pool = backend.pool();
-    const auto i = pool.pick(backend.entry().affinity ? affinity : 0, std::nullopt, later_turn, /*include_local=*/true);
+    const auto [affinity, later_turn] = local->conversation_key(*shared_api, backend.entry().affinity);
+    const auto i = pool.pick(affinity, std::nullopt, later_turn, /*include_local=*/true);
     if (!i) return false;
     pool.started(*i);
     if (pool.replica(*i).local) {
@@ -251,31 +263,29 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
     local->remote = *i;
     return true;
   };
-  cb.forward = [this, api, channel, route, local, affinity, later_turn, id = req.id, on_done = cb.on_done](const RouteRecord &r) {
+  cb.forward = [this, shared_api, channel, route, local, id = req.id, on_done = cb.on_done,
+                on_token = cb.on_token, on_output_format = cb.on_output_format](const RouteRecord &r) {
     RemoteBackend &backend = *remotes_.at(r.route.model);
     RemoteJob job;
-    job.request = api;
+    job.request = *shared_api;
     job.on_text = [channel](std::string_view piece, std::span<const engine::TokenLogprob> logprobs) {
       return channel->push(std::string(piece), logprobs);
     };
     job.on_tool_call = [channel](const chat::OutputDelta &delta) { return channel->push_tool_call(delta); };
     job.on_done = on_done;
-    job.affinity = backend.entry().affinity ? affinity : 0;
-    job.later_turn = later_turn;
+    std::tie(job.affinity, job.later_turn) = local->conversation_key(*shared_api, backend.entry().affinity);
     job.replica = std::exchange(local->remote, std::nullopt);
     if (backend.entry().mixed()) {
       // Remote replicas that fail it (or are all down) hand it back to the local member, with the route as decided.
-      job.run_locally = [this, api, channel, route, local, on_done, id](size_t member) {
+      job.run_locally = [this, shared_api, route, local, on_done, on_token, on_output_format, id](size_t member) {
         local->member = member;
         local->since = std::chrono::steady_clock::now();
-        core::Callbacks here;
+        core::Callbacks here; // as the first try's, but the route is not counted or announced again
         here.on_route = [route](const RouteRecord &r) { *route = r; };
-        here.on_output_format = [channel](const chat::OutputFormat &f) { channel->set_output_format(f); };
-        here.on_token = [channel](std::string_view piece, llama_token, std::span<const engine::TokenLogprob> lp) {
-          return channel->push(std::string(piece), lp);
-        };
+        here.on_output_format = on_output_format;
+        here.on_token = on_token;
         here.on_done = on_done;
-        router_->submit_routed(request_of(api, id), api.params, *route, std::move(here));
+        router_->submit_routed(request_of(*shared_api, id), shared_api->params, *route, std::move(here));
       };
     }
     const std::optional<size_t> placed = job.replica;
@@ -285,7 +295,7 @@ void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamCh
                                  std::to_string(backend.n_queued()) + " requests waiting); retry shortly"));
     }
   };
-  router_->submit(std::move(req), api.params, std::move(cb));
+  router_->submit(std::move(req), shared_api->params, std::move(cb));
 }
 
 void AioService::stop(std::chrono::milliseconds grace) {

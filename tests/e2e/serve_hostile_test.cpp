@@ -95,6 +95,16 @@ std::optional<Response> read_response(int fd, std::string &buffer, std::chrono::
   }
 }
 
+// One connection: `request` sent whole, the sending side closed, everything the server sends until it closes.
+std::string exchange(int port, const std::string &request, std::chrono::milliseconds timeout) {
+  const int fd = connect_to(port);
+  send_all(fd, request);
+  shutdown(fd, SHUT_WR);
+  std::string answer = read_all(fd, timeout);
+  close(fd);
+  return answer;
+}
+
 std::string post(const std::string &path, const std::string &body, const std::string &extra_headers = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" + extra_headers +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -227,11 +237,7 @@ TEST(ServeHostile, AHalfClosedClientStillGetsItsAnswer) {
   for (const bool stream : {false, true}) {
     json body = json::parse(chat_json(8));
     body["stream"] = stream;
-    const int fd = connect_to(s.port);
-    ASSERT_TRUE(send_all(fd, post("/v1/chat/completions", body.dump())));
-    shutdown(fd, SHUT_WR);
-    const std::string answer = read_all(fd, std::chrono::seconds(20)); // until the server closes
-    close(fd);
+    const std::string answer = exchange(s.port, post("/v1/chat/completions", body.dump()), std::chrono::seconds(20));
     EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer.substr(0, 300);
     EXPECT_NE(answer.find(stream ? "data: [DONE]" : "\"chat.completion\""), std::string::npos) << answer;
   }
@@ -250,11 +256,7 @@ TEST(ServeHostile, MalformedRequestsGetJsonErrors) {
       {post("/v1/chat/completions", "{\"foo\": 1e400}"), "HTTP/1.1 400"},
   };
   for (const auto &[request, expect] : cases) {
-    const int fd = connect_to(s.port);
-    send_all(fd, request);
-    shutdown(fd, SHUT_WR);
-    const std::string answer = read_all(fd, std::chrono::seconds(10));
-    close(fd);
+    const std::string answer = exchange(s.port, request, std::chrono::seconds(10));
     EXPECT_EQ(answer.rfind(expect, 0), 0u) << request.substr(0, 60) << " -> " << answer.substr(0, 200);
     EXPECT_NE(answer.find("\"error\""), std::string::npos) << answer.substr(0, 300);
   }
@@ -271,12 +273,10 @@ TEST(ServeHostile, HeadAnswersHeadersOnly) {
   for (const char *path : {"/health", "/metrics", "/v1/models", "/dashboard", "/v1/aio/stats"}) {
     auto get = s.client->Get(path);
     ASSERT_TRUE(get && get->status == 200) << path;
-    const int fd = connect_to(s.port);
     // A HEAD, then a GET on the same connection: the GET's answer must come right after the HEAD's headers.
-    send_all(fd, std::string("HEAD ") + path + " HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\n"
-                 "Connection: close\r\n\r\n");
-    const std::string answer = read_all(fd, std::chrono::seconds(10));
-    close(fd);
+    const std::string answer = exchange(s.port, std::string("HEAD ") + path + " HTTP/1.1\r\nHost: t\r\n\r\n"
+                                        "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                                        std::chrono::seconds(10));
     EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << path << ": " << answer.substr(0, 200);
     const size_t end_of_head = answer.find("\r\n\r\n");
     ASSERT_NE(end_of_head, std::string::npos);
@@ -286,10 +286,9 @@ TEST(ServeHostile, HeadAnswersHeadersOnly) {
       EXPECT_NE(answer.find("Content-Length: " + std::to_string(get->body.size()) + "\r\n"), std::string::npos)
           << path << ": " << answer.substr(0, end_of_head);
   }
-  const int fd = connect_to(s.port);
-  send_all(fd, "HEAD /v1/chat/completions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-  const std::string refused = read_all(fd, std::chrono::seconds(10));
-  close(fd);
+  const std::string refused =
+      exchange(s.port, "HEAD /v1/chat/completions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+               std::chrono::seconds(10));
   EXPECT_EQ(refused.rfind("HTTP/1.1 405", 0), 0u) << refused;
   EXPECT_NE(refused.find("Allow: POST"), std::string::npos) << refused;
 }

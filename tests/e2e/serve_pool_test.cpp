@@ -49,9 +49,64 @@ struct Outcome {
   bool streamed = false;
   int status = 0;
   std::string replica;     // aio.route.replica
-  bool complete = false;   // a streamed answer that ended with [DONE] and no error
+  bool complete = false;   // an answer that came whole (a stream: ended with [DONE] and no error)
   bool error_event = false; // a streamed answer cut by the replica's death: it says so
   Clock::time_point done;
+};
+
+// Clients sending chat requests to model "large" one after another (every `stream_every`-th streamed), each outcome
+// recorded as it ends; n_done counts them, so a test can act a fraction of the way in.
+class ClientLoad {
+public:
+  ClientLoad(int port, int n_clients, int per_client, int stream_every, int max_tokens, const std::string &tag)
+      : outcomes(static_cast<size_t>(n_clients * per_client)) {
+    for (int c = 0; c < n_clients; ++c) {
+      clients_.emplace_back([=, this] {
+        httplib::Client http("127.0.0.1", port);
+        http.set_read_timeout(60, 0);
+        for (int k = 0; k < per_client; ++k) {
+          Outcome &o = outcomes[static_cast<size_t>(c * per_client + k)];
+          o.streamed = k % stream_every == stream_every - 1;
+          json body = chat_body(tag + " " + std::to_string(c) + "-" + std::to_string(k) + ": say something", o.streamed);
+          body["model"] = "large";
+          body["max_tokens"] = max_tokens;
+          record(http.Post("/v1/chat/completions", body.dump(), "application/json"), o);
+          ++n_done;
+        }
+      });
+    }
+  }
+  ~ClientLoad() { join(); }
+  void wait_for(int n) const {
+    while (n_done < n) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  void join() {
+    for (auto &t : clients_)
+      if (t.joinable()) t.join();
+  }
+
+  std::vector<Outcome> outcomes;
+  std::atomic<int> n_done{0};
+
+private:
+  static void record(const httplib::Result &r, Outcome &o) {
+    o.status = r ? r->status : -1;
+    if (r && r->status == 200) {
+      if (!o.streamed) {
+        o.replica = json::parse(r->body)["aio"]["route"].value("replica", "");
+        o.complete = true;
+      } else {
+        bool done = false;
+        json closing;
+        streamed_text(r->body, &done, &closing);
+        o.error_event = r->body.find("\"error\"") != std::string::npos;
+        o.complete = done && !o.error_event && closing.is_object();
+        if (closing.is_object()) o.replica = closing["aio"]["route"].value("replica", "");
+      }
+    }
+    o.done = Clock::now();
+  }
+  std::vector<std::thread> clients_;
 };
 
 TEST(ServePool, AReplicaKilledUnderLoadCostsNoUnstartedRequestAndComesBack) {
@@ -68,43 +123,12 @@ TEST(ServePool, AReplicaKilledUnderLoadCostsNoUnstartedRequestAndComesBack) {
   for (const auto &[name, state] : start_states) EXPECT_EQ(state, "healthy") << name;
 
   constexpr int kClients = 8, kPerClient = 40;
-  std::vector<Outcome> outcomes(kClients * kPerClient);
-  std::atomic<int> n_done{0};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < kClients; ++c) {
-    clients.emplace_back([&, c] {
-      httplib::Client http("127.0.0.1", s.port);
-      http.set_read_timeout(60, 0);
-      for (int k = 0; k < kPerClient; ++k) {
-        Outcome &o = outcomes[c * kPerClient + k];
-        o.streamed = k % 4 == 3;
-        json body = chat_body("request " + std::to_string(c) + "-" + std::to_string(k) + ": say something", o.streamed);
-        body["model"] = "large";
-        body["max_tokens"] = 24;
-        auto r = http.Post("/v1/chat/completions", body.dump(), "application/json");
-        o.status = r ? r->status : -1;
-        if (r && r->status == 200) {
-          if (!o.streamed) {
-            const json j = json::parse(r->body);
-            o.replica = j["aio"]["route"].value("replica", "");
-          } else {
-            bool done = false;
-            json closing;
-            streamed_text(r->body, &done, &closing);
-            o.error_event = r->body.find("\"error\"") != std::string::npos;
-            o.complete = done && !o.error_event && closing.is_object();
-            if (closing.is_object()) o.replica = closing["aio"]["route"].value("replica", "");
-          }
-        }
-        o.done = Clock::now();
-        ++n_done;
-      }
-    });
-  }
+  ClientLoad load(s.port, kClients, kPerClient, /*stream_every=*/4, /*max_tokens=*/24, "request");
+  const std::vector<Outcome> &outcomes = load.outcomes;
 
   // A quarter in: kill replica r1 outright.
-  while (n_done < kClients * kPerClient / 4) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  const int killed_at = n_done;
+  load.wait_for(kClients * kPerClient / 4);
+  const int killed_at = load.n_done;
   const int port = replicas[1]->port;
   const auto t_kill = Clock::now();
   replicas[1]->proc->send_signal(SIGKILL);
@@ -117,7 +141,7 @@ TEST(ServePool, AReplicaKilledUnderLoadCostsNoUnstartedRequestAndComesBack) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // Half-way: start it again on its port.
-  while (n_done < kClients * kPerClient / 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  load.wait_for(kClients * kPerClient / 2);
   replicas[1] = std::make_unique<LlamaServer>(tiny_pair().small_path, 512, port, 2);
   ASSERT_TRUE(replicas[1]->ready) << replicas[1]->proc->output();
   const auto t_restart = Clock::now();
@@ -128,7 +152,7 @@ TEST(ServePool, AReplicaKilledUnderLoadCostsNoUnstartedRequestAndComesBack) {
     else
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto &t : clients) t.join();
+  load.join();
 
   int failed_unstarted = 0, cut = 0, incomplete_without_error = 0;
   std::map<std::string, int> before_kill;
@@ -194,41 +218,10 @@ TEST(ServePool, AMixedPoolSharesRequestsWithItsLocalMemberAndKeepsThemWhenTheRem
   EXPECT_EQ(pool[0]["url"], "local");
 
   constexpr int kClients = 4, kPerClient = 24;
-  std::vector<Outcome> outcomes(kClients * kPerClient);
-  std::atomic<int> n_done{0};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < kClients; ++c) {
-    clients.emplace_back([&, c] {
-      httplib::Client http("127.0.0.1", s.port);
-      http.set_read_timeout(60, 0);
-      for (int k = 0; k < kPerClient; ++k) {
-        Outcome &o = outcomes[c * kPerClient + k];
-        o.streamed = k % 3 == 2;
-        json body = chat_body("mixed " + std::to_string(c) + "-" + std::to_string(k) + ": say something", o.streamed);
-        body["model"] = "large";
-        body["max_tokens"] = 16;
-        auto r = http.Post("/v1/chat/completions", body.dump(), "application/json");
-        o.status = r ? r->status : -1;
-        if (r && r->status == 200) {
-          if (!o.streamed) {
-            o.replica = json::parse(r->body)["aio"]["route"].value("replica", "");
-            o.complete = true;
-          } else {
-            bool done = false;
-            json closing;
-            streamed_text(r->body, &done, &closing);
-            o.error_event = r->body.find("\"error\"") != std::string::npos;
-            o.complete = done && !o.error_event && closing.is_object();
-            if (closing.is_object()) o.replica = closing["aio"]["route"].value("replica", "");
-          }
-        }
-        o.done = Clock::now();
-        ++n_done;
-      }
-    });
-  }
+  ClientLoad load(s.port, kClients, kPerClient, /*stream_every=*/3, /*max_tokens=*/16, "mixed");
+  const std::vector<Outcome> &outcomes = load.outcomes;
   // A third in: the remote replica dies. The local member takes everything from then on, retries included.
-  while (n_done < kClients * kPerClient / 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  load.wait_for(kClients * kPerClient / 3);
   const auto t_kill = Clock::now();
   remote.proc->send_signal(SIGKILL);
   remote.proc->wait();
@@ -237,7 +230,7 @@ TEST(ServePool, AMixedPoolSharesRequestsWithItsLocalMemberAndKeepsThemWhenTheRem
     if (replica_states(s)["r0"] == "ejected") t_ejected = Clock::now();
     else std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto &t : clients) t.join();
+  load.join();
   ASSERT_NE(t_ejected, Clock::time_point{}) << "r0 was never ejected";
 
   std::map<std::string, int> before_kill, after_ejection;

@@ -5,12 +5,10 @@
 //   node dashboard.mjs BASE_URL SCREENSHOT_DIR KEYED_BASE_URL API_KEY
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import {check, checksPassed, collectErrors, launchChromium} from './common.mjs';
 
 const [base, shots, keyedBase, apiKey] = process.argv.slice(2);
 const routeRecords = []; // the `aio` objects of the non-streamed answers
-let checks = 0;
-function check(name, fn) { fn(); checks += 1; console.log(`ok - ${name}`); }
 
 async function post(route, body) {
   const r = await fetch(`${base}${route}`, {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -63,16 +61,12 @@ const statuses = await sendBatch(1);
 check('the batch was answered (404 for the unknown model)', () =>
   assert.deepEqual(statuses.filter(s => s !== 200), [404]));
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.setViewport({width: 1400, height: 1500});
   const errors = [];
-  page.on('console', m => { if (m.type() === 'error' || m.type() === 'warn') errors.push(`console ${m.type()}: ${m.text()}`); });
-  page.on('pageerror', e => errors.push(`page error: ${e.message}`));
+  collectErrors(page, errors);
   page.on('requestfailed', r => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
 
   let doc = await stats();
@@ -157,4 +151,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`dashboard: ${checks} checks passed; screenshots in ${shots}`);
+console.log(`dashboard: ${checksPassed()} checks passed; screenshots in ${shots}`);

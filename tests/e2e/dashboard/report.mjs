@@ -6,24 +6,18 @@
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import {check, checksPassed, collectErrors, launchChromium} from './common.mjs';
 
 const [dir, shots] = process.argv.slice(2);
 const summary = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'));
 const pageUrl = `file://${path.resolve(dir, 'index.html')}`;
-let checks = 0;
-function check(name, fn) { fn(); checks += 1; console.log(`ok - ${name}`); }
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.setViewport({width: 1400, height: 1200});
   const errors = [], elsewhere = [];
-  page.on('console', m => { if (m.type() === 'error' || m.type() === 'warn') errors.push(`console ${m.type()}: ${m.text()}`); });
-  page.on('pageerror', e => errors.push(`page error: ${e.message}`));
+  collectErrors(page, errors);
   // Offline: the page itself may load, nothing else (data: URIs are part of the page).
   await page.setRequestInterception(true);
   page.on('request', req => {
@@ -91,4 +85,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`report: ${checks} checks passed; screenshot in ${shots}`);
+console.log(`report: ${checksPassed()} checks passed; screenshot in ${shots}`);
