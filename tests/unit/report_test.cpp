@@ -108,6 +108,26 @@ TEST(Report, ForeignFilesAreRefused) {
   ASSERT_FALSE(foreign.ok());
   EXPECT_NE(foreign.status().message().find("scenario is missing"), std::string::npos) << foreign.status().message();
   EXPECT_FALSE(result_record_from_json(json::object()).ok());
+  // A run's taus that are not numbers name the field.
+  json taus = result_record_json(record("p", "a", "gsm8k", true, 10, 1, 10, "math", "small"));
+  taus["run"]["taus"] = {{"aio", "low"}};
+  auto bad_taus = result_record_from_json(taus);
+  ASSERT_FALSE(bad_taus.ok());
+  EXPECT_NE(bad_taus.status().message().find("run.taus.aio is not a number"), std::string::npos);
+  taus["run"]["taus"] = json::array({0.45});
+  EXPECT_FALSE(result_record_from_json(taus).ok());
+}
+
+// Names come from users' files (policies, scenarios, models): the HTML page shows them as text, never as markup.
+TEST(Report, TheHtmlPageEscapesWhatItShows) {
+  std::vector<ResultRecord> recs = {record("<script>alert(1)</script>", "a", "gsm8k", true, 10, 1, 10, "math", "small")};
+  recs[0].run.machine = "cpu & <b>ram</b>";
+  auto r = build_report(recs);
+  ASSERT_TRUE(r.ok());
+  const std::string html = report_html(*r, "now");
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("cpu &amp; &lt;b&gt;ram&lt;/b&gt;"), std::string::npos);
 }
 
 // The record the runner writes is the record the readers get back: every field survives the JSON round trip.
