@@ -61,7 +61,9 @@ std::string streamed_text(const std::string &sse_body, bool *done, json *closing
       if (done) *done = true;
       continue;
     }
-    json chunk = json::parse(line.substr(6));
+    const json chunk = json::parse(line.substr(6));
+    // An error event (a stream cut by its upstream) or a usage chunk has no choice to read: callers look for those.
+    if (!chunk.contains("choices") || !chunk["choices"].is_array() || chunk["choices"].empty()) continue;
     const json &choice = chunk["choices"][0];
     if (choice.contains("delta") && choice["delta"].contains("content"))
       text += choice["delta"]["content"].get<std::string>();
