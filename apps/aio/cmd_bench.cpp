@@ -23,6 +23,7 @@ struct BenchOptions {
   int concurrency = 1;
   bool resume = false;
   double timeout = 10;
+  bool no_sandbox = false;
 };
 
 int run_bench_command(const BenchOptions &o) {
@@ -54,7 +55,7 @@ int run_bench_command(const BenchOptions &o) {
   auto workload = eval::build_workload(*scenario, data, o.n, o.seed, probe_token_counter(**router));
   if (!workload) return report_error(workload.status());
 
-  auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python);
+  auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python, o.no_sandbox);
   if (!sandbox) return report_error(sandbox.status());
   eval::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
@@ -132,8 +133,7 @@ void add_bench_command(CLI::App &app, Runner &runner) {
                   "Requests in flight at once, batched by the engines as `aio serve` batches its clients")
       ->capture_default_str();
   sub->add_flag("--resume", o->resume, "Continue an interrupted run: skip what the output already holds");
-  sub->add_option("--timeout", o->timeout, "Seconds each HumanEval program may run")->capture_default_str();
-  sub->add_option("--python", o->python, "Python interpreter for HumanEval (default /usr/bin/python3)");
+  add_sandbox_options(sub, o->python, o->no_sandbox, o->timeout);
   sub->callback([o, &runner] { runner = [o] { return run_bench_command(*o); }; });
 }
 

@@ -28,6 +28,8 @@ struct ProfileOptions {
   int per_task = 10, long_context = 0;
   uint64_t seed = 1;
   bool resume = false;
+  bool no_sandbox = false;
+  double timeout = 10;
 };
 
 int run_profile(const ProfileOptions &o) {
@@ -85,9 +87,11 @@ int run_profile(const ProfileOptions &o) {
   auto workload = eval::build_workload(scenario, data, o.per_task * static_cast<int>(scenario.mix.size()), o.seed,
                                        probe_token_counter(**router));
   if (!workload) return report_error(workload.status());
-  auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python);
+  auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python, o.no_sandbox);
   if (!sandbox) return report_error(sandbox.status());
-  const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, eval::SandboxLimits{});
+  eval::SandboxLimits limits;
+  limits.timeout_seconds = o.timeout;
+  const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, limits);
   const std::string results = !o.results.empty() ? o.results : o.output + ".runs.jsonl";
   auto log = eval::ResultsLog::open(results, o.resume);
   if (!log) return report_error(log.status());
@@ -140,7 +144,7 @@ void add_profile_command(CLI::App &app, Runner &runner) {
   sub->add_option("-o,--output", o->output, "Profile YAML to write")->required();
   sub->add_option("--results", o->results, "Where the individual runs go (default OUTPUT.runs.jsonl)");
   sub->add_flag("--resume", o->resume, "Continue an interrupted profile run");
-  sub->add_option("--python", o->python, "Python interpreter for HumanEval");
+  add_sandbox_options(sub, o->python, o->no_sandbox, o->timeout);
   sub->callback([o, &runner] { runner = [o] { return run_profile(*o); }; });
 }
 

@@ -8,13 +8,14 @@
 #include "eval_cli.h"
 #include "eval/scoring.h"
 #include "progress.h"
+#include "util/utf8.h"
 
 namespace aio::cli {
 namespace {
 
 struct ScoreOptions {
   std::string task, data, completions, output, python;
-  bool reference = false, quiet = false;
+  bool reference = false, quiet = false, no_sandbox = false;
   double timeout = 10;
 };
 
@@ -40,7 +41,7 @@ int run_score(const ScoreOptions &o) {
     }
   }
 
-  auto sandbox = sandbox_if(*task == eval::Task::humaneval, o.python);
+  auto sandbox = sandbox_if(*task == eval::Task::humaneval, o.python, o.no_sandbox);
   if (!sandbox) return report_error(sandbox.status());
   eval::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
@@ -66,12 +67,16 @@ int run_score(const ScoreOptions &o) {
       s = scorer.score(it, g->second);
     }
     correct += s.correct;
+    // What a completion's program printed, and the ids and numbers read from files, are shown escaped: no control
+    // character reaches the terminal and no invalid UTF-8 the JSON (one item's bytes never end the run).
+    const std::string id = utf8::printable(it.id), extracted = utf8::printable(s.extracted),
+                      detail = utf8::printable(s.detail);
     if (!o.quiet)
-      std::printf("%-28s %s  %-12s %s\n", it.id.c_str(), s.correct ? "PASS" : "FAIL", s.extracted.c_str(),
-                  s.detail.substr(0, 120).c_str());
+      std::printf("%-28s %s  %-12s %s\n", id.c_str(), s.correct ? "PASS" : "FAIL", extracted.c_str(),
+                  detail.substr(0, 120).c_str());
     if (out)
-      out << nlohmann::json{{"id", it.id}, {"task", o.task}, {"correct", s.correct}, {"extracted", s.extracted},
-                            {"detail", s.detail}}
+      out << nlohmann::json{{"id", id}, {"task", o.task}, {"correct", s.correct}, {"extracted", extracted},
+                            {"detail", detail}}
                  .dump()
           << "\n"
           << std::flush;
@@ -96,8 +101,7 @@ void add_score_command(CLI::App &app, Runner &runner) {
   sub->add_option("--completions", o->completions, "JSONL of {\"task_id\" or \"id\", \"completion\"}");
   sub->add_flag("--reference", o->reference, "Score the dataset's own answers instead (checks the scorer)");
   sub->add_option("-o,--output", o->output, "Also write per-item results as JSONL");
-  sub->add_option("--timeout", o->timeout, "Seconds each HumanEval program may run")->capture_default_str();
-  sub->add_option("--python", o->python, "Python interpreter for HumanEval (default /usr/bin/python3)");
+  add_sandbox_options(sub, o->python, o->no_sandbox, o->timeout);
   sub->add_flag("-q,--quiet", o->quiet, "Print the total only");
   sub->callback([o, &runner] { runner = [o] { return run_score(*o); }; });
 }

@@ -24,6 +24,8 @@ struct ServeOptions {
   size_t max_body = 1 << 20;
   serve::ConnectionLimits connection;
   int max_tokens = 4096;
+  bool metrics_public = false;
+  serve::RequestLimits limits; // the bounds on a request's shape (README: Limits)
   double grace_seconds = 10;
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
 };
@@ -59,6 +61,8 @@ int run_serve(ServeOptions o) {
   hp.api_key = o.api_key;
   hp.connection = o.connection;
   hp.connection.max_body_bytes = o.max_body;
+  hp.metrics_public = o.metrics_public;
+  hp.limits = o.limits;
   hp.limits.max_tokens_cap = o.max_tokens;
   hp.limits.default_max_tokens = std::min(256, o.max_tokens);
   serve::HttpServer http(hp);
@@ -114,6 +118,8 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_option("--port", o->port, "Port (0 = any free port)")->capture_default_str();
   sub->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' (or set AIO_API_KEY)");
   sub->add_flag("--insecure", o->insecure, "Allow a non-loopback address without an API key");
+  sub->add_flag("--metrics-public", o->metrics_public,
+                "Serve /metrics without the API key (for a scraper that cannot send one; it shows the traffic)");
   sub->add_option("--slots", o->slots, "Sequences each model decodes together")->capture_default_str();
   sub->add_option("--schedule", o->schedule,
                   "Co-resident models: 'shared' steps them in turn on one thread (each step gets every core), "
@@ -136,6 +142,28 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_option("--body-timeout", o->connection.body_timeout_seconds, "Seconds to receive a request's body (408 after)")
       ->capture_default_str();
   sub->add_option("--max-tokens", o->max_tokens, "Largest max_tokens a request may ask for")->capture_default_str();
+  // The shape of a request (README: Limits): each bounds work done before any token is generated.
+  auto positive = CLI::Range(size_t{1}, size_t{1} << 40);
+  sub->add_option("--max-json-depth", o->limits.max_json_depth,
+                  "Deepest nesting of a request body and of the JSON texts inside it (tool-call arguments)")
+      ->check(CLI::Range(size_t{1}, size_t{1000}))
+      ->capture_default_str();
+  sub->add_option("--max-messages", o->limits.max_messages, "Messages in one chat request")->check(positive)->capture_default_str();
+  sub->add_option("--max-tools", o->limits.max_tools, "Tools in one request")->check(positive)->capture_default_str();
+  sub->add_option("--max-tools-bytes", o->limits.max_tools_bytes, "All of a request's tools, as JSON text")
+      ->check(positive)
+      ->capture_default_str();
+  sub->add_option("--max-schema-bytes", o->limits.max_schema_bytes,
+                  "One JSON Schema (response_format or a tool's parameters), as JSON text")
+      ->check(positive)
+      ->capture_default_str();
+  sub->add_option("--max-schema-nodes", o->limits.max_schema_nodes, "Subschemas in one JSON Schema")
+      ->check(positive)
+      ->capture_default_str();
+  sub->add_option("--max-enum-values", o->limits.max_enum_values, "enum and const values in one JSON Schema")
+      ->check(positive)
+      ->capture_default_str();
+  sub->add_option("--max-stop-bytes", o->limits.max_stop_bytes, "Length of one stop string")->check(positive)->capture_default_str();
   sub->add_option("--grace", o->grace_seconds, "Seconds running requests get to finish on shutdown")
       ->capture_default_str();
   sub->callback([o, &runner] { runner = [o] { return run_serve(*o); }; });

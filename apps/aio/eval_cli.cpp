@@ -1,6 +1,8 @@
 #include "eval_cli.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace aio::cli {
@@ -25,11 +27,14 @@ Expected<std::map<eval::Task, std::string>> parse_dataset_flags(const std::vecto
   return out;
 }
 
-Expected<std::optional<eval::Sandbox>> sandbox_if(bool needed, const std::string &python) {
+Expected<std::optional<eval::Sandbox>> sandbox_if(bool needed, const std::string &python, bool no_sandbox) {
   if (!needed) return std::optional<eval::Sandbox>();
-  auto s = eval::Sandbox::create(python);
+  auto s = eval::Sandbox::create(python, no_sandbox);
   if (!s) return s.status();
   std::fprintf(stderr, "sandbox: %s\n", s->isolation().note.c_str());
+  if (!s->contained())
+    std::fprintf(stderr, "WARNING: --no-sandbox: generated code runs UNISOLATED on this machine, with your files and "
+                         "network in reach\n");
   return std::optional<eval::Sandbox>(std::move(*s));
 }
 
@@ -39,6 +44,24 @@ eval::TokenCounter probe_token_counter(const core::Router &router) {
     auto t = model.tokenize(text, false, false);
     return t ? static_cast<int32_t>(t->size()) : 0;
   };
+}
+
+void add_sandbox_options(CLI::App *sub, std::string &python, bool &no_sandbox, double &timeout) {
+  sub->add_option("--timeout", timeout, "Seconds each HumanEval program may run (0 < s <= 3600)")
+      ->check(CLI::Validator(
+          [](std::string &v) -> std::string {
+            char *end = nullptr;
+            const double x = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0' || !std::isfinite(x) || x <= 0 || x > 3600)
+              return "--timeout must be a number of seconds above 0 and at most 3600, not '" + v + "'";
+            return "";
+          },
+          "SECONDS"))
+      ->capture_default_str();
+  sub->add_option("--python", python, "Python interpreter for HumanEval (default /usr/bin/python3)");
+  sub->add_flag("--no-sandbox", no_sandbox,
+                "DANGEROUS: where the sandbox cannot start, run generated code unisolated on this machine instead of "
+                "stopping");
 }
 
 } // namespace aio::cli

@@ -11,6 +11,8 @@
 #include "eval/sandbox.h"
 #include "eval/scenario.h"
 
+#include <CLI/CLI.hpp>
+
 namespace aio::cli {
 
 // "a,b,,c" -> {a, b, c}.
@@ -18,7 +20,9 @@ std::vector<std::string> split_list(const std::string &s);
 // --dataset TASK=PATH flags -> task -> path.
 Expected<std::map<eval::Task, std::string>> parse_dataset_flags(const std::vector<std::string> &flags);
 // A sandbox for HumanEval scoring when `needed` (its isolation is announced on stderr); nothing otherwise.
-Expected<std::optional<eval::Sandbox>> sandbox_if(bool needed, const std::string &python);
+Expected<std::optional<eval::Sandbox>> sandbox_if(bool needed, const std::string &python, bool no_sandbox = false);
+// --timeout (validated: finite, positive), --python and --no-sandbox, for the commands that run HumanEval code.
+void add_sandbox_options(CLI::App *sub, std::string &python, bool &no_sandbox, double &timeout);
 // Token counts in the probe model's tokenizer (what context lengths and padding are measured in).
 eval::TokenCounter probe_token_counter(const core::Router &router);
 

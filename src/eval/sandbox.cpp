@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +35,8 @@ const char *SandboxResult::outcome_name() const {
   case Outcome::timed_out: return "timeout";
   case Outcome::crashed: return "crashed";
   case Outcome::setup_error: return "setup-error";
+  case Outcome::memory_exceeded: return "memory-cap";
+  case Outcome::stopped: return "stopped";
   }
   return "?";
 }
@@ -55,6 +59,7 @@ struct Plan {
   std::vector<std::string> env;
   std::string host_workdir;       // without bubblewrap: the directory it runs in
   int program_fd = -1, seccomp_fd = -1; // handed to bwrap as descriptors 3 and 4
+  std::array<int, 2> channel = {-1, -1}; // a pair's pipes, handed to the program as descriptors 5 (read), 6 (write)
   std::vector<int> cgroup_fds;    // cgroup.procs files to join
   bool drop_to_nobody = false;
   pid_t parent = 0;
@@ -132,14 +137,17 @@ void close_from(int from) {
   set_limits(p, out_fd);
 
   // Lift every descriptor we keep above the ones we assign, then assign them and close the rest.
-  const int out = fcntl(out_fd, F_DUPFD, 100), prog = p.program_fd >= 0 ? fcntl(p.program_fd, F_DUPFD, 100) : -1,
-            filter = p.seccomp_fd >= 0 ? fcntl(p.seccomp_fd, F_DUPFD, 100) : -1, null_fd = open("/dev/null", O_RDONLY);
-  if (out < 0 || null_fd < 0 || (p.program_fd >= 0 && prog < 0) || (p.seccomp_fd >= 0 && filter < 0))
+  auto lift = [](int fd) { return fd >= 0 ? fcntl(fd, F_DUPFD, 100) : -1; };
+  const int out = lift(out_fd), prog = lift(p.program_fd), filter = lift(p.seccomp_fd), in = lift(p.channel[0]),
+            back = lift(p.channel[1]), null_fd = open("/dev/null", O_RDONLY);
+  if (out < 0 || null_fd < 0 || (p.program_fd >= 0 && prog < 0) || (p.seccomp_fd >= 0 && filter < 0) ||
+      (p.channel[0] >= 0 && (in < 0 || back < 0)))
     die(out_fd, "descriptors");
   if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0 ||
-      (prog >= 0 && dup2(prog, 3) < 0) || (filter >= 0 && dup2(filter, 4) < 0))
+      (prog >= 0 && dup2(prog, 3) < 0) || (filter >= 0 && dup2(filter, 4) < 0) || (in >= 0 && dup2(in, 5) < 0) ||
+      (back >= 0 && dup2(back, 6) < 0))
     die(out, "dup2");
-  close_from(prog >= 0 || filter >= 0 ? 5 : 3);
+  close_from(in >= 0 ? 7 : prog >= 0 || filter >= 0 ? 5 : 3);
   if (!p.host_workdir.empty() && chdir(p.host_workdir.c_str()) != 0) die(STDOUT_FILENO, "chdir");
   if (p.host_workdir.empty()) setsid(); // bwrap's own session; the program gets another (--new-session)
 
@@ -216,8 +224,9 @@ print('tmp', len(os.listdir('/tmp')))
 
 } // namespace
 
-Expected<Sandbox> Sandbox::create(std::string python) {
+Expected<Sandbox> Sandbox::create(std::string python, bool allow_uncontained) {
   Sandbox s;
+  s.allow_uncontained_ = allow_uncontained;
   if (python.empty()) python = find_program("/usr/bin/python3", "python3");
   if (python.empty() || access(python.c_str(), X_OK) != 0)
     return not_found("no python3 interpreter found (looked for /usr/bin/python3 and python3 on PATH); install "
@@ -278,65 +287,93 @@ Expected<Sandbox> Sandbox::create(std::string python) {
                      : "; memory and processes capped per process only (no cgroup: " + cgroup_why + ")";
   note += "; rlimits; timeout; killed with aio";
   s.isolation_.note = note;
+  // Fail closed: code that cannot be contained is not run, unless the user said so in as many words.
+  if (!s.isolation_.namespaces && !allow_uncontained)
+    return unavailable("the sandbox cannot start here, so no generated code will run: " + why_not_contained +
+                               ". Fix that (scripts/install-deps.sh installs bubblewrap; an interpreter must live "
+                               "where the sandbox can see it, e.g. /usr/bin/python3, not /tmp), or pass --no-sandbox "
+                               "to run the code UNISOLATED on this machine (dangerous)");
   return s;
 }
 
-SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimits &limits) const {
+// One program started in its own sandbox: its process, output pipe, cgroup and files, until it is collected.
+struct Sandbox::Run {
   using Clock = std::chrono::steady_clock;
   SandboxResult r;
+  pid_t child = -1;
+  int out_fd = -1; // read end of its stdout + stderr
+  bool eof = false, reaped = false;
+  int status = 0;
+  Clock::time_point t0;
+  std::unique_ptr<RunCgroup> cgroup;
+  int program_fd = -1, seccomp_fd = -1;
+  std::string dir; // not contained: its host directory
+  ~Run() {
+    if (child > 0 && !reaped) {
+      kill(-child, SIGKILL);
+      while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    cgroup.reset(); // kills what is left and removes the group
+    if (out_fd >= 0) close(out_fd);
+    if (program_fd >= 0) close(program_fd);
+    if (seccomp_fd >= 0) close(seccomp_fd);
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
+};
+
+std::unique_ptr<Sandbox::Run> Sandbox::start(const std::string &program, const SandboxLimits &limits,
+                                             std::array<int, 2> channel) const {
+  auto run = std::make_unique<Run>();
+  SandboxResult &r = run->r;
+  if (bwrap_.empty() && !allow_uncontained_) { // never reached through create(), which refuses; kept closed anyway
+    r.output = "the sandbox is not available and running unisolated was not allowed";
+    return run;
+  }
   Plan p;
   p.limits = limits;
   p.parent = getpid();
+  p.channel = channel;
   // As root, the run is nobody's: the host's files are not its own, and RLIMIT_NPROC (from which root is exempt)
   // holds.
   p.drop_to_nobody = geteuid() == 0;
   // bwrap and its PID-namespace init count as processes of the run too.
   const int processes = limits.max_processes + 3;
   p.nproc = processes_of_user(p.drop_to_nobody ? kNobody : geteuid()) + static_cast<rlim_t>(processes);
-  std::unique_ptr<RunCgroup> cgroup;
   if (cgroups_) {
     std::string why;
-    cgroup = RunCgroup::create(limits.memory_bytes, processes, &why);
-    if (!cgroup) {
+    run->cgroup = RunCgroup::create(limits.memory_bytes, processes, &why);
+    if (!run->cgroup) {
       r.output = "cannot create the run's cgroup: " + why;
-      return r;
+      return run;
     }
-    p.cgroup_fds = cgroup->join_fds();
+    p.cgroup_fds = run->cgroup->join_fds();
   }
   const bool contained = !bwrap_.empty();
   p.env = {"PATH=/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0", "LANG=C.UTF-8"};
-  struct Cleanup {
-    int program_fd = -1, seccomp_fd = -1;
-    std::string dir;
-    ~Cleanup() {
-      if (program_fd >= 0) close(program_fd);
-      if (seccomp_fd >= 0) close(seccomp_fd);
-      std::error_code ec;
-      if (!dir.empty()) fs::remove_all(dir, ec);
-    }
-  } cleanup;
   if (contained) {
     p.argv = bwrap_arguments(bwrap_, python_, limits.scratch_bytes);
     p.env.insert(p.env.end(), {std::string("HOME=") + kWorkDir, "TMPDIR=/tmp"});
-    cleanup.program_fd = p.program_fd = memory_file("program.py", program.data(), program.size());
-    cleanup.seccomp_fd = p.seccomp_fd = memory_file("seccomp", seccomp_bpf_->data(), seccomp_bpf_->size());
+    run->program_fd = p.program_fd = memory_file("program.py", program.data(), program.size());
+    run->seccomp_fd = p.seccomp_fd = memory_file("seccomp", seccomp_bpf_->data(), seccomp_bpf_->size());
     if (p.program_fd < 0 || p.seccomp_fd < 0) {
       r.output = std::string("memfd_create: ") + std::strerror(errno);
-      return r;
+      return run;
     }
   } else {
-    // Not contained: a fresh host directory, the run's (nobody's, as root) and removed afterwards.
+    // Not contained (--no-sandbox): a fresh host directory, the run's (nobody's, as root) and removed afterwards.
     char dir_template[] = "/tmp/aio-sandbox-XXXXXX";
     if (mkdtemp(dir_template) == nullptr) {
       r.output = std::string("cannot create a work directory under /tmp: ") + std::strerror(errno);
-      return r;
+      return run;
     }
-    cleanup.dir = p.host_workdir = dir_template;
+    run->dir = p.host_workdir = dir_template;
     std::ofstream(p.host_workdir + "/program.py", std::ios::binary) << program;
     if (p.drop_to_nobody && (chown(p.host_workdir.c_str(), kNobody, kNobody) != 0 ||
                              chown((p.host_workdir + "/program.py").c_str(), kNobody, kNobody) != 0)) {
       r.output = std::string("chown of the work directory: ") + std::strerror(errno);
-      return r;
+      return run;
     }
     p.env.insert(p.env.end(), {"HOME=" + p.host_workdir, "TMPDIR=" + p.host_workdir});
   }
@@ -345,78 +382,146 @@ SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimit
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     r.output = std::string("pipe: ") + std::strerror(errno);
-    return r;
+    return run;
   }
-  const auto t0 = Clock::now();
-  const pid_t child = fork();
-  if (child == 0) run_child(p, pipe_fds[1]);
+  run->t0 = Run::Clock::now();
+  run->child = fork();
+  if (run->child == 0) run_child(p, pipe_fds[1]);
   close(pipe_fds[1]);
-  if (child < 0) {
+  if (run->child < 0) {
     close(pipe_fds[0]);
     r.output = std::string("fork: ") + std::strerror(errno);
-    return r;
+    return run;
   }
+  run->out_fd = pipe_fds[0];
+  return run;
+}
 
-  // Read its output until every writer is gone or the time is up; keep the first output_bytes.
-  const auto deadline = t0 + std::chrono::duration<double>(limits.timeout_seconds);
-  bool timed_out = false;
-  char buf[8192];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd pfd{pipe_fds[0], POLLIN, 0};
-    const int ready = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    const ssize_t n = read(pipe_fds[0], buf, sizeof(buf));
-    if (n <= 0) break; // EOF: the program and everything it started are gone
-    const size_t room = limits.output_bytes - std::min(limits.output_bytes, r.output.size());
-    r.output.append(buf, std::min(room, static_cast<size_t>(n)));
-    if (static_cast<size_t>(n) > room) r.output_truncated = true;
-    r.output_tail.append(buf, static_cast<size_t>(n));
-    if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
-  }
-  // The output is closed: wait (until the deadline) for the process to report how it ended.
-  int status = 0;
-  bool reaped = false;
-  while (!timed_out && !reaped) {
-    const pid_t w = waitpid(child, &status, WNOHANG);
-    if (w == child) reaped = true;
-    else if (Clock::now() >= deadline) timed_out = true;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  // Whatever still runs goes now: bwrap's death takes its namespace along (--die-with-parent, the namespace's init),
-  // and the cgroup is emptied for good measure; not contained, its process group.
-  kill(-child, SIGKILL);
-  if (cgroup) cgroup->kill_all();
-  if (!reaped)
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-  close(pipe_fds[0]);
-  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.memory_cap_hit = cgroup && cgroup->memory_cap_hit();
-
+namespace {
+// How a collected run ended, from its wait status.
+void classify(SandboxResult &r, int status, bool timed_out, bool contained) {
   if (timed_out) {
     r.outcome = SandboxResult::Outcome::timed_out;
   } else if (WIFEXITED(status)) {
     r.exit_code = WEXITSTATUS(status);
     // bwrap reports its own setup failures as "bwrap: ..." with exit 1, before the program has run.
     const bool bwrap_failed = contained && r.exit_code == 1 && r.output.rfind("bwrap: ", 0) == 0;
-    r.outcome = r.exit_code == 0                                  ? SandboxResult::Outcome::ok
-                : r.exit_code == kSetupFailed || bwrap_failed     ? SandboxResult::Outcome::setup_error
+    r.outcome = r.exit_code == 0                                      ? SandboxResult::Outcome::ok
+                : r.exit_code == kSetupFailed || bwrap_failed         ? SandboxResult::Outcome::setup_error
                 : contained && r.exit_code > 128 && r.exit_code < 160 ? SandboxResult::Outcome::crashed
-                                                                   : SandboxResult::Outcome::failed;
+                                                                      : SandboxResult::Outcome::failed;
     if (r.outcome == SandboxResult::Outcome::crashed) r.signal = r.exit_code - 128; // bwrap: 128 + the signal
   } else if (WIFSIGNALED(status)) {
     r.signal = WTERMSIG(status);
-    // SIGXCPU: the CPU-time limit; SIGKILL after EOF would be our own cleanup of a straggler group.
-    r.outcome = r.signal == SIGXCPU ? SandboxResult::Outcome::timed_out : SandboxResult::Outcome::crashed;
+    r.outcome = SandboxResult::Outcome::crashed;
   }
+  // SIGXCPU: the CPU-time limit.
   if (r.outcome == SandboxResult::Outcome::crashed && r.signal == SIGXCPU) r.outcome = SandboxResult::Outcome::timed_out;
-  return r;
+  // Whatever else it looked like, a run that reached its memory cap and did not pass was ended by it.
+  if (r.memory_cap_hit && r.outcome != SandboxResult::Outcome::ok && r.outcome != SandboxResult::Outcome::setup_error)
+    r.outcome = SandboxResult::Outcome::memory_exceeded;
+}
+} // namespace
+
+void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limits, size_t stop_others_after) const {
+  using Clock = Run::Clock;
+  Clock::time_point t0 = Clock::now();
+  for (Run *run : runs)
+    if (run->child > 0) t0 = std::min(t0, run->t0);
+  const auto deadline = t0 + std::chrono::duration<double>(limits.timeout_seconds);
+  bool timed_out = false;
+  char buf[8192];
+  auto reading = [&] {
+    return std::any_of(runs.begin(), runs.end(), [](Run *run) { return run->child > 0 && !run->eof; });
+  };
+  // Read every output until each writer is gone or the time is up; keep the first output_bytes of each.
+  while (reading()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    std::vector<pollfd> fds;
+    std::vector<Run *> open;
+    for (Run *run : runs)
+      if (run->child > 0 && !run->eof) {
+        fds.push_back({run->out_fd, POLLIN, 0});
+        open.push_back(run);
+      }
+    const int ready = poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (ready <= 0) continue;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Run &run = *open[i];
+      const ssize_t n = read(run.out_fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        run.eof = true; // the program and everything it started are gone
+        continue;
+      }
+      SandboxResult &r = run.r;
+      const size_t room = limits.output_bytes - std::min(limits.output_bytes, r.output.size());
+      r.output.append(buf, std::min(room, static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) > room) r.output_truncated = true;
+      r.output_tail.append(buf, static_cast<size_t>(n));
+      if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
+    }
+    // The run that decides (the checker) has finished: the others are not waited for.
+    if (stop_others_after < runs.size() && runs[stop_others_after]->eof) break;
+  }
+  for (Run *run : runs) {
+    if (run->child <= 0) continue;
+    // The output is closed: wait (until the deadline) for the process to report how it ended.
+    bool late = timed_out || !run->eof;
+    while (!late && !run->reaped) {
+      const pid_t w = waitpid(run->child, &run->status, WNOHANG);
+      if (w == run->child) run->reaped = true;
+      else if (Clock::now() >= deadline) late = true;
+      else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    // Whatever still runs goes now: bwrap's death takes its namespace along (--die-with-parent, the namespace's
+    // init), and the cgroup is emptied for good measure; not contained, its process group.
+    kill(-run->child, SIGKILL);
+    if (run->cgroup) run->cgroup->kill_all();
+    if (!run->reaped)
+      while (waitpid(run->child, &run->status, 0) < 0 && errno == EINTR) {
+      }
+    run->reaped = true;
+    run->r.seconds = std::chrono::duration<double>(Clock::now() - run->t0).count();
+    run->r.memory_cap_hit = run->cgroup && run->cgroup->memory_cap_hit();
+    classify(run->r, run->status, late && !run->eof ? true : timed_out, !bwrap_.empty());
+    if (!run->eof && !timed_out) run->r.outcome = SandboxResult::Outcome::stopped; // ended by us, not by itself
+  }
+}
+
+SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimits &limits) const {
+  auto run = start(program, limits);
+  if (run->child > 0) collect({run.get()}, limits);
+  return std::move(run->r);
+}
+
+std::pair<SandboxResult, SandboxResult> Sandbox::run_python_pair(const std::string &first, const std::string &second,
+                                                                 const SandboxLimits &limits) const {
+  // Two pipes: first -> second and second -> first, each program's descriptor 3 reading, 4 writing.
+  int ab[2], ba[2];
+  const auto no_pipe = [] {
+    SandboxResult r; // setup_error
+    r.output = "pipe: " + std::string(std::strerror(errno));
+    return std::make_pair(r, r);
+  };
+  if (pipe2(ab, O_CLOEXEC) != 0) return no_pipe();
+  if (pipe2(ba, O_CLOEXEC) != 0) {
+    auto failed = no_pipe();
+    close(ab[0]);
+    close(ab[1]);
+    return failed;
+  }
+  auto a = start(first, limits, {ba[0], ab[1]});
+  auto b = start(second, limits, {ab[0], ba[1]});
+  // Our copies go, so that each side sees the end of the other's writes when it is gone.
+  for (int fd : {ab[0], ab[1], ba[0], ba[1]}) close(fd);
+  collect({a.get(), b.get()}, limits, /*stop_others_after=*/1);
+  return {std::move(a->r), std::move(b->r)};
 }
 
 } // namespace aio::eval

@@ -7,10 +7,13 @@
 // like. A cgroup caps the memory and processes of the whole run where the machine gives us one (rlimits per process
 // always); a wall-clock timeout kills it, and so does our own death (PR_SET_PDEATHSIG on bwrap, whose
 // --die-with-parent and PID-namespace init take every process of the run along).
-// Where bubblewrap is missing or refused, runs fall back to rlimits + a process group and isolation() says so.
+// Where bubblewrap is missing or refused, create() fails (closed) unless the caller explicitly allows running
+// unisolated (`--no-sandbox`); then runs get rlimits + a process group only, and isolation() says so.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -28,7 +31,8 @@ struct SandboxLimits {
 };
 
 struct SandboxResult {
-  enum class Outcome { ok, failed, timed_out, crashed, setup_error };
+  // memory_exceeded: the run's memory cap (cgroup) ended it; stopped: we ended it because its partner had finished.
+  enum class Outcome { ok, failed, timed_out, crashed, setup_error, memory_exceeded, stopped };
   Outcome outcome = Outcome::setup_error;
   int exit_code = -1;       // when it exited
   int signal = 0;           // when a signal ended it
@@ -38,7 +42,7 @@ struct SandboxResult {
   bool memory_cap_hit = false; // the run's memory cap (cgroup) was reached
   double seconds = 0;
   bool passed() const { return outcome == Outcome::ok; }
-  // One word: ok, failed, timeout, crashed (signal), setup-error.
+  // One word: ok, failed, timeout, crashed (signal), setup-error, memory-cap, stopped.
   const char *outcome_name() const;
 };
 
@@ -55,8 +59,10 @@ struct SandboxIsolation {
 class Sandbox {
 public:
   // Finds the interpreter (`python` = "" -> /usr/bin/python3, else python3 on PATH) and bubblewrap, and probes once
-  // which isolation this machine allows.
-  static Expected<Sandbox> create(std::string python = "");
+  // which isolation this machine allows. Where the sandbox cannot start, a failed_precondition saying why - unless
+  // `allow_uncontained` (the user's --no-sandbox), when runs go ahead unisolated.
+  static Expected<Sandbox> create(std::string python = "", bool allow_uncontained = false);
+  bool contained() const { return isolation_.namespaces; }
 
   const SandboxIsolation &isolation() const { return isolation_; }
   const std::string &python() const { return python_; }
@@ -64,11 +70,26 @@ public:
   // Runs `program` as a Python script (python3 -I -B) in a fresh directory under the limits.
   SandboxResult run_python(const std::string &program, const SandboxLimits &limits) const;
 
+  // Two programs side by side, each in a sandbox of its own (neither can see, signal or reach the other's processes,
+  // files or memory), joined only by two pipes: in each, descriptor 5 reads what the other writes to its 6. Both
+  // share the timeout; once the second has finished, the first is stopped. Bytes are all that cross.
+  std::pair<SandboxResult, SandboxResult> run_python_pair(const std::string &first, const std::string &second,
+                                                          const SandboxLimits &limits) const;
+
 private:
+  struct Run;
+  std::unique_ptr<Run> start(const std::string &program, const SandboxLimits &limits,
+                             std::array<int, 2> channel = {-1, -1}) const;
+  // Reads the runs' outputs and reaps them; when `stop_others_after` names one of them, the rest are stopped once
+  // it has finished.
+  void collect(const std::vector<Run *> &runs, const SandboxLimits &limits,
+               size_t stop_others_after = static_cast<size_t>(-1)) const;
+
   std::string python_;
   std::string bwrap_;                      // "" = not contained (see isolation_)
   std::shared_ptr<const std::vector<char>> seccomp_bpf_;
   bool cgroups_ = false;                   // a cgroup per run works here
+  bool allow_uncontained_ = false;         // --no-sandbox
   SandboxIsolation isolation_;
 };
 

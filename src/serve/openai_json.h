@@ -18,10 +18,19 @@ namespace aio::serve {
 
 enum class Endpoint { chat_completions, completions };
 
-// What the server allows, from its config.
+// What the server allows, from its flags (the README's table of limits lists each with its flag). Every bound is
+// checked before the work it bounds: a refusal costs a scan of the body, never the work itself.
 struct RequestLimits {
-  int32_t max_tokens_cap = 4096;   // max_tokens above this is refused
+  int32_t max_tokens_cap = 4096;    // max_tokens above this is refused
   int32_t default_max_tokens = 256; // used when the request gives none
+  size_t max_json_depth = 64;       // nesting of the body, and of every JSON text in it (tool-call arguments)
+  size_t max_messages = 4096;       // chat turns in one request
+  size_t max_tools = 128;           // tools offered in one request (OpenAI's own limit)
+  size_t max_tools_bytes = 256 << 10;  // all tools' definitions together, as JSON text
+  size_t max_schema_bytes = 128 << 10; // one JSON Schema (response_format or a tool's parameters), as JSON text
+  size_t max_schema_nodes = 5000;   // subschemas (properties, items, anyOf branches...) in one schema
+  size_t max_enum_values = 1000;    // enum and const values in one schema (OpenAI's structured outputs: 1000)
+  size_t max_stop_bytes = 1024;     // one stop string
 };
 
 struct ApiRequest {
@@ -44,6 +53,9 @@ struct ApiRequest {
   ToolChoice tool_choice;
   bool parallel_tool_calls = true;
   nlohmann::json tools_json, tool_choice_json, parallel_tool_calls_json;
+  // Every JSON-Schema `pattern` in the response schema and the tools' parameters: the service checks that llama.cpp's
+  // grammar conversion can honour each (it would otherwise accept any string in its place).
+  std::vector<std::string> schema_patterns;
 };
 
 // Every top-level field of the two endpoints' request bodies, as OpenAI's API reference defines them, and what A-IO

@@ -211,6 +211,8 @@ struct PoolPlacement {
 void AioService::submit(const ApiRequest &api_in, const std::shared_ptr<StreamChannel> &channel) {
   ApiRequest api = api_in;
   // Structured outputs become a grammar the executor enforces (remote endpoints get response_format as sent).
+  for (const std::string &pattern : api.schema_patterns)
+    if (Status st = check_schema_pattern(pattern); !st.ok()) return channel->finish(st);
   if (api.response_format != "text") {
     // json_object: any JSON object, as the API defines it (the schema of all objects).
     const nlohmann::json schema =

@@ -17,4 +17,9 @@ namespace aio::serve {
 // what failed.
 Expected<std::string> json_schema_grammar(const std::string &schema_json);
 
+// Whether llama.cpp's conversion honours a JSON-Schema `pattern`. Where it cannot (an unanchored pattern, lookahead,
+// an escape it lacks) it only warns on stderr and accepts any string in its place; a request relying on the pattern
+// must be refused instead (invalid_argument naming the pattern).
+Status check_schema_pattern(const std::string &pattern);
+
 } // namespace aio::serve

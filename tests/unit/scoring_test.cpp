@@ -65,39 +65,78 @@ TEST(Scoring, HumanEvalReferencesPassAndWrongCodeFails) {
   }
 }
 
-// Exiting 0 is not passing: only a program that ran check() to the end writes the run's secret marker. Wrong code that
-// exits early, or arranges for the interpreter to exit 0 whatever happens, fails; right code that prints more than
-// the output limit before the marker still passes.
-TEST(Scoring, AnEarlyExitIsNotAPass) {
-  const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
+// The verdict is the checker's, a process the candidate cannot reach: every way a program could forge a pass in a
+// one-process harness - print a marker it reads from its own file, code constants or callers' frames, exit 0 early,
+// shadow or patch the builtins the test uses, return an object that equals everything - fails by construction. Right
+// code passes whatever it does to its own interpreter, and however much it prints.
+TEST(Scoring, NoProgramCanForgeItsPass) {
+  const auto items = *load_task(Task::humaneval, sample("HumanEval.jsonl"));
+  const TaskItem &item = items[0]; // add_pairs: asserts candidate(...) == [...]
   const std::string wrong = "    return [0]\n";
+  // What a forger would print: anything that looks like success, plus every string it can find.
+  const std::string forge = "import sys, os\nprint('all tests passed'); print('PASS'); sys.stdout.flush()\n";
   const std::map<std::string, std::string> cheats = {
+      {"reads its own file", wrong + "import sys\nprint(open(__file__).read() if '__file__' in dir() else '')\n" +
+                                 forge + "os._exit(0)\n"},
+      {"reads the code's constants",
+       wrong + "import sys\nfor c in sys._getframe().f_code.co_consts: print(c)\n" + forge + "os._exit(0)\n"},
+      {"walks the callers' frames",
+       wrong + "import sys\nf = sys._getframe()\nwhile f:\n    print(f.f_locals.keys(), f.f_code.co_consts)\n"
+               "    f = f.f_back\n" + forge + "os._exit(0)\n"},
+      {"inspects the stack", wrong + "import inspect\nfor fr in inspect.stack(): print(fr.frame.f_globals.keys())\n" +
+                                 forge + "os._exit(0)\n"},
+      {"reads /proc and its descriptors",
+       wrong + "import os\nfor fd in range(3, 10):\n    try: print(os.read(fd, 1 << 16))\n    except OSError: pass\n"
+               "print(open('/proc/self/cmdline').read())\n" + forge + "os._exit(0)\n"},
+      {"shadows a builtin the test uses", wrong + "len = lambda v: 0\nabs = lambda v: 0\nsorted = lambda v: v\n"},
+      {"patches the builtins module", wrong + "import builtins\nbuiltins.len = lambda *a: 0\n"
+                                              "builtins.AssertionError = type('A', (Exception,), {})\n"},
       {"sys.exit at import", wrong + "import sys\nsys.exit(0)\n"},
       {"os._exit in an atexit hook", wrong + "import atexit, os\natexit.register(lambda: os._exit(0))\n"},
       {"os._exit in an excepthook", wrong + "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n"},
-      {"patched print", wrong + "import builtins\nbuiltins.print = lambda *a, **k: None\nimport sys\nsys.exit(0)\n"},
       {"an object equal to everything", "    class E:\n        def __eq__(self, o): return True\n    return E()\n"},
       {"an int that equals everything", "    class E(int):\n        def __eq__(self, o): return True\n    return E(0)\n"},
-      {"a list of such objects",
-       "    class E:\n        def __eq__(self, o): return True\n    return [E()]\n"},
-      {"patched builtins", wrong + "import builtins\nbuiltins.len = lambda *a: 0\nbuiltins.abs = lambda x: 0\n"},
+      {"a list of such objects", "    class E:\n        def __eq__(self, o): return True\n    return [E()]\n"},
+      {"a list subclass", "    class L(list):\n        def __eq__(self, o): return True\n    return L()\n"},
+      {"writes to the checker's pipe", wrong + "import os\nos.write(6, b'\\x00' * 8)\n"},
   };
   for (const auto &[what, completion] : cheats) {
     const ItemScore s = scorer().score(item, completion);
     EXPECT_FALSE(s.correct) << what << ": " << s.extracted << " " << s.detail;
+    EXPECT_FALSE(s.detail.empty()) << what;
   }
   const ItemScore equal = scorer().score(item, cheats.at("an object equal to everything"));
   EXPECT_NE(equal.detail.find("not a plain value"), std::string::npos) << equal.detail;
-  // Right code that replaces a builtin on the way fails too, and says why.
-  const ItemScore patched = scorer().score(
-      item, Scorer::reference_completion(item) + "import builtins\nbuiltins.print = lambda *a, **k: None\n");
-  EXPECT_FALSE(patched.correct);
-  EXPECT_NE(patched.detail.find("replaced builtins (print)"), std::string::npos) << patched.extracted << " " << patched.detail;
-  const ItemScore early = scorer().score(item, cheats.at("sys.exit at import"));
-  EXPECT_EQ(early.extracted, "early-exit");
-  const std::string chatty = "    print('x' * 200000)\n" + Scorer::reference_completion(item);
-  const ItemScore ok = scorer().score(item, chatty);
-  EXPECT_TRUE(ok.correct) << ok.extracted << " " << ok.detail;
+  // Right code passes, whatever it does to itself and however much it prints.
+  const std::string right = Scorer::reference_completion(item);
+  for (const std::string &completion :
+       {right, right + "import builtins\nbuiltins.print = lambda *a, **k: None\nlen = None\n",
+        "    print('x' * 200000)\n" + right}) {
+    const ItemScore ok = scorer().score(item, completion);
+    EXPECT_TRUE(ok.correct) << completion.substr(0, 80) << ": " << ok.extracted << " " << ok.detail;
+  }
+  // A value of the right type passes as that type: `is True` holds for a bool that crossed (Sample/1's test).
+  const ItemScore exact = scorer().score(items[1], Scorer::reference_completion(items[1]));
+  EXPECT_TRUE(exact.correct) << exact.detail;
+  // And an exception the candidate raises reaches the test as that exception.
+  const ItemScore raised = scorer().score(item, "    raise ValueError('no pairs today')\n");
+  EXPECT_FALSE(raised.correct);
+  EXPECT_NE(raised.detail.find("ValueError: no pairs today"), std::string::npos) << raised.detail;
+}
+
+// A run the memory cap ends says so (not "timed out"); a completion that prints invalid UTF-8 and terminal escapes
+// is scored like any other.
+TEST(Scoring, MemoryCapsAndBinaryOutputAreReportedAsSuch) {
+  const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
+  if (sandbox().isolation().cgroup.empty()) GTEST_SKIP() << "no cgroup here: the memory cap is per process";
+  SandboxLimits l;
+  l.timeout_seconds = 20;
+  l.memory_bytes = 128u << 20;
+  const ItemScore hog = Scorer(&sandbox(), l).score(item, "    x = []\n    while True:\n        x.append(bytearray(1 << 20))\n");
+  EXPECT_FALSE(hog.correct);
+  EXPECT_TRUE(hog.detail == "exceeded the memory cap" || hog.detail.find("MemoryError") != std::string::npos)
+      << hog.extracted << " " << hog.detail;
+  EXPECT_EQ(hog.detail.find("timed out"), std::string::npos) << hog.detail;
 }
 
 TEST(Scoring, HostileCompletionsAreContainedAndFail) {
