@@ -10,6 +10,7 @@ python3 bench/decode_vs_llama_bench.py "$@"
 build/bin/aio-bench-strategies
 build/bin/aio-bench-batching -r 3
 build/bin/aio-bench-batching --speculation -n 64 -r 3
+build/bin/aio-bench-scoring | tee bench/results/scoring.json
 python3 bench/serve_vs_llama_server.py
 python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
@@ -17,3 +18,4 @@ python3 bench/serve_hostile_clients.py
 python3 bench/serve_grammar.py
 python3 bench/serve_pool.py
 python3 bench/serve_dashboard.py
+python3 bench/serve_limits.py

@@ -41,7 +41,7 @@ struct Loaded {
 
 Expected<std::string> read_prompt(const GenerateOptions &o) {
   if (!o.prompt_file.empty()) {
-    return read_file(o.prompt_file, "--prompt-file");
+    return read_file(o.prompt_file, "--prompt-file", kMaxConfigFileBytes);
   }
   return o.prompt;
 }

@@ -25,6 +25,7 @@ struct ServeOptions {
   serve::ConnectionLimits connection;
   int max_tokens = 4096;
   bool metrics_public = false;
+  size_t max_upstream_line = size_t{4} << 20;
   serve::RequestLimits limits; // the bounds on a request's shape (README: Limits)
   double grace_seconds = 10;
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
@@ -76,6 +77,7 @@ int run_serve(ServeOptions o) {
   sp.n_slots = o.slots;
   sp.queue_capacity = o.queue;
   sp.shared_scheduler = o.schedule == "shared";
+  sp.max_upstream_line = o.max_upstream_line;
   std::shared_ptr<serve::AioService> service;
   if (auto s = serve::AioService::create(std::move(*cfg), sp); s) {
     service = std::move(*s);
@@ -161,6 +163,10 @@ void add_serve_command(CLI::App &app, Runner &runner) {
       ->check(positive)
       ->capture_default_str();
   sub->add_option("--max-enum-values", o->limits.max_enum_values, "enum and const values in one JSON Schema")
+      ->check(positive)
+      ->capture_default_str();
+  sub->add_option("--max-upstream-line", o->max_upstream_line,
+                  "Longest line of a remote replica's event stream (bytes); longer ones end the answer with 502")
       ->check(positive)
       ->capture_default_str();
   sub->add_option("--max-stop-bytes", o->limits.max_stop_bytes, "Length of one stop string")->check(positive)->capture_default_str();

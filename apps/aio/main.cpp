@@ -2,11 +2,16 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "util/files.h"
 
 int main(int argc, char **argv) {
   CLI::App app{"A-IO: request-aware inference orchestration over co-resident LLMs (llama.cpp)", "aio"};
   app.set_version_flag("--version", std::string("aio ") + AIO_VERSION);
   app.require_subcommand(1);
+  size_t max_file = 0;
+  app.add_option("--max-file-size", max_file,
+                 "Largest file any loader reads, in bytes (default: 16 MiB for configs and prompts, 1 GiB for data)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 50));
   aio::cli::Runner runner;
   aio::cli::add_synth_command(app, runner);
   aio::cli::add_info_command(app, runner);
@@ -28,6 +33,7 @@ int main(int argc, char **argv) {
   }
   // A last line of defence: whatever a library throws (an I/O error deep in a parser, an allocation failure) ends the
   // command with a message and exit 1, never an abort. The loaders report their own errors before it comes to this.
+  aio::set_max_file_bytes(max_file);
   try {
     return runner ? runner() : 0;
   } catch (const std::exception &e) {

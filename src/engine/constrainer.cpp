@@ -1,5 +1,6 @@
 #include "engine/constrainer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/generation.h"
@@ -64,17 +65,29 @@ llama_token Constrainer::best(const float *adjusted) {
   const llama_token top = argmax(adjusted, n_vocab_);
   // The unconstrained best is usually allowed (llama-server checks it first too): one token instead of the vocabulary.
   if (allows(top)) return top;
+  // Then widening windows of the highest-logit tokens: the best allowed token in a window holds every token outside
+  // it at a lower logit, so it is the best allowed token of the whole vocabulary. A grammar costs (its live
+  // alternatives) x (tokens checked) per step - a 1,000-value enum over 128k tokens took 0.4 s on the engine thread,
+  // stalling every sequence; a window of a few hundred tokens usually settles it in a millisecond.
   candidates_.resize(static_cast<size_t>(n_vocab_));
   for (llama_token t = 0; t < n_vocab_; ++t) candidates_[static_cast<size_t>(t)] = {t, adjusted[t], 0.0f};
-  llama_token_data_array array{candidates_.data(), candidates_.size(), -1, false};
-  restrict(&array);
-  llama_token chosen = -1;
-  for (size_t i = 0; i < array.size; ++i)
-    if (std::isfinite(array.data[i].logit) && (chosen < 0 || array.data[i].logit > adjusted[chosen]))
-      chosen = array.data[i].id;
+  const auto higher = [](const llama_token_data &a, const llama_token_data &b) { return a.logit > b.logit; };
+  size_t done = 0;
+  for (size_t window = 256; done < candidates_.size(); window *= 8) {
+    const size_t end = std::min(window, candidates_.size());
+    if (end < candidates_.size()) std::partial_sort(candidates_.begin() + done, candidates_.begin() + end, candidates_.end(), higher);
+    llama_token_data_array array{candidates_.data() + done, end - done, -1, false};
+    restrict(&array);
+    llama_token chosen = -1;
+    for (size_t i = 0; i < array.size; ++i)
+      if (std::isfinite(array.data[i].logit) && (chosen < 0 || array.data[i].logit > adjusted[chosen]))
+        chosen = array.data[i].id;
+    if (chosen >= 0) return chosen;
+    done = end;
+  }
   // Nothing allowed cannot happen with a well-formed grammar (when it is complete, end-of-generation is allowed);
   // should it, end the output rather than break the grammar.
-  return chosen >= 0 ? chosen : llama_vocab_eos(model_.vocab());
+  return llama_vocab_eos(model_.vocab());
 }
 
 void Constrainer::accept(llama_token token) {

@@ -89,6 +89,7 @@ Expected<std::shared_ptr<Model>> Model::load(const ModelParams &params) {
   model->model_.reset(raw);
   model->vocab_ = llama_model_get_vocab(raw);
   model->vocab_fingerprint_ = vocab_fingerprint(model->vocab_);
+  model->special_split_ = std::make_shared<const SpecialSplit>(model->vocab_);
 
   ModelInfo &info = model->info_;
   info.path = params.path;
@@ -113,20 +114,45 @@ Expected<std::shared_ptr<Model>> Model::load(const ModelParams &params) {
   return model;
 }
 
-Expected<std::vector<llama_token>> Model::tokenize(std::string_view text, bool add_bos, bool parse_special) const {
-  const bool add_special = add_bos && llama_vocab_get_add_bos(vocab_);
+namespace {
+// llama_tokenize into `tokens` (appended), growing the buffer when it asks for more.
+Status tokenize_into(const llama_vocab *vocab, std::string_view text, bool add_special, bool parse_special,
+                     std::vector<llama_token> &tokens) {
+  const size_t at = tokens.size();
   // A token is at least one byte, plus BOS/EOS: this bound is always enough.
-  std::vector<llama_token> tokens(text.size() + 2);
-  int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                             static_cast<int32_t>(tokens.size()), add_special, parse_special);
+  tokens.resize(at + text.size() + 2);
+  int32_t n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data() + at,
+                             static_cast<int32_t>(tokens.size() - at), add_special, parse_special);
   if (n == INT32_MIN) return invalid_argument("text is too long to tokenize (over 2^31 tokens)");
   if (n < 0) {
-    tokens.resize(static_cast<size_t>(-n));
-    n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                       static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    tokens.resize(at + static_cast<size_t>(-n));
+    n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data() + at,
+                       static_cast<int32_t>(tokens.size() - at), add_special, parse_special);
     if (n < 0) return internal_error("tokenizer reported inconsistent sizes");
   }
-  tokens.resize(static_cast<size_t>(n));
+  tokens.resize(at + static_cast<size_t>(n));
+  return {};
+}
+} // namespace
+
+Expected<std::vector<llama_token>> Model::tokenize(std::string_view text, bool add_bos, bool parse_special) const {
+  const bool add_special = add_bos && llama_vocab_get_add_bos(vocab_);
+  std::vector<llama_token> tokens;
+  // Special tokens parsed: piece by piece between them (linear; see engine/special_split.h), unless the vocabulary
+  // also appends EOS (it would end every piece).
+  const std::vector<size_t> cuts =
+      parse_special && special_split_ && !llama_vocab_get_add_eos(vocab_) ? special_split_->cuts(text) : std::vector<size_t>{};
+  if (cuts.size() < 8) {
+    AIO_RETURN_IF_ERROR(tokenize_into(vocab_, text, add_special, parse_special, tokens));
+    return tokens;
+  }
+  tokens.reserve(text.size() / 3 + 2);
+  size_t from = 0;
+  for (size_t i = 0; i <= cuts.size(); ++i) {
+    const size_t to = i < cuts.size() ? cuts[i] : text.size();
+    AIO_RETURN_IF_ERROR(tokenize_into(vocab_, text.substr(from, to - from), i == 0 && add_special, true, tokens));
+    from = to;
+  }
   return tokens;
 }
 

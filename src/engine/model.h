@@ -9,6 +9,7 @@
 
 #include "aio/request.h"
 #include "aio/status.h"
+#include "engine/special_split.h"
 #include "llama-cpp.h"
 
 namespace aio::engine {
@@ -75,6 +76,7 @@ private:
   llama_model_ptr model_;
   const llama_vocab *vocab_ = nullptr;
   uint64_t vocab_fingerprint_ = 0; // hash of everything shares_vocab_with compares, computed once at load
+  std::shared_ptr<const SpecialSplit> special_split_; // where long prompts are cut for tokenizing
   ModelInfo info_;
 };
 

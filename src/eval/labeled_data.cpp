@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "util/files.h"
+#include "util/json_limits.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -27,6 +28,9 @@ Expected<std::vector<LabeledPrompt>> load_jsonl(const std::string &path) {
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     nlohmann::json j;
+    if (json_nesting_depth(line, kDefaultMaxJsonDepth) > kDefaultMaxJsonDepth)
+      return invalid_argument(path + ":" + std::to_string(n) + ": nests deeper than " +
+                              std::to_string(kDefaultMaxJsonDepth) + " levels; not a labelled prompt");
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception &e) {

@@ -1,6 +1,7 @@
 #include "eval/results_log.h"
 
 #include "util/files.h"
+#include "util/json_limits.h"
 
 #include <unistd.h>
 
@@ -36,7 +37,10 @@ Expected<std::vector<ResultRecord>> read_records(const std::string &path, size_t
       good = pos;
       continue;
     }
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    // Deeper than any record: refused before parsing (what walks a parsed document recurses over its depth).
+    nlohmann::json j = json_nesting_depth(line, kDefaultMaxJsonDepth) > kDefaultMaxJsonDepth
+                           ? nlohmann::json(nlohmann::json::value_t::discarded)
+                           : nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       if (last) break; // torn by a crash mid-write: dropped
       return invalid_argument(path + ":" + std::to_string(n) + ": not a results record (bad JSON)");

@@ -430,6 +430,7 @@ void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limit
     if (run->child > 0) t0 = std::min(t0, run->t0);
   const auto deadline = t0 + std::chrono::duration<double>(limits.timeout_seconds);
   bool timed_out = false;
+  Clock::time_point grace_end{};
   char buf[8192];
   auto reading = [&] {
     return std::any_of(runs.begin(), runs.end(), [](Run *run) { return run->child > 0 && !run->eof; });
@@ -448,7 +449,11 @@ void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limit
         fds.push_back({run->out_fd, POLLIN, 0});
         open.push_back(run);
       }
-    const int ready = poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
+    const int64_t wait = grace_end == Clock::time_point{}
+                             ? std::min<int64_t>(left, 1000)
+                             : std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        grace_end - Clock::now()).count());
+    const int ready = poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(left, wait)));
     if (ready <= 0) continue;
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
@@ -466,8 +471,12 @@ void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limit
       r.output_tail.append(buf, static_cast<size_t>(n));
       if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
     }
-    // The run that decides (the checker) has finished: the others are not waited for.
-    if (stop_others_after < runs.size() && runs[stop_others_after]->eof) break;
+    // The run that decides (the checker) has finished: the others get a moment to end by themselves (a partner that
+    // sees its pipe close exits; stopping a sandbox from outside costs more), then they are stopped.
+    if (stop_others_after < runs.size() && runs[stop_others_after]->eof) {
+      if (grace_end == Clock::time_point{}) grace_end = Clock::now() + std::chrono::milliseconds(200);
+      else if (Clock::now() >= grace_end) break;
+    }
   }
   for (Run *run : runs) {
     if (run->child <= 0) continue;

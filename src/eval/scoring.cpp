@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/files.h"
+#include "util/json_limits.h"
 
 namespace aio::eval {
 
@@ -59,6 +60,9 @@ Expected<std::vector<std::pair<std::string, std::string>>> read_completions(cons
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(n);
+    if (json_nesting_depth(line, kDefaultMaxJsonDepth) > kDefaultMaxJsonDepth)
+      return invalid_argument(where + ": nests deeper than " + std::to_string(kDefaultMaxJsonDepth) +
+                              " levels; not a completion record");
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return invalid_argument(where + ": not a JSON object");
     const char *key = j.contains("task_id") ? "task_id" : "id";
@@ -83,47 +87,85 @@ namespace {
 // exiting early, returning an object that equals everything - reaches the checker. Either it computes the values the
 // test expects, or it fails.
 
-// The plain-data codec both sides use: tagged JSON, with exact type checks (subclasses are not plain).
-constexpr const char *kCodec = R"(import json as _json, os as _os, sys as _sys
+// The plain-data codec both sides use: a tagged binary encoding with exact type checks (subclasses are not plain),
+// written with builtins only (importing json alone would add 12 ms to each of the two interpreters' start). The
+// decoder checks every length against what is left and bounds the nesting, so bytes from the candidate can only
+// make the checker fail, never make it believe something else.
+constexpr const char *kCodec = R"(import os as _os
 
-def _enc(v):
+def _enc(v, out):
     t = type(v)
-    if v is None: return ['N']
-    if t is bool: return ['b', v]
-    if t is int: return ['i', str(v)]
-    if t is float: return ['f', repr(v)]
-    if t is complex: return ['c', repr(v.real), repr(v.imag)]
-    if t is str: return ['s', v]
-    if t is bytes: return ['y', v.hex()]
-    if t is list: return ['l', [_enc(e) for e in v]]
-    if t is tuple: return ['t', [_enc(e) for e in v]]
-    if t is set: return ['S', [_enc(e) for e in v]]
-    if t is frozenset: return ['F', [_enc(e) for e in v]]
-    if t is dict: return ['d', [[_enc(k), _enc(e)] for k, e in v.items()]]
-    raise TypeError('not a plain value (a ' + t.__name__ + ')')
+    if v is None: out.append(b'N')
+    elif v is True: out.append(b'T')
+    elif v is False: out.append(b'F')
+    elif t is int: _blob(out, b'i', str(v).encode())
+    elif t is float: _blob(out, b'f', repr(v).encode())
+    elif t is complex: _blob(out, b'c', (repr(v.real) + ' ' + repr(v.imag)).encode())
+    elif t is str: _blob(out, b's', v.encode('utf-8', 'surrogatepass'))
+    elif t is bytes: _blob(out, b'y', v)
+    elif t is list or t is tuple or t is set or t is frozenset or t is dict:
+        out.append({list: b'l', tuple: b't', set: b'S', frozenset: b'R', dict: b'd'}[t])
+        out.append(len(v).to_bytes(4, 'big'))
+        for e in (v.items() if t is dict else v):
+            if t is dict:
+                _enc(e[0], out)
+                _enc(e[1], out)
+            else:
+                _enc(e, out)
+    else:
+        raise TypeError('not a plain value (a ' + t.__name__ + ')')
 
-def _dec(x):
-    tag = x[0]
-    if tag == 'N': return None
-    if tag == 'b': return x[1] is True
-    if tag == 'i': return int(x[1])
-    if tag == 'f': return float(x[1])
-    if tag == 'c': return complex(float(x[1]), float(x[2]))
-    if tag == 's':
-        if type(x[1]) is not str: raise TypeError('bad string')
-        return x[1]
-    if tag == 'y': return bytes.fromhex(x[1])
-    if tag == 'l': return [_dec(e) for e in x[1]]
-    if tag == 't': return tuple(_dec(e) for e in x[1])
-    if tag == 'S': return set(_dec(e) for e in x[1])
-    if tag == 'F': return frozenset(_dec(e) for e in x[1])
-    if tag == 'd': return {_dec(k): _dec(e) for k, e in x[1]}
-    raise TypeError('unknown tag')
+def _blob(out, tag, data):
+    out.append(tag)
+    out.append(len(data).to_bytes(4, 'big'))
+    out.append(data)
+
+def _dec(data, at=0, depth=0):
+    if depth > 200 or at >= len(data): raise ValueError('malformed value')
+    tag = data[at:at + 1]
+    at += 1
+    if tag == b'N': return None, at
+    if tag == b'T': return True, at
+    if tag == b'F': return False, at
+    if at + 4 > len(data): raise ValueError('malformed value')
+    n = int.from_bytes(data[at:at + 4], 'big')
+    at += 4
+    if tag in (b'l', b't', b'S', b'R', b'd'):
+        items = []
+        for _ in range(n * 2 if tag == b'd' else n):
+            v, at = _dec(data, at, depth + 1)
+            items.append(v)
+        if tag == b'l': return items, at
+        if tag == b't': return tuple(items), at
+        if tag == b'S': return set(items), at
+        if tag == b'R': return frozenset(items), at
+        return {items[i]: items[i + 1] for i in range(0, len(items), 2)}, at
+    if at + n > len(data): raise ValueError('malformed value')
+    raw = data[at:at + n]
+    at += n
+    if tag == b'i': return int(raw.decode('ascii')), at
+    if tag == b'f': return float(raw.decode('ascii')), at
+    if tag == b'c':
+        re, im = raw.decode('ascii').split(' ')
+        return complex(float(re), float(im)), at
+    if tag == b's': return raw.decode('utf-8', 'surrogatepass'), at
+    if tag == b'y': return bytes(raw), at
+    raise ValueError('malformed value')
+
+def _encode(v):
+    out = []
+    _enc(v, out)
+    return b''.join(out)
+
+def _decode(data):
+    v, at = _dec(data)
+    if at != len(data): raise ValueError('malformed value')
+    return v
 
 _LIMIT = 64 << 20
 
-def _send(obj):
-    data = _json.dumps(obj).encode()
+def _send(kind, payload=b''):
+    data = kind + payload
     _os.write(6, len(data).to_bytes(8, 'big'))
     view = memoryview(data)
     while view:
@@ -140,9 +182,13 @@ def _read(n):
 
 def _recv():
     n = int.from_bytes(_read(8), 'big')
-    if n > _LIMIT:
+    if n < 1 or n > _LIMIT:
         raise ValueError('a message of ' + str(n) + ' bytes')
-    return _json.loads(_read(n))
+    data = _read(n)
+    return data[:1], data[1:]
+
+def _text(data):
+    return data.decode('utf-8', 'replace')
 )";
 
 // The candidate's side: runs the prompt + completion as a module, then answers calls to the entry point. It is as
@@ -156,18 +202,21 @@ def _serve(source, entry):
     except BaseException as e:
         import traceback
         traceback.print_exc()
-        _send(['error', type(e).__name__, str(e)[:2000]])
+        _send(b'E', (type(e).__name__ + '\n' + str(e)[:2000]).encode('utf-8', 'replace'))
         return
-    _send(['ready'])
+    _send(b'R')
     while True:
-        call = _recv()
         try:
-            args = [_dec(a) for a in call[0]]
-            kwargs = {k: _dec(v) for k, v in call[1]}
-            reply = ['value', _enc(fn(*args, **kwargs))]
+            kind, call = _recv()
+        except EOFError:  # the checker is done: end at once, without waiting to be stopped
+            _os._exit(0)
+        try:
+            args, kwargs = _decode(call)
+            reply = _encode(fn(*args, **kwargs))
         except BaseException as e:
-            reply = ['raised', type(e).__name__, str(e)[:2000]]
-        _send(reply)
+            _send(b'E', (type(e).__name__ + '\n' + str(e)[:2000]).encode('utf-8', 'replace'))
+            continue
+        _send(b'V', reply)
 )";
 
 // The checker's side: the prompt (for the helpers its test uses, e.g. encode_cyclic), the test, and check() called on
@@ -175,32 +224,43 @@ def _serve(source, entry):
 constexpr const char *kCheckerMain = R"(
 import builtins as _builtins
 
-def _raise(name, message):
+def _raise(payload):
+    name, _, message = _text(payload).partition('\n')
     kind = getattr(_builtins, name, None)
     if isinstance(kind, type) and issubclass(kind, Exception) and kind is not StopIteration:
         raise kind(message)
     raise RuntimeError('the candidate raised ' + name + ': ' + message)
 
 def _start():
-    hello = _recv()
-    if hello[0] != 'ready':
-        _raise(hello[1], hello[2]) if hello[0] == 'error' else _raise('RuntimeError', 'no answer')
+    kind, payload = _recv()
+    if kind != b'R':
+        _raise(payload) if kind == b'E' else _raise(b'RuntimeError\nthe candidate did not start')
     def candidate(*args, **kwargs):
-        _send([[_enc(a) for a in args], [[k, _enc(v)] for k, v in kwargs.items()]])
-        reply = _recv()
-        if reply[0] == 'value':
-            return _dec(reply[1])
-        if reply[0] == 'raised':
-            _raise(reply[1], reply[2])
+        _send(b'C', _encode((list(args), dict(kwargs))))
+        kind, payload = _recv()
+        if kind == b'V':
+            return _decode(payload)
+        if kind == b'E':
+            _raise(payload)
         raise RuntimeError('the candidate answered out of turn')
     return candidate
 
+def _prompt_code(prompt):
+    # The prompt ends inside the function to complete: with its docstring it compiles as it is; a bare signature
+    # needs a body. A prompt that compiles neither way gives no helpers (the test may not need any).
+    for source in (prompt, prompt + '\n    pass\n'):
+        try:
+            return compile(source, 'prompt.py', 'exec')
+        except SyntaxError:
+            pass
+    return compile('', 'prompt.py', 'exec')
+
 def _check(prompt, test, entry):
     ns = {'__name__': '__aio_check__'}
-    exec(compile(prompt, 'prompt.py', 'exec'), ns)
+    exec(_prompt_code(prompt), ns)
     exec(compile(test, 'test.py', 'exec'), ns)
     ns['check'](_start())
-    _sys.stdout.write('all tests passed\n')
+    _os.write(1, b'all tests passed\n')
 )";
 
 std::string python_string(const std::string &text) {
@@ -249,9 +309,8 @@ ItemScore Scorer::score(const TaskItem &item, const std::string &completion) con
       if (checker.outcome == Outcome::timed_out || candidate.outcome == Outcome::timed_out) s.detail = "timed out";
       else if (candidate.outcome == Outcome::memory_exceeded || checker.outcome == Outcome::memory_exceeded)
         s.detail = "exceeded the memory cap";
-      else if (checker.outcome == Outcome::setup_error) s.detail = "sandbox setup failed: " + last_line(checker.output);
-      else if (candidate.outcome == Outcome::setup_error)
-        s.detail = "sandbox setup failed: " + last_line(candidate.output);
+      else if (checker.outcome == Outcome::setup_error) s.detail = last_line(checker.output);
+      else if (candidate.outcome == Outcome::setup_error) s.detail = last_line(candidate.output);
       else {
         // The checker's last line names the failure (AssertionError, the candidate's NameError, ...).
         s.detail = last_line(checker.output);

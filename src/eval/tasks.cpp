@@ -12,6 +12,7 @@
 
 #include "eval/csv.h"
 #include "util/files.h"
+#include "util/json_limits.h"
 
 namespace aio::eval {
 namespace fs = std::filesystem;
@@ -59,7 +60,15 @@ Expected<std::string> read_text(const std::string &path) {
     std::string out;
     char buf[65536];
     int n = 0;
-    while ((n = gzread(f, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    const size_t cap = max_file_bytes(kMaxDataFileBytes);
+    while ((n = gzread(f, buf, sizeof(buf))) > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      if (out.size() > cap) { // a gzip bomb decompresses far past its file size
+        gzclose(f);
+        return invalid_argument("dataset file " + path + " decompresses to more than " + format_bytes(cap) +
+                                "; larger datasets are refused (aio --max-file-size BYTES raises the limit)");
+      }
+    }
     int err = 0;
     const char *msg = gzerror(f, &err);
     const bool bad = n < 0 || (err != Z_OK && err != Z_STREAM_END);
@@ -80,6 +89,9 @@ Expected<std::vector<std::pair<int, json>>> read_jsonl(const std::string &path) 
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (json_nesting_depth(line, kDefaultMaxJsonDepth) > kDefaultMaxJsonDepth)
+      return invalid_argument(path + ":" + std::to_string(n) + ": nests deeper than " +
+                              std::to_string(kDefaultMaxJsonDepth) + " levels; not a dataset item");
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return invalid_argument(path + ":" + std::to_string(n) + ": not a JSON object");
     out.emplace_back(n, std::move(j));

@@ -1,5 +1,7 @@
 #include "serve/openai_upstream.h"
 
+#include "util/json_limits.h"
+
 #include <climits>
 
 namespace aio::serve {
@@ -145,6 +147,11 @@ UpstreamEvent parse_event(std::string_view data) {
     ev.done = true;
     return ev;
   }
+  // An upstream is not trusted more than a client: its events are bounded in depth like a request body.
+  if (json_nesting_depth(data, kDefaultMaxJsonDepth) > kDefaultMaxJsonDepth) {
+    ev.error = "the upstream sent an event nested deeper than " + std::to_string(kDefaultMaxJsonDepth) + " levels";
+    return ev;
+  }
   json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     ev.error = "the upstream sent an event that is not JSON: " + std::string(data.substr(0, 200));
@@ -194,6 +201,15 @@ UpstreamEvent parse_event(std::string_view data) {
 
 bool SseReader::feed(std::string_view bytes, const std::function<bool(const UpstreamEvent &)> &on_event) {
   pending_.append(bytes);
+  // A line is held until its newline comes: an upstream that never sends one must not grow it without end.
+  if (pending_.size() > max_line_bytes_ && pending_.find('\n') == std::string::npos) {
+    UpstreamEvent ev;
+    ev.error = "the upstream sent a stream line longer than " + std::to_string(max_line_bytes_) +
+               " bytes without ending it (--max-upstream-line)";
+    pending_.clear();
+    on_event(ev);
+    return false;
+  }
   size_t start = 0;
   for (size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
     std::string_view line(pending_.data() + start, nl - start);
@@ -207,10 +223,19 @@ bool SseReader::feed(std::string_view bytes, const std::function<bool(const Upst
     }
   }
   pending_.erase(0, start);
+  if (pending_.size() > max_line_bytes_) { // complete lines came, but the incomplete rest is too long already
+    UpstreamEvent ev;
+    ev.error = "the upstream sent a stream line longer than " + std::to_string(max_line_bytes_) +
+               " bytes without ending it (--max-upstream-line)";
+    pending_.clear();
+    on_event(ev);
+    return false;
+  }
   return true;
 }
 
 std::string upstream_error_message(const std::string &body) {
+  if (json_nesting_depth(body, kDefaultMaxJsonDepth) > kDefaultMaxJsonDepth) return body.substr(0, 300);
   json j = json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("error")) {
     const json &e = j["error"];

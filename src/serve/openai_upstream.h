@@ -31,12 +31,16 @@ struct UpstreamEvent {
 
 class SseReader {
 public:
+  // max_line_bytes: the longest line held while its end has not come (an event is one line); past it the stream
+  // ends with an error event.
+  explicit SseReader(size_t max_line_bytes = size_t{4} << 20) : max_line_bytes_(max_line_bytes) {}
   // Feeds bytes as they arrive; calls on_event for every complete `data:` line. Returns false when on_event did (stop
   // reading). A line that is not valid JSON becomes an event with `error` set.
   bool feed(std::string_view bytes, const std::function<bool(const UpstreamEvent &)> &on_event);
 
 private:
   std::string pending_; // an incomplete last line
+  size_t max_line_bytes_;
 };
 
 // The message of an OpenAI-style error body ({"error": {"message": ...}}), or the body itself cut to 300 bytes.

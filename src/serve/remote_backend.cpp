@@ -19,8 +19,9 @@ std::string api_key_of(const config::ModelEntry &e) {
 }
 } // namespace
 
-RemoteBackend::RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics)
-    : entry_(std::move(entry)), api_key_(api_key_of(entry_)),
+RemoteBackend::RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics,
+                             size_t max_line_bytes)
+    : entry_(std::move(entry)), api_key_(api_key_of(entry_)), max_line_bytes_(max_line_bytes),
       pool_(entry_.name, entry_.replicas, entry_.health, metrics, api_key_), queue_(queue_capacity) {
   pool_.start_health_checks();
   for (int32_t i = 0; i < std::max(1, n_workers); ++i) workers_.emplace_back([this] { run(); });
@@ -132,7 +133,7 @@ RemoteBackend::Attempt RemoteBackend::forward_to(size_t replica, const RemoteJob
   std::vector<chat::OutputDelta> held_tool_calls; // a non-streaming client's, until the answer is complete
   int32_t n_chunks = 0;
   std::string head; // the first bytes of a 2xx answer, to say what it was when it was not a stream
-  SseReader sse;
+  SseReader sse(max_line_bytes_);
   const auto t_start = Clock::now();
   auto t_first = t_start;
   req.response_handler = [&](const httplib::Response &res) {

@@ -39,7 +39,9 @@ class RemoteBackend {
 public:
   // `n_workers` requests are forwarded at once; `queue_capacity` more may wait. `metrics` (may be null) receives the
   // pool's per-replica series. The pool's health checks start here.
-  RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics = nullptr);
+  // max_line_bytes: the longest line of a replica's event stream held before the answer is refused (502).
+  RemoteBackend(config::ModelEntry entry, int32_t n_workers, size_t queue_capacity, Metrics *metrics = nullptr,
+                size_t max_line_bytes = size_t{4} << 20);
   ~RemoteBackend(); // stops with no grace
 
   bool submit(RemoteJob job) { return queue_.try_push(std::move(job)); }
@@ -67,6 +69,7 @@ private:
 
   config::ModelEntry entry_;
   std::string api_key_; // before pool_: the pool's health checks use it
+  size_t max_line_bytes_; // an upstream stream line held at most (--max-upstream-line)
   ReplicaPool pool_;
   exec::AdmissionQueue<RemoteJob> queue_;
   std::atomic<bool> cut_off_{false}; // past the shutdown grace period: abandon running requests

@@ -28,7 +28,7 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
     const auto n_remote = std::count_if(entry.replicas.begin(), entry.replicas.end(),
                                         [](const config::Replica &r) { return !r.local; });
     s->remotes_[entry.name] = std::make_unique<RemoteBackend>(entry, params.n_slots * static_cast<int32_t>(n_remote),
-                                                              params.queue_capacity, &s->metrics_);
+                                                              params.queue_capacity, &s->metrics_, params.max_upstream_line);
   }
   return s;
 }

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/files.h"
+#include "util/json_limits.h"
 #include "util/utf8.h"
 
 namespace aio::synth {
@@ -51,10 +53,12 @@ const char *kLlama3ChatTemplate = R"TMPL({{- bos_token }}
 )TMPL";
 
 Expected<json> read_json(const fs::path &p) {
-  std::ifstream in(p);
-  if (!in) return not_found("cannot open " + p.string());
+  auto text = read_file(p.string(), "tokenizer file", size_t{256} << 20);
+  if (!text) return text.status();
+  // A real tokenizer.json nests a handful of levels; anything deep is not one (and would overflow what walks it).
+  if (json_nesting_depth(*text, 64) > 64) return invalid_file(p.string() + " nests deeper than 64 levels: not a tokenizer.json");
   try {
-    return json::parse(in);
+    return json::parse(*text);
   } catch (const json::exception &e) {
     return invalid_file(p.string() + " is not valid JSON: " + e.what());
   }

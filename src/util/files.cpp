@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace aio {
@@ -41,15 +44,49 @@ Status check_readable_file(const std::string &path, const std::string &what) {
   return {};
 }
 
-Expected<std::string> read_file(const std::string &path, const std::string &what) {
+namespace {
+std::atomic<size_t> g_max_file_bytes{0};
+} // namespace
+
+void set_max_file_bytes(size_t bytes) { g_max_file_bytes = bytes; }
+
+size_t max_file_bytes(size_t kind_default) {
+  const size_t set = g_max_file_bytes;
+  return set != 0 ? set : kind_default;
+}
+
+std::string format_bytes(size_t bytes) {
+  char buf[32];
+  if (bytes >= (size_t{1} << 30)) std::snprintf(buf, sizeof(buf), "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  else if (bytes >= (size_t{1} << 20)) std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  else std::snprintf(buf, sizeof(buf), "%zu bytes", bytes);
+  return buf;
+}
+
+Expected<std::string> read_file(const std::string &path, const std::string &what, size_t max_bytes) {
+  max_bytes = max_file_bytes(max_bytes);
   auto fd = open_regular(path, what);
   if (!fd) return fd.status();
+  const auto too_large = [&](const std::string &size) {
+    return invalid_argument(what + " " + path + " is " + size + "; files over " + format_bytes(max_bytes) +
+                            " are refused (aio --max-file-size BYTES raises the limit)");
+  };
+  struct stat st {};
+  if (::fstat(*fd, &st) == 0 && static_cast<size_t>(st.st_size) > max_bytes) {
+    ::close(*fd);
+    return too_large(format_bytes(static_cast<size_t>(st.st_size)));
+  }
   std::string out;
+  out.reserve(static_cast<size_t>(std::max<off_t>(st.st_size, 0)));
   char buf[65536];
   for (;;) {
     const ssize_t n = ::read(*fd, buf, sizeof(buf));
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
+      if (out.size() > max_bytes) { // it grew while we read it
+        ::close(*fd);
+        return too_large("larger than its size said");
+      }
       continue;
     }
     if (n == 0) break;

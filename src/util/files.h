@@ -13,7 +13,21 @@ namespace aio {
 // block), not readable (invalid_argument).
 Status check_readable_file(const std::string &path, const std::string &what = "file");
 
-// The whole file, after the same checks. A read error (an I/O error, a file that vanished) is invalid_file.
-Expected<std::string> read_file(const std::string &path, const std::string &what = "file");
+// How large a file each kind of loader reads (README: Limits). Everything A-IO reads is read whole, so a bound here
+// is what keeps a 2 GB file from costing gigabytes of memory and minutes: it is refused at once, by its size.
+constexpr size_t kMaxConfigFileBytes = size_t{16} << 20; // configs, policies, scenarios, profiles, prompt files
+constexpr size_t kMaxDataFileBytes = size_t{1} << 30;    // datasets, completions, results, labelled data
+// `aio --max-file-size BYTES`: one bound for every loader instead of the defaults above (0: the defaults).
+void set_max_file_bytes(size_t bytes);
+size_t max_file_bytes(size_t kind_default);
+
+// The whole file, after the same checks. A file larger than `max_bytes` (or the --max-file-size override) is an
+// invalid_argument naming its size, the limit and the flag - refused before a byte is read. A read error (an I/O
+// error, a file that vanished) is invalid_file.
+Expected<std::string> read_file(const std::string &path, const std::string &what = "file",
+                                size_t max_bytes = kMaxDataFileBytes);
+
+// "2.0 GB", "16 MiB"-style sizes for messages.
+std::string format_bytes(size_t bytes);
 
 } // namespace aio

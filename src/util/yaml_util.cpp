@@ -30,7 +30,7 @@ Expected<YAML::Node> load_string(const std::string &text, const std::string &sou
 }
 
 Expected<YAML::Node> load_file(const std::string &path, const std::string &what) {
-  auto text = read_file(path, what);
+  auto text = read_file(path, what, kMaxConfigFileBytes);
   if (!text) return text.status();
   try {
     return YAML::Load(*text);

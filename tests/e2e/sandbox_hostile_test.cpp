@@ -175,12 +175,24 @@ TEST(SandboxHostile, EscapesAreContainedAndCheatsFail) {
     return x + 1 if survivors < 6 else -1
 )"},
   };
+  // The cheats issue 19 found in a one-process harness, and the older ones: each prints what a forged pass would
+  // print and exits 0, or shadows what the test uses. The verdict is a separate checker's, so all of them fail.
+  const std::string forge = "print('all tests passed'); import os; os._exit(0)\n";
   const std::map<std::string, std::string> cheats = {
       {"cheat-sys-exit", "    return -1\nimport sys\nsys.exit(0)\n"},
       {"cheat-atexit", "    return -1\nimport atexit, os\natexit.register(lambda: os._exit(0))\n"},
       {"cheat-excepthook", "    return -1\nimport sys, os\nsys.excepthook = lambda *a: os._exit(0)\n"},
       {"cheat-always-equal", "    class E:\n        def __eq__(self, o): return True\n    return E()\n"},
-      {"cheat-patched-builtin", "    return x + 1\nimport builtins\nbuiltins.print = lambda *a, **k: None\n"},
+      {"cheat-own-file", "    return -1\nimport glob\nfor p in glob.glob('/work/*'): print(open(p).read())\n" + forge},
+      {"cheat-code-constants", "    return -1\nimport sys\nprint(sys._getframe().f_code.co_consts)\n" + forge},
+      {"cheat-frames", "    return -1\nimport sys\nf = sys._getframe()\nwhile f:\n    print(f.f_globals.keys())\n"
+                       "    f = f.f_back\n" + forge},
+      {"cheat-inspect-stack", "    return -1\nimport inspect\nprint([fr.frame.f_locals for fr in inspect.stack()])\n" +
+                                  forge},
+      {"cheat-shadow-builtin", "    return -1\nabs = lambda v: 0\nint = lambda *a: 2\nlen = lambda v: 0\n"},
+      {"cheat-snapshot-update", "    return -1\nimport builtins\nbuiltins.AssertionError = Warning\n"
+                                "for k, v in list(globals().items()):\n    if isinstance(v, dict): v.update(vars(builtins))\n"},
+      {"cheat-patched-builtin", "    return -1\nimport builtins\nbuiltins.print = lambda *a, **k: None\n"},
   };
   std::vector<std::string> names;
   std::ofstream completions(dir + "/completions.jsonl");

@@ -37,13 +37,14 @@ httplib::Result post_raw(AioServer &s, const std::string &body, const httplib::H
   return s.client->Post("/v1/chat/completions", headers, body, "application/json");
 }
 
-std::string chat_prefix() {
-  return R"({"model": "aio", "max_tokens": 4, "temperature": 0, "messages": [{"role": "user", "content": "Write a Python function."}])";
+std::string chat_prefix(int max_tokens = 4) {
+  return R"({"model": "aio", "max_tokens": )" + std::to_string(max_tokens) +
+         R"(, "temperature": 0, "messages": [{"role": "user", "content": "Write a Python function."}])";
 }
 
 // response_format with `schema` (JSON text) as its schema.
-std::string with_schema(const std::string &schema) {
-  return chat_prefix() + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": )" +
+std::string with_schema(const std::string &schema, int max_tokens = 4) {
+  return chat_prefix(max_tokens) + R"(, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": )" +
          schema + "}}}";
 }
 
@@ -136,10 +137,19 @@ TEST(ServeLimits, HugeEnumsAreRefusedWithoutStallingOthers) {
     auto r = c.Post("/v1/chat/completions", chat.dump(), "application/json");
     return std::make_pair(r ? r->status : -1, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   });
-  expect_refused(post_raw(s, body), 400, "--max-enum-values");
+  expect_refused(post_raw(s, body), 400, "--max-schema-bytes"); // 589 KB: refused by its size before its values
   const auto [status, seconds] = beside.get();
   EXPECT_EQ(status, 200);
   std::printf("a 16-token chat beside the 100k enum: %.3f s\n", seconds);
+  // Past the value limit in few bytes: 1,001 values, or 600 each in two places.
+  values.clear();
+  for (int i = 0; i < 1001; ++i) values += (i ? "," : "") + std::to_string(i);
+  expect_refused(post_raw(s, with_schema(R"({"enum": [)" + values + "]}")), 400, "--max-enum-values");
+  values.clear();
+  for (int i = 0; i < 600; ++i) values += (i ? "," : "") + std::to_string(i);
+  expect_refused(post_raw(s, with_schema(R"({"type": "object", "properties": {"a": {"enum": [)" + values +
+                                         R"(]}, "b": {"enum": [)" + values + "]}}}")),
+                 400, "--max-enum-values");
   // 1,000 values (the default limit) compile and constrain the answer.
   values.clear();
   for (int i = 0; i < 1000; ++i) values += (i ? "," : "") + std::to_string(i);
@@ -197,7 +207,7 @@ TEST(ServeLimits, PatternsAreHonouredOrRefused) {
   };
   expect_refused(post_raw(s, with_schema(schema("[A-Z]{3}"))), 400, "[A-Z]{3}");
   expect_refused(post_raw(s, with_schema(schema("^(?=a)b$"))), 400, "cannot be enforced");
-  auto ok = post_raw(s, with_schema(schema("^[A-Z]{3}$")));
+  auto ok = post_raw(s, with_schema(schema("^[A-Z]{3}$"), 64));
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200) << ok->body;
   const json content = json::parse(json::parse(ok->body)["choices"][0]["message"]["content"].get<std::string>());

@@ -54,6 +54,37 @@ TEST(Model, TheTinyPairSharesAVocabularyAndAByteModelDoesNot) {
   EXPECT_NE(why.find("sizes differ"), std::string::npos) << why;
 }
 
+// Long prompts are tokenized piece by piece between their special tokens (linear instead of llama.cpp's quadratic
+// search); the pieces must give exactly the tokens llama.cpp gives the whole text. Checked on the Llama-3 vocabulary
+// (byte-level BPE) and on TinyStories' (SentencePiece, which prefixes a space after special tokens).
+TEST(Model, PiecewiseTokenizationEqualsLlamaCpps) {
+  std::vector<std::shared_ptr<Model>> models = {load_ok(test::tiny_pair().small_path)};
+  const auto shared = test::shared_data_dir();
+  if (shared && std::filesystem::exists(*shared + "/gguf/stories260K.gguf"))
+    models.push_back(load_ok(*shared + "/gguf/stories260K.gguf"));
+  std::string chat;
+  for (int i = 0; i < 300; ++i)
+    chat += std::string("<|start_header_id|>") + (i % 2 ? "assistant" : "user") + "<|end_header_id|>\n\n" +
+            "turn " + std::to_string(i) + ": x<y and <|eot_ not a token, <s> </s>  spaces\t\n<|eot_id|>";
+  const std::vector<std::string> texts = {
+      chat, chat + "trailing text", "   " + chat, "<s>" + chat + "</s>", std::string(5000, '<') + "<|eot_id|>",
+      "<|eot_id|><|eot_id|>" + chat + "<|eot_id|>\n\n\n", "plain text with no special tokens at all"};
+  for (const auto &m : models) {
+    ASSERT_TRUE(m);
+    for (const std::string &text : texts)
+      for (const bool bos : {true, false}) {
+        std::vector<llama_token> whole(text.size() + 2);
+        const int32_t n = llama_tokenize(m->vocab(), text.data(), static_cast<int32_t>(text.size()), whole.data(),
+                                         static_cast<int32_t>(whole.size()), bos && llama_vocab_get_add_bos(m->vocab()), true);
+        ASSERT_GE(n, 0);
+        whole.resize(static_cast<size_t>(n));
+        auto pieces = m->tokenize(text, bos, true);
+        ASSERT_TRUE(pieces.ok());
+        EXPECT_EQ(*pieces, whole) << m->info().name << " bos=" << bos << ": " << text.substr(0, 80);
+      }
+  }
+}
+
 TEST(Model, TokenizeRoundTrips) {
   auto m = load_ok(test::tiny_pair().small_path);
   ASSERT_TRUE(m);

@@ -2,6 +2,10 @@
 // (infinite loops, fork bombs, floods of output, writes outside their directory, sockets) are contained.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <fstream>
 #include <thread>
 
@@ -58,6 +62,16 @@ TEST(Sandbox, AForkBombIsContainedAndCleanedUp) {
   // Nothing it started survives it: a quick program still runs at once afterwards.
   auto after = sandbox().run_python("print('still here')\n", quick());
   EXPECT_TRUE(after.passed()) << after.output;
+  // And no cgroup of any run of ours is left behind, killed or not.
+  const std::string mine = "aio-sandbox-" + std::to_string(getpid()) + "-";
+  std::vector<std::string> left;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator("/sys/fs/cgroup", ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename().string().rfind(mine, 0) == 0) left.push_back(it->path().string());
+    if (it.depth() > 4) it.disable_recursion_pending();
+  }
+  EXPECT_TRUE(left.empty()) << left.size() << " left, e.g. " << (left.empty() ? "" : left.front());
 }
 
 TEST(Sandbox, BackgroundChildrenDieWithTheRun) {
