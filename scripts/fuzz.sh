@@ -3,6 +3,8 @@
 # FUZZ_SECONDS (default 120: ten minutes for the five), after replaying every input in fuzz/regressions. Inputs that
 # reach new code are kept in build-fuzz/corpus (the seeds in fuzz/corpus are not touched). A crash stops the run with
 # the input under build-fuzz/crashes/: fix it, and add the input to fuzz/regressions/<target>/ (make test replays it).
+# Inputs run up to 256 KiB, and the seeds include deep, huge and long ones, so mutations start at depths small
+# inputs never reach (tests/unit/pathological_inputs_test.cpp generates the same families at every size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-120}
@@ -21,7 +23,7 @@ for t in "${targets[@]}"; do
       { echo "fuzz: $t fails on a regression input (build-fuzz/logs/$t.regressions.log)" >&2; exit 1; }
   fi
   echo "fuzz: $t for ${seconds} s ..."
-  if ! "$bin" "$corpus" "fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if ! "$bin" "$corpus" "fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
        -artifact_prefix="build-fuzz/crashes/$t-" -print_final_stats=1 > "build-fuzz/logs/$t.log" 2>&1; then
     grep -E "ERROR|SUMMARY|Test unit written" "build-fuzz/logs/$t.log" | head -20 >&2
     echo "fuzz: $t found a failing input (log: build-fuzz/logs/$t.log)" >&2

@@ -423,14 +423,13 @@ void classify(SandboxResult &r, int status, bool timed_out, bool contained) {
 }
 } // namespace
 
-void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limits, size_t stop_others_after) const {
+void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limits) const {
   using Clock = Run::Clock;
   Clock::time_point t0 = Clock::now();
   for (Run *run : runs)
     if (run->child > 0) t0 = std::min(t0, run->t0);
   const auto deadline = t0 + std::chrono::duration<double>(limits.timeout_seconds);
   bool timed_out = false;
-  Clock::time_point grace_end{};
   char buf[8192];
   auto reading = [&] {
     return std::any_of(runs.begin(), runs.end(), [](Run *run) { return run->child > 0 && !run->eof; });
@@ -449,11 +448,7 @@ void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limit
         fds.push_back({run->out_fd, POLLIN, 0});
         open.push_back(run);
       }
-    const int64_t wait = grace_end == Clock::time_point{}
-                             ? std::min<int64_t>(left, 1000)
-                             : std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                        grace_end - Clock::now()).count());
-    const int ready = poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(left, wait)));
+    const int ready = poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
     if (ready <= 0) continue;
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
@@ -470,12 +465,6 @@ void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limit
       if (static_cast<size_t>(n) > room) r.output_truncated = true;
       r.output_tail.append(buf, static_cast<size_t>(n));
       if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
-    }
-    // The run that decides (the checker) has finished: the others get a moment to end by themselves (a partner that
-    // sees its pipe close exits; stopping a sandbox from outside costs more), then they are stopped.
-    if (stop_others_after < runs.size() && runs[stop_others_after]->eof) {
-      if (grace_end == Clock::time_point{}) grace_end = Clock::now() + std::chrono::milliseconds(200);
-      else if (Clock::now() >= grace_end) break;
     }
   }
   for (Run *run : runs) {
@@ -498,8 +487,7 @@ void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limit
     run->reaped = true;
     run->r.seconds = std::chrono::duration<double>(Clock::now() - run->t0).count();
     run->r.memory_cap_hit = run->cgroup && run->cgroup->memory_cap_hit();
-    classify(run->r, run->status, late && !run->eof ? true : timed_out, !bwrap_.empty());
-    if (!run->eof && !timed_out) run->r.outcome = SandboxResult::Outcome::stopped; // ended by us, not by itself
+    classify(run->r, run->status, timed_out || late, !bwrap_.empty());
   }
 }
 
@@ -509,28 +497,88 @@ SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimit
   return std::move(run->r);
 }
 
-std::pair<SandboxResult, SandboxResult> Sandbox::run_python_pair(const std::string &first, const std::string &second,
-                                                                 const SandboxLimits &limits) const {
-  // Two pipes: first -> second and second -> first, each program's descriptor 3 reading, 4 writing.
-  int ab[2], ba[2];
-  const auto no_pipe = [] {
-    SandboxResult r; // setup_error
-    r.output = "pipe: " + std::string(std::strerror(errno));
-    return std::make_pair(r, r);
-  };
-  if (pipe2(ab, O_CLOEXEC) != 0) return no_pipe();
-  if (pipe2(ba, O_CLOEXEC) != 0) {
-    auto failed = no_pipe();
-    close(ab[0]);
-    close(ab[1]);
-    return failed;
+namespace {
+// Appends up to `limit` bytes of what `fd` has now to `r`'s output (and its tail); false at EOF.
+bool read_into(int fd, SandboxResult &r, size_t limit) {
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) return false;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    const size_t room = limit - std::min(limit, r.output.size());
+    r.output.append(buf, std::min(room, static_cast<size_t>(n)));
+    if (static_cast<size_t>(n) > room) r.output_truncated = true;
+    r.output_tail.append(buf, static_cast<size_t>(n));
+    if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
   }
-  auto a = start(first, limits, {ba[0], ab[1]});
-  auto b = start(second, limits, {ab[0], ba[1]});
-  // Our copies go, so that each side sees the end of the other's writes when it is gone.
-  for (int fd : {ab[0], ab[1], ba[0], ba[1]}) close(fd);
-  collect({a.get(), b.get()}, limits, /*stop_others_after=*/1);
-  return {std::move(a->r), std::move(b->r)};
+}
+} // namespace
+
+std::unique_ptr<SandboxProcess> Sandbox::spawn(const std::string &program, const SandboxLimits &limits) const {
+  int in[2] = {-1, -1}, out[2] = {-1, -1};
+  std::unique_ptr<Run> run;
+  if (pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0) {
+    run = start(program, limits, {in[0], out[1]});
+  } else {
+    run = std::make_unique<Run>();
+    run->r.output = std::string("pipe: ") + std::strerror(errno);
+  }
+  for (int fd : {in[0], out[1]})
+    if (fd >= 0) close(fd);
+  for (int fd : {in[1], out[0], run->out_fd})
+    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return std::unique_ptr<SandboxProcess>(new SandboxProcess(*this, std::move(run), limits, in[1], out[0]));
+}
+
+SandboxProcess::SandboxProcess(const Sandbox &sandbox, std::unique_ptr<Sandbox::Run> run, SandboxLimits limits,
+                               int to, int from)
+    : sandbox_(sandbox), run_(std::move(run)), limits_(limits), to_(to), from_(from) {}
+
+SandboxProcess::~SandboxProcess() {
+  if (to_ >= 0) close(to_);
+  if (from_ >= 0) close(from_);
+  // run_'s own destructor kills and reaps what still runs.
+}
+
+bool SandboxProcess::running() const { return run_->child > 0 && !run_->reaped; }
+const std::string &SandboxProcess::setup_error() const {
+  static const std::string none;
+  return run_->child > 0 ? none : run_->r.output;
+}
+int SandboxProcess::output() const { return run_->out_fd; }
+
+bool SandboxProcess::read_output() {
+  if (output_closed_ || run_->out_fd < 0) return false;
+  if (!read_into(run_->out_fd, run_->r, limits_.output_bytes)) output_closed_ = true;
+  return !output_closed_;
+}
+
+SandboxResult SandboxProcess::finish(bool timed_out) {
+  Sandbox::Run &run = *run_;
+  if (run.child <= 0 || run.reaped) return run.r;
+  if (to_ >= 0) close(to_); // a program reading its channel sees the end
+  to_ = -1;
+  int status = 0;
+  const bool ended = waitpid(run.child, &status, WNOHANG) == run.child;
+  kill(-run.child, SIGKILL);
+  if (run.cgroup) run.cgroup->kill_all();
+  if (!ended)
+    while (waitpid(run.child, &status, 0) < 0 && errno == EINTR) {
+    }
+  run.reaped = true;
+  // What it wrote before it went (the pipe's writers are gone now: this ends).
+  // Bounded: unisolated (--no-sandbox), a daemon that left the process group could hold the pipe open.
+  const auto until = Sandbox::Run::Clock::now() + std::chrono::seconds(1);
+  while (!output_closed_ && run.out_fd >= 0 && Sandbox::Run::Clock::now() < until) {
+    pollfd p{run.out_fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0 && !read_into(run.out_fd, run.r, limits_.output_bytes)) output_closed_ = true;
+  }
+  run.r.seconds = std::chrono::duration<double>(Sandbox::Run::Clock::now() - run.t0).count();
+  run.r.memory_cap_hit = run.cgroup && run.cgroup->memory_cap_hit();
+  classify(run.r, status, timed_out, sandbox_.contained());
+  if (!ended && !timed_out && run.r.outcome != SandboxResult::Outcome::memory_exceeded)
+    run.r.outcome = SandboxResult::Outcome::stopped;
+  return run.r;
 }
 
 } // namespace aio::eval

@@ -31,7 +31,7 @@ struct SandboxLimits {
 };
 
 struct SandboxResult {
-  // memory_exceeded: the run's memory cap (cgroup) ended it; stopped: we ended it because its partner had finished.
+  // memory_exceeded: the run's memory cap (cgroup) ended it; stopped: we ended it (SandboxProcess::finish).
   enum class Outcome { ok, failed, timed_out, crashed, setup_error, memory_exceeded, stopped };
   Outcome outcome = Outcome::setup_error;
   int exit_code = -1;       // when it exited
@@ -56,6 +56,8 @@ struct SandboxIsolation {
   std::string note;             // all of it in a sentence (printed by `aio score`)
 };
 
+class SandboxProcess;
+
 class Sandbox {
 public:
   // Finds the interpreter (`python` = "" -> /usr/bin/python3, else python3 on PATH) and bubblewrap, and probes once
@@ -70,20 +72,18 @@ public:
   // Runs `program` as a Python script (python3 -I -B) in a fresh directory under the limits.
   SandboxResult run_python(const std::string &program, const SandboxLimits &limits) const;
 
-  // Two programs side by side, each in a sandbox of its own (neither can see, signal or reach the other's processes,
-  // files or memory), joined only by two pipes: in each, descriptor 5 reads what the other writes to its 6. Both
-  // share the timeout; once the second has finished, the first is stopped. Bytes are all that cross.
-  std::pair<SandboxResult, SandboxResult> run_python_pair(const std::string &first, const std::string &second,
-                                                          const SandboxLimits &limits) const;
+  // A program started under the limits and left running, to talk to over its descriptors 5 (it reads) and 6 (it
+  // writes); see SandboxProcess. The limits' timeout is its CPU-time limit, not a wall-clock one: the caller decides
+  // when to stop it.
+  std::unique_ptr<SandboxProcess> spawn(const std::string &program, const SandboxLimits &limits) const;
 
 private:
+  friend class SandboxProcess;
   struct Run;
   std::unique_ptr<Run> start(const std::string &program, const SandboxLimits &limits,
                              std::array<int, 2> channel = {-1, -1}) const;
-  // Reads the runs' outputs and reaps them; when `stop_others_after` names one of them, the rest are stopped once
-  // it has finished.
-  void collect(const std::vector<Run *> &runs, const SandboxLimits &limits,
-               size_t stop_others_after = static_cast<size_t>(-1)) const;
+  // Reads the runs' outputs until they end or the timeout passes, then reaps them.
+  void collect(const std::vector<Run *> &runs, const SandboxLimits &limits) const;
 
   std::string python_;
   std::string bwrap_;                      // "" = not contained (see isolation_)
@@ -91,6 +91,34 @@ private:
   bool cgroups_ = false;                   // a cgroup per run works here
   bool allow_uncontained_ = false;         // --no-sandbox
   SandboxIsolation isolation_;
+};
+
+// A running sandboxed program (Sandbox::spawn) and the ends of its channel. The caller polls the three descriptors
+// itself; finish() stops the program if it still runs, reaps it and says how it ended, with its output.
+class SandboxProcess {
+public:
+  ~SandboxProcess();
+  SandboxProcess(const SandboxProcess &) = delete;
+  SandboxProcess &operator=(const SandboxProcess &) = delete;
+
+  bool running() const;            // started, and not finished yet
+  const std::string &setup_error() const; // why it did not start ("" when it did)
+  int to_program() const { return to_; }    // arrives at its descriptor 5 (non-blocking)
+  int from_program() const { return from_; } // what it writes to its descriptor 6 (non-blocking)
+  int output() const;              // its stdout + stderr (non-blocking); read it with read_output()
+  // Reads what waits on output() into the kept output; false once it is closed.
+  bool read_output();
+  // Stops it (stopped = true: we ended it) unless it ended by itself, reaps it and classifies the end.
+  SandboxResult finish(bool timed_out = false);
+
+private:
+  friend class Sandbox;
+  SandboxProcess(const Sandbox &sandbox, std::unique_ptr<Sandbox::Run> run, SandboxLimits limits, int to, int from);
+  const Sandbox &sandbox_;
+  std::unique_ptr<Sandbox::Run> run_;
+  SandboxLimits limits_;
+  int to_ = -1, from_ = -1;
+  bool output_closed_ = false;
 };
 
 } // namespace aio::eval

