@@ -6,8 +6,8 @@ templates, tokenization, grammars) do not depend on the weights.
 1. Input size -> time: chats of N messages, N tools and an enum of N values, with the limits raised far past their
    defaults so the cost itself shows; each refused at admission (the context is 512 tokens) or answered. Linear costs
    keep time / N flat as N grows.
-2. Stall: a 16-token chat's latency alone, and while a request at each default limit (1,000-value enum, 128 tools,
-   4,096 messages, 1 MiB body) is being handled beside it - the engine must not wait for another request's set-up.
+2. Stall: a 16-token chat's latency alone, and while a request at each default limit (1,000-value enum, greedy and
+   sampled; 128 tools; 4,096 messages) is being handled beside it - the engine must not wait for another request.
 
 Writes bench/results/serve_limits.json."""
 import argparse
@@ -56,8 +56,9 @@ def tools(n):
     return body
 
 
-def enum(n):
+def enum(n, temperature=0):
     body = messages(1)
+    body["temperature"] = temperature
     body["response_format"] = {"type": "json_schema", "json_schema": {"name": "e", "schema": {"enum": list(range(n))}}}
     return body
 
@@ -124,7 +125,8 @@ def main():
         alone = statistics.median(send(chat16())[1] for _ in range(max(3, args.repeats)))
         results["stall"]["alone_s"] = alone
         print(f"16-token chat alone: {alone * 1000:.1f} ms", flush=True)
-        at_limit = {"enum of 1,000": lambda: enum(1000), "128 tools": lambda: tools(128),
+        at_limit = {"enum of 1,000": lambda: enum(1000), "enum of 1,000, sampled": lambda: enum(1000, 1.0),
+                    "128 tools": lambda: tools(128),
                     "4,096 messages": lambda: messages(4096)}
         for name, make in at_limit.items():
             t = beside(make, max(3, args.repeats))

@@ -48,6 +48,24 @@ llama_token ProbSampler::draw(const TokenDistribution &dist) {
   return dist.back().id; // rounding left a sliver above the last bucket
 }
 
+llama_token ProbSampler::sample(const float *raw) {
+  const bool plain_temperature = !params_.greedy() && params_.top_k <= 0 && params_.top_p >= 1.0f;
+  if (!constraints_ || !constraints_->has_grammar() || !plain_temperature) return draw(distribution(raw));
+  const float *logits = constraints_->adjust(raw);
+  const float max = *std::max_element(logits, logits + n_vocab_);
+  cumulative_.resize(static_cast<size_t>(n_vocab_));
+  double sum = 0;
+  for (int32_t t = 0; t < n_vocab_; ++t)
+    cumulative_[static_cast<size_t>(t)] = sum += std::exp((logits[t] - max) / params_.temperature);
+  for (int tries = 0; tries < 64; ++tries) {
+    const double r = uniform() * sum;
+    const auto at = std::upper_bound(cumulative_.begin(), cumulative_.end(), r);
+    const auto token = static_cast<llama_token>(std::min<ptrdiff_t>(at - cumulative_.begin(), n_vocab_ - 1));
+    if (constraints_->allows(token)) return token;
+  }
+  return draw(distribution(raw));
+}
+
 double ProbSampler::uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
 double probability_of(const TokenDistribution &dist, llama_token token) {

@@ -29,6 +29,12 @@ public:
   }
   // A token drawn from `dist`.
   llama_token draw(const TokenDistribution &dist);
+  // One token drawn from distribution(logits), without building it when it need not be: under a grammar with plain
+  // temperature sampling (no top-k / top-p), tokens are drawn from the unconstrained distribution until the grammar
+  // allows one - exactly a draw from the distribution restricted to allowed tokens (rejection sampling), at the cost
+  // of a one-token check per try instead of the grammar over the whole vocabulary (0.1-0.4 s a step for a large
+  // enum). After 64 refused tries it builds the distribution after all.
+  llama_token sample(const float *logits);
   // A uniform draw in [0, 1).
   double uniform();
   int32_t n_vocab() const { return n_vocab_; }
@@ -38,6 +44,7 @@ private:
   int32_t n_vocab_;
   llama_sampler_ptr filter_;
   std::mt19937_64 rng_;
+  std::vector<double> cumulative_; // sample()'s running sums of the unconstrained probabilities
   std::unique_ptr<Constrainer> constraints_;
 };
 

@@ -308,7 +308,7 @@ void BatchEngine::take_output(Slot &s, const float *first) {
     tokens.push_back(s.job->params.sampling.greedy() ? engine::argmax(first, n_vocab)
                                                      : engine::sample_from(s.sampler.get(), first, n_vocab));
   } else if (s.proposal.tokens.empty()) {
-    tokens.push_back(s.prob->draw(s.prob->distribution(first)));
+    tokens.push_back(s.prob->sample(first));
     s.prob->accept(tokens.back());
   } else {
     const int32_t k = static_cast<int32_t>(s.proposal.tokens.size());

@@ -202,14 +202,15 @@ UpstreamEvent parse_event(std::string_view data) {
 bool SseReader::feed(std::string_view bytes, const std::function<bool(const UpstreamEvent &)> &on_event) {
   pending_.append(bytes);
   // A line is held until its newline comes: an upstream that never sends one must not grow it without end.
-  if (pending_.size() > max_line_bytes_ && pending_.find('\n') == std::string::npos) {
+  const auto line_too_long = [&] {
     UpstreamEvent ev;
     ev.error = "the upstream sent a stream line longer than " + std::to_string(max_line_bytes_) +
                " bytes without ending it (--max-upstream-line)";
     pending_.clear();
     on_event(ev);
     return false;
-  }
+  };
+  if (pending_.size() > max_line_bytes_ && pending_.find('\n') == std::string::npos) return line_too_long();
   size_t start = 0;
   for (size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
     std::string_view line(pending_.data() + start, nl - start);
@@ -223,14 +224,7 @@ bool SseReader::feed(std::string_view bytes, const std::function<bool(const Upst
     }
   }
   pending_.erase(0, start);
-  if (pending_.size() > max_line_bytes_) { // complete lines came, but the incomplete rest is too long already
-    UpstreamEvent ev;
-    ev.error = "the upstream sent a stream line longer than " + std::to_string(max_line_bytes_) +
-               " bytes without ending it (--max-upstream-line)";
-    pending_.clear();
-    on_event(ev);
-    return false;
-  }
+  if (pending_.size() > max_line_bytes_) return line_too_long(); // whole lines came, but the rest is too long already
   return true;
 }
 

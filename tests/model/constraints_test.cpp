@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <random>
 #include <regex>
 
+#include "engine/prob_sampler.h"
 #include "exec/batch_engine.h"
 #include "support/tiny_models.h"
 
@@ -91,6 +94,39 @@ TEST_F(ConstraintsTest, SampledOutputKeepsTheGrammarToo) {
       else // cut by max_tokens: a prefix of the language
         ADD_FAILURE() << "the language is finite: generation should have ended, not stopped at " << r->text;
     }
+}
+
+// Plain temperature sampling under a grammar draws from the unconstrained distribution until the grammar allows the
+// token (rejection sampling): the draws must follow the constrained distribution exactly, as building it would.
+TEST_F(ConstraintsTest, RejectionSamplingDrawsFromTheConstrainedDistribution) {
+  const int32_t n_vocab = large_->info().n_vocab;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> logits(static_cast<size_t>(n_vocab));
+  for (float &l : logits) l = normal(rng);
+  for (char c = 'a'; c <= 'z'; ++c) // make the allowed tokens likely, so that most draws are accepted at once
+    for (const auto tokens = *large_->tokenize(std::string(1, c), false, false); llama_token t : tokens)
+      logits[static_cast<size_t>(t)] += 9.0f;
+  SamplingParams sp;
+  sp.temperature = 1.0f;
+  sp.top_k = 0;
+  sp.top_p = 1.0f;
+  TokenConstraints c;
+  c.grammar = "root ::= [a-z] [a-z]?";
+  engine::ProbSampler exact(sp, n_vocab, *engine::Constrainer::create(*large_, c));
+  std::map<llama_token, double> p;
+  for (const auto &d : exact.distribution(logits.data())) p[d.id] = d.p;
+  sp.seed = 5;
+  engine::ProbSampler drawn(sp, n_vocab, *engine::Constrainer::create(*large_, c));
+  const int n = 4000;
+  std::map<llama_token, int> seen;
+  for (int i = 0; i < n; ++i) ++seen[drawn.sample(logits.data())];
+  for (const auto &[token, count] : seen) EXPECT_TRUE(p.count(token)) << "token " << token << " is not allowed";
+  std::vector<std::pair<double, llama_token>> top;
+  for (const auto &[token, prob] : p) top.emplace_back(prob, token);
+  std::sort(top.rbegin(), top.rend());
+  for (size_t i = 0; i < std::min<size_t>(5, top.size()); ++i)
+    EXPECT_NEAR(static_cast<double>(seen[top[i].second]) / n, top[i].first, 0.03) << "token " << top[i].second;
 }
 
 TEST_F(ConstraintsTest, LogprobsAreTheTargetsOnEveryStrategy) {

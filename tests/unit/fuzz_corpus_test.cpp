@@ -7,13 +7,9 @@
 #include <iterator>
 #include <vector>
 
+#include "fuzz_targets.h"
 #include "support/paths.h"
 
-int fuzz_openai_request(const uint8_t *data, size_t size);
-int fuzz_upstream_sse(const uint8_t *data, size_t size);
-int fuzz_yaml_loaders(const uint8_t *data, size_t size);
-int fuzz_dataset_loaders(const uint8_t *data, size_t size);
-int fuzz_results_log(const uint8_t *data, size_t size);
 
 namespace aio::test {
 namespace {

@@ -14,12 +14,8 @@
 #include "serve/openai_json.h"
 #include "serve/openai_upstream.h"
 #include "util/json_limits.h"
+#include "fuzz_targets.h"
 
-int fuzz_openai_request(const uint8_t *data, size_t size);
-int fuzz_upstream_sse(const uint8_t *data, size_t size);
-int fuzz_yaml_loaders(const uint8_t *data, size_t size);
-int fuzz_dataset_loaders(const uint8_t *data, size_t size);
-int fuzz_results_log(const uint8_t *data, size_t size);
 
 namespace aio::test {
 namespace {
