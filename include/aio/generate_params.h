@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,10 @@
 #include "aio/status.h"
 
 namespace aio {
+
+namespace engine {
+class PreparedGrammar; // engine/constrainer.h: a grammar compiled ahead, off the engine's thread
+}
 
 struct SamplingParams {
   float temperature = 0.0f; // 0 = greedy (argmax); > 0 samples from the softened distribution
@@ -34,6 +39,10 @@ struct TokenConstraints {
   std::vector<std::string> grammar_trigger_patterns; // regular expressions over the output
   std::vector<int32_t> grammar_trigger_tokens;
   std::vector<int32_t> grammar_prefill; // tokens fed to a strict grammar before the first generated one
+  // The grammar already compiled for a model's vocabulary on the request's own thread (the Router does it before the
+  // job is queued), so the engine's thread only steps; when absent or made for another grammar or vocabulary, the
+  // engine compiles it itself.
+  std::shared_ptr<engine::PreparedGrammar> prepared;
   bool any() const {
     return !logit_bias.empty() || presence_penalty != 0.0f || frequency_penalty != 0.0f || !grammar.empty();
   }

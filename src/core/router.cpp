@@ -320,6 +320,14 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
   dispatch(p, std::move(*prompt));
 }
 
+Status Router::prepare_grammar(TokenConstraints &c, const engine::Model &model) {
+  if (c.grammar.empty() || (c.prepared && c.prepared->fits(model, c))) return {};
+  auto prepared = engine::PreparedGrammar::prepare(model, c);
+  if (!prepared) return prepared.status();
+  c.prepared = std::move(*prepared);
+  return {};
+}
+
 void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
   Resident &probe_model = models_.at(cfg_.probe.model);
   exec::Job job;
@@ -330,6 +338,10 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
   if (prompt.chat) {
     if (Status st = apply_chat_prompt(*prompt.chat, job.params); !st.ok()) return p->fail(st);
   }
+  // The grammar is compiled here, on the request's thread, whoever answers: the probe's model in this slot, or one
+  // with the same vocabulary (dispatch reuses it when the grammar is the same).
+  if (Status st = prepare_grammar(job.params.constraints, *probe_model.model); !st.ok()) return p->fail(st);
+  p->params.constraints.prepared = job.params.constraints.prepared;
   auto output_format = prompt.chat ? std::optional(prompt.chat->output) : std::nullopt;
   const bool chat_grammar = prompt.chat && !prompt.chat->grammar.empty();
   job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p, formatted, output_format, chat_grammar](
@@ -422,6 +434,7 @@ void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> p
   job.decoding = std::move(*decoding);
   job.on_token = p->cb.on_token;
   job.on_done = p->cb.on_done;
+  if (Status st = prepare_grammar(job.params.constraints, *resident.model); !st.ok()) return p->fail(st);
   rec.switch_ms = ms_since(t_switch);
   if (p->cb.on_route) p->cb.on_route(rec);
   if (!resident.engine->submit(std::move(job))) p->fail(refusal(*resident.engine, target));

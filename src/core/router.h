@@ -138,6 +138,9 @@ private:
                                           const engine::TokenCallback &on_token, bool route_only);
   // The probe stage of a request on the probe model's engine (lm probe).
   void submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt);
+  // Compiles `c`'s grammar for `model` on the calling thread (a request's, before its job is queued), unless it is
+  // compiled already for this grammar and a vocabulary the model shares. A grammar llama.cpp cannot parse: 400.
+  static Status prepare_grammar(TokenConstraints &c, const engine::Model &model);
 
   config::AioConfig cfg_;
   std::map<std::string, Resident> models_;           // local models

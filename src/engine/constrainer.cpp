@@ -8,6 +8,55 @@
 
 namespace aio::engine {
 
+namespace {
+bool same_grammar(const TokenConstraints &a, const TokenConstraints &b) {
+  return a.grammar == b.grammar && a.grammar_lazy == b.grammar_lazy &&
+         a.grammar_trigger_patterns == b.grammar_trigger_patterns && a.grammar_trigger_tokens == b.grammar_trigger_tokens;
+}
+} // namespace
+
+llama_sampler_ptr compile_grammar(const Model &model, const TokenConstraints &constraints) {
+  if (constraints.grammar_lazy) {
+    std::vector<const char *> patterns;
+    for (const auto &p : constraints.grammar_trigger_patterns) patterns.push_back(p.c_str());
+    return llama_sampler_ptr(llama_sampler_init_grammar_lazy_patterns(
+        model.vocab(), constraints.grammar.c_str(), "root", patterns.data(), patterns.size(),
+        constraints.grammar_trigger_tokens.data(), constraints.grammar_trigger_tokens.size()));
+  }
+  return llama_sampler_ptr(llama_sampler_init_grammar(model.vocab(), constraints.grammar.c_str(), "root"));
+}
+
+Expected<std::shared_ptr<PreparedGrammar>> PreparedGrammar::prepare(const Model &model,
+                                                                   const TokenConstraints &constraints) {
+  std::shared_ptr<PreparedGrammar> g(new PreparedGrammar());
+  g->model_ = &model;
+  g->made_for_.grammar = constraints.grammar;
+  g->made_for_.grammar_lazy = constraints.grammar_lazy;
+  g->made_for_.grammar_trigger_patterns = constraints.grammar_trigger_patterns;
+  g->made_for_.grammar_trigger_tokens = constraints.grammar_trigger_tokens;
+  g->sampler_ = compile_grammar(model, constraints);
+  if (!g->sampler_)
+    return invalid_argument("the grammar does not parse (llama.cpp's GBNF; a JSON schema it was made from may use "
+                            "features it cannot express)");
+  return g;
+}
+
+bool PreparedGrammar::made_for(const Model &model, const TokenConstraints &constraints) const {
+  return same_grammar(made_for_, constraints) && (&model == model_ || model.shares_vocab_with(*model_));
+}
+
+bool PreparedGrammar::fits(const Model &model, const TokenConstraints &constraints) const {
+  if (!made_for(model, constraints)) return false;
+  std::lock_guard lock(mu_);
+  return sampler_ != nullptr;
+}
+
+llama_sampler_ptr PreparedGrammar::take(const Model &model, const TokenConstraints &constraints) {
+  if (!made_for(model, constraints)) return nullptr;
+  std::lock_guard lock(mu_);
+  return std::move(sampler_);
+}
+
 Constrainer::Constrainer(const Model &model, const TokenConstraints &constraints)
     : model_(model), c_(constraints), n_vocab_(model.info().n_vocab) {}
 
@@ -18,15 +67,9 @@ Expected<std::unique_ptr<Constrainer>> Constrainer::create(const Model &model, c
       return invalid_argument("logit_bias names token " + std::to_string(token) + ", but " + model.info().name +
                               " has token ids 0.." + std::to_string(c->n_vocab_ - 1));
   if (!constraints.grammar.empty()) {
-    if (constraints.grammar_lazy) {
-      std::vector<const char *> patterns;
-      for (const auto &p : constraints.grammar_trigger_patterns) patterns.push_back(p.c_str());
-      c->grammar_.reset(llama_sampler_init_grammar_lazy_patterns(
-          model.vocab(), constraints.grammar.c_str(), "root", patterns.data(), patterns.size(),
-          constraints.grammar_trigger_tokens.data(), constraints.grammar_trigger_tokens.size()));
-    } else {
-      c->grammar_.reset(llama_sampler_init_grammar(model.vocab(), constraints.grammar.c_str(), "root"));
-    }
+    // Compiled ahead when the Router could (PreparedGrammar); here only when it could not.
+    if (constraints.prepared) c->grammar_ = constraints.prepared->take(model, constraints);
+    if (!c->grammar_) c->grammar_ = compile_grammar(model, constraints);
     if (!c->grammar_)
       return invalid_argument("the grammar does not parse (llama.cpp's GBNF; a JSON schema it was made from may use "
                               "features it cannot express)");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -15,6 +16,29 @@
 namespace aio::engine {
 
 class Model;
+
+// A request's grammar compiled for one model's vocabulary ahead of its job - parsing the GBNF and building its stacks,
+// which for a large schema is the costly part - on the thread that prepares the job, not the engine's. The engine's
+// Constrainer takes it (once) when its model reads the same vocabulary and the grammar is the same.
+class PreparedGrammar {
+public:
+  static Expected<std::shared_ptr<PreparedGrammar>> prepare(const Model &model, const TokenConstraints &constraints);
+  // The compiled sampler, when it fits `model` and `constraints`' grammar and has not been taken yet; else null.
+  llama_sampler_ptr take(const Model &model, const TokenConstraints &constraints);
+  // Whether it was made for this grammar and a vocabulary `model` shares, and is still there to take.
+  bool fits(const Model &model, const TokenConstraints &constraints) const;
+
+private:
+  PreparedGrammar() = default;
+  bool made_for(const Model &model, const TokenConstraints &constraints) const;
+  const Model *model_ = nullptr; // models outlive requests
+  TokenConstraints made_for_;    // the grammar fields it was compiled from (prepared left empty)
+  mutable std::mutex mu_;
+  llama_sampler_ptr sampler_;
+};
+
+// The grammar sampler for `constraints` (strict or lazy), or null when llama.cpp cannot parse it.
+llama_sampler_ptr compile_grammar(const Model &model, const TokenConstraints &constraints);
 
 class Constrainer {
 public:

@@ -33,7 +33,7 @@ public:
   // temperature sampling (no top-k / top-p), tokens are drawn from the unconstrained distribution until the grammar
   // allows one - exactly a draw from the distribution restricted to allowed tokens (rejection sampling), at the cost
   // of a one-token check per try instead of the grammar over the whole vocabulary (0.1-0.4 s a step for a large
-  // enum). After 64 refused tries it builds the distribution after all.
+  // enum). Draws are checked in batches (8, 256, 4,096); when none is allowed it builds the distribution after all.
   llama_token sample(const float *logits);
   // A uniform draw in [0, 1).
   double uniform();

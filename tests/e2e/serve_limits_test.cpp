@@ -247,9 +247,12 @@ TEST(ServeLimits, AbandonedNonStreamedRequestsFreeTheirSlots) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(metric(s, "aio_busy_slots"), abandoned);
   for (int fd : fds) close(fd);
+  const auto left = std::chrono::steady_clock::now();
   // Both end (cancelled) and are counted; a request sent now is served at once by a free slot.
-  for (int i = 0; i < 600 && metric(s, "aio_busy_slots") > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 600 && metric(s, "aio_busy_slots") > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(metric(s, "aio_busy_slots"), 0);
+  std::printf("slots free %.3f s after the clients left\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - left).count());
   for (int i = 0; i < 100 && metric(s, "aio_requests_total") < abandoned; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const double generated = metric(s, "aio_generated_tokens_total");

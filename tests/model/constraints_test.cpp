@@ -129,6 +129,26 @@ TEST_F(ConstraintsTest, RejectionSamplingDrawsFromTheConstrainedDistribution) {
     EXPECT_NEAR(static_cast<double>(seen[top[i].second]) / n, top[i].first, 0.03) << "token " << top[i].second;
 }
 
+// A grammar compiled ahead (on the request's thread) is what the engine's Constrainer uses - taken once, for the same
+// grammar and a vocabulary the model shares (the tiny pair's) - and it constrains as one compiled there would.
+TEST_F(ConstraintsTest, APreparedGrammarIsTakenNotCompiledAgain) {
+  auto params = with_grammar();
+  auto prepared = engine::PreparedGrammar::prepare(*small_, params.constraints);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().to_string();
+  EXPECT_TRUE((*prepared)->fits(*large_, params.constraints)) << "the pair shares its vocabulary";
+  TokenConstraints other = params.constraints;
+  other.grammar = "root ::= \"x\"";
+  EXPECT_FALSE((*prepared)->fits(*large_, other));
+  params.constraints.prepared = *prepared;
+  const auto with = run(kPrompts[1], Strategy::plain, params);
+  ASSERT_TRUE(with.ok()) << with.status().to_string();
+  EXPECT_EQ((*prepared)->take(*large_, params.constraints), nullptr) << "the engine took it";
+  const auto without = run(kPrompts[1], Strategy::plain, with_grammar());
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(with->tokens, without->tokens);
+  EXPECT_TRUE(std::regex_match(with->text, kGrammarText)) << with->text;
+}
+
 TEST_F(ConstraintsTest, LogprobsAreTheTargetsOnEveryStrategy) {
   engine::GenerateParams p;
   p.max_tokens = 24;
