@@ -30,10 +30,8 @@ Expected<std::shared_ptr<PreparedGrammar>> PreparedGrammar::prepare(const Model 
                                                                    const TokenConstraints &constraints) {
   std::shared_ptr<PreparedGrammar> g(new PreparedGrammar());
   g->model_ = &model;
-  g->made_for_.grammar = constraints.grammar;
-  g->made_for_.grammar_lazy = constraints.grammar_lazy;
-  g->made_for_.grammar_trigger_patterns = constraints.grammar_trigger_patterns;
-  g->made_for_.grammar_trigger_tokens = constraints.grammar_trigger_tokens;
+  g->made_for_ = constraints;
+  g->made_for_.prepared.reset(); // itself: no cycle
   g->sampler_ = compile_grammar(model, constraints);
   if (!g->sampler_)
     return invalid_argument("the grammar does not parse (llama.cpp's GBNF; a JSON schema it was made from may use "

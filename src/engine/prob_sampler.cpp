@@ -59,9 +59,11 @@ llama_token ProbSampler::sample(const float *raw) {
     cumulative_[static_cast<size_t>(t)] = sum += std::exp((logits[t] - max) / params_.temperature);
   // The draws come in batches whose distinct tokens go through the grammar together (one pass over a few hundred
   // tokens instead of the vocabulary); the first allowed draw, in order, is the sample - as if drawn one by one.
-  std::vector<llama_token> draws;
+  // verdicts_: 0 not checked yet, 1 allowed, -1 refused; reset for the tokens this call touched before it returns.
+  verdicts_.resize(static_cast<size_t>(n_vocab_), 0);
+  std::vector<llama_token> draws, touched;
   std::vector<llama_token_data> distinct;
-  std::vector<char> allowed(static_cast<size_t>(n_vocab_), 0), checked(static_cast<size_t>(n_vocab_), 0);
+  llama_token chosen = -1;
   for (const size_t batch : {8, 256, 4096}) {
     draws.clear();
     distinct.clear();
@@ -69,19 +71,25 @@ llama_token ProbSampler::sample(const float *raw) {
       const auto at = std::upper_bound(cumulative_.begin(), cumulative_.end(), uniform() * sum);
       const auto token = static_cast<llama_token>(std::min<ptrdiff_t>(at - cumulative_.begin(), n_vocab_ - 1));
       draws.push_back(token);
-      if (!checked[static_cast<size_t>(token)]) {
-        checked[static_cast<size_t>(token)] = 1;
+      if (verdicts_[static_cast<size_t>(token)] == 0) {
+        verdicts_[static_cast<size_t>(token)] = -1;
+        touched.push_back(token);
         distinct.push_back({token, 0.0f, 0.0f});
       }
     }
     llama_token_data_array array{distinct.data(), distinct.size(), -1, false};
     constraints_->restrict(&array);
     for (size_t i = 0; i < array.size; ++i)
-      if (std::isfinite(array.data[i].logit)) allowed[static_cast<size_t>(array.data[i].id)] = 1;
-    for (const llama_token t : draws)
-      if (allowed[static_cast<size_t>(t)]) return t;
+      if (std::isfinite(array.data[i].logit)) verdicts_[static_cast<size_t>(array.data[i].id)] = 1;
+    const auto first = std::find_if(draws.begin(), draws.end(),
+                                    [&](llama_token t) { return verdicts_[static_cast<size_t>(t)] == 1; });
+    if (first != draws.end()) {
+      chosen = *first;
+      break;
+    }
   }
-  return draw(distribution(raw));
+  for (const llama_token t : touched) verdicts_[static_cast<size_t>(t)] = 0;
+  return chosen >= 0 ? chosen : draw(distribution(raw));
 }
 
 double ProbSampler::uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }

@@ -3,6 +3,7 @@
 // exactly the distribution make_sampler's final draw samples from; only the random stream differs.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <vector>
@@ -45,6 +46,7 @@ private:
   llama_sampler_ptr filter_;
   std::mt19937_64 rng_;
   std::vector<double> cumulative_; // sample()'s running sums of the unconstrained probabilities
+  std::vector<int8_t> verdicts_;   // sample()'s grammar verdicts per token, all 0 between calls
   std::unique_ptr<Constrainer> constraints_;
 };
 

@@ -423,80 +423,6 @@ void classify(SandboxResult &r, int status, bool timed_out, bool contained) {
 }
 } // namespace
 
-void Sandbox::collect(const std::vector<Run *> &runs, const SandboxLimits &limits) const {
-  using Clock = Run::Clock;
-  Clock::time_point t0 = Clock::now();
-  for (Run *run : runs)
-    if (run->child > 0) t0 = std::min(t0, run->t0);
-  const auto deadline = t0 + std::chrono::duration<double>(limits.timeout_seconds);
-  bool timed_out = false;
-  char buf[8192];
-  auto reading = [&] {
-    return std::any_of(runs.begin(), runs.end(), [](Run *run) { return run->child > 0 && !run->eof; });
-  };
-  // Read every output until each writer is gone or the time is up; keep the first output_bytes of each.
-  while (reading()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    std::vector<pollfd> fds;
-    std::vector<Run *> open;
-    for (Run *run : runs)
-      if (run->child > 0 && !run->eof) {
-        fds.push_back({run->out_fd, POLLIN, 0});
-        open.push_back(run);
-      }
-    const int ready = poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
-    if (ready <= 0) continue;
-    for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      Run &run = *open[i];
-      const ssize_t n = read(run.out_fd, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        run.eof = true; // the program and everything it started are gone
-        continue;
-      }
-      SandboxResult &r = run.r;
-      const size_t room = limits.output_bytes - std::min(limits.output_bytes, r.output.size());
-      r.output.append(buf, std::min(room, static_cast<size_t>(n)));
-      if (static_cast<size_t>(n) > room) r.output_truncated = true;
-      r.output_tail.append(buf, static_cast<size_t>(n));
-      if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
-    }
-  }
-  for (Run *run : runs) {
-    if (run->child <= 0) continue;
-    // The output is closed: wait (until the deadline) for the process to report how it ended.
-    bool late = timed_out || !run->eof;
-    while (!late && !run->reaped) {
-      const pid_t w = waitpid(run->child, &run->status, WNOHANG);
-      if (w == run->child) run->reaped = true;
-      else if (Clock::now() >= deadline) late = true;
-      else std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    // Whatever still runs goes now: bwrap's death takes its namespace along (--die-with-parent, the namespace's
-    // init), and the cgroup is emptied for good measure; not contained, its process group.
-    kill(-run->child, SIGKILL);
-    if (run->cgroup) run->cgroup->kill_all();
-    if (!run->reaped)
-      while (waitpid(run->child, &run->status, 0) < 0 && errno == EINTR) {
-      }
-    run->reaped = true;
-    run->r.seconds = std::chrono::duration<double>(Clock::now() - run->t0).count();
-    run->r.memory_cap_hit = run->cgroup && run->cgroup->memory_cap_hit();
-    classify(run->r, run->status, timed_out || late, !bwrap_.empty());
-  }
-}
-
-SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimits &limits) const {
-  auto run = start(program, limits);
-  if (run->child > 0) collect({run.get()}, limits);
-  return std::move(run->r);
-}
-
 namespace {
 // Appends up to `limit` bytes of what `fd` has now to `r`'s output (and its tail); false at EOF.
 bool read_into(int fd, SandboxResult &r, size_t limit) {
@@ -513,6 +439,49 @@ bool read_into(int fd, SandboxResult &r, size_t limit) {
   }
 }
 } // namespace
+
+void Sandbox::collect(Run &run, const SandboxLimits &limits) const {
+  using Clock = Run::Clock;
+  const auto deadline = run.t0 + std::chrono::duration<double>(limits.timeout_seconds);
+  bool timed_out = false;
+  // Read its output until every writer is gone or the time is up; keep the first output_bytes.
+  fcntl(run.out_fd, F_SETFL, fcntl(run.out_fd, F_GETFL) | O_NONBLOCK);
+  while (!run.eof) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{run.out_fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000))) > 0 && !read_into(run.out_fd, run.r, limits.output_bytes))
+      run.eof = true; // the program and everything it started are gone
+  }
+  // The output is closed: wait (until the deadline) for the process to report how it ended.
+  bool late = timed_out;
+  while (!late && !run.reaped) {
+    if (waitpid(run.child, &run.status, WNOHANG) == run.child) run.reaped = true;
+    else if (Clock::now() >= deadline) late = true;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Whatever still runs goes now: bwrap's death takes its namespace along (--die-with-parent, the namespace's init),
+  // and the cgroup is emptied for good measure; not contained, its process group.
+  kill(-run.child, SIGKILL);
+  if (run.cgroup) run.cgroup->kill_all();
+  if (!run.reaped)
+    while (waitpid(run.child, &run.status, 0) < 0 && errno == EINTR) {
+    }
+  run.reaped = true;
+  run.r.seconds = std::chrono::duration<double>(Clock::now() - run.t0).count();
+  run.r.memory_cap_hit = run.cgroup && run.cgroup->memory_cap_hit();
+  classify(run.r, run.status, late, !bwrap_.empty());
+}
+
+SandboxResult Sandbox::run_python(const std::string &program, const SandboxLimits &limits) const {
+  auto run = start(program, limits);
+  if (run->child > 0) collect(*run, limits);
+  return std::move(run->r);
+}
+
 
 std::unique_ptr<SandboxProcess> Sandbox::spawn(const std::string &program, const SandboxLimits &limits) const {
   int in[2] = {-1, -1}, out[2] = {-1, -1};

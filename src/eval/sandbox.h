@@ -82,8 +82,8 @@ private:
   struct Run;
   std::unique_ptr<Run> start(const std::string &program, const SandboxLimits &limits,
                              std::array<int, 2> channel = {-1, -1}) const;
-  // Reads the runs' outputs until they end or the timeout passes, then reaps them.
-  void collect(const std::vector<Run *> &runs, const SandboxLimits &limits) const;
+  // Reads the run's output until it ends or the timeout passes, then reaps and classifies it.
+  void collect(Run &run, const SandboxLimits &limits) const;
 
   std::string python_;
   std::string bwrap_;                      // "" = not contained (see isolation_)

@@ -90,14 +90,20 @@ void HttpServer::run() { transport_->run(); }
 
 void HttpServer::stop() { transport_->stop(); }
 
+namespace {
+bool iequals(std::string_view a, std::string_view lower) {
+  return a.size() == lower.size() && std::equal(a.begin(), a.end(), lower.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == y;
+         });
+}
+} // namespace
+
 std::optional<ApiError> HttpServer::check_key(const HttpRequest &req) const {
   if (params_.api_key.empty()) return std::nullopt;
   const ApiError refused{401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error", ""};
   const std::string *value = nullptr;
   for (const auto &[name, v] : req.headers) {
-    if (name.size() != 13 || !std::equal(name.begin(), name.end(), "authorization",
-                                         [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }))
-      continue;
+    if (!iequals(name, "authorization")) continue;
     // Two credentials for one request: which one a proxy in front checked is anyone's guess, so neither is taken.
     if (value != nullptr)
       return ApiError{400, "the request carries more than one Authorization header; send exactly one",
@@ -109,12 +115,9 @@ std::optional<ApiError> HttpServer::check_key(const HttpRequest &req) const {
   const std::string &h = *value;
   size_t at = 0;
   while (at < h.size() && h[at] != ' ') ++at;
-  const std::string scheme = h.substr(0, at);
+  const std::string_view scheme(h.data(), at);
   while (at < h.size() && h[at] == ' ') ++at;
-  if (scheme.size() != 6 || !std::equal(scheme.begin(), scheme.end(), "bearer", [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == b;
-      }))
-    return refused;
+  if (!iequals(scheme, "bearer")) return refused;
   // Compared in time that does not depend on where the first difference is.
   const std::string_view key(h.data() + at, h.size() - at);
   unsigned char diff = key.size() == params_.api_key.size() ? 0 : 1;

@@ -55,13 +55,12 @@ std::optional<ApiError> read_content(const json &content, const std::string &par
 
 bool is_extension(const std::string &key) { return key == "aio" || key == "ignore_eos"; }
 
-// A JSON Schema within the limits that bound what llama.cpp's conversion makes of it: its size as text, the objects in
-// it (each a subschema or a map of them), the enum and const values in all. Walked with a stack of its own (the depth
-// was bounded already, but nothing here needs to recurse). The patterns it holds are collected for the caller, which
-// checks that llama.cpp can honour each.
-std::optional<ApiError> check_schema(const json &schema, const std::string &param, const RequestLimits &limits,
-                                     std::vector<std::string> *patterns) {
-  const size_t bytes = schema.dump().size();
+// A JSON Schema within the limits that bound what llama.cpp's conversion makes of it: its size as text (`bytes`, from
+// the caller's dump of it), the objects in it (each a subschema or a map of them), the enum and const values in all.
+// Walked with a stack of its own (the depth was bounded already, but nothing here needs to recurse). The patterns it
+// holds are collected for the caller, which checks that llama.cpp can honour each.
+std::optional<ApiError> check_schema(const json &schema, size_t bytes, const std::string &param,
+                                     const RequestLimits &limits, std::vector<std::string> *patterns) {
   if (bytes > limits.max_schema_bytes)
     return bad(param, "'" + param + "' is " + std::to_string(bytes) + " bytes of JSON; schemas over " +
                           std::to_string(limits.max_schema_bytes) + " bytes are refused (--max-schema-bytes)");
@@ -219,8 +218,10 @@ std::optional<ApiError> read_tools(const json &j, const RequestLimits &limits, A
       if (f.contains("parameters") && !f["parameters"].is_null()) {
         if (!f["parameters"].is_object())
           return bad(p + ".function.parameters", "'" + p + ".function.parameters' must be a JSON Schema object");
-        if (auto e = check_schema(f["parameters"], p + ".function.parameters", limits, &out.schema_patterns)) return e;
         tool.parameters = f["parameters"].dump();
+        if (auto e = check_schema(f["parameters"], tool.parameters.size(), p + ".function.parameters", limits,
+                                  &out.schema_patterns))
+          return e;
       }
       if (f.contains("strict") && !f["strict"].is_null() && !f["strict"].is_boolean())
         return bad(p + ".function.strict", "'" + p + ".function.strict' must be true or false");
@@ -427,7 +428,8 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
       if (js->contains("schema") && !(*js)["schema"].is_object() && !(*js)["schema"].is_boolean())
         return bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
       out.response_schema = js->value("schema", json::object());
-      if (auto e = check_schema(out.response_schema, "response_format.json_schema.schema", limits, &out.schema_patterns))
+      if (auto e = check_schema(out.response_schema, out.response_schema.dump().size(),
+                                "response_format.json_schema.schema", limits, &out.schema_patterns))
         return e;
     }
   }
