@@ -42,12 +42,6 @@ const char *SandboxResult::outcome_name() const {
 }
 
 namespace {
-// The end of a program's output is kept apart from the (head-truncated) output: a pass marker written last survives a
-// program that printed more than output_bytes before it.
-constexpr size_t kTailBytes = 256;
-} // namespace
-
-namespace {
 
 constexpr int kSetupFailed = 125; // the child could not set the sandbox up (message on its output)
 constexpr uid_t kNobody = 65534;
@@ -424,7 +418,7 @@ void classify(SandboxResult &r, int status, bool timed_out, bool contained) {
 } // namespace
 
 namespace {
-// Appends up to `limit` bytes of what `fd` has now to `r`'s output (and its tail); false at EOF.
+// Appends up to `limit` bytes of what `fd` has now to `r`'s output; false at EOF.
 bool read_into(int fd, SandboxResult &r, size_t limit) {
   char buf[8192];
   for (;;) {
@@ -434,8 +428,6 @@ bool read_into(int fd, SandboxResult &r, size_t limit) {
     const size_t room = limit - std::min(limit, r.output.size());
     r.output.append(buf, std::min(room, static_cast<size_t>(n)));
     if (static_cast<size_t>(n) > room) r.output_truncated = true;
-    r.output_tail.append(buf, static_cast<size_t>(n));
-    if (r.output_tail.size() > kTailBytes) r.output_tail.erase(0, r.output_tail.size() - kTailBytes);
   }
 }
 } // namespace

@@ -38,7 +38,6 @@ struct SandboxResult {
   int signal = 0;           // when a signal ended it
   std::string output;       // stdout and stderr interleaved, at most output_bytes
   bool output_truncated = false;
-  std::string output_tail;  // the last bytes written, whatever was truncated before them (the scorer's pass marker)
   bool memory_cap_hit = false; // the run's memory cap (cgroup) was reached
   double seconds = 0;
   bool passed() const { return outcome == Outcome::ok; }

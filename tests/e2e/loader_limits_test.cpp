@@ -45,6 +45,7 @@ TEST(LoaderLimits, TwoGigabyteFilesAreRefusedByTheirSize) {
       {"probe", "eval", "--data", jsonl},
       {"report", jsonl, "-o", dir + "/report"},
       {"route", "--config", yaml, "-p", "hello"},
+      {"synth", "--preset", "tiny-small", "--tokenizer", jsonl, "-o", dir + "/t.gguf"},
   };
   for (const auto &args : commands) {
     const ProcessResult r = run_capped(args);
@@ -67,10 +68,12 @@ TEST(LoaderLimits, DeeplyNestedLinesAreRefusedByTheirDepth) {
   std::ofstream(dir + "/completions.jsonl") << R"({"task_id": "Sample/0", "completion": "x", "extra": )" << deep << "}\n";
   std::ofstream(dir + "/labelled.jsonl") << R"({"text": "hi", "label": "qa", "extra": )" << deep << "}\n";
   std::ofstream(dir + "/results.jsonl") << deep << "\n" << deep << "\n";
+  std::ofstream(dir + "/tokenizer.json") << R"({"model": )" << deep << "}";
   const std::vector<std::vector<std::string>> commands = {
       {"score", "--task", "humaneval", "--data", sample, "--completions", dir + "/completions.jsonl"},
       {"probe", "eval", "--data", dir + "/labelled.jsonl"},
       {"report", dir + "/results.jsonl", "-o", dir + "/report"},
+      {"synth", "--preset", "tiny-small", "--tokenizer", dir + "/tokenizer.json", "-o", dir + "/t.gguf"},
   };
   for (const auto &args : commands) {
     const ProcessResult r = run_process([&] {
