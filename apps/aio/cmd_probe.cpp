@@ -17,6 +17,7 @@ namespace {
 
 struct ProbeTrainOptions {
   std::vector<std::string> data;
+  std::vector<std::string> calibrate_on;
   std::string out;
   std::vector<std::string> categories = {"code", "qa", "math"};
   probe::FastTextTrainParams params;
@@ -45,14 +46,26 @@ Expected<std::vector<eval::LabeledPrompt>> load_all(const std::vector<std::strin
 int run_train(const ProbeTrainOptions &o) {
   auto data = load_all(o.data);
   if (!data) return report_error(data.status());
-  Status s = probe::train_fasttext_probe(probe::training_examples(*data), o.categories, o.out, o.params);
-  if (!s.ok()) return report_error(s);
+  std::vector<eval::LabeledPrompt> calibration;
+  if (!o.calibrate_on.empty()) {
+    auto c = load_all(o.calibrate_on);
+    if (!c) return report_error(c.status());
+    calibration = std::move(*c);
+  }
+  auto report = probe::train_fasttext_probe(probe::training_examples(*data), o.categories, o.out, o.params,
+                                            probe::training_examples(calibration));
+  if (!report) return report_error(report.status());
   std::map<std::string, int> counts;
   for (const auto &p : *data) ++counts[p.label];
   std::printf("trained %s on %zu prompts (", o.out.c_str(), data->size());
   bool first = true;
   for (const auto &[label, n] : counts) std::printf("%s%s %d", first ? "" : ", ", label.c_str(), n), first = false;
   std::printf(")\n");
+  if (calibration.empty())
+    std::printf("temperature 1 (not calibrated: --calibrate-on DATA fits it on prompts held out from training)\n");
+  else
+    std::printf("temperature %.3f, fitted on %zu held-out prompts (log loss %.4f -> %.4f)\n", report->temperature,
+                calibration.size(), report->log_loss_before, report->log_loss_after);
   return 0;
 }
 
@@ -60,7 +73,7 @@ int run_train(const ProbeTrainOptions &o) {
 int run_eval(const ProbeEvalOptions &o) {
   auto data = load_all(o.data);
   if (!data) return report_error(data.status());
-  std::vector<std::string> categories = {"code", "qa", "math"};
+  std::vector<std::string> categories; // the config's, else the model's own
   std::unique_ptr<probe::FastTextProbe> ft;
   std::unique_ptr<core::Router> router;
   if (o.probe == "fasttext") {
@@ -75,6 +88,7 @@ int run_eval(const ProbeEvalOptions &o) {
     auto p = probe::FastTextProbe::load(path, categories);
     if (!p) return report_error(p.status());
     ft = std::move(*p);
+    categories = ft->categories();
   } else if (o.probe == "lm") {
     if (o.config.empty()) return report_error(invalid_argument("--probe lm needs --config (it runs the small model)"));
     auto cfg = config::load_config(o.config);
@@ -94,24 +108,34 @@ int run_eval(const ProbeEvalOptions &o) {
   for (const auto &p : *data) {
     if (bar) bar->update(static_cast<uint64_t>(&p - data->data()) + 1, data->size());
     if (std::find(categories.begin(), categories.end(), p.label) == categories.end()) {
-      samples.push_back({p.label, {}}); // counted as skipped
+      samples.push_back({p.label, {}, p.source, p.lang}); // counted as skipped
       continue;
     }
     if (ft) {
-      samples.push_back({p.label, ft->classify(p.text)});
+      samples.push_back({p.label, ft->classify(p.text), p.source, p.lang});
       continue;
     }
     Request req = make_request(p.text, false);
     req.shadow_probe = true; // whatever the serving policy reads, the probe's verdict is what is measured
     auto routed = router->route(req);
     if (!routed) return report_error(routed.status());
-    samples.push_back({p.label, routed->probe});
+    samples.push_back({p.label, routed->probe, p.source, p.lang});
   }
   bar.reset();
   auto ev = eval::evaluate_probe(categories, samples);
   if (!ev) return report_error(ev.status());
   const size_t n_cat = categories.size();
 
+  auto groups_json = [&](const std::vector<eval::GroupRecall> &groups) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto &g : groups) {
+      nlohmann::json row = {{"n", g.total}, {"accuracy", g.accuracy()}};
+      for (size_t c = 0; c < n_cat; ++c)
+        if (g.n[c]) row["recall"][categories[c]] = {{"n", g.n[c]}, {"recall", g.recall(c)}};
+      out[g.name] = row;
+    }
+    return out;
+  };
   if (o.json) {
     nlohmann::json j = {{"probe", o.probe},
                         {"n", ev->total},
@@ -119,8 +143,15 @@ int run_eval(const ProbeEvalOptions &o) {
                         {"accuracy", ev->accuracy()},
                         {"categories", categories},
                         {"confusion", ev->confusion},
+                        {"by_source", groups_json(ev->by_source)},
+                        {"by_lang", groups_json(ev->by_lang)},
+                        {"calibration", {{"expected_calibration_error", ev->expected_calibration_error},
+                                         {"log_loss", ev->log_loss}}},
                         {"latency_ms", {{"p50", ev->latency_p50_ms}, {"p99", ev->latency_p99_ms}}}};
     for (size_t i = 0; i < n_cat; ++i) j["recall"][categories[i]] = ev->recall[i];
+    for (const auto &b : ev->reliability)
+      j["calibration"]["bins"].push_back(
+          {{"lo", b.lo}, {"hi", b.hi}, {"n", b.n}, {"confidence", b.mean_confidence}, {"accuracy", b.accuracy}});
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -134,7 +165,25 @@ int run_eval(const ProbeEvalOptions &o) {
     for (int c : ev->confusion[i]) std::printf("%8d", c);
     std::printf("%8.1f%%\n", 100.0 * ev->recall[i]);
   }
+  // Recall of each category within each source / language: a cell per category the group has samples of.
+  auto print_groups = [&](const char *title, const std::vector<eval::GroupRecall> &groups) {
+    std::printf("\n%-34s%7s", title, "n");
+    for (const auto &c : categories) std::printf("%10s", c.c_str());
+    std::printf("%10s\n", "accuracy");
+    for (const auto &g : groups) {
+      std::printf("%-34s%7d", g.name.substr(0, 33).c_str(), g.total);
+      for (size_t c = 0; c < n_cat; ++c) {
+        if (g.n[c]) std::printf("%9.2f%%", 100 * g.recall(c));
+        else std::printf("%10s", "-");
+      }
+      std::printf("%9.2f%%\n", 100 * g.accuracy());
+    }
+  };
+  if (ev->by_lang.size() > 1) print_groups("language (recall)", ev->by_lang);
+  if (ev->by_source.size() > 1) print_groups("source (recall)", ev->by_source);
   std::printf("\naccuracy     %.2f%% (%d of %d)\n", 100 * ev->accuracy(), ev->correct, ev->total);
+  std::printf("calibration  expected calibration error %.4f, log loss %.4f\n", ev->expected_calibration_error,
+              ev->log_loss);
   std::printf("latency      p50 %.4f ms, p99 %.4f ms per request\n", ev->latency_p50_ms, ev->latency_p99_ms);
   for (int i = 0; i < std::min<int>(o.show_errors, static_cast<int>(ev->misses.size())); ++i) {
     const eval::LabeledPrompt *p = &(*data)[ev->misses[static_cast<size_t>(i)]];
@@ -157,6 +206,8 @@ void add_probe_command(CLI::App &app, Runner &runner) {
   train->add_option("--data", t->data, "Labeled JSONL ({\"text\", \"label\"}) or a benchmark file/folder; repeatable")
       ->required();
   train->add_option("-o,--output", t->out, "Where to write the model (.bin)")->required();
+  train->add_option("--calibrate-on", t->calibrate_on,
+                    "Labeled prompts held out from training, to fit the probability temperature on; repeatable");
   train->add_option("--categories", t->categories, "Category names")->delimiter(',')->capture_default_str();
   train->add_option("--epoch", t->params.epoch, "Training epochs")->capture_default_str();
   train->add_option("--lr", t->params.lr, "Learning rate")->capture_default_str();

@@ -10,10 +10,29 @@
 
 namespace aio::eval {
 
-// One prompt the probe saw: its true category and the probe's result.
+// One prompt the probe saw: its true category, the probe's result, and where the prompt came from.
 struct ProbeSample {
   std::string truth;
   ProbeResult result;
+  std::string source; // a corpus or file name (per-source recall)
+  std::string lang;   // "en", "zh", ... (per-language recall)
+};
+
+// Recall per category within one group of samples (a source or a language).
+struct GroupRecall {
+  std::string name;
+  std::vector<int> n;    // samples per true category, in the order of the categories
+  std::vector<int> hits; // of those, predicted right
+  int total = 0, correct = 0;
+  double recall(size_t category) const { return n[category] ? static_cast<double>(hits[category]) / n[category] : 0; }
+  double accuracy() const { return total ? static_cast<double>(correct) / total : 0; }
+};
+
+// Reliability: samples grouped by the probe's confidence (its top probability) in ten equal bins.
+struct ConfidenceBin {
+  double lo = 0, hi = 0;
+  int n = 0;
+  double mean_confidence = 0, accuracy = 0;
 };
 
 struct ProbeEvaluation {
@@ -24,6 +43,11 @@ struct ProbeEvaluation {
   std::vector<double> recall;              // per category (0 when it had no samples)
   double latency_p50_ms = 0, latency_p99_ms = 0; // tokenizing + waiting for a slot + the classification
   std::vector<size_t> misses;              // indices of the samples the probe got wrong
+  std::vector<GroupRecall> by_source, by_lang; // sorted by name
+  // Calibration: is a 0.9-confident answer right 90% of the time? Expected calibration error (the bins' |accuracy -
+  // confidence| weighted by their share) and the mean log loss of the true category (natural log).
+  std::vector<ConfidenceBin> reliability;
+  double expected_calibration_error = 0, log_loss = 0;
   double accuracy() const { return total ? static_cast<double>(correct) / total : 0; }
 };
 

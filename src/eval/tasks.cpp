@@ -49,10 +49,7 @@ std::string format_multiple_choice(const std::string &question, const std::vecto
   return out + "\nAnswer:";
 }
 
-namespace {
-
-// The whole file, gunzipped when it ends in .gz.
-Expected<std::string> read_text(const std::string &path) {
+Expected<std::string> read_dataset_text(const std::string &path) {
   AIO_RETURN_IF_ERROR(check_readable_file(path, "dataset file"));
   if (fs::path(path).extension() == ".gz") {
     gzFile f = gzopen(path.c_str(), "rb");
@@ -80,9 +77,11 @@ Expected<std::string> read_text(const std::string &path) {
   return read_file(path, "dataset file");
 }
 
+namespace {
+
 // JSONL lines as objects; blank lines skipped. Errors name the line.
 Expected<std::vector<std::pair<int, json>>> read_jsonl(const std::string &path) {
-  auto text = read_text(path);
+  auto text = read_dataset_text(path);
   if (!text) return text.status();
   std::vector<std::pair<int, json>> out;
   std::istringstream in(*text);

@@ -38,6 +38,9 @@ struct TaskItem {
 // Errors name the file, the line and the field.
 Expected<std::vector<TaskItem>> load_task(Task task, const std::string &path);
 
+// A dataset file's whole text, gunzipped when it ends in .gz (bounded like every data file: a gzip bomb is refused).
+Expected<std::string> read_dataset_text(const std::string &path);
+
 // The multiple-choice prompt used for MMLU, C-Eval and GPQA items: the question, options A-D, then "Answer:".
 std::string format_multiple_choice(const std::string &question, const std::vector<std::string> &options);
 

@@ -45,15 +45,33 @@ template <typename Labeled> std::vector<TrainingExample> training_examples(const
   return out;
 }
 
-// Trains on `data` (labels must be among `categories`) and writes the model to out_path. Deterministic.
-Status train_fasttext_probe(const std::vector<TrainingExample> &data, const std::vector<std::string> &categories,
-                            const std::string &out_path, const FastTextTrainParams &params = {});
+// Trains on `data` (labels must be among `categories`) and writes the model to out_path, and beside it
+// (out_path + ".json") what loading needs: the text-features version, the categories and the softmax temperature.
+// With `calibration` data (held out from training) the temperature is fitted so that the probe's probabilities are
+// honest there (minimum log loss); without, it is 1. Deterministic.
+struct TrainReport {
+  double temperature = 1;
+  double log_loss_before = 0, log_loss_after = 0; // on the calibration data (0 without)
+};
+Expected<TrainReport> train_fasttext_probe(const std::vector<TrainingExample> &data,
+                                           const std::vector<std::string> &categories, const std::string &out_path,
+                                           const FastTextTrainParams &params = {},
+                                           const std::vector<TrainingExample> &calibration = {});
+
+// The temperature minimising the mean log loss of softmax(log p / T) on the true labels (golden-section search over
+// log T in [-3, 3]). `distributions[i]` is a model's raw distribution for sample i, `truth[i]` its category index.
+double fit_temperature(const std::vector<std::vector<double>> &distributions, const std::vector<size_t> &truth);
+// The distribution sharpened (T < 1) or flattened (T > 1): p_i^(1/T), normalised.
+void apply_temperature(std::vector<double> &distribution, double temperature);
 
 class FastTextProbe {
 public:
-  // Loads a model; fails if it does not know every category (or knows others).
+  // Loads a model and its sidecar (path + ".json"); fails if it does not know every category (or knows others), or
+  // was trained on other text features. Empty `categories`: take the model's own, in the sidecar's order.
   static Expected<std::unique_ptr<FastTextProbe>> load(const std::string &path,
                                                        const std::vector<std::string> &categories);
+  const std::vector<std::string> &categories() const { return categories_; }
+  double temperature() const { return temperature_; }
   ~FastTextProbe();
 
   // The distribution over the categories for this text. n_context_tokens is left to the caller (it is counted in
@@ -64,6 +82,7 @@ private:
   FastTextProbe() = default;
   std::unique_ptr<fasttext::FastText> model_;
   std::vector<std::string> categories_;
+  double temperature_ = 1;
 };
 
 } // namespace aio::probe

@@ -1,5 +1,6 @@
 #include "probe/text_features.h"
 
+#include "probe/structure.h"
 #include "util/utf8.h"
 
 #include <algorithm>
@@ -8,36 +9,20 @@
 namespace aio::probe {
 namespace {
 
+// One strong marker per this many word tokens (at least two), one weak marker per this many (at least one).
+constexpr size_t kStrongMarkerEvery = 4;
+constexpr size_t kWeakMarkerEvery = 8;
+
 bool is_cjk_or_wide(uint32_t cp) {
   return (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF) || (cp >= 0x20000 && cp <= 0x2FA1F);
-}
-
-// True when the text offers lettered options A-D: "A. x" / "(A) x" / "A) x" / "A：x", each at a line start or
-// after whitespace.
-bool has_lettered_choices(std::string_view text) {
-  int found = 0;
-  for (char letter : {'A', 'B', 'C', 'D'}) {
-    bool seen = false;
-    for (size_t i = 0; i + 1 < text.size() && !seen; ++i) {
-      if (text[i] != letter) continue;
-      const bool boundary = i == 0 || text[i - 1] == '\n' || text[i - 1] == ' ' || text[i - 1] == '(' ||
-                            text[i - 1] == '\t';
-      if (!boundary) continue;
-      const char next = text[i + 1];
-      seen = next == '.' || next == ')' || next == ':' || (text.substr(i + 1, 3) == "\xEF\xBC\x9A") ||
-             (text.substr(i + 1, 3) == "\xEF\xBC\x8E"); // fullwidth colon and full stop
-    }
-    found += seen;
-  }
-  return found == 4;
 }
 
 } // namespace
 
 std::string text_features(std::string_view text, size_t max_tokens) {
   std::string out;
-  const bool choices = has_lettered_choices(text);
+  const StructureSignals structure = detect_structure(text);
   out.reserve(text.size() * 2);
   auto separate = [&] {
     if (!out.empty() && out.back() != ' ') out += ' ';
@@ -48,7 +33,7 @@ std::string text_features(std::string_view text, size_t max_tokens) {
     const uint32_t cp = utf8::next(text, i);
     if (cp == '\n') {
       separate();
-      out += "<nl>";
+      out += "<nl> ";
       line_start = true;
       leading_spaces = 0;
       continue;
@@ -101,13 +86,26 @@ std::string text_features(std::string_view text, size_t max_tokens) {
       out = out.substr(0, head_end) + out.substr(tail_start);
     }
   }
-  if (choices) {
-    // One marker per three tokens (at least four): the layout keeps its weight however long the question is.
-    const auto n_tokens = static_cast<size_t>(std::count(out.begin(), out.end(), ' ') + 1);
-    std::string markers;
-    for (size_t k = 0; k < std::max<size_t>(4, n_tokens / 3); ++k) markers += "<choices> ";
-    out = markers + out;
-  }
+  // The layout's markers go in front, repeated in proportion to the text's length: fastText averages its tokens'
+  // vectors, so a single marker would drown in a long docstring about numbers. Code structure (a signature, a code
+  // block, a trace, a command, an ask for a program) weighs more than the weaker hints (inline code, a formula, lettered options).
+  const auto n_tokens = static_cast<size_t>(std::count(out.begin(), out.end(), ' ') + 1);
+  std::string markers;
+  auto repeat = [&](bool on, const char *marker, size_t copies) {
+    for (size_t k = 0; on && k < copies; ++k) (markers += marker) += ' ';
+  };
+  const size_t strong = std::max<size_t>(2, n_tokens / kStrongMarkerEvery);
+  const size_t weak = std::max<size_t>(1, n_tokens / kWeakMarkerEvery);
+  repeat(structure.signature, "<sig>", strong);
+  repeat(structure.code_block, "<codeblock>", strong);
+  repeat(structure.doctest, "<doctest>", strong);
+  repeat(structure.stack_trace, "<trace>", strong);
+  repeat(structure.shell, "<shell>", strong);
+  repeat(structure.code_request, "<codeask>", strong);
+  repeat(structure.inline_code, "<inline>", weak);
+  repeat(structure.formula, "<formula>", weak);
+  repeat(structure.choices, "<choices>", weak);
+  if (!markers.empty()) out = markers + out;
   return out;
 }
 
