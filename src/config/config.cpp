@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <set>
 #include <filesystem>
 #include <optional>
 
@@ -319,9 +320,29 @@ Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root
     if (!own) return own.status();
     for (auto &[name, p] : *own) cfg.policies[name] = std::move(p);
   }
+  std::set<std::string> own_policies;
+  if (root["policies"])
+    for (const auto &kv : root["policies"]) own_policies.insert(kv.first.Scalar());
   if (root["policy"]) cfg.policy = root["policy"].Scalar();
   if (auto p = cfg.find_policy(cfg.policy); !p) return error_at(path, root["policy"] ? root["policy"] : root,
                                                                 p.status().message());
+  // A rule naming a category the probe does not have would never match: say so instead of routing silently around it
+  // (the config's own policies, and the one it serves with).
+  own_policies.insert(cfg.policy);
+  for (const auto &name : own_policies) {
+    const policy::Policy &pol = cfg.policies.at(name);
+    for (const auto &rule : pol.rules)
+      for (const auto *names : {&rule.when.categories, &rule.when.true_labels})
+        for (const auto &c : *names)
+          if (std::find(cfg.categories.begin(), cfg.categories.end(), c) == cfg.categories.end()) {
+            std::string have;
+            for (const auto &k : cfg.categories) have += (have.empty() ? "" : ", ") + k;
+            return invalid_argument(pol.source + ": policy '" + name + "', rule '" + rule.name +
+                                    "' (line " + std::to_string(rule.line) + ") names category '" + c +
+                                    "', which is not one of the config's categories [" + have +
+                                    "]; add it to 'categories' or fix the rule");
+          }
+  }
   return cfg;
 }
 

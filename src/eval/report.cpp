@@ -123,6 +123,7 @@ Expected<Report> build_report(const std::vector<ResultRecord> &records) {
     if (probe && probe->probe_kind != "none" && probed.insert(sc + "|" + rec.id).second) {
       r.confusion[sc][rec.true_label.empty() ? "?" : rec.true_label][probe->category()] += 1;
       r.entropies[sc].push_back(probe->entropy_bits);
+      r.n_categories[sc] = std::max(r.n_categories[sc], probe->categories.size());
     }
   }
   return r;
@@ -293,7 +294,8 @@ std::vector<ReportPlot> report_plots(const Report &r) {
       plots.push_back({sc, "entropy-" + sc + ".svg",
                        "The probe's entropy per request; at or under tau the probe is confident.",
                        svg::histogram("Scenario " + sc + ": probe entropy", "entropy (bits)", r.entropies.at(sc), 0,
-                                      std::log2(3.0), 20, tau)});
+                                      std::log2(static_cast<double>(std::max<size_t>(2, r.n_categories.at(sc)))), 20,
+                                      tau)});
     }
     std::vector<std::string> tasks;
     std::vector<std::vector<double>> accuracy, tps;

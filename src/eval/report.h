@@ -38,6 +38,7 @@ struct Report {
   // Probe results, once per request id (they do not depend on the policy): true label -> predicted -> count.
   std::map<std::string, std::map<std::string, std::map<std::string, int>>> confusion; // by scenario
   std::map<std::string, std::vector<double>> entropies;                               // by scenario
+  std::map<std::string, size_t> n_categories;  // by scenario: the most categories a probe had (entropy <= log2 of it)
   std::map<std::string, std::string> descriptions, long_contexts;                     // by scenario
   std::map<std::string, RunInfo> runs;                                                // by scenario: its first record's
   bool synthetic = false;

@@ -40,7 +40,13 @@ std::string number(double v) {
 std::vector<double> latency_buckets_seconds() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
-std::vector<double> entropy_buckets_bits() { return {0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6}; }
+std::vector<double> entropy_buckets_bits(size_t n_categories) {
+  // Fine at the confident end (where tau lives), then every 0.2 bits up to the maximum, log2 of the category count.
+  std::vector<double> b = {0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0};
+  const double max_bits = std::log2(static_cast<double>(std::max<size_t>(2, n_categories)));
+  while (b.back() < max_bits - 1e-9) b.push_back(std::round((b.back() + 0.2) * 10) / 10);
+  return b;
+}
 
 Metrics::Family &Metrics::family(const std::string &name, Kind kind) {
   auto it = families_.find(name);

@@ -47,6 +47,6 @@ private:
 
 // Default latency buckets (seconds) and entropy buckets (bits).
 std::vector<double> latency_buckets_seconds();
-std::vector<double> entropy_buckets_bits();
+std::vector<double> entropy_buckets_bits(size_t n_categories);
 
 } // namespace aio::serve

@@ -48,8 +48,10 @@ void AioService::declare_metrics() {
                      "Latency the probe adds to a request by probe kind: tokenizing, waiting for a slot and the "
                      "forward pass (lm) or the classification (fasttext).",
                      latency_buckets_seconds());
-  metrics_.histogram("aio_probe_entropy", "Shannon entropy of the probe's distribution over categories, in bits (log base 2).",
-                     entropy_buckets_bits());
+  metrics_.histogram("aio_probe_entropy",
+                     "Shannon entropy of the probe's distribution over categories, in bits (log base 2; at most log2 "
+                     "of the category count).",
+                     entropy_buckets_bits(router_->config().categories.size()));
   metrics_.histogram("aio_time_to_first_token_seconds", "Time from admission to the first token.",
                      latency_buckets_seconds());
   metrics_.histogram("aio_time_per_output_token_seconds", "Decode time per generated token.",

@@ -93,6 +93,21 @@ TEST(Report, AggregatesAreRatiosOfSums) {
   EXPECT_NE(html.find("<blockquote><strong>Synthetic models</strong>"), std::string::npos) << "Markdown bold rendered";
 }
 
+// A config with four categories: the report's confusion matrix has the fourth, and its entropy plot spans log2 4 bits.
+TEST(Report, AFourthCategoryIsReportedWithItsEntropyRange) {
+  ResultRecord chat = record("aio", "c1", "humaneval", true, 10, 0, 1000, "code", "small");
+  chat.true_label = "chat";
+  chat.route->probe.categories = {"code", "qa", "math", "chat"};
+  chat.route->probe.distribution = {0.05, 0.05, 0.05, 0.85};
+  chat.route->probe.argmax = 3;
+  chat.route->probe.entropy_bits = 1.9;
+  auto r = build_report({chat, record("aio", "q1", "ceval", true, 10, 0, 1000, "qa", "large")});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->confusion.at("A").at("chat").at("chat"), 1);
+  EXPECT_EQ(r->n_categories.at("A"), 4u);
+  EXPECT_NE(report_markdown(*r).find("chat"), std::string::npos);
+}
+
 TEST(Report, DominatedPoliciesAreOffTheFrontier) {
   std::vector<ResultRecord> recs = {record("good", "a", "gsm8k", true, 100, 0, 1000, "math", "small"),
                             record("bad", "a", "gsm8k", false, 100, 0, 2000, "qa", "large")};
