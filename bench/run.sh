@@ -7,6 +7,7 @@ mkdir -p models bench/results
 python3 bench/decode_vs_llama_bench.py "$@"
 [ -f models/tiny-small-q8_0.gguf ] || build/bin/aio synth --preset tiny-small --seed 1 -o models/tiny-small-q8_0.gguf
 [ -f models/tiny-large-q8_0.gguf ] || build/bin/aio synth --preset tiny-large --seed 2 -o models/tiny-large-q8_0.gguf
+python3 bench/probe_heldout.py
 build/bin/aio-bench-strategies
 build/bin/aio-bench-batching -r 3
 build/bin/aio-bench-batching --speculation -n 64 -r 3

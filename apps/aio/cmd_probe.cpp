@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "commands.h"
 #include "eval/probe_eval.h"
@@ -69,6 +70,23 @@ int run_train(const ProbeTrainOptions &o) {
   return 0;
 }
 
+
+// "code" against every other category together (the split the shipped policies route on), when there is a code
+// category: how many requests are code, how many were read as code, and how many of those were code.
+struct CodeSplit {
+  int actual = 0, predicted = 0, hits = 0;
+  double precision() const { return predicted ? static_cast<double>(hits) / predicted : 1.0; }
+  double recall() const { return actual ? static_cast<double>(hits) / actual : 1.0; }
+};
+std::optional<CodeSplit> code_split(const eval::ProbeEvaluation &ev) {
+  const auto it = std::find(ev.categories.begin(), ev.categories.end(), "code");
+  if (it == ev.categories.end()) return std::nullopt;
+  const auto c = static_cast<size_t>(it - ev.categories.begin());
+  CodeSplit s;
+  for (size_t i = 0; i < ev.categories.size(); ++i) s.predicted += ev.confusion[i][c], s.actual += ev.confusion[c][i];
+  s.hits = ev.confusion[c][c];
+  return s;
+}
 
 int run_eval(const ProbeEvalOptions &o) {
   auto data = load_all(o.data);
@@ -148,6 +166,10 @@ int run_eval(const ProbeEvalOptions &o) {
                         {"calibration", {{"expected_calibration_error", ev->expected_calibration_error},
                                          {"log_loss", ev->log_loss}}},
                         {"latency_ms", {{"p50", ev->latency_p50_ms}, {"p99", ev->latency_p99_ms}}}};
+    if (const auto split = code_split(*ev))
+      j["code_vs_rest"] = {{"code", split->actual},         {"read_as_code", split->predicted},
+                           {"right", split->hits},          {"precision", split->precision()},
+                           {"recall", split->recall()}};
     for (size_t i = 0; i < n_cat; ++i) j["recall"][categories[i]] = ev->recall[i];
     for (const auto &b : ev->reliability)
       j["calibration"]["bins"].push_back(
@@ -182,6 +204,10 @@ int run_eval(const ProbeEvalOptions &o) {
   if (ev->by_lang.size() > 1) print_groups("language (recall)", ev->by_lang);
   if (ev->by_source.size() > 1) print_groups("source (recall)", ev->by_source);
   std::printf("\naccuracy     %.2f%% (%d of %d)\n", 100 * ev->accuracy(), ev->correct, ev->total);
+  if (const auto split = code_split(*ev))
+    std::printf("code / rest  %d code requests, %d read as code, %d of them right: precision %.2f%%, recall %.2f%%\n"
+                "             (the split the shipped policies route on: code may go to the small model)\n",
+                split->actual, split->predicted, split->hits, 100 * split->precision(), 100 * split->recall());
   std::printf("calibration  expected calibration error %.4f, log loss %.4f\n", ev->expected_calibration_error,
               ev->log_loss);
   std::printf("latency      p50 %.4f ms, p99 %.4f ms per request\n", ev->latency_p50_ms, ev->latency_p99_ms);
