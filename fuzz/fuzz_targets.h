@@ -10,3 +10,4 @@ int fuzz_upstream_sse(const uint8_t *data, size_t size);
 int fuzz_yaml_loaders(const uint8_t *data, size_t size);
 int fuzz_dataset_loaders(const uint8_t *data, size_t size);
 int fuzz_results_log(const uint8_t *data, size_t size);
+int fuzz_probe_text(const uint8_t *data, size_t size);

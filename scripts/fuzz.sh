@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make fuzz`: builds the libFuzzer targets (the fuzz preset: clang, ASan + UBSan, A-IO's code only) and runs each for
-# FUZZ_SECONDS (default 120: ten minutes for the five), after replaying every input in fuzz/regressions. Inputs that
+# FUZZ_SECONDS (default 120: twelve minutes for the six), after replaying every input in fuzz/regressions. Inputs that
 # reach new code are kept in build-fuzz/corpus (the seeds in fuzz/corpus are not touched). A crash stops the run with
 # the input under build-fuzz/crashes/: fix it, and add the input to fuzz/regressions/<target>/ (make test replays it).
 # Inputs run up to 256 KiB, and the seeds include deep, huge and long ones, so mutations start at depths small
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-120}
-targets=(fuzz_openai_request fuzz_upstream_sse fuzz_yaml_loaders fuzz_dataset_loaders fuzz_results_log)
+targets=(fuzz_openai_request fuzz_upstream_sse fuzz_yaml_loaders fuzz_dataset_loaders fuzz_results_log fuzz_probe_text)
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is needed (scripts/install-deps.sh installs it)" >&2; exit 1; }
 cmake --preset fuzz > /dev/null

@@ -17,8 +17,10 @@ How the sets are made (deterministic; no randomness but hashes of the texts):
   brought to the same size (sampling down, or repeating rows up to twice);
 - a share of the training rows is also sent in the other shapes real requests take (beside, never instead of, the
   original row): a LeetCode statement under a Python/C++/Java function signature (the starter code LeetCode gives),
-  a CoNaLa intent with its code snippet, an NL2Bash description with its command, and a math problem with "show your
-  work"; these teach the probe that a signature or a code block means code whatever the text around it talks about.
+  a CoNaLa intent with its code snippet, an NL2Bash description with its command, a math problem with "show your
+  work", and - labelled code - a math problem or a question that asks for a program or sits in a function's
+  docstring; these teach the probe that a signature, a code block or an ask for code means code whatever the text
+  around it talks about.
 
 Run: /usr/bin/python3 scripts/probe/build_probe_corpus.py [--shared ../shared/data]
 """
@@ -231,19 +233,36 @@ def as_signature(text, extra, key):
     return f"{text}\n\nclass Solution {{\n    public int {camel}({args}) {{\n\n    }}\n}}"
 
 
+ASK_EN = ["Implement a program that computes the answer to this problem:\n{q}",
+          "Can you write code that answers the following?\n{q}",
+          "Write a function returning the answer.\n\n{q}",
+          "{q}\nSolve it by writing a Python script, not by hand."]
+ASK_ZH = ["请编写程序求解下面的问题：\n{q}", "{q}\n用代码实现，写一个函数返回答案。"]
+
+
 def other_forms(source, label, text, extra, key):
-    """Extra training rows in the shapes requests take besides the corpus's own (see the module docstring)."""
+    """Extra training rows in the shapes requests take besides the corpus's own (see the module docstring), as
+    (text, form, label)."""
     pick = h(key, "form") % 100
     if source.startswith("leetcode") and pick < 35:
-        yield as_signature(text, extra, key), "signature"
+        yield as_signature(text, extra, key), "signature", label
     if source == "conala" and extra.get("snippet") and pick < 30:
         asks = ["{i}\n```python\n{s}\n```", "{i}. I tried `{s}` but it does not work.", "{s}\n\n{i}?"]
-        yield asks[pick % 3].format(i=text.rstrip("?"), s=extra["snippet"]), "with-code"
+        yield asks[pick % 3].format(i=text.rstrip("?"), s=extra["snippet"]), "with-code", label
     if source == "nl2bash" and extra.get("command") and pick < 20:
         asks = ["What does `{c}` do?", "{n}\n$ {c}\nThis prints nothing, why?", "Explain this command:\n{c}"]
-        yield asks[pick % 3].format(n=text, c=extra["command"]), "with-command"
+        yield asks[pick % 3].format(n=text, c=extra["command"]), "with-command", label
     if label == "math" and pick < 8:
-        yield text + ("\n请写出解题过程。" if lang_of(text) == "zh" else "\nShow your work."), "show-work"
+        yield text + ("\n请写出解题过程。" if lang_of(text) == "zh" else "\nShow your work."), "show-work", label
+    # A math problem or a question that asks for a program, or sits in a function's docstring, is a code request:
+    # what the user asks for decides, not what the text talks about.
+    if label in ("math", "qa") and 90 <= pick < 96:
+        asks = ASK_ZH if lang_of(text) == "zh" else ASK_EN
+        yield asks[h(key, "ask") % len(asks)].format(q=text), "asks-for-code", "code"
+    if label in ("math", "qa") and pick >= 96:
+        doc = "\n".join("    " + line if line else "" for line in text.replace('"' * 3, "'" * 3).splitlines())
+        name = ["solve", "answer", "compute", "result"][h(key, "name") % 4]
+        yield f'def {name}():\n    """\n{doc}\n    """\n', "in-docstring", "code"
 
 
 # --------------------------------------------------------------------------------------------------------- main
@@ -296,8 +315,8 @@ def main():
             for row, extra in chosen:
                 train.append(dict(row))
             for row, extra in items[:target]:
-                for text, form in other_forms(row["source"], lab, row["text"], extra, row["text"]):
-                    train.append({**row, "text": text, "form": form})
+                for text, form, label in other_forms(row["source"], lab, row["text"], extra, row["text"]):
+                    train.append({**row, "text": text, "form": form, "label": label})
     train.sort(key=lambda r: h(r["text"] + r.get("form", ""), "order"))
 
     os.makedirs(a.out, exist_ok=True)

@@ -183,6 +183,8 @@ bool asks_for_code_en(std::string_view text) {
 bool asks_for_code_zh(std::string_view text) {
   for (std::string_view verb : {"\u5199" /* 写 */, "\u5B9E\u73B0" /* 实现 */, "\u8BBE\u8BA1" /* 设计 */}) {
     for (size_t at = text.find(verb); at != std::string_view::npos; at = text.find(verb, at + 1)) {
+      // "编写的程序" (a program someone wrote) describes code; it does not ask for it.
+      if (text.substr(at + verb.size(), 3) == "\u7684" /* 的 */) continue;
       const std::string_view window = text.substr(at, 3 * 20); // 20 CJK characters of 3 bytes
       for (std::string_view noun : {"\u51FD\u6570" /* 函数 */, "\u7A0B\u5E8F" /* 程序 */, "\u811A\u672C" /* 脚本 */,
                                     "\u4EE3\u7801" /* 代码 */, "\u7B97\u6CD5" /* 算法 */})

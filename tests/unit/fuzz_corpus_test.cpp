@@ -37,6 +37,7 @@ TEST(FuzzCorpus, EveryTargetHoldsOnItsSeedsAndRegressions) {
   EXPECT_GT(run_inputs("fuzz_yaml_loaders", fuzz_yaml_loaders), 0u);
   EXPECT_GT(run_inputs("fuzz_dataset_loaders", fuzz_dataset_loaders), 0u);
   EXPECT_GT(run_inputs("fuzz_results_log", fuzz_results_log), 0u);
+  EXPECT_GT(run_inputs("fuzz_probe_text", fuzz_probe_text), 0u);
 }
 
 } // namespace

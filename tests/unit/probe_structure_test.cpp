@@ -67,6 +67,7 @@ TEST(Structure, AsksForCode) {
            "Show that the function f is continuous.",
            "The committee will design a new logo. Their function is clear.",
            "实现月球背面软着陆需要解决的一个关键技术问题是通讯。",
+           "用户编写的C程序中的自动变量位于进程映像的哪一部分？",
            "A company makes 300 programs a year. How many in 4 years?",
        })
     EXPECT_FALSE(detect_structure(text).code_request) << text;
