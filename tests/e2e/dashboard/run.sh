@@ -27,3 +27,37 @@ rm -rf "$work/results.jsonl" "$work/report"
   { echo "aio bench failed:" >&2; cat "$work/bench.log" >&2; exit 1; }
 "$aio" report "$work/results.jsonl" -o "$work/report" >/dev/null
 (cd "$work" && CHROMIUM="$chromium" node report.mjs "$work/report" "$work")
+
+# A fourth category, chat: a probe trained with `aio probe train` on the project's labelled prompts and a few chat
+# requests, a config naming it and a policy rule for it; the page must carry it (categories.mjs).
+for topic in "the ocean" "my grandmother" "autumn leaves" "a lost cat" "friendship" "rainy Sundays" "the moon" \
+             "an old bicycle" "a lighthouse keeper" "the first snow"; do
+  for ask in "Write a short poem about $topic." "Tell me a bedtime story about $topic." \
+             "Can we just chat about $topic for a while?" "Compose a haiku about $topic."; do
+    printf '{"text": "%s", "label": "chat"}\n' "$ask"
+  done
+done > "$work/chat.jsonl"
+"$aio" probe train --data "$here/../../../data/calibration.jsonl" --data "$work/chat.jsonl" \
+  --categories code,qa,math,chat -o "$work/probe4.bin" >"$work/probe4.log" 2>&1 ||
+  { echo "aio probe train failed:" >&2; cat "$work/probe4.log" >&2; exit 1; }
+cat > "$work/aio.yaml" <<YAML
+categories: [code, qa, math, chat]
+models:
+  small: {path: small.gguf, n_ctx: 1024}
+  large: {path: large.gguf, n_ctx: 1024}
+probe: {kind: fasttext, fasttext_model: probe4.bin, labels: {code: " code", qa: " qa", math: " math", chat: " chat"}}
+threads: 1
+policy: chat-aware
+policies:
+  chat-aware:
+    vars: {tau: 1.0}
+    rules:
+      - {when: {category: chat}, route: {model: small, strategy: plain}, reason: chat -> small model}
+      - {when: {category: code, entropy_le: tau}, route: {model: small, strategy: plain}}
+      - {when: {category: [qa, math]}, route: {model: large, strategy: pld}}
+      - {route: {model: large, strategy: plain}}
+YAML
+start_server "$work/serve-four.log"
+cp "$here/categories.mjs" "$work/"
+(cd "$work" && CHROMIUM="$chromium" node categories.mjs "http://127.0.0.1:$port" "$work")
+stop_servers
