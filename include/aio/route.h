@@ -27,6 +27,10 @@ struct StrategyParams {
   Status validate() const;
 };
 
+// Category names as a config lists them: at least two, no two alike, each a word of ASCII letters, digits, '_' or '-'
+// (they become fastText labels, metric label values and policy keys). The error says which name is wrong and why.
+Status check_category_names(const std::vector<std::string> &names);
+
 // What a probe sensed about a request. The distribution is over the configured categories, in their order.
 struct ProbeResult {
   std::string probe_kind;               // "lm", "fasttext", or "none" when no probe ran (pinned, or not read)

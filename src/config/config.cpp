@@ -292,7 +292,7 @@ Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root
   if (root["categories"]) {
     auto c = yaml::as_string_list(path, root["categories"], "categories");
     if (!c) return c.status();
-    if (c->size() < 2) return error_at(path, root["categories"], "'categories' needs at least two entries");
+    if (Status ok = check_category_names(*c); !ok.ok()) return error_at(path, root["categories"], ok.message());
     cfg.categories = *c;
     cfg.probe.lm.categories = *c;
   }

@@ -100,6 +100,7 @@ Expected<TrainReport> train_fasttext_probe(const std::vector<TrainingExample> &d
                                            const FastTextTrainParams &params,
                                            const std::vector<TrainingExample> &calibration) {
   AIO_RETURN_IF_ERROR(params.validate());
+  AIO_RETURN_IF_ERROR(check_category_names(categories));
   if (data.empty()) return invalid_argument("no training data");
   const std::set<std::string> known(categories.begin(), categories.end());
   std::set<std::string> seen;

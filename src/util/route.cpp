@@ -1,6 +1,23 @@
 #include "aio/route.h"
 
+#include <cctype>
+
+#include <set>
+
 namespace aio {
+
+Status check_category_names(const std::vector<std::string> &names) {
+  if (names.size() < 2) return invalid_argument("there must be at least two categories");
+  std::set<std::string> seen;
+  for (const auto &n : names) {
+    if (n.empty() || n.size() > 64) return invalid_argument("a category name must be 1 to 64 characters long");
+    for (char c : n)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') || static_cast<unsigned char>(c) > 127)
+        return invalid_argument("category '" + n + "' may use only ASCII letters, digits, '_' and '-'");
+    if (!seen.insert(n).second) return invalid_argument("category '" + n + "' is listed twice");
+  }
+  return {};
+}
 
 const char *strategy_name(Strategy s) {
   switch (s) {

@@ -83,6 +83,12 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "decoding: {pld_window: 0}\n", "pld_window must be at least 1"},
       {std::string(kMinimal) + "probe: {labels: {code: ' code', qa: ' qa'}}\n", "no label for category 'math'"},
       {std::string(kMinimal) + "probe: {kind: fasttext}\n", "needs probe.fasttext_model"},
+      {std::string(kMinimal) + "categories: [code]\n", "at least two categories"},
+      {std::string(kMinimal) + "categories: [code, qa, code]\n", "category 'code' is listed twice"},
+      {std::string(kMinimal) + "categories: [code, small talk]\n", "'small talk' may use only"},
+      {std::string(kMinimal) + "categories: [code, qa, math]\npolicies:\n  mine:\n    rules:\n"
+       "      - {when: {category: chat}, route: {model: small, strategy: plain}}\n      - {route: {model: small}}\n",
+       "names category 'chat', which is not one of the config's categories [code, qa, math]"},
       {"models:\n  small: {path: a.gguf, endpoint: 'http://h/v1'}\n", ":2: models.small has both 'path' and endpoints"},
       {"models:\n  small: {n_ctx: 512}\n", "needs 'path'"},
       {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'ftp://h/v1'}\n", "must start with http://"},

@@ -310,6 +310,11 @@ TEST(FastTextProbe, WrongCategoriesOrFilesAreRefused) {
   EXPECT_FALSE(probe::FastTextProbe::load(write_file("junk.bin", "not a model"), {"code", "qa", "math"}).ok());
   std::vector<eval::LabeledPrompt> bad = {{"1", "hello", "chitchat", "mem", "en"}};
   EXPECT_FALSE(probe::train_fasttext_probe(probe::training_examples(bad), {"code", "qa", "math"}, test::make_temp_dir("ft") + "/x.bin").ok());
+  // Category names become fastText labels: a space or a duplicate would corrupt the model, so both are refused.
+  std::vector<eval::LabeledPrompt> two = {{"1", "hi", "code", "m", "en"}, {"2", "ho", "qa", "m", "en"}};
+  const std::string out = test::make_temp_dir("ft") + "/y.bin";
+  EXPECT_FALSE(probe::train_fasttext_probe(probe::training_examples(two), {"code", "qa", "code"}, out).ok());
+  EXPECT_FALSE(probe::train_fasttext_probe(probe::training_examples(two), {"code", "q a"}, out).ok());
 }
 
 // The sidecar says which text features a model was trained on: a model from an older aio (no sidecar, or another
