@@ -242,6 +242,14 @@ TEST(FastTextProbe, TheShippedProbeReaches99PercentRecallOnHeldOutRealRequests) 
   auto heldout = eval::load_labeled(std::string(AIO_SOURCE_DIR) + "/data/probe/heldout.jsonl.gz");
   ASSERT_TRUE(heldout.ok()) << heldout.status().to_string();
   ASSERT_GT(heldout->size(), 10000u);
+  // Held out means held out: no request of the split is among the training or dev rows.
+  std::set<std::string> seen;
+  for (const char *split : {"train", "dev"}) {
+    auto rows = eval::load_labeled(std::string(AIO_SOURCE_DIR) + "/data/probe/" + split + ".jsonl.gz");
+    ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+    for (const auto &p : *rows) seen.insert(p.text);
+  }
+  for (const auto &p : *heldout) ASSERT_EQ(seen.count(p.text), 0u) << p.source << ": " << p.text;
   auto probe = probe::FastTextProbe::load(AIO_DEFAULT_PROBE_PATH, {"code", "qa", "math"});
   ASSERT_TRUE(probe.ok()) << probe.status().to_string();
   std::map<std::string, std::pair<int, int>> by_label, by_label_lang; // hits, total
@@ -290,12 +298,15 @@ TEST(FastTextProbe, TheShippedProbeKnowsCodeWhateverItsDocstringCounts) {
   ASSERT_GE(heldout->size(), 100u);
   std::set<std::string> trained;
   for (const auto &p : calibration_set()) trained.insert(p.text);
+  auto train = eval::load_labeled(std::string(AIO_SOURCE_DIR) + "/data/probe/train.jsonl.gz");
+  ASSERT_TRUE(train.ok()) << train.status().to_string();
+  for (const auto &p : *train) trained.insert(p.text);
   auto probe = probe::FastTextProbe::load(AIO_DEFAULT_PROBE_PATH, {"code", "qa", "math"});
   ASSERT_TRUE(probe.ok()) << probe.status().to_string();
   int code = 0;
   std::string misses;
   for (const auto &p : *heldout) {
-    EXPECT_EQ(trained.count(p.text), 0u) << "held-out prompt found in the calibration set: " << p.text;
+    EXPECT_EQ(trained.count(p.text), 0u) << "held-out prompt found in the training data: " << p.text;
     if ((*probe)->classify(p.text).category() == "code") ++code;
     else misses += p.text.substr(0, p.text.find('\n')) + "\n";
   }
