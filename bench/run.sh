@@ -15,6 +15,7 @@ build/bin/aio-bench-scoring | tee bench/results/scoring.json
 python3 bench/serve_vs_llama_server.py
 python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
+python3 bench/serve_long_prompt.py
 python3 bench/serve_hostile_clients.py
 python3 bench/serve_grammar.py
 python3 bench/serve_pool.py

@@ -29,6 +29,8 @@ struct ServeOptions {
   serve::RequestLimits limits; // the bounds on a request's shape (README: Limits)
   double grace_seconds = 10;
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
+  std::string step_budget;         // "" = the config's
+  double step_factor = 0;          // 0 = the config's
 };
 
 bool is_loopback(const std::string &host) {
@@ -48,6 +50,8 @@ int run_serve(ServeOptions o) {
     if (auto p = cfg->find_policy(o.policy); !p) return report_error(p.status());
     cfg->policy = o.policy;
   }
+  if (!o.step_budget.empty()) cfg->step_budget = o.step_budget;
+  if (o.step_factor > 0) cfg->step_factor = o.step_factor;
 
   // Signals are taken by one thread with sigwait; every other thread (HTTP, engines) inherits the block.
   sigset_t signals;
@@ -128,6 +132,12 @@ void add_serve_command(CLI::App &app, Runner &runner) {
                   "'parallel' gives each its own thread")
       ->check(CLI::IsMember({"shared", "parallel"}))
       ->capture_default_str();
+  sub->add_option("--step-budget", o->step_budget,
+                  "Prefill tokens a step may carry beside running streams: 'auto' (measured: a step with prefill lasts "
+                  "at most --step-factor decode steps) or tokens per step (default: the config's step_budget, auto)");
+  sub->add_option("--step-factor", o->step_factor,
+                  "With an automatic step budget: how many decode-only steps a step with prefill may last "
+                  "(default: the config's step_factor, 2)");
   sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
   sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
   sub->add_option("--max-connections", o->connection.max_connections, "Open connections in all; more get 503")

@@ -285,7 +285,7 @@ Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root
   cfg.source = path;
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, root, "the config",
                                        {"categories", "entropy_unit", "models", "probe", "policy", "decoding",
-                                        "threads", "policies"}));
+                                        "threads", "policies", "step_budget", "step_factor"}));
   if (root["entropy_unit"] && root["entropy_unit"].Scalar() != "bits")
     return error_at(path, root["entropy_unit"],
                     "entropy_unit must be 'bits' (thresholds such as tau are read as Shannon entropy in bits)");
@@ -313,6 +313,26 @@ Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root
     auto t = yaml::as_int(path, root["threads"], "threads");
     if (!t) return t.status();
     cfg.threads = static_cast<int32_t>(*t);
+  }
+  if (root["step_budget"]) {
+    cfg.step_budget = root["step_budget"].Scalar();
+    const bool digits = !cfg.step_budget.empty() && cfg.step_budget.size() <= 7 &&
+                        cfg.step_budget.find_first_not_of("0123456789") == std::string::npos &&
+                        cfg.step_budget.find_first_not_of('0') != std::string::npos;
+    if (cfg.step_budget != "auto" && !digits)
+      return error_at(path, root["step_budget"],
+                      "step_budget must be 'auto' (measured) or a number of tokens per step, e.g. 64");
+  }
+  if (root["step_factor"]) {
+    try {
+      cfg.step_factor = root["step_factor"].as<double>();
+    } catch (const YAML::Exception &) {
+      cfg.step_factor = -1;
+    }
+    if (!(cfg.step_factor >= 1.1 && cfg.step_factor <= 100))
+      return error_at(path, root["step_factor"],
+                      "step_factor must be a number from 1.1 to 100 (how many decode-only steps a step with prefill "
+                      "may last, e.g. 2)");
   }
   cfg.policies = policy::builtin_policies();
   if (root["policies"]) {

@@ -63,6 +63,11 @@ struct AioConfig {
   std::string policy = "aio";            // the policy used when a request names none
   StrategyParams decoding;
   int32_t threads = 0;                   // CPU threads per model (0 = all)
+  // Prefill tokens a batched step may carry beside running decodes (chunked prefill): "auto" measures the model's
+  // step costs and lets a step with prefill last up to step_factor decode-only steps; a number fixes the tokens per
+  // step (decode + prefill). Checked where the engines are made (exec/step_budget.h).
+  std::string step_budget = "auto";
+  double step_factor = 2.0;
   policy::PolicySet policies;            // the built-in ones plus any the file defines
 
   const ModelEntry *find_model(const std::string &name) const;

@@ -88,6 +88,9 @@ Status RouterParams::validate() const {
 
 Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const RouterParams &params) {
   AIO_RETURN_IF_ERROR(params.validate());
+  auto budget = exec::StepBudgetParams::parse(cfg.step_budget, cfg.step_factor);
+  if (!budget) return invalid_argument(cfg.source + ": step_budget / step_factor: " + budget.status().message());
+  const exec::StepBudgetParams step_budget = *budget;
   std::unique_ptr<Router> r(new Router());
   for (const auto &entry : cfg.models) {
     if (entry.remote()) {
@@ -103,6 +106,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     bp.n_slots = params.n_slots;
     bp.n_ctx_per_slot = entry.n_ctx;
     bp.n_batch = params.n_batch;
+    bp.step_budget = step_budget;
     bp.n_threads = cfg.threads;
     bp.queue_capacity = params.queue_capacity;
     auto engine = exec::BatchEngine::create(*model, bp);

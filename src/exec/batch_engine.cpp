@@ -48,10 +48,11 @@ Status BatchEngineParams::validate() const {
   if (n_slots < 1) return invalid_argument("n_slots must be at least 1");
   if (n_ctx_per_slot < 16) return invalid_argument("n_ctx_per_slot must be at least 16");
   if (n_batch < n_slots) return invalid_argument("n_batch must be at least n_slots (one decode token per slot)");
-  return {};
+  return step_budget.validate();
 }
 
-BatchEngine::BatchEngine(const BatchEngineParams &params) : params_(params), queue_(params.queue_capacity) {}
+BatchEngine::BatchEngine(const BatchEngineParams &params)
+    : params_(params), queue_(params.queue_capacity), budget_(params.step_budget) {}
 
 BatchEngine::~BatchEngine() {
   if (batch_.token != nullptr) llama_batch_free(batch_);
@@ -270,7 +271,7 @@ void BatchEngine::propose() {
   }
 }
 
-void BatchEngine::fill_batch() {
+int32_t BatchEngine::fill_batch() {
   batch_.n_tokens = 0;
   auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
     return engine::batch_add(batch_, t, pos, seq, logits);
@@ -282,11 +283,13 @@ void BatchEngine::fill_batch() {
     s->output_row = add(s->pending, s->n_past++, s->seq, true);
     for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
   }
-  // Then prefill chunks fill the rest of the batch, oldest slot first.
+  const int32_t n_decode = batch_.n_tokens;
+  // Then prefill chunks, oldest slot first, up to the step budget: with streams running, a long prompt goes in
+  // chunks small enough that their next tokens are not held up for long.
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode);
   for (auto &s : slots_) {
-    if (!s->active() || s->pending >= 0) continue;
-    const size_t room = static_cast<size_t>(params_.n_batch - batch_.n_tokens);
-    const size_t n = std::min(room, s->input.size() - s->n_prefilled);
+    if (!s->active() || s->pending >= 0 || prefill_left <= 0) continue;
+    const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);
     const size_t prompt_last = s->job->prompt.size() - 1;
     for (size_t k = 0; k < n; ++k) {
       const size_t i = s->n_prefilled + k;
@@ -297,7 +300,9 @@ void BatchEngine::fill_batch() {
       if (keep_prompt_logits) s->prompt_row = row;
     }
     s->n_prefilled += n;
+    prefill_left -= static_cast<int32_t>(n);
   }
+  return n_decode;
 }
 
 void BatchEngine::take_output(Slot &s, const float *first) {
@@ -363,13 +368,16 @@ void BatchEngine::finish_probe(Slot &s) {
 bool BatchEngine::step() {
   admit();
   propose();
-  fill_batch();
+  const int32_t n_decode = fill_batch();
   if (batch_.n_tokens == 0) {
     publish_n_active();
     return false;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   Status st = session_->decode(batch_);
   ++n_decode_calls_;
+  budget_.observe(n_decode, batch_.n_tokens - n_decode,
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   if (!st.ok()) {
     // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.
     for (auto &s : slots_)

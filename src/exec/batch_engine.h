@@ -30,6 +30,7 @@
 #include "engine/generation.h"
 #include "engine/output_tracker.h"
 #include "exec/admission_queue.h"
+#include "exec/step_budget.h"
 
 namespace aio::exec {
 
@@ -40,6 +41,7 @@ struct BatchEngineParams {
   int32_t n_threads = 0;          // CPU threads (0 = all)
   size_t queue_capacity = 64;     // waiting jobs beyond the slots; more are refused
   bool kv_unified = true;         // one KV cache for all slots (false: n_ctx_per_slot cells each)
+  StepBudgetParams step_budget;   // prefill tokens per step beside running decodes (step_budget.h)
   Status validate() const;
 };
 
@@ -100,6 +102,8 @@ public:
   size_t n_active() const { return n_active_.load(); }
   size_t n_queued() const { return queue_.size(); }
   int64_t n_decode_calls() const { return n_decode_calls_; }
+  // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
+  const StepBudget &step_budget() const { return budget_; }
   const engine::Model &model() const { return session_->model(); }
 
 private:
@@ -117,8 +121,9 @@ private:
   Status start_decoding(Slot &slot);
   // Asks the proposers for this step's drafts of every decoding speculative sequence.
   void propose();
-  // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, oldest slot first.
-  void fill_batch();
+  // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, oldest slot first, up to the
+  // step budget. Returns the number of decode tokens (the rest are prefill).
+  int32_t fill_batch();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
   void take_output(Slot &slot, const float *logits);
   // The probe stage's logits arrived: ask the stage, then generate here or release the slot.
@@ -138,6 +143,7 @@ private:
   AdmissionQueue<Queued> queue_;
   std::function<void()> on_submit_;
   llama_batch batch_{};
+  StepBudget budget_;
   int64_t n_decode_calls_ = 0;
   uint64_t n_admitted_ = 0;
   std::atomic<size_t> n_active_{0};

@@ -130,6 +130,40 @@ TEST_F(BatchEngineTest, LongPromptsArePrefilledInChunks) {
   EXPECT_EQ(o.result->tokens, alone(text, 5));
 }
 
+// Chunked prefill with a step budget: a long prompt arriving while another sequence decodes goes in chunks of at
+// most the budget (here 12 tokens a step, one of them the running sequence's), so it takes at least that many steps,
+// while the running sequence gets a token every step; both finish.
+TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudget) {
+  BatchEngineParams p;
+  p.n_slots = 2;
+  p.n_ctx_per_slot = 512;
+  p.n_batch = 64;
+  p.n_threads = 1;
+  p.step_budget = *StepBudgetParams::parse("12", 2.0);
+  auto e = BatchEngine::create(model_, p);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  Outcome running, longer;
+  ASSERT_TRUE((*e)->submit(job_for(*model_, "abc abc abc", 200, running)));
+  for (int i = 0; i < 3; ++i) (*e)->step();
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "token" + std::to_string(i) + " ";
+  const auto n_prompt = static_cast<int64_t>(model_->tokenize(text)->size());
+  ASSERT_TRUE((*e)->submit(job_for(*model_, text, 3, longer)));
+  const int64_t calls_before = (*e)->n_decode_calls();
+  const size_t streamed_before = running.streamed.size();
+  while (longer.streamed.empty() && !longer.done && (*e)->step()) {
+  }
+  const int64_t steps = (*e)->n_decode_calls() - calls_before;
+  EXPECT_GE(steps, (n_prompt + 10) / 11) << n_prompt << " prompt tokens, 11 a step";
+  EXPECT_GT(running.streamed.size(), streamed_before) << "the running sequence kept decoding";
+  while ((*e)->step()) {
+  }
+  ASSERT_TRUE(running.result.ok() && longer.result.ok());
+  EXPECT_EQ(running.result->n_generated, 200);
+  EXPECT_EQ(longer.result->n_generated, 3);
+  EXPECT_EQ(longer.result->n_prompt_tokens, n_prompt);
+}
+
 TEST_F(BatchEngineTest, FullQueueRefusesAndBadRequestsFailCleanly) {
   std::vector<Outcome> out(8);
   int accepted = 0;

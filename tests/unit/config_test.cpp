@@ -84,6 +84,10 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "probe: {labels: {code: ' code', qa: ' qa'}}\n", "no label for category 'math'"},
       {std::string(kMinimal) + "probe: {kind: fasttext}\n", "needs probe.fasttext_model"},
       {std::string(kMinimal) + "categories: [code]\n", "at least two categories"},
+      {std::string(kMinimal) + "step_budget: lots\n", "step_budget must be 'auto'"},
+      {std::string(kMinimal) + "step_budget: 0\n", "step_budget must be 'auto'"},
+      {std::string(kMinimal) + "step_factor: 0.5\n", "step_factor must be a number from 1.1"},
+      {std::string(kMinimal) + "step_factor: fast\n", "step_factor must be a number from 1.1"},
       {std::string(kMinimal) + "categories: [code, qa, code]\n", "category 'code' is listed twice"},
       {std::string(kMinimal) + "categories: [code, small talk]\n", "'small talk' may use only"},
       {std::string(kMinimal) + "categories: [code, qa, math]\npolicies:\n  mine:\n    rules:\n"

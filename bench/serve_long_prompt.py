@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""A long prompt arriving among running streams: does it stall their tokens? K streams decode (streamed chat, greedy,
+--tokens each); once they run, one request with a --long-tokens prompt arrives. Each stream's inter-token gaps are
+timed from the server-sent events as a client sees them. Compared, in the same run on the same synthetic 1B file
+(threads and slots equal): `aio serve` with the measured step budget (auto), `aio serve` with whole-batch prefill
+chunks (--step-budget 512, the behaviour before the budget), and llama.cpp's `llama-server`.
+
+Reported per server: the streams' inter-token p50 / p99 (ms) with the long prompt, the plain decode step (their p50
+without it), p99 / plain step (the issue's bound: <= 3), and the long prompt's time to first token.
+
+Run: python3 bench/serve_long_prompt.py [--streams 6] [--tokens 400] [--long-tokens 3000]
+"""
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_common import BIN, ROOT, Servers, one_model_args, percentile, save_results, synth  # noqa: E402
+
+
+def stream_gaps(url, body, out, key):
+    """Streams one chat request; stores the arrival times of its content chunks."""
+    req = urllib.request.Request(url, data=json.dumps(dict(body, stream=True)).encode(),
+                                 headers={"Content-Type": "application/json"})
+    times = out[key] = []  # filled as the tokens arrive (the caller watches it)
+    with urllib.request.urlopen(req, timeout=3600) as r:
+        for raw in r:
+            line = raw.decode().strip()
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            ch = chunk.get("choices") or []
+            if ch and ch[0].get("delta", {}).get("content"):
+                times.append(time.time())
+
+
+def run(base, model, streams, tokens, long_prompt, tag):
+    url = f"{base}/v1/chat/completions"
+    out = {}
+    threads = []
+    for i in range(streams):
+        body = {"model": model, "max_tokens": tokens, "temperature": 0, "ignore_eos": True,
+                "messages": [{"role": "user", "content": f"{tag} stream {i}: tell me a long story about the sea."}]}
+        threads.append(threading.Thread(target=stream_gaps, args=(url, body, out, i)))
+    for t in threads:
+        t.start()
+    # Let the streams reach steady decoding, then the long prompt arrives.
+    for _ in range(6000):
+        if all(len(out.get(i, [])) >= 3 for i in range(streams)):
+            break
+        time.sleep(0.05)
+    time.sleep(1.0)
+    t_long = time.time()
+    long_body = {"model": model, "max_tokens": 1, "temperature": 0,
+                 "messages": [{"role": "user", "content": f"{tag} {long_prompt}"}]}
+    long_out = {}
+    lt = threading.Thread(target=stream_gaps, args=(url, long_body, long_out, "long"))
+    lt.start()
+    for t in threads:
+        t.join()
+    lt.join()
+    ttft = (long_out["long"][0] - t_long) if long_out.get("long") else float("nan")
+    # Gaps while the long prompt was being prefilled (after it arrived, until its first token) and before it.
+    during, before = [], []
+    t_first = long_out["long"][0] if long_out.get("long") else float("inf")
+    for i in range(streams):
+        ts = out.get(i, [])
+        for a, b in zip(ts, ts[1:]):
+            (during if t_long <= b <= t_first else before if b < t_long else []).append(1000 * (b - a))
+    return {"during_p50": percentile(during, 0.5), "during_p99": percentile(during, 0.99),
+            "during_max": max(during) if during else 0, "plain_step": percentile(before, 0.5),
+            "n_gaps_during": len(during), "long_ttft_s": ttft}
+
+
+def main():
+    ap = one_model_args(__doc__.split("\n")[0], tokens=400, repeats=1)
+    ap.add_argument("--streams", type=int, default=6)
+    ap.add_argument("--long-tokens", type=int, default=3000)
+    ap.add_argument("--only", default="", help="comma-separated servers to run (aio-auto, aio-whole-chunks, llama-server)")
+    ap.add_argument("--step-factor", default="", help="aio's --step-factor (default: the config's)")
+    a = ap.parse_args()
+    synth("llama3.2-1b", a.model)
+    d = tempfile.mkdtemp(prefix="aio-long-")
+    cfg = os.path.join(d, "aio.yaml")
+    n_ctx = a.long_tokens + 512
+    with open(cfg, "w") as f:
+        f.write(f"models:\n  small: {{path: {a.model}, n_ctx: {n_ctx}}}\npolicy: static-small\n"
+                f"probe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {a.threads}\n")
+    # About one token per word of this filler on a Llama-3 vocabulary.
+    words = "the quick brown fox jumps over the lazy dog while the river runs to the sea".split()
+    long_prompt = " ".join(words[i % len(words)] for i in range(a.long_tokens)) + "\nSummarize the text above."
+    ports = {"aio-auto": 18311, "aio-whole-chunks": 18312, "llama-server": 18313}
+    cmds = {
+        "aio-auto": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(ports["aio-auto"]),
+                     "--slots", str(a.slots + 1), "--step-budget", "auto"],
+        "aio-whole-chunks": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port",
+                             str(ports["aio-whole-chunks"]), "--slots", str(a.slots + 1), "--step-budget", "512"],
+        "llama-server": [os.path.join(BIN, "llama-server"), "-m", a.model, "--port", str(ports["llama-server"]),
+                         "-t", str(a.threads), "-np", str(a.slots + 1), "-c", str(n_ctx * (a.slots + 1)),
+                         "--no-webui", "-b", "512"],
+    }
+    if a.step_factor:
+        cmds["aio-auto"] += ["--step-factor", a.step_factor]
+    results = {}
+    for name in (a.only.split(",") if a.only else cmds):  # one at a time: they would share the two cores
+        base = f"http://127.0.0.1:{ports[name]}"
+        with Servers({name: cmds[name]}, {name: base}):
+            model = "small" if name.startswith("aio") else "m"
+            r = run(base, model, a.streams, a.tokens, long_prompt, f"[{name} {time.time():.0f}]")
+        r["p99_over_step"] = r["during_p99"] / r["plain_step"] if r["plain_step"] else float("nan")
+        results[name] = r
+        print(f"{name:18s} inter-token during the long prefill: p50 {r['during_p50']:.0f} ms, p99 "
+              f"{r['during_p99']:.0f} ms (max {r['during_max']:.0f}, {r['n_gaps_during']} gaps); plain step "
+              f"{r['plain_step']:.0f} ms; p99 / step {r['p99_over_step']:.2f}; long prompt TTFT "
+              f"{r['long_ttft_s']:.1f} s", flush=True)
+    save_results("long_prompt.json", {"streams": a.streams, "tokens": a.tokens, "long_tokens": a.long_tokens,
+                                      "threads": a.threads, "results": results})
+
+
+if __name__ == "__main__":
+    main()
