@@ -9,8 +9,6 @@ namespace aio::exec {
 namespace {
 // Moving averages follow the machine (other load, a growing KV cache) without jumping at one odd step.
 constexpr double kAlpha = 0.2;
-// A step with fewer prefill tokens than this says little about their cost (its time is mostly the decode's).
-constexpr int32_t kMinSampleTokens = 8;
 
 void blend(double &avg, double sample) { avg = avg == 0 ? sample : (1 - kAlpha) * avg + kAlpha * sample; }
 } // namespace
@@ -47,14 +45,8 @@ std::string StepBudgetParams::describe() const {
 int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room) const {
   room = std::max(room, 0);
   if (n_decode == 0) return room; // nobody is waiting for a token
-  int32_t budget = p_.first_chunk;
-  if (p_.fixed_tokens > 0) {
-    budget = p_.fixed_tokens - n_decode;
-  } else if (decode_ms_ > 0 && token_ms_ > 0) {
-    const double tokens = (p_.step_factor - 1) * decode_ms_ / token_ms_;
-    budget = static_cast<int32_t>(std::min(tokens, 1e6));
-  }
-  return std::min(room, std::max(budget, p_.min_chunk));
+  const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
+  return std::min(room, std::max(static_cast<int32_t>(budget), p_.min_chunk));
 }
 
 void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
@@ -63,10 +55,16 @@ void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
     if (n_decode > 0) blend(decode_ms_, ms);
     return;
   }
-  if (n_prefill < kMinSampleTokens) return;
-  // The prefill tokens' share of the step: what it took beyond a decode-only step (the whole step when none ran).
-  const double beyond = n_decode > 0 ? std::max(0.0, ms - decode_ms_) : ms;
-  blend(token_ms_, beyond / n_prefill);
+  if (n_decode == 0 || decode_ms_ == 0 || p_.fixed_tokens > 0) return; // nothing to keep a step within
+  const double target = p_.step_factor * decode_ms_;
+  if (ms > target) {
+    // Over: shrink in proportion to the prefill's share of the overrun (what the chunk added beyond a decode step).
+    const double added = std::max(ms - decode_ms_, 1e-3), allowed = std::max(target - decode_ms_, 0.0);
+    chunk_ = std::max<double>(p_.min_chunk, chunk_ * std::max(0.5, allowed / added));
+  } else if (ms < 0.85 * target && n_prefill >= static_cast<int32_t>(chunk_)) {
+    // Well under, with a full chunk: try a slightly larger one (small steps up, so an overshoot stays small).
+    chunk_ = std::min<double>(1 << 20, chunk_ * 1.1);
+  }
 }
 
 } // namespace aio::exec

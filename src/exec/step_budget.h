@@ -2,11 +2,12 @@
 // vLLM do it): decode tokens go first, then prefill and lm-probe chunks up to this budget, so that a long prompt
 // arriving among running streams never stalls their next token for long.
 //
-// The budget comes from a cost model the engine measures on its own steps, on this machine, for this model: the time
-// of a decode-only step, and the marginal time of one prefill token (a step's time beyond a decode-only step, per
-// prefill token). A step with prefill may take up to `step_factor` times a decode-only step, so the prefill tokens
-// are (step_factor - 1) x decode step / per-token cost. With no decode running, nobody waits: prefill takes the whole
-// batch. A fixed budget (tokens per step, decode included) replaces the measured one when given.
+// The budget is found on this machine, for this model, from the engine's own steps: the time of a decode-only step
+// is measured, and the prefill chunk is adjusted after every step that carried one - grown while such steps stay well
+// under `step_factor` decode-only steps, shrunk in proportion when one runs over. A controller rather than a per-token
+// cost, because on a CPU a token's cost falls steeply with the chunk's size (small batches re-read the weights, large
+// ones run as matrix products): a chunk of 50 can cost little more than one of 8. With no stream running, nobody
+// waits: prefill takes the whole batch. A fixed budget (tokens per step, decode included) replaces the controller.
 #pragma once
 
 #include <cstdint>
@@ -19,12 +20,12 @@ namespace aio::exec {
 struct StepBudgetParams {
   int32_t fixed_tokens = 0;  // > 0: tokens per step, decode + prefill (no measuring); 0: measured (auto)
   // auto: a step with prefill may last this many decode-only steps. Measured (bench/serve_long_prompt.py, 1B, 2
-  // cores, 6 streams, a 3,000-token prompt): the streams' inter-token p99 is about 1.4x the mean step, so 2.0 keeps
-  // it under 3x a plain decode step (2.70x; 3.74x at 3.0), at the price of the long prompt's first token (143 s
-  // instead of 34 s with whole-batch chunks).
+  // cores, 6 streams, a 3,000-token prompt): the streams' inter-token p50 sits near 1.9x a plain step and the p99 at
+  // 2.4-3.7x (3.7x at 3.0 with an earlier controller), against 30-38x with whole-batch chunks; the long prompt's
+  // first token comes after 91-132 s instead of 31-39 s.
   double step_factor = 2.0;
   int32_t min_chunk = 4;     // at least this many prefill tokens per step: a long prompt still advances
-  int32_t first_chunk = 32;  // until the per-token prefill cost is measured
+  int32_t first_chunk = 128; // the chunk before any step is measured (the controller shrinks it at once if too big)
   Status validate() const;
   // "auto" or a number of tokens, as `--step-budget` and the config's step_budget take it.
   static Expected<StepBudgetParams> parse(const std::string &budget, double step_factor);
@@ -33,19 +34,19 @@ struct StepBudgetParams {
 
 class StepBudget {
 public:
-  explicit StepBudget(StepBudgetParams params = {}) : p_(params) {}
+  explicit StepBudget(StepBudgetParams params = {}) : p_(params), chunk_(params.first_chunk) {}
   // The most prefill tokens the next step may carry, given its decode tokens and the room left in the batch.
   int32_t prefill_tokens(int32_t n_decode, int32_t room) const;
   // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, and the time of its forward pass.
   void observe(int32_t n_decode, int32_t n_prefill, double ms);
-  // The measurements (0 until measured).
+  // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes.
   double decode_step_ms() const { return decode_ms_; }
-  double prefill_token_ms() const { return token_ms_; }
+  double chunk() const { return chunk_; }
 
 private:
   StepBudgetParams p_;
   double decode_ms_ = 0; // moving average of decode-only steps
-  double token_ms_ = 0;  // moving average of the marginal cost of a prefill token
+  double chunk_;         // prefill tokens beside running decodes (auto)
 };
 
 } // namespace aio::exec
