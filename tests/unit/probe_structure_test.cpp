@@ -2,6 +2,7 @@
 // look-alikes that must not fire (a formula is not a signature, a shell variable is not a formula).
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 
 #include "probe/structure.h"
@@ -10,9 +11,15 @@ namespace aio {
 namespace {
 
 using probe::detect_structure;
+using probe::StructureSignals;
+
+// Each text must (expected = true) or must not raise `signal`.
+void expect_signal(bool StructureSignals::*signal, std::initializer_list<const char *> texts, bool expected) {
+  for (const char *text : texts) EXPECT_EQ(detect_structure(text).*signal, expected) << text;
+}
 
 TEST(Structure, SignaturesInTheCommonLanguages) {
-  for (const char *text : {
+  expect_signal(&StructureSignals::signature, {
            "def fib(n: int) -> int:\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
            "from typing import List\n\n\ndef below_zero(operations: List[int]) -> bool:\n",
            "    async def fetch(url):\n        pass",
@@ -23,16 +30,14 @@ TEST(Structure, SignaturesInTheCommonLanguages) {
            "func Sum(xs []int) int {",
            "#include <stdio.h>\nint main() { return 0; }",
            "public static void main(String[] args) {",
-       })
-    EXPECT_TRUE(detect_structure(text).signature) << text;
-  for (const char *text : {
+                }, true);
+  expect_signal(&StructureSignals::signature, {
            "Let f(x) = x^2 + 1. Find f(3).",
            "Define a function f such that f(2) = 4.",
            "The class of 30 students went to the museum.",
            "$f(x)=\\left\\{\\begin{array}{l}x^{2}-4, x>2 \\\\ |x-3|+a\\end{array}\\right.$ {",
            "已知函数 f(x) = 2x + 1，求 f(3)。",
-       })
-    EXPECT_FALSE(detect_structure(text).signature) << text;
+                }, false);
 }
 
 TEST(Structure, CodeBlocksDoctestsTracesAndCommands) {
@@ -53,24 +58,22 @@ TEST(Structure, CodeBlocksDoctestsTracesAndCommands) {
 }
 
 TEST(Structure, AsksForCode) {
-  for (const char *text : {
+  expect_signal(&StructureSignals::code_request, {
            "Write a python function to find the sum of the squares of the first n odd natural numbers.",
            "Please implement an algorithm that merges two sorted arrays.",
            "Can you give me a bash script that renames files?",
            "Create a class for a bank account with deposit and withdraw methods.",
            "写一个函数，计算数组中所有偶数的和。",
            "请用 Java 编写程序，输出 1 到 100 的质数。",
-       })
-    EXPECT_TRUE(detect_structure(text).code_request) << text;
-  for (const char *text : {
+                }, true);
+  expect_signal(&StructureSignals::code_request, {
            "Write the equation of the line through (1, 2) with slope 3.",
            "Show that the function f is continuous.",
            "The committee will design a new logo. Their function is clear.",
            "实现月球背面软着陆需要解决的一个关键技术问题是通讯。",
            "用户编写的C程序中的自动变量位于进程映像的哪一部分？",
            "A company makes 300 programs a year. How many in 4 years?",
-       })
-    EXPECT_FALSE(detect_structure(text).code_request) << text;
+                }, false);
 }
 
 TEST(Structure, FormulasAreNotMoneyOrShellVariables) {

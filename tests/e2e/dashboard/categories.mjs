@@ -5,7 +5,7 @@
 //   node categories.mjs BASE_URL SCREENSHOT_DIR
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import {check, checksPassed, collectErrors, launchChromium} from './common.mjs';
+import {check, checksPassed, launchChromium, openPage} from './common.mjs';
 
 const [base, shots] = process.argv.slice(2);
 const chat = async (content, label) => {
@@ -34,10 +34,7 @@ check('all four categories were answered, chat read as chat and sent to the smal
 const doc = await (await fetch(`${base}/v1/aio/stats`)).json();
 const browser = await launchChromium();
 try {
-  const page = await browser.newPage();
-  await page.setViewport({width: 1400, height: 1500});
-  const errors = [];
-  collectErrors(page, errors);
+  const {page, errors} = await openPage(browser);
   await page.goto(`${base}/dashboard?interval=500`, {waitUntil: 'load'});
   await page.waitForFunction(n => document.body.dataset.rendered === String(n), {timeout: 20000}, doc.requests);
   const seen = await page.evaluate(() => ({

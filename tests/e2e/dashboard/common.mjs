@@ -23,3 +23,13 @@ export function collectErrors(page, errors) {
   page.on('console', m => { if (m.type() === 'error' || m.type() === 'warn') errors.push(`console ${m.type()}: ${m.text()}`); });
   page.on('pageerror', e => errors.push(`page error: ${e.message}`));
 }
+
+// A page at the dashboard's size whose console errors, page errors and failed requests go into the returned list.
+export async function openPage(browser) {
+  const page = await browser.newPage();
+  await page.setViewport({width: 1400, height: 1500});
+  const errors = [];
+  collectErrors(page, errors);
+  page.on('requestfailed', r => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  return {page, errors};
+}

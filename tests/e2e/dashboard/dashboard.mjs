@@ -5,7 +5,7 @@
 //   node dashboard.mjs BASE_URL SCREENSHOT_DIR KEYED_BASE_URL API_KEY
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import {check, checksPassed, collectErrors, launchChromium} from './common.mjs';
+import {check, checksPassed, launchChromium, openPage} from './common.mjs';
 
 const [base, shots, keyedBase, apiKey] = process.argv.slice(2);
 const routeRecords = []; // the `aio` objects of the non-streamed answers
@@ -63,11 +63,7 @@ check('the batch was answered (404 for the unknown model)', () =>
 
 const browser = await launchChromium();
 try {
-  const page = await browser.newPage();
-  await page.setViewport({width: 1400, height: 1500});
-  const errors = [];
-  collectErrors(page, errors);
-  page.on('requestfailed', r => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  const {page, errors} = await openPage(browser);
 
   let doc = await stats();
   await page.goto(`${base}/dashboard?interval=500`, {waitUntil: 'load'});
