@@ -122,13 +122,15 @@ int main(int argc, char **argv) {
   std::string long_prompt;
   for (int i = 0; i < 12; ++i) long_prompt += "def helper_" + std::to_string(i) + "(x):\n    return x * " + std::to_string(i) + "\n\n";
   long_prompt += "# Write a function that sums all helpers:\n";
-  // A policy that reads the probe (so the lm probe runs and leaves its KV) and answers on the small model.
+  // A policy that reads the probe (so the lm probe runs and leaves its KV: math would decode with PLD) and answers on
+  // the small model.
   policy::Policy probe_then_small;
   probe_then_small.name = "probe-then-small";
-  policy::Rule by_category, fallback;
-  by_category.when.categories = cfg.categories;
-  by_category.model = fallback.model = "small";
-  probe_then_small.rules = {by_category, fallback};
+  policy::Rule math, fallback;
+  math.when.categories = {"math"};
+  math.strategy = Strategy::pld;
+  math.model = fallback.model = "small";
+  probe_then_small.rules = {math, fallback};
   if (Status st = router.add_policy(probe_then_small); !st.ok())
     return std::fprintf(stderr, "bench: %s\n", st.message().c_str()), 1;
   auto reused = router.generate({.prompt = long_prompt, .policy = "probe-then-small"}, gp);

@@ -18,7 +18,7 @@ namespace {
 struct PlanOptions {
   std::string profile, config, write_policy;
   std::string scenarios = "A,B,C";
-  std::string policies = "static-small,static-large,random,aio,oracle,static-large-pld,no-model-routing,"
+  std::string policies = "static-small,static-large,random,aio,aio-load,oracle,static-large-pld,no-model-routing,"
                          "no-pld-switch,no-entropy-fallback";
   bool optimize = false;
   double floor = 0;
@@ -73,23 +73,31 @@ int run_plan(const PlanOptions &o) {
     for (const auto &name : split_list(o.policies)) {
       const auto pol = policies.find(name);
       if (pol == policies.end()) return report_error(invalid_argument("no policy named '" + name + "'"));
-      const plan::Expectation e = plan::plan_policy(*profile, *scenario, pol->second, true, o.standard_context);
-      if (name == "aio") aio_plan = e;
-      std::string routes = routes_text(e);
-      if (!e.complete())
-        routes += "; covers " + std::to_string(static_cast<int>(std::round(100 * e.covered))) +
-                  "% of requests (the profile lacks " + e.missing.front() + ")";
-      std::printf("| %s%s | %.2f | %.2f | %.2f | %s |", name.c_str(), e.complete() ? "" : " (partial)", e.acc,
-                  e.tps_weighted, e.tps_aggregate, routes.c_str());
-      if (has_pub) {
-        const auto cell = pub->second.find(name);
-        if (cell != pub->second.end())
-          std::printf(" %s | %s |", versus(cell->second.acc, e.acc).c_str(),
-                      versus(cell->second.tps, e.tps_weighted).c_str());
-        else
-          std::printf(" | |");
+      // A load-aware policy gets two rows: as it routes while the models keep up, and while every model it reads is
+      // saturated (its load rules always fire) - the accuracy it can cost under overload.
+      const bool reads_load = policy::uses_load(pol->second);
+      for (const plan::Load load : {plan::Load::idle, plan::Load::saturated}) {
+        if (load == plan::Load::saturated && !reads_load) continue;
+        const plan::Expectation e =
+            plan::plan_policy(*profile, *scenario, pol->second, true, o.standard_context, load);
+        if (name == "aio") aio_plan = e;
+        std::string routes = routes_text(e);
+        if (!e.complete())
+          routes += "; covers " + std::to_string(static_cast<int>(std::round(100 * e.covered))) +
+                    "% of requests (the profile lacks " + e.missing.front() + ")";
+        const std::string label = name + (!reads_load ? "" : load == plan::Load::idle ? " (idle)" : " (saturated)");
+        std::printf("| %s%s | %.2f | %.2f | %.2f | %s |", label.c_str(), e.complete() ? "" : " (partial)", e.acc,
+                    e.tps_weighted, e.tps_aggregate, routes.c_str());
+        if (has_pub) {
+          const auto cell = pub->second.find(name);
+          if (cell != pub->second.end() && load == plan::Load::idle)
+            std::printf(" %s | %s |", versus(cell->second.acc, e.acc).c_str(),
+                        versus(cell->second.tps, e.tps_weighted).c_str());
+          else
+            std::printf(" | |");
+        }
+        std::printf("\n");
       }
-      std::printf("\n");
     }
     // The paper's own A-IO row of Table 3 ("Actual", per task) against its Table 4 aggregate.
     if (auto c = plan::published_consistency(*profile, *scenario, policies.at("aio"), o.standard_context)) {

@@ -49,6 +49,16 @@ struct ProbeResult {
   }
 };
 
+// A local model's load as a load-aware policy reads it (exec::BatchEngine::load() measures it).
+struct ModelLoad {
+  int32_t slots = 0;  // sequences it decodes together
+  int32_t busy = 0;   // of those, running a request
+  int32_t queued = 0; // requests waiting for a slot
+  // How long a request arriving now would wait for a slot: the running requests' remaining tokens and the queue ahead
+  // of it, at the engine's measured wall-clock time per step (an estimate; 0 while a slot is free).
+  double wait_ms = 0;
+};
+
 // Where one request goes and how it decodes there.
 struct Route {
   std::string model;                    // model name from the config, e.g. "small" or "large"
@@ -58,6 +68,10 @@ struct Route {
   std::string policy;                   // the policy that decided
   std::string rule;                     // the rule that matched (its name, or its index)
   std::string reason;                   // one human sentence: why
+  // Set when the rule that decided read a model's load (a load-aware policy sent the request elsewhere because a
+  // model was busy): which model, and its load then.
+  std::string load_model;
+  std::optional<ModelLoad> load;
 };
 
 // Why generation ended.

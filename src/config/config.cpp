@@ -214,7 +214,8 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
 }
 
 Status parse_probe(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
-  AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model"}));
+  AIO_RETURN_IF_ERROR(
+      yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model", "read_tokens"}));
   ProbeConfig &p = cfg.probe;
   if (node["kind"]) {
     p.kind = node["kind"].Scalar();
@@ -223,6 +224,14 @@ Status parse_probe(const std::string &src, const YAML::Node &node, const std::st
   }
   if (node["model"]) p.model = node["model"].Scalar();
   if (node["suffix"]) p.lm.suffix = node["suffix"].Scalar();
+  if (node["read_tokens"]) {
+    auto n = yaml::as_int(src, node["read_tokens"], "probe.read_tokens");
+    if (!n) return n.status();
+    if (*n != 0 && (*n < 16 || *n > 1000000))
+      return error_at(src, node["read_tokens"],
+                      "probe.read_tokens must be 0 (read the whole request) or between 16 and 1000000 tokens");
+    p.lm.read_tokens = static_cast<int32_t>(*n);
+  }
   if (node["labels"]) {
     const YAML::Node labels = node["labels"];
     if (!labels.IsMap()) return error_at(src, labels, "probe.labels must map each category to its label word");
@@ -272,7 +281,7 @@ Expected<const policy::Policy *> AioConfig::find_policy(const std::string &name)
   }
   for (const std::string &m : policy::models_used(it->second))
     if (!find_model(m))
-      return invalid_argument("policy '" + name + "' routes to model '" + m + "', which " + source +
+      return invalid_argument("policy '" + name + "' routes to (or reads the load of) model '" + m + "', which " + source +
                               " does not define; add models." + m + ".path to it");
   return &it->second;
 }

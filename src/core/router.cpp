@@ -138,7 +138,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   // start, naming the policy line, not on the first request routed there.
   auto serving = cfg.find_policy(cfg.policy);
   if (!serving) return serving.status();
-  AIO_RETURN_IF_ERROR(r->check_draft_pairs(**serving));
+  AIO_RETURN_IF_ERROR(r->check_runs_here(**serving));
   r->cfg_ = std::move(cfg);
   std::vector<exec::BatchEngine *> engines;
   for (auto &[_, m] : r->models_) engines.push_back(m.engine.get());
@@ -173,10 +173,14 @@ Status Router::add_policy(policy::Policy policy) {
   return {};
 }
 
-Status Router::check_draft_pairs(const policy::Policy &policy) const {
+Status Router::check_runs_here(const policy::Policy &policy) const {
   for (const policy::Rule &rule : policy.rules) {
-    if (rule.strategy != Strategy::draft) continue;
     const std::string where = "policy " + policy.name + " (line " + std::to_string(rule.line) + "): ";
+    if (rule.when.load && !is_local(rule.when.load->model))
+      return invalid_argument(where + "the rule reads the load of model " + rule.when.load->model +
+                              ", which is not loaded here (a remote endpoint's queue is not known); read a local "
+                              "model's load");
+    if (rule.strategy != Strategy::draft) continue;
     if (is_remote(rule.model) || is_remote(rule.draft_model))
       return invalid_argument(where + "draft-model speculation needs both models local, but " +
                               (is_remote(rule.model) ? rule.model : rule.draft_model) +
@@ -241,13 +245,27 @@ Expected<Router::Prompt> Router::probe_prompt(const Request &request) const {
   return prompt_for(probe_model, plain);
 }
 
+policy::RouteInput Router::route_input(const Pending &p) const {
+  auto load = [this](const std::string &name) -> std::optional<ModelLoad> {
+    const auto it = models_.find(name);
+    if (it == models_.end()) return std::nullopt;
+    return it->second.engine->load();
+  };
+  return {&p.record.probe, p.record.probe.n_context_tokens, p.request.true_label, p.request.id, p.request.has_tools(),
+          load};
+}
+
+std::optional<Route> Router::route_without_probe(Pending &p) const {
+  const auto t_route = Clock::now();
+  auto route = policy::decide_without_probe(*p.policy, route_input(p), cfg_.categories, cfg_.decoding);
+  p.record.route_ms = ms_since(t_route);
+  return route;
+}
+
 Status Router::decide(Pending &p) const {
   RouteRecord &rec = p.record;
   const auto t_route = Clock::now();
-  auto route = policy::decide(*p.policy,
-                              {&rec.probe, rec.probe.n_context_tokens, p.request.true_label, p.request.id,
-                               p.request.has_tools()},
-                              cfg_.decoding);
+  auto route = policy::decide(*p.policy, route_input(p), cfg_.decoding);
   rec.route_ms = ms_since(t_route);
   if (!route) return route.status();
   rec.route = std::move(*route);
@@ -304,7 +322,7 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
   if (!policy) return p->fail(policy.status());
   // Another policy than the serving one (checked at start) is checked when a request names it.
   if (!req.policy.empty() && req.policy != cfg_.policy)
-    if (Status st = check_draft_pairs(**policy); !st.ok()) return p->fail(st);
+    if (Status st = check_runs_here(**policy); !st.ok()) return p->fail(st);
   p->policy = *policy;
   // The probe reads the request as the probe model would see it; the context length the policy reads is its length.
   const auto t_template = Clock::now();
@@ -315,6 +333,10 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
 
   if (!policy::uses_probe(**policy) && !req.shadow_probe) {
     rec.probe.probe_kind = "none"; // a baseline must not pay for a probe it does not read
+  } else if (auto decided = req.shadow_probe ? std::nullopt : route_without_probe(*p)) {
+    rec.probe.probe_kind = "none"; // nothing the probe could say would change the route
+    rec.route = std::move(*decided);
+    return dispatch(p, std::move(*prompt));
   } else if (lm_probe_) {
     return submit_probe(p, std::move(*prompt));
   } else {
@@ -335,7 +357,15 @@ Status Router::prepare_grammar(TokenConstraints &c, const engine::Model &model) 
 void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
   Resident &probe_model = models_.at(cfg_.probe.model);
   exec::Job job;
-  job.prompt = std::move(prompt.tokens);
+  // A request longer than the probe's budget is read as its head and tail. That job cannot go on in place (its KV is
+  // the window's), so whoever answers gets the whole prompt - the probe's model reusing the head its slot cached.
+  std::shared_ptr<const Prompt> whole;
+  if (auto window = lm_probe_->read_window(prompt.tokens)) {
+    job.prompt = std::move(*window);
+    whole = std::make_shared<const Prompt>(prompt);
+  } else {
+    job.prompt = std::move(prompt.tokens);
+  }
   job.params = p->params;
   // Should the probe's model answer, it goes on from this prompt: the tool format's constraints apply from the start.
   const bool formatted = !chat::needs_tool_format(p->request) || prompt.chat;
@@ -348,7 +378,7 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
   p->params.constraints.prepared = job.params.constraints.prepared;
   auto output_format = prompt.chat ? std::optional(prompt.chat->output) : std::nullopt;
   const bool chat_grammar = prompt.chat && !prompt.chat->grammar.empty();
-  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p, formatted, output_format, chat_grammar](
+  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p, formatted, output_format, chat_grammar, whole](
                                                                const float *logits, double wait_ms,
                                                                double probe_ms) -> exec::ProbeVerdict {
     RouteRecord &rec = p->record;
@@ -360,9 +390,10 @@ void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
       v.error = st;
       return v;
     }
-    if (p->cb.route_only || rec.route.model != cfg_.probe.model || placed_elsewhere(*p)) {
-      dispatch(p, std::nullopt); // on the engine thread: the other engine's queue is thread-safe
-      return v;                  // released: this engine forgets the job (its KV stays cached)
+    if (p->cb.route_only || rec.route.model != cfg_.probe.model || placed_elsewhere(*p) || whole) {
+      // On the engine thread: the other engine's queue is thread-safe.
+      dispatch(p, whole ? std::optional<Prompt>(*whole) : std::nullopt);
+      return v; // released: this engine forgets the job (its KV stays cached)
     }
     // The probe's model answers: the request goes on in this slot, its prompt's KV in place.
     if (!formatted) {

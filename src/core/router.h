@@ -100,6 +100,8 @@ public:
   // Requests decoding / waiting on a local model's engine (for metrics).
   size_t n_active(const std::string &name) const { return models_.at(name).engine->n_active(); }
   size_t n_queued(const std::string &name) const { return models_.at(name).engine->n_queued(); }
+  // A local model's load as load-aware policies read it (busy slots, queue, a new request's expected wait).
+  ModelLoad load(const std::string &name) const { return models_.at(name).engine->load(); }
 
 private:
   struct Resident {
@@ -119,13 +121,18 @@ private:
   struct Pending; // one request between its submission and its hand-off to an engine
   Router() = default;
   Expected<Prompt> prompt_for(const Resident &model, const Request &request) const;
-  // Every draft rule of `policy` can run: both models local, one vocabulary (an error naming the policy line).
-  Status check_draft_pairs(const policy::Policy &policy) const;
+  // Every rule of `policy` can run here: a draft rule's two models local with one vocabulary, a load condition's model
+  // local (only a local engine's load is known). An error names the policy line.
+  Status check_runs_here(const policy::Policy &policy) const;
   // The probe's reading of a request: as prompt_for, but a request in the tool format that the probe model's template
   // cannot format is read without its tools (the probe senses intent; the answering model must do the tools).
   Expected<Prompt> probe_prompt(const Request &request) const;
+  // What the policy reads of a request: its probe result (in p.record), context, label, id, tools, the models' load.
+  policy::RouteInput route_input(const Pending &p) const;
   // The route for a request whose probe result (if any) is in p.record; route_ms is timed.
   Status decide(Pending &p) const;
+  // The route when no verdict of the probe could change it (then the probe is not run); route_ms is timed.
+  std::optional<Route> route_without_probe(Pending &p) const;
   // Hands a routed request to its model: the remote forwarder, or a job on the model's engine. `tokens` are the
   // prompt in the probe model's tokens when already made.
   void dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> prompt);

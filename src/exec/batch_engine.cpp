@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace aio::exec {
 namespace {
@@ -40,6 +41,7 @@ struct BatchEngine::Slot {
   // job that starts the same way (the next turn of a chat, a shared system prompt) skips that part.
   std::vector<llama_token> cached;
   uint64_t last_used = 0;     // admission counter when the slot last took a job (least recently used goes first)
+  int32_t steps_held = 0;     // steps this job has been in the slot (the load estimate's service time)
   bool active() const { return job.has_value(); }
   bool speculative() const { return proposer != nullptr; }
 };
@@ -52,7 +54,7 @@ Status BatchEngineParams::validate() const {
 }
 
 BatchEngine::BatchEngine(const BatchEngineParams &params)
-    : params_(params), queue_(params.queue_capacity), budget_(params.step_budget) {}
+    : params_(params), queue_(params.queue_capacity), budget_(params.step_budget), load_(params.n_slots) {}
 
 BatchEngine::~BatchEngine() {
   if (batch_.token != nullptr) llama_batch_free(batch_);
@@ -97,6 +99,7 @@ void BatchEngine::reset(Slot &slot) {
   slot.proposal = {};
   slot.prompt_logits.clear();
   slot.pending = -1;
+  slot.steps_held = 0;
 }
 
 void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) {
@@ -109,6 +112,7 @@ void BatchEngine::finish(Slot &slot, Expected<engine::GenerationRecord> result) 
     session_->truncate(slot.seq); // after a failure the sequence's cache may be in an unknown state
     slot.cached.clear();
   }
+  if (result.ok()) load_.job_finished(slot.steps_held, result->n_generated, slot.job->params.max_tokens);
   auto on_done = std::move(slot.job->on_done);
   reset(slot);
   publish_n_active(); // before the caller hears of it: a gauge read after the answer must not count this slot
@@ -127,6 +131,7 @@ void BatchEngine::abort_all(const Status &why) {
   while (auto queued = queue_.try_pop())
     if (queued->job.on_done) queued->job.on_done(why);
   n_active_ = 0;
+  publish_load();
 }
 
 BatchEngine::Slot &BatchEngine::pick_slot(const std::vector<llama_token> &prompt) {
@@ -366,18 +371,24 @@ void BatchEngine::finish_probe(Slot &s) {
 }
 
 bool BatchEngine::step() {
+  const auto t0 = std::chrono::steady_clock::now();
+  load_.step_started(t0, had_work_);
   admit();
   propose();
   const int32_t n_decode = fill_batch();
   if (batch_.n_tokens == 0) {
     publish_n_active();
+    publish_load();
+    had_work_ = false;
     return false;
   }
-  const auto t0 = std::chrono::steady_clock::now();
+  for (auto &s : slots_)
+    if (s->active()) ++s->steps_held;
+  const auto t_decode = std::chrono::steady_clock::now();
   Status st = session_->decode(batch_);
   ++n_decode_calls_;
   budget_.observe(n_decode, batch_.n_tokens - n_decode,
-                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count());
   if (!st.ok()) {
     // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.
     for (auto &s : slots_)
@@ -398,7 +409,27 @@ bool BatchEngine::step() {
     }
   }
   publish_n_active();
+  publish_load();
+  had_work_ = n_active_ > 0 || n_queued() > 0;
   return true;
+}
+
+void BatchEngine::publish_load() {
+  // A running job is expected to use the share of its max_tokens that finished jobs used, and at least one more.
+  const double share = load_.used_share();
+  const double chunk = std::max(1.0, budget_.chunk());
+  std::vector<double> remaining;
+  for (const auto &s : slots_) {
+    if (!s->active()) continue;
+    const int32_t generated = s->out ? s->out->record().n_generated : 0;
+    const double room = static_cast<double>(params_.n_ctx_per_slot) - static_cast<double>(s->n_past);
+    const double max_left = std::min<double>(s->job->params.max_tokens - generated, room);
+    const double expected_left = std::max(1.0, share * s->job->params.max_tokens - generated);
+    double steps = std::max(1.0, std::min(max_left, expected_left));
+    if (s->pending < 0) steps += std::ceil(static_cast<double>(s->input.size() - s->n_prefilled) / chunk);
+    remaining.push_back(steps);
+  }
+  load_.publish(std::move(remaining));
 }
 
 void BatchEngine::publish_n_active() {

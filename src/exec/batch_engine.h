@@ -30,6 +30,7 @@
 #include "engine/generation.h"
 #include "engine/output_tracker.h"
 #include "exec/admission_queue.h"
+#include "exec/load_estimate.h"
 #include "exec/step_budget.h"
 
 namespace aio::exec {
@@ -101,6 +102,8 @@ public:
 
   size_t n_active() const { return n_active_.load(); }
   size_t n_queued() const { return queue_.size(); }
+  // Busy slots, queue and a new request's expected wait for a slot (load_estimate.h). Thread-safe.
+  ModelLoad load() const { return load_.load(static_cast<int32_t>(n_queued())); }
   int64_t n_decode_calls() const { return n_decode_calls_; }
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }
@@ -134,6 +137,8 @@ private:
   void reset(Slot &slot);
   // Updates the count other threads read (n_active()): after every change of a slot, before callbacks run.
   void publish_n_active();
+  // Publishes the steps each busy slot still needs (for load()): after every step.
+  void publish_load();
 
   BatchEngineParams params_;
   std::unique_ptr<engine::Session> session_;
@@ -144,6 +149,8 @@ private:
   std::function<void()> on_submit_;
   llama_batch batch_{};
   StepBudget budget_;
+  LoadEstimate load_;
+  bool had_work_ = false; // the last step left work behind (the next one follows on: its interval is a step's time)
   int64_t n_decode_calls_ = 0;
   uint64_t n_admitted_ = 0;
   std::atomic<size_t> n_active_{0};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -194,7 +195,14 @@ struct Accum {
 } // namespace
 
 Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, const policy::Policy &policy,
-                        bool use_probe, int32_t standard_context) {
+                        bool use_probe, int32_t standard_context, Load load) {
+  // Idle: nothing waits. Saturated: every queue and wait beyond any threshold a policy could set.
+  const auto model_load = [load](const std::string &) -> std::optional<ModelLoad> {
+    if (load == Load::idle) return ModelLoad{};
+    constexpr double kBeyond = 1e300;
+    return ModelLoad{.slots = 1, .busy = std::numeric_limits<int32_t>::max(),
+                     .queued = std::numeric_limits<int32_t>::max(), .wait_ms = kBeyond};
+  };
   // A policy that draws at random is evaluated over many request ids (to about 0.3%); others need one.
   bool draws_at_random = false;
   for (const auto &rule : policy.rules) draws_at_random = draws_at_random || rule.when.random_lt.has_value();
@@ -228,6 +236,7 @@ Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, 
           in.n_context_tokens = long_ctx ? m.context_tokens : standard_context;
           in.true_label = truth;
           in.request_id = static_cast<uint64_t>(d);
+          in.load = model_load;
           auto route = policy::decide(policy, in, StrategyParams{});
           const std::string config = route ? route->model + "/" + strategy_name(route->strategy) : "unroutable";
           acc.add(profile, task, long_ctx, config, weight);

@@ -1,6 +1,7 @@
 #include "policy/policy.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace aio::policy {
@@ -16,8 +17,9 @@ std::string fmt(double x) {
   return buf;
 }
 
-// Whether `rule` matches; on a match, `why` collects the facts that made it so.
-Expected<bool> matches(const Rule &rule, const Policy &policy, const RouteInput &in, std::string &why) {
+// Whether `rule` matches; on a match, `why` collects the facts that made it so and `load` the load it read.
+Expected<bool> matches(const Rule &rule, const Policy &policy, const RouteInput &in, std::string &why,
+                       std::optional<ModelLoad> &load_read) {
   const Condition &c = rule.when;
   const ProbeResult &p = *in.probe;
   std::vector<std::string> facts;
@@ -54,11 +56,32 @@ Expected<bool> matches(const Rule &rule, const Policy &policy, const RouteInput 
     if (*c.tools != in.has_tools) return false;
     facts.push_back(in.has_tools ? "the request offers tools" : "no tools");
   }
+  std::optional<ModelLoad> load;
+  if (c.load) {
+    if (!in.load) return false;
+    load = in.load(c.load->model);
+    if (!load) return false;
+    const std::string &m = c.load->model;
+    if (c.load->queued_gt) {
+      if (!(load->queued > c.load->queued_gt->value)) return false;
+      facts.push_back(m + " queue " + std::to_string(load->queued) + " > " + fmt(c.load->queued_gt->value));
+    }
+    if (c.load->busy_gt) {
+      if (!(load->busy > c.load->busy_gt->value)) return false;
+      facts.push_back(m + " busy slots " + std::to_string(load->busy) + " > " + fmt(c.load->busy_gt->value));
+    }
+    if (c.load->wait_ms_gt) {
+      if (!(load->wait_ms > c.load->wait_ms_gt->value)) return false;
+      facts.push_back(m + " expected wait " + std::to_string(std::llround(load->wait_ms)) + " ms > " +
+                      fmt(c.load->wait_ms_gt->value) + " ms");
+    }
+  }
   if (c.random_lt) {
     const double u = uniform_draw(policy.seed, in.request_id);
     if (!(u < c.random_lt->value)) return false;
     facts.push_back("draw " + fmt(u) + " < " + fmt(c.random_lt->value));
   }
+  load_read = load;
   why.clear();
   for (size_t i = 0; i < facts.size(); ++i) why += (i ? ", " : "") + facts[i];
   if (why.empty()) why = "no earlier rule matched";
@@ -80,10 +103,56 @@ Status Policy::set_var(const std::string &name, double value) {
   auto it = std::find_if(vars.begin(), vars.end(), [&](const auto &v) { return v.first == name; });
   if (it == vars.end()) return invalid_argument("policy '" + this->name + "' has no variable '" + name + "'");
   it->second = value;
-  for (Rule &r : rules)
-    for (auto *t : {&r.when.context_le, &r.when.context_gt, &r.when.entropy_le, &r.when.entropy_gt, &r.when.random_lt})
+  for (Rule &r : rules) {
+    std::vector<std::optional<Threshold> *> thresholds = {&r.when.context_le, &r.when.context_gt, &r.when.entropy_le,
+                                                          &r.when.entropy_gt, &r.when.random_lt};
+    if (r.when.load)
+      for (auto *t : {&r.when.load->queued_gt, &r.when.load->busy_gt, &r.when.load->wait_ms_gt}) thresholds.push_back(t);
+    for (auto *t : thresholds)
       if (*t && (*t)->var == name) (*t)->value = value;
+  }
   return {};
+}
+
+std::optional<Route> decide_without_probe(const Policy &policy, const RouteInput &input,
+                                          const std::vector<std::string> &categories, const StrategyParams &params) {
+  // Entropies at which a rule's verdict can flip: 0, each threshold and just above it, and beyond any threshold.
+  std::vector<double> entropies = {0.0, 1e9};
+  for (const Rule &r : policy.rules)
+    for (const auto *t : {&r.when.entropy_le, &r.when.entropy_gt})
+      if (*t) entropies.insert(entropies.end(), {(*t)->value, std::nextafter((*t)->value, 1e9)});
+  ProbeResult probe;
+  probe.probe_kind = "none";
+  probe.categories = categories;
+  probe.distribution.assign(categories.size(), 0.0);
+  std::optional<Route> first;
+  for (size_t c = 0; c < categories.size(); ++c) {
+    probe.argmax = static_cast<int32_t>(c);
+    for (double h : entropies) {
+      probe.entropy_bits = h;
+      RouteInput in = input;
+      in.probe = &probe;
+      auto r = decide(policy, in, params);
+      if (!r) return std::nullopt; // an error the real decision will report
+      if (!first) first = std::move(*r);
+      else if (r->model != first->model || r->strategy != first->strategy || r->draft_model != first->draft_model)
+        return std::nullopt;
+    }
+  }
+  if (!first) return std::nullopt;
+  first->rule = "probe skipped";
+  first->reason = "whatever the probe reported, policy " + policy.name + " would route here: " + first->model + "/" +
+                  strategy_name(first->strategy) + " (so the probe did not run)";
+  return first;
+}
+
+bool uses_load(const Policy &policy) { return !load_models(policy).empty(); }
+
+std::vector<std::string> load_models(const Policy &policy) {
+  std::vector<std::string> names;
+  for (const Rule &r : policy.rules)
+    if (r.when.load && !contains(names, r.when.load->model)) names.push_back(r.when.load->model);
+  return names;
 }
 
 std::optional<double> Policy::var(const std::string &name) const {
@@ -95,8 +164,9 @@ std::optional<double> Policy::var(const std::string &name) const {
 Expected<Route> decide(const Policy &policy, const RouteInput &in, const StrategyParams &params) {
   AIO_CHECK(in.probe != nullptr);
   std::string why;
+  std::optional<ModelLoad> load;
   for (const Rule &rule : policy.rules) {
-    auto m = matches(rule, policy, in, why);
+    auto m = matches(rule, policy, in, why, load);
     if (!m) return m.status();
     if (!*m) continue;
     Route r;
@@ -107,6 +177,10 @@ Expected<Route> decide(const Policy &policy, const RouteInput &in, const Strateg
     r.policy = policy.name;
     r.rule = rule.name;
     r.reason = (rule.reason.empty() ? rule.name : rule.reason) + " (" + why + ")";
+    if (load) {
+      r.load_model = rule.when.load->model;
+      r.load = load;
+    }
     return r;
   }
   return invalid_argument("no rule of policy '" + policy.name + "' (" + policy.source +

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,14 @@ struct Threshold {
   std::string var; // "" for a literal
 };
 
+// A condition on a model's live load: every threshold given must be exceeded.
+struct LoadCondition {
+  std::string model;                     // a local model of the config
+  std::optional<Threshold> queued_gt;    // requests waiting for its slots > x
+  std::optional<Threshold> busy_gt;      // its busy slots > x
+  std::optional<Threshold> wait_ms_gt;   // a new request's expected wait for a slot > x ms
+};
+
 // Every field that is set must hold for the rule to match.
 struct Condition {
   std::vector<std::string> categories;   // the probe's argmax is one of these
@@ -27,9 +36,10 @@ struct Condition {
   std::optional<Threshold> entropy_gt;   // entropy (bits) > x
   std::optional<Threshold> random_lt;    // a seeded uniform draw in [0, 1) for this request is < x
   std::optional<bool> tools;             // the request offers tools (true) / offers none (false)
+  std::optional<LoadCondition> load;     // a model's load at the moment of the decision
   bool empty() const {
     return categories.empty() && true_labels.empty() && !context_le && !context_gt && !entropy_le && !entropy_gt &&
-           !random_lt && !tools;
+           !random_lt && !tools && !load;
   }
 };
 
@@ -63,10 +73,24 @@ struct RouteInput {
   std::optional<std::string> true_label;
   uint64_t request_id = 0;        // makes random_lt draws reproducible per request
   bool has_tools = false;         // the request offers tools the model may call
+  // A model's load now (asked only when a rule has a load condition); nullopt when it cannot be known (then the
+  // condition does not hold). Unset: no model is loaded (plans without load).
+  std::function<std::optional<ModelLoad>(const std::string &model)> load;
 };
 
 // Applies the first matching rule. Errors: no rule matched; a rule needs a true label the request lacks.
 Expected<Route> decide(const Policy &policy, const RouteInput &input, const StrategyParams &params);
+
+// The route `input` gets whatever the probe would report - every category, at every entropy that crosses one of the
+// policy's thresholds - when all of those lead to one model and strategy (e.g. a rule sending every long prompt to
+// the large model before any category is read); nullopt when the probe's verdict could change it. input.probe is
+// ignored. The route says that the probe was skipped.
+std::optional<Route> decide_without_probe(const Policy &policy, const RouteInput &input,
+                                          const std::vector<std::string> &categories, const StrategyParams &params);
+
+// Whether any rule reads a model's load, and which models' loads are read.
+bool uses_load(const Policy &policy);
+std::vector<std::string> load_models(const Policy &policy);
 
 // The seeded draw random_lt compares against: uniform in [0, 1), a pure function of (seed, request_id).
 double uniform_draw(uint64_t seed, uint64_t request_id);

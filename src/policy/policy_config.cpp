@@ -27,11 +27,38 @@ Expected<Threshold> parse_threshold(const std::string &src, const YAML::Node &no
                                  }() + ")");
 }
 
+// load: {model: NAME, queued_gt: N, busy_gt: N, wait_ms_gt: MS} - at least one threshold.
+Expected<LoadCondition> parse_load_condition(const std::string &src, const YAML::Node &node, const std::string &path,
+                                             const Policy &policy) {
+  if (!node.IsMap())
+    return error_at(src, node, path + " must be a mapping such as {model: large, wait_ms_gt: 2000}");
+  AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, path, {"model", "queued_gt", "busy_gt", "wait_ms_gt"}));
+  LoadCondition c;
+  if (!node["model"]) return error_at(src, node, path + " has no 'model' (the model whose load it reads)");
+  auto model = yaml::as_string(src, node["model"], path + ".model");
+  if (!model) return model.status();
+  c.model = *model;
+  struct Field {
+    const char *key;
+    std::optional<Threshold> *out;
+  };
+  for (Field f : {Field{"queued_gt", &c.queued_gt}, Field{"busy_gt", &c.busy_gt}, Field{"wait_ms_gt", &c.wait_ms_gt}}) {
+    if (!node[f.key]) continue;
+    auto t = parse_threshold(src, node[f.key], path + "." + f.key, policy);
+    if (!t) return t.status();
+    if (t->value < 0) return error_at(src, node[f.key], path + "." + f.key + " must not be negative");
+    *f.out = *t;
+  }
+  if (!c.queued_gt && !c.busy_gt && !c.wait_ms_gt)
+    return error_at(src, node, path + " needs a threshold: queued_gt, busy_gt or wait_ms_gt");
+  return c;
+}
+
 Status parse_condition(const std::string &src, const YAML::Node &node, const std::string &path, const Policy &policy,
                        Condition &c) {
   AIO_RETURN_IF_ERROR(yaml::check_keys(src, node, path,
                                        {"category", "true_label", "context_le", "context_gt", "entropy_le",
-                                        "entropy_gt", "random_lt", "tools"}));
+                                        "entropy_gt", "random_lt", "tools", "load"}));
   if (node["tools"]) {
     const YAML::Node t = node["tools"];
     if (!t.IsScalar() || (t.Scalar() != "true" && t.Scalar() != "false"))
@@ -62,6 +89,11 @@ Status parse_condition(const std::string &src, const YAML::Node &node, const std
   }
   if (c.random_lt && (c.random_lt->value < 0 || c.random_lt->value > 1))
     return error_at(src, node["random_lt"], path + ".random_lt must be a probability in [0, 1]");
+  if (node["load"]) {
+    auto load = parse_load_condition(src, node["load"], path + ".load", policy);
+    if (!load) return load.status();
+    c.load = std::move(*load);
+  }
   return {};
 }
 
@@ -173,7 +205,7 @@ bool uses_probe(const Policy &policy) {
 std::vector<std::string> models_used(const Policy &policy) {
   std::vector<std::string> names;
   for (const Rule &r : policy.rules)
-    for (const std::string &m : {r.model, r.draft_model})
+    for (const std::string &m : {r.model, r.draft_model, r.when.load ? r.when.load->model : std::string()})
       if (!m.empty() && std::find(names.begin(), names.end(), m) == names.end()) names.push_back(m);
   return names;
 }

@@ -23,7 +23,8 @@ Expected<PolicySet> load_policy_file(const std::string &path);
 // The policies every configuration has, unless it redefines one by name.
 const PolicySet &builtin_policies();
 
-// Model names a policy routes to (including draft models), for checking them against the configured models.
+// Model names a policy routes to (including draft models) or reads the load of, for checking them against the
+// configured models.
 std::vector<std::string> models_used(const Policy &policy);
 // Whether any rule reads the probe (a category or entropy condition). Policies that do not - the static and random
 // baselines, the oracle - are served without running the probe, so they do not pay for it.

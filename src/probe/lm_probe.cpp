@@ -26,6 +26,15 @@ Expected<std::unique_ptr<LmProbe>> LmProbe::create(std::shared_ptr<const engine:
   return p;
 }
 
+std::optional<std::vector<llama_token>> LmProbe::read_window(const std::vector<llama_token> &prompt) const {
+  const auto budget = static_cast<size_t>(params_.read_tokens);
+  if (budget == 0 || prompt.size() <= budget) return std::nullopt;
+  const size_t tail = budget / 4, head = budget - tail;
+  std::vector<llama_token> window(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(head));
+  window.insert(window.end(), prompt.end() - static_cast<std::ptrdiff_t>(tail), prompt.end());
+  return window;
+}
+
 ProbeResult LmProbe::read(const float *logits) const {
   ProbeResult r;
   r.probe_kind = "lm";

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ public:
   // Resolves the label tokens in the model's vocabulary. Fails if a label is empty or two share a first token.
   static Expected<std::unique_ptr<LmProbe>> create(std::shared_ptr<const engine::Model> model, LmProbeParams params);
 
+  // What the probe reads of a request's tokens: all of them, or - past params().read_tokens - the first three quarters
+  // and the last quarter of that many. nullopt when it reads them all.
+  std::optional<std::vector<llama_token>> read_window(const std::vector<llama_token> &prompt) const;
   // The tokens appended after the request (the classification question).
   const std::vector<llama_token> &suffix_tokens() const { return suffix_tokens_; }
   // The verdict from the model's logits after request + suffix: distribution over the categories, argmax, entropy.

@@ -14,7 +14,14 @@ struct LmProbeParams {
   std::vector<std::string> labels = {" code", " qa", " math"};
   // Appended to the request to ask for its category; the next token is the label.
   std::string suffix = "\n\n### Which kind of request is this: code, qa or math?\n### Answer:";
+  // The most tokens of a request the probe reads: a longer request is read as its first three quarters and last
+  // quarter of this many (its opening says what is asked; its end often asks it), so a 3,000-token prompt costs the
+  // small model a 512-token forward pass, not 3,000, before the policy sends it on. 0 reads all of it.
+  int32_t read_tokens = 512;
   Status validate() const {
+    if (read_tokens != 0 && read_tokens < 16)
+      return invalid_argument("probe.read_tokens must be 0 (the whole request) or at least 16, not " +
+                              std::to_string(read_tokens));
     if (categories.size() < 2) return invalid_argument("the probe needs at least two categories");
     if (labels.size() != categories.size())
       return invalid_argument("the probe needs exactly one label per category (" + std::to_string(categories.size()) +

@@ -55,6 +55,11 @@ void LiveStats::record(const RouteRecord &r, const Expected<engine::GenerationRe
               {"reason", r.route.reason},
               {"status", status},
               {"probe_ms", round3(r.probe.template_ms + r.probe.wait_ms + r.probe.probe_ms)}};
+  if (r.route.load) {
+    row["load_model"] = r.route.load_model;
+    row["load_wait_ms"] = round3(r.route.load->wait_ms);
+    row["load_queued"] = r.route.load->queued;
+  }
   if (result) {
     row["replica"] = result->replica;
     row["prompt_tokens"] = result->n_prompt_tokens;
@@ -69,6 +74,7 @@ void LiveStats::record(const RouteRecord &r, const Expected<engine::GenerationRe
   std::lock_guard lock(mu_);
   ++n_recorded_;
   ++by_status_[status];
+  if (r.route.load) ++n_by_load_;
   recent_.push_back(std::move(row));
   while (recent_.size() > params_.n_recent) recent_.pop_front();
   if (r.probe.probe_kind != "none" && !r.probe.categories.empty()) {
@@ -126,6 +132,7 @@ json LiveStats::to_json() const {
           {"uptime_seconds", round3(std::chrono::duration<double>(now - started_).count())},
           {"categories", categories_},
           {"requests", n_recorded_},
+          {"routed_by_load", n_by_load_},
           {"by_status", std::move(status)},
           {"routes", route_totals_},
           {"entropy", {{"edges", std::move(edges)}, {"counts", entropy_counts_}}},

@@ -65,6 +65,7 @@ private:
   std::map<std::string, std::pair<int64_t, int64_t>> draft_;           // category -> (drafted, accepted)
   std::map<int, int64_t> by_status_;                                   // HTTP status -> requests
   uint64_t n_recorded_ = 0;
+  uint64_t n_by_load_ = 0; // requests a load condition routed
 };
 
 } // namespace aio::serve

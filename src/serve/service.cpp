@@ -1,6 +1,7 @@
 #include "serve/service.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <tuple>
 #include <utility>
@@ -58,6 +59,11 @@ void AioService::declare_metrics() {
                      latency_buckets_seconds());
   metrics_.gauge("aio_queue_depth", "Requests waiting for a slot, by model.");
   metrics_.gauge("aio_busy_slots", "Slots decoding, by model.");
+  metrics_.gauge("aio_expected_wait_seconds",
+                 "How long a request arriving now would wait for a slot, by local model (what load-aware policies read).");
+  metrics_.counter("aio_routes_by_load_total",
+                   "Requests a load condition routed (a policy rule that read a model's load matched), by the model "
+                   "whose load it read and the model that answered.");
   metrics_.gauge("aio_http_open_connections", "Client connections open (idle keep-alive ones included).");
   metrics_.gauge("aio_http_active_requests", "Requests being handled (read whole, not yet answered).");
   metrics_.counter("aio_http_refused_connections_total", "Connections refused over --max-connections[-per-client].");
@@ -83,6 +89,7 @@ void AioService::refresh_gauges() {
     if (router_->is_local(name)) {
       metrics_.set("aio_queue_depth", {{"model", name}}, static_cast<double>(router_->n_queued(name)));
       metrics_.set("aio_busy_slots", {{"model", name}}, static_cast<double>(router_->n_active(name)));
+      metrics_.set("aio_expected_wait_seconds", {{"model", name}}, router_->load(name).wait_ms / 1000.0);
     } else if (auto it = remotes_.find(name); it != remotes_.end()) {
       metrics_.set("aio_queue_depth", {{"model", name}}, static_cast<double>(it->second->n_queued()));
       metrics_.set("aio_busy_slots", {{"model", name}}, static_cast<double>(it->second->n_active()));
@@ -91,6 +98,8 @@ void AioService::refresh_gauges() {
 }
 
 void AioService::count_route(const RouteRecord &r) {
+  if (r.route.load)
+    metrics_.inc("aio_routes_by_load_total", {{"load_of", r.route.load_model}, {"model", r.route.model}});
   if (r.probe.probe_kind == "none") return;
   metrics_.observe("aio_probe_seconds", {{"kind", r.probe.probe_kind}},
                    (r.probe.template_ms + r.probe.wait_ms + r.probe.probe_ms) / 1000.0);
@@ -139,6 +148,7 @@ nlohmann::json AioService::live_stats() const {
     if (router_->is_local(entry.name)) {
       m["busy"] = router_->n_active(entry.name);
       m["queued"] = router_->n_queued(entry.name);
+      m["wait_ms"] = std::round(router_->load(entry.name).wait_ms);
     } else if (it != remotes_.end()) {
       m["busy"] = it->second->n_active();
       m["queued"] = it->second->n_queued();

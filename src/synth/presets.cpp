@@ -9,6 +9,10 @@ const std::vector<ArchPreset> &arch_presets() {
        64, 2, 4, 2, 192, 4096, 500000.0f, 1e-5f, true},
       {"tiny-large", "test pair, large side: 4 layers, hidden 256 (~36M params with the Llama-3 vocabulary)",
        256, 4, 8, 4, 768, 4096, 500000.0f, 1e-5f, true},
+      // The paper's small:large cost ratio (1B:8B, about 1:6.5 in weights read per token) one size down, so a serving
+      // benchmark sweeping many loads fits this machine's time: SmolLM2-135M's shape beside Llama 3.2 1B.
+      {"smollm2-135m", "SmolLM2 135M shape: 30 layers, hidden 576, GQA 9/3, FFN 1536, tied embeddings",
+       576, 30, 9, 3, 1536, 8192, 100000.0f, 1e-5f, true},
       {"llama3.2-1b", "Llama 3.2 1B shape: 16 layers, hidden 2048, GQA 32/8, FFN 8192, tied embeddings",
        2048, 16, 32, 8, 8192, 131072, 500000.0f, 1e-5f, true},
       {"llama3.2-3b", "Llama 3.2 3B shape: 28 layers, hidden 3072, GQA 24/8, FFN 8192, tied embeddings",

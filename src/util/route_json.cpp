@@ -33,6 +33,10 @@ nlohmann::json route_record_json(const RouteRecord &r) {
   if (!r.true_label.empty()) j["true_label"] = r.true_label;
   if (r.grammar) j["route"]["grammar"] = true;
   if (!g.replica.empty()) j["route"]["replica"] = g.replica;
+  if (r.route.load)
+    j["route"]["load"] = {{"model", r.route.load_model},   {"slots", r.route.load->slots},
+                          {"busy", r.route.load->busy},    {"queued", r.route.load->queued},
+                          {"wait_ms", r.route.load->wait_ms}};
   if (r.route.strategy == Strategy::draft) j["route"]["draft_model"] = r.route.draft_model;
   if (r.route.strategy == Strategy::pld) {
     j["route"]["pld_window"] = r.route.params.pld_window;
@@ -87,6 +91,16 @@ Expected<RouteRecord> route_record_from_json(const nlohmann::json &j) {
   if (route.contains("draft_model")) AIO_RETURN_IF_ERROR(read(route, "draft_model", w + ".route", r.route.draft_model));
   if (j.contains("true_label")) AIO_RETURN_IF_ERROR(read(j, "true_label", w, r.true_label));
   if (route.contains("grammar")) AIO_RETURN_IF_ERROR(read(route, "grammar", w + ".route", r.grammar));
+  if (route.contains("load")) {
+    const nlohmann::json &l = route["load"];
+    const std::string lw = w + ".route.load";
+    ModelLoad load;
+    AIO_RETURN_IF_ERROR(read(l, "model", lw, r.route.load_model));
+    for (auto [key, field] : {std::pair{"slots", &load.slots}, {"busy", &load.busy}, {"queued", &load.queued}})
+      AIO_RETURN_IF_ERROR(read(l, key, lw, *field));
+    AIO_RETURN_IF_ERROR(read(l, "wait_ms", lw, load.wait_ms));
+    r.route.load = load;
+  }
   const nlohmann::json &t = j.contains("timings_ms") ? j["timings_ms"] : nlohmann::json::object();
   for (auto [key, field] : {std::pair{"template", &r.probe.template_ms}, {"probe_wait", &r.probe.wait_ms},
                             {"probe", &r.probe.probe_ms}, {"route", &r.route_ms}, {"switch", &r.switch_ms}})

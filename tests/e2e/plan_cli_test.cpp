@@ -24,6 +24,9 @@ TEST(PlanCli, ThePapersProfileReproducesTable4AndFlagsItsInconsistencies) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("## Scenario C"), std::string::npos);
+  // The load-aware policy: as aio while idle, its accuracy cost with the large model saturated.
+  EXPECT_NE(r.out.find("| aio-load (idle) | 70.50 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| aio-load (saturated) | 67.70 |"), std::string::npos) << r.out;
 }
 
 TEST(PlanCli, AProfileMeasuredHereFeedsThePlanner) {

@@ -20,9 +20,9 @@ std::string config(const std::string &probe_kind) {
   std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 1024}\n"
                       << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 1024}\n"
                       << "probe: {kind: " << probe_kind << ", fasttext_model: builtin}\nthreads: 1\n"
-                      // A policy that reads the probe and then sends everything to the small model.
+                      // A policy that reads the probe (for the strategy) and sends everything to the small model.
                       << "policies:\n  probe-then-small:\n    rules:\n"
-                      << "      - {when: {category: [code, qa, math]}, route: {model: small, strategy: plain}}\n"
+                      << "      - {when: {category: math}, route: {model: small, strategy: pld}}\n"
                       << "      - {route: {model: small, strategy: plain}}\n";
   return path;
 }

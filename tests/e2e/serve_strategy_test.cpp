@@ -82,8 +82,8 @@ TEST(ServeStrategies, TheLmProbesKvIsReusedWhenTheSmallModelAnswers) {
   // The paper's probe: one forward pass of the small model over the request. When the small model then answers, its
   // engine starts from the probe's KV instead of prefilling the prompt again.
   const std::string config =
-      serve_config("policy: all-small\npolicies:\n  all-small:\n    rules: [{when: {category: [code, qa, math]}, "
-                   "route: {model: small, strategy: plain}, reason: test}, {route: {model: small, strategy: plain}, "
+      serve_config("policy: all-small\npolicies:\n  all-small:\n    rules: [{when: {category: math}, "
+                   "route: {model: small, strategy: pld}, reason: test}, {route: {model: small, strategy: plain}, "
                    "reason: default}]\n");
   std::string text;
   {

@@ -164,6 +164,36 @@ TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudge
   EXPECT_EQ(longer.result->n_prompt_tokens, n_prompt);
 }
 
+// What a load-aware policy reads: busy slots, the queue, and a wait that grows with the work ahead of a new request.
+TEST_F(BatchEngineTest, ItsLoadCountsBusySlotsTheQueueAndTheWorkAheadOfANewRequest) {
+  BatchEngineParams p;
+  p.n_slots = 2;
+  p.n_ctx_per_slot = 512;
+  p.n_batch = 64;
+  p.n_threads = 1;
+  auto e = BatchEngine::create(model_, p);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  ModelLoad idle = (*e)->load();
+  EXPECT_EQ(idle.slots, 2);
+  EXPECT_EQ(idle.busy, 0);
+  EXPECT_EQ(idle.wait_ms, 0);
+  std::vector<Outcome> out(4);
+  for (auto &o : out) ASSERT_TRUE((*e)->submit(job_for(*model_, "load", 60, o)));
+  for (int i = 0; i < 5; ++i) (*e)->step();
+  const ModelLoad busy = (*e)->load();
+  EXPECT_EQ(busy.busy, 2);
+  EXPECT_EQ(busy.queued, 2);
+  // Two ahead of a new request: it waits for a slot the first of them frees (about 60 + 55 steps from now).
+  EXPECT_GT(busy.wait_ms, 0);
+  while ((*e)->step()) {
+  }
+  for (auto &o : out) ASSERT_TRUE(o.result.ok());
+  const ModelLoad after = (*e)->load();
+  EXPECT_EQ(after.busy, 0);
+  EXPECT_EQ(after.queued, 0);
+  EXPECT_EQ(after.wait_ms, 0);
+}
+
 TEST_F(BatchEngineTest, FullQueueRefusesAndBadRequestsFailCleanly) {
   std::vector<Outcome> out(8);
   int accepted = 0;

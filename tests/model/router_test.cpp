@@ -69,12 +69,14 @@ TEST(LmProbe, LabelsMustStartWithDifferentTokens) {
 TEST(KvReuse, GivesTheSameContinuationAsAFreshPrefill) {
   auto router = make_router();
   ASSERT_TRUE(router);
+  // Every request to the small model, math with PLD: the verdict decides the strategy, so the probe runs.
   policy::Policy probe_then_small;
   probe_then_small.name = "probe-then-small";
-  policy::Rule any_category;
-  any_category.when.categories = {"code", "qa", "math"};
-  any_category.model = "small";
-  probe_then_small.rules = {any_category};
+  policy::Rule math, rest;
+  math.when.categories = {"math"};
+  math.model = rest.model = "small";
+  math.strategy = Strategy::pld;
+  probe_then_small.rules = {math, rest};
   ASSERT_TRUE(router->add_policy(probe_then_small).ok());
   for (const char *prompt : {"def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
                              "Write a function that checks whether a string is a palindrome.", "print("}) {
@@ -242,14 +244,69 @@ TEST(Router, EmptyPromptIsRefused) {
   EXPECT_NE(r.status().message().find("empty"), std::string::npos);
 }
 
-TEST(Router, PromptTooLongForTheProbeIsAClearError) {
-  auto router = make_router();
-  ASSERT_TRUE(router);
+TEST(Router, PromptTooLongForTheModelsIsAClearError) {
   std::string text;
   for (int i = 0; i < 1500; ++i) text += "word ";
-  auto r = router->route({.prompt = text});
+  // The probe reads its window of the request (512 tokens) and routes it; the answering model cannot take it.
+  auto router = make_router();
+  ASSERT_TRUE(router);
+  auto r = router->generate({.prompt = text}, greedy(4));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::context_overflow);
+  // A probe told to read whole requests cannot read this one.
+  auto whole = make_router("probe: {kind: lm, read_tokens: 0}\n");
+  ASSERT_TRUE(whole);
+  auto w = whole->route({.prompt = text});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::context_overflow);
+}
+
+// Past probe.read_tokens the lm probe reads the request's head and tail; the model that answers gets all of it.
+TEST(Router, ALongRequestIsProbedOnItsHeadAndTailAndAnsweredOnTheWhole) {
+  auto router = make_router("probe: {kind: lm, read_tokens: 32}\npolicy: probe-then-small\npolicies:\n"
+                            "  probe-then-small:\n    rules:\n"
+                            "      - {when: {category: math}, route: {model: small, strategy: pld}}\n"
+                            "      - {route: {model: small, strategy: plain}}\n");
+  ASSERT_TRUE(router);
+  std::string text = "Read this list and answer at the end:";
+  for (int i = 0; i < 120; ++i) text += " item" + std::to_string(i);
+  text += ". Which item came first?";
+  auto routed = router->generate({.prompt = text}, greedy(8));
+  ASSERT_TRUE(routed.ok()) << routed.status().to_string();
+  EXPECT_EQ(routed->record.probe.probe_kind, "lm");
+  EXPECT_EQ(routed->record.route.model, "small");
+  EXPECT_GT(routed->record.probe.n_context_tokens, 200) << "the record counts the whole request";
+  EXPECT_EQ(routed->generation.n_prompt_tokens, routed->record.probe.n_context_tokens);
+  EXPECT_GE(routed->generation.n_prefill_tokens_saved, 20) << "the head the probe read was not prefilled again";
+  // The same request pinned to the small model (a fresh prefill of everything): the same answer.
+  auto pinned = router->generate({.prompt = text + " ", .pinned_model = "small"}, greedy(8));
+  auto reference = router->generate({.prompt = text, .pinned_model = "small"}, greedy(8));
+  ASSERT_TRUE(pinned.ok() && reference.ok());
+  EXPECT_EQ(routed->generation.tokens, reference->generation.tokens);
+}
+
+// When every verdict the probe could give leads to one route, it is not run (here: long prompts go large first).
+TEST(Router, APolicyNoVerdictCanChangeSkipsTheProbe) {
+  auto router = make_router("probe: {kind: lm}\npolicy: long-first\npolicies:\n  long-first:\n    rules:\n"
+                            "      - {when: {context_gt: 64}, route: {model: large, strategy: plain}}\n"
+                            "      - {when: {category: code, entropy_le: 0.5}, route: {model: small, strategy: plain}}\n"
+                            "      - {route: {model: large, strategy: pld}}\n");
+  ASSERT_TRUE(router);
+  std::string text = "Summarize:";
+  for (int i = 0; i < 100; ++i) text += " word" + std::to_string(i);
+  auto long_one = router->route({.prompt = text});
+  ASSERT_TRUE(long_one.ok()) << long_one.status().to_string();
+  EXPECT_EQ(long_one->probe.probe_kind, "none");
+  EXPECT_EQ(long_one->route.model, "large");
+  EXPECT_EQ(long_one->route.rule, "probe skipped");
+  EXPECT_NE(long_one->route.reason.find("the probe did not run"), std::string::npos) << long_one->route.reason;
+  auto short_one = router->route({.prompt = "Write a Python function that adds two numbers."});
+  ASSERT_TRUE(short_one.ok());
+  EXPECT_EQ(short_one->probe.probe_kind, "lm") << "a short prompt's route depends on its category";
+  // A shadow label asks for the probe's verdict: it runs even then.
+  auto shadow = router->route({.prompt = text, .true_label = "qa", .shadow_probe = true});
+  ASSERT_TRUE(shadow.ok());
+  EXPECT_EQ(shadow->probe.probe_kind, "lm");
 }
 
 } // namespace

@@ -88,6 +88,12 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "step_budget: 0\n", "step_budget must be 'auto'"},
       {std::string(kMinimal) + "step_factor: 0.5\n", "step_factor must be a number from 1.1"},
       {std::string(kMinimal) + "step_factor: fast\n", "step_factor must be a number from 1.1"},
+      {std::string(kMinimal) + "probe: {read_tokens: 8}\n", "probe.read_tokens must be 0 (read the whole request) or"},
+      {std::string(kMinimal) + "probe: {read_tokens: many}\n", "probe.read_tokens must be a whole number"},
+      {std::string(kMinimal) + "policies:\n  mine:\n    rules:\n"
+       "      - {when: {load: {model: huge, busy_gt: 1}}, route: {model: small}}\n      - {route: {model: small}}\n"
+       "policy: mine\n",
+       "policy 'mine' routes to (or reads the load of) model 'huge'"},
       {std::string(kMinimal) + "categories: [code, qa, code]\n", "category 'code' is listed twice"},
       {std::string(kMinimal) + "categories: [code, small talk]\n", "'small talk' may use only"},
       {std::string(kMinimal) + "categories: [code, qa, math]\npolicies:\n  mine:\n    rules:\n"

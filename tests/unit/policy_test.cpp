@@ -141,8 +141,125 @@ TEST(PolicyVars, SetVarMovesEveryThresholdThatNamesIt) {
   EXPECT_FALSE(p.set_var("nonexistent", 1).ok());
 }
 
+// --- Load-aware routing ---
+
+// A RouteInput whose models all report `wait_ms` of expected wait and `queued` waiting requests.
+Route route_under_load(const std::string &policy, const std::string &category, double entropy, double wait_ms,
+                       int32_t queued = 0, int32_t ctx = 100) {
+  const ProbeResult p = probe_of(category, entropy);
+  RouteInput in{&p, ctx, std::nullopt, 0};
+  in.load = [=](const std::string &) { return std::optional(ModelLoad{.slots = 4, .busy = 4, .queued = queued, .wait_ms = wait_ms}); };
+  auto r = decide(builtin_policies().at(policy), in, StrategyParams{});
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? *r : Route{};
+}
+
+TEST(AioLoadPolicy, WhileTheLargeModelKeepsUpItRoutesAsAioDoes) {
+  for (const char *cat : {"code", "qa", "math"})
+    for (double h : {0.1, 0.8, 1.5})
+      for (int32_t ctx : {100, 4096}) {
+        const Route load = route_under_load("aio-load", cat, h, /*wait_ms=*/1999, 0, ctx);
+        EXPECT_EQ(where(load), where(route("aio", cat, h, ctx))) << cat << " " << h << " " << ctx;
+        EXPECT_FALSE(load.load.has_value()) << "no load rule decided";
+      }
+}
+
+TEST(AioLoadPolicy, WhileTheLargeModelIsBusyQaAndFairlySureCodeGoSmallAndMathStays) {
+  const Route qa = route_under_load("aio-load", "qa", 0.3, 2500);
+  EXPECT_EQ(where(qa), "small/pld");
+  EXPECT_EQ(qa.rule, "busy-large-qa");
+  ASSERT_TRUE(qa.load.has_value());
+  EXPECT_EQ(qa.load_model, "large");
+  EXPECT_DOUBLE_EQ(qa.load->wait_ms, 2500);
+  EXPECT_NE(qa.reason.find("large expected wait 2500 ms > 2000 ms"), std::string::npos) << qa.reason;
+  EXPECT_EQ(where(route_under_load("aio-load", "code", 0.8, 2500)), "small/plain"); // near tau: small under load
+  EXPECT_EQ(route_under_load("aio-load", "code", 0.8, 2500).rule, "busy-large-code");
+  EXPECT_EQ(where(route_under_load("aio-load", "code", 1.2, 2500)), "large/plain"); // too unsure even under load
+  EXPECT_EQ(where(route_under_load("aio-load", "math", 0.1, 1e6)), "large/pld");
+  EXPECT_EQ(where(route_under_load("aio-load", "qa", 0.3, 1e6, 0, 4096)), "large/pld"); // too long for the small one
+  // Confident short code goes small by the first rule, not because of load.
+  EXPECT_FALSE(route_under_load("aio-load", "code", 0.1, 1e6).load.has_value());
+}
+
+TEST(AioLoadPolicy, AnUnknownLoadNeverFiresALoadRule) {
+  const ProbeResult p = probe_of("qa", 0.3);
+  RouteInput in{&p, 100, std::nullopt, 0};
+  EXPECT_EQ(where(*decide(builtin_policies().at("aio-load"), in, {})), "large/pld"); // no load reader at all
+  in.load = [](const std::string &) { return std::optional<ModelLoad>(); };
+  EXPECT_EQ(where(*decide(builtin_policies().at("aio-load"), in, {})), "large/pld");
+}
+
+TEST(PolicyFile, LoadConditionsReadQueueBusySlotsAndWaitAndTakeVariables) {
+  const std::string path = test::make_temp_dir("policy") + "/load.yaml";
+  std::ofstream(path) << "policies:\n"
+                         "  shed:\n"
+                         "    vars: {q: 3}\n"
+                         "    rules:\n"
+                         "      - {name: queue, when: {load: {model: large, queued_gt: q}}, route: {model: small}}\n"
+                         "      - {name: full, when: {load: {model: large, busy_gt: 7}}, route: {model: small, strategy: pld}}\n"
+                         "      - route: {model: large}\n";
+  auto set = load_policy_file(path);
+  ASSERT_TRUE(set.ok()) << set.status().to_string();
+  Policy p = set->at("shed");
+  EXPECT_EQ(models_used(p), (std::vector<std::string>{"small", "large"}));
+  EXPECT_TRUE(uses_load(p));
+  EXPECT_FALSE(uses_load(builtin_policies().at("aio")));
+  const ProbeResult probe = probe_of("qa", 0.1);
+  auto at = [&](int32_t busy, int32_t queued) {
+    RouteInput in{&probe, 10, std::nullopt, 0};
+    std::vector<std::string> asked;
+    in.load = [&](const std::string &m) {
+      asked.push_back(m);
+      return std::optional(ModelLoad{.slots = 8, .busy = busy, .queued = queued, .wait_ms = 0});
+    };
+    auto r = decide(p, in, {});
+    EXPECT_TRUE(r.ok());
+    for (const auto &m : asked) EXPECT_EQ(m, "large");
+    return r.ok() ? r->rule : "";
+  };
+  EXPECT_EQ(at(8, 4), "queue");
+  EXPECT_EQ(at(8, 3), "full");
+  EXPECT_EQ(at(7, 3), "rule 3");
+  ASSERT_TRUE(p.set_var("q", 10).ok()); // a variable moves a load threshold too
+  EXPECT_EQ(at(8, 4), "full");
+}
+
+TEST(DecideWithoutProbe, OnlyWhenEveryVerdictLeadsToOneRoute) {
+  const std::vector<std::string> cats = {"code", "qa", "math"};
+  RouteInput in{nullptr, 100, std::nullopt, 0};
+  // The paper's policy: the category always matters (short code small; long code plain, long qa/math PLD).
+  EXPECT_FALSE(decide_without_probe(builtin_policies().at("aio"), in, cats, {}).has_value());
+  in.n_context_tokens = 4096;
+  EXPECT_FALSE(decide_without_probe(builtin_policies().at("aio"), in, cats, {}).has_value());
+  // A policy whose first rule sends every long prompt to one place.
+  Policy p = builtin_policies().at("aio");
+  Rule long_first;
+  long_first.name = "long";
+  long_first.when.context_gt = Threshold{2048, ""};
+  long_first.model = "large";
+  p.rules.insert(p.rules.begin(), long_first);
+  auto r = decide_without_probe(p, in, cats, {});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(where(*r), "large/plain");
+  EXPECT_EQ(r->rule, "probe skipped");
+  in.n_context_tokens = 100;
+  EXPECT_FALSE(decide_without_probe(p, in, cats, {}).has_value());
+  // Entropy thresholds are crossed: code just above tau goes elsewhere than code at tau.
+  Policy only_code;
+  only_code.name = "only-code";
+  Rule sure;
+  sure.when.entropy_le = Threshold{0.45, ""};
+  sure.model = "small";
+  Rule rest;
+  rest.model = "small";
+  only_code.rules = {sure, rest};
+  EXPECT_TRUE(decide_without_probe(only_code, in, cats, {}).has_value()) << "both rules go to small/plain";
+  only_code.rules[1].model = "large";
+  EXPECT_FALSE(decide_without_probe(only_code, in, cats, {}).has_value());
+}
+
 TEST(BuiltinPolicies, AllArePresent) {
-  for (const char *name : {"aio", "static-small", "static-large", "static-small-pld", "static-large-pld", "random",
+  for (const char *name : {"aio", "aio-load", "static-small", "static-large", "static-small-pld", "static-large-pld", "random",
                            "draft", "quant", "oracle", "no-model-routing", "no-pld-switch", "no-entropy-fallback"})
     EXPECT_TRUE(builtin_policies().count(name)) << name;
 }
@@ -215,6 +332,20 @@ TEST(PolicyFile, ErrorsNameFileLineAndProblem) {
        ":4:", "tools must be true"},
       {"policies:\n  p:\n    rules:\n      - {when: {tools: true}, route: {model: large}}\n", ":4:",
        "add a final rule without 'when'"},
+      {"policies:\n  p:\n    rules:\n      - {when: {load: {model: large}}, route: {model: small}}\n"
+       "      - route: {model: large}\n",
+       ":4:", "needs a threshold: queued_gt, busy_gt or wait_ms_gt"},
+      {"policies:\n  p:\n    rules:\n      - {when: {load: {wait_ms_gt: 5}}, route: {model: small}}\n"
+       "      - route: {model: large}\n",
+       ":4:", "has no 'model'"},
+      {"policies:\n  p:\n    rules:\n      - {when: {load: {model: large, wait_gt: 5}}, route: {model: small}}\n"
+       "      - route: {model: large}\n",
+       ":4:", "unknown key 'wait_gt'"},
+      {"policies:\n  p:\n    rules:\n      - {when: {load: {model: large, queued_gt: -1}}, route: {model: small}}\n"
+       "      - route: {model: large}\n",
+       ":4:", "must not be negative"},
+      {"policies:\n  p:\n    rules:\n      - {when: {load: large}, route: {model: small}}\n      - route: {model: large}\n",
+       ":4:", "must be a mapping"},
   };
   for (const auto &c : cases) {
     Status s = load_error(c.yaml);

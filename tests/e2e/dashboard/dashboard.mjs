@@ -96,8 +96,8 @@ try {
   const tableRows = await page.$$eval('#recent tr', rows => rows.slice(1).map(
     tr => [...tr.querySelectorAll('td')].map(td => td.textContent)));
   check('the last requests table shows the route records the answers carried', () => {
-    // Columns: time, category, entropy, model, strategy, replica, status, tokens, ...
-    const shownRoutes = tableRows.filter(r => r[6] === '200').map(r => `${r[1]}|${r[2]}|${r[3]}|${r[4]}|${r[7]}`).sort();
+    // Columns: time, category, entropy, model, strategy, by load, replica, status, tokens, ...
+    const shownRoutes = tableRows.filter(r => r[7] === '200').map(r => `${r[1]}|${r[2]}|${r[3]}|${r[4]}|${r[8]}`).sort();
     const answered = routeRecords.map(a => `${a.probe?.category || 'unprobed'}|${(a.probe?.entropy ?? 0).toFixed(3)}|` +
                                            `${a.route.model}|${a.route.strategy}|${a.tokens.generated}`);
     for (const want of answered) assert.ok(shownRoutes.includes(want), `no row for ${want} in ${shownRoutes.join(', ')}`);

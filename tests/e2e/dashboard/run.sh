@@ -61,3 +61,22 @@ start_server "$work/serve-four.log"
 cp "$here/categories.mjs" "$work/"
 (cd "$work" && CHROMIUM="$chromium" node categories.mjs "http://127.0.0.1:$port" "$work")
 stop_servers
+
+# Load decided a route: a policy that sends questions to the small model while the large model's only slot is busy;
+# the page must count it and say whose load decided it (load.mjs).
+tiny_pair_config 4096 fasttext
+cat >> "$work/aio.yaml" <<YAML
+policy: shed
+policies:
+  shed:
+    rules:
+      - when: {category: [qa, math], load: {model: large, wait_ms_gt: 0}}
+        route: {model: small, strategy: plain}
+        reason: the large model is busy -> small model
+      - {when: {category: [qa, math]}, route: {model: large, strategy: pld}}
+      - {route: {model: small, strategy: plain}}
+YAML
+start_server "$work/serve-load.log" --slots 1
+cp "$here/load.mjs" "$work/"
+(cd "$work" && CHROMIUM="$chromium" node load.mjs "http://127.0.0.1:$port" "$work")
+stop_servers

@@ -35,14 +35,16 @@ threads: 1
 YAML
 }
 
-# start_server LOG [ARGS...]: `aio serve` with $work/aio.yaml on a free port, in the background, once ready; sets
+# start_server LOG [ARGS...]: `aio serve` with $work/aio.yaml (2 slots unless ARGS say) on a free port, in the background, once ready; sets
 # $port. Every server started is killed when the script exits; stop_servers ends them gracefully first.
 servers=()
 trap 'kill -9 "${servers[@]}" 2>/dev/null || true' EXIT
 start_server() {
   local log=$1
   shift
-  "$aio" serve --config "$work/aio.yaml" --port 0 --slots 2 "$@" >"$log" 2>&1 &
+  local slots=(--slots 2) # unless ARGS set their own
+  [[ " $* " == *" --slots "* ]] && slots=()
+  "$aio" serve --config "$work/aio.yaml" --port 0 "${slots[@]}" "$@" >"$log" 2>&1 &
   servers+=($!)
   for _ in $(seq 1 300); do grep -q "ready" "$log" && break; sleep 0.1; done
   grep -q "ready" "$log" || { echo "server did not become ready:" >&2; cat "$log" >&2; exit 1; }

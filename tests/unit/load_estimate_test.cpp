@@ -1,0 +1,84 @@
+// The expected wait a load-aware policy reads: free slots, busy ones freeing up, the queue ahead taking them in turn.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "exec/load_estimate.h"
+
+namespace aio::exec {
+namespace {
+
+TEST(WaitSteps, AFreeSlotMeansNoWait) {
+  EXPECT_EQ(wait_steps({}, 4, 0, 100), 0);
+  EXPECT_EQ(wait_steps({50, 20}, 4, 0, 100), 0);
+  EXPECT_EQ(wait_steps({50, 20}, 4, 1, 100), 0); // one queued takes one of the two free slots
+}
+
+TEST(WaitSteps, WithEverySlotBusyTheFirstToFreeUpIsTheWait) {
+  EXPECT_EQ(wait_steps({50, 20, 90}, 3, 0, 100), 20);
+  // Two requests ahead: they take the slots freeing at 20 and 50; ours the one at 90.
+  EXPECT_EQ(wait_steps({50, 20, 90}, 3, 2, 100), 90);
+  // Three ahead: the third takes 90; ours the slot the first queued frees at 20 + 100.
+  EXPECT_EQ(wait_steps({50, 20, 90}, 3, 3, 100), 120);
+}
+
+TEST(WaitSteps, AQueueLongerThanTheSlotsWaitsRoundAfterRound) {
+  // One slot, idle, ten ahead of us each holding it 30 steps.
+  EXPECT_EQ(wait_steps({}, 1, 10, 30), 300);
+  // A service time under one step still counts a step (a job holds its slot at least once).
+  EXPECT_EQ(wait_steps({}, 1, 10, 0), 10);
+}
+
+TEST(LoadEstimate, TheWaitIsStepsTimesTheMeasuredTimePerStep) {
+  LoadEstimate e(2);
+  const auto t0 = std::chrono::steady_clock::now();
+  e.step_started(t0, false);                                  // after idling: not a step interval
+  e.step_started(t0 + std::chrono::milliseconds(50), true);   // 50 ms per step
+  e.publish({10, 4});
+  ModelLoad l = e.load(0);
+  EXPECT_EQ(l.slots, 2);
+  EXPECT_EQ(l.busy, 2);
+  EXPECT_EQ(l.queued, 0);
+  EXPECT_NEAR(l.wait_ms, 4 * 50.0, 1e-9);
+  // Before any job finished, a queued job is taken to need the running ones' mean (7 steps).
+  EXPECT_NEAR(e.load(1).wait_ms, 10 * 50.0, 1e-9);
+  EXPECT_NEAR(e.load(2).wait_ms, (4 + 7) * 50.0, 1e-9);
+  // Once jobs finish, their steps are the service time.
+  e.job_finished(20, 16, 16);
+  EXPECT_NEAR(e.load(2).wait_ms, (4 + 20) * 50.0, 1e-9);
+  e.publish({});
+  EXPECT_EQ(e.load(0).wait_ms, 0);
+  EXPECT_EQ(e.load(0).busy, 0);
+}
+
+TEST(LoadEstimate, JobsThatStopEarlyShrinkTheShareOfMaxTokensExpected) {
+  LoadEstimate e(1);
+  EXPECT_EQ(e.used_share(), 1.0);
+  for (int i = 0; i < 30; ++i) e.job_finished(10, 10, 100);
+  EXPECT_NEAR(e.used_share(), 0.1, 0.01);
+  e.job_finished(10, 500, 100); // more than max_tokens cannot count for more than all of it
+  EXPECT_LE(e.used_share(), 1.0);
+}
+
+TEST(LoadEstimate, ReadsFromOtherThreadsWhileTheEnginePublishes) {
+  LoadEstimate e(8);
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) {
+      const ModelLoad l = e.load(3);
+      EXPECT_GE(l.wait_ms, 0);
+      EXPECT_LE(l.busy, 8);
+    }
+  });
+  auto t = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20000; ++i) {
+    t += std::chrono::microseconds(100);
+    e.step_started(t, true);
+    e.publish(std::vector<double>(static_cast<size_t>(i % 9), 5.0));
+  }
+  done = true;
+  reader.join();
+}
+
+} // namespace
+} // namespace aio::exec
