@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark, each against its anchor in the same run. Synthesizes the model files it needs once
-# (models/, about 9.5 GB for the 1B + 8B pair). The serving comparisons with the 8B take about half an hour on 2 cores.
+# (models/, about 13 GB for the 1B + 8B and 135M + 3B pairs). The serving comparisons with the 8B take about half an
+# hour on 2 cores; the goodput ladders are bounded to an hour (--budget-minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p models bench/results
@@ -16,6 +17,8 @@ python3 bench/serve_vs_llama_server.py
 python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
 python3 bench/serve_long_prompt.py
+python3 bench/serve_goodput.py --budget-minutes 60
+python3 bench/serve_overload.py
 python3 bench/serve_hostile_clients.py
 python3 bench/serve_grammar.py
 python3 bench/serve_pool.py

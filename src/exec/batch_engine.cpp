@@ -289,11 +289,17 @@ int32_t BatchEngine::fill_batch() {
     for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
   }
   const int32_t n_decode = batch_.n_tokens;
-  // Then prefill chunks, oldest slot first, up to the step budget: with streams running, a long prompt goes in
-  // chunks small enough that their next tokens are not held up for long.
+  // Then prefill chunks up to the step budget, in the order the jobs were admitted: with streams running, a long
+  // prompt goes in chunks small enough that their next tokens are not held up for long, and a prompt admitted earlier
+  // is never passed by later ones (in slot order, a job in a high slot waited while newcomers in lower slots took
+  // every chunk: under overload, some first tokens came minutes late).
   int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode);
-  for (auto &s : slots_) {
-    if (!s->active() || s->pending >= 0 || prefill_left <= 0) continue;
+  std::vector<Slot *> prefilling;
+  for (auto &s : slots_)
+    if (s->active() && s->pending < 0) prefilling.push_back(s.get());
+  std::sort(prefilling.begin(), prefilling.end(), [](const Slot *a, const Slot *b) { return a->last_used < b->last_used; });
+  for (Slot *s : prefilling) {
+    if (prefill_left <= 0) break;
     const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);
     const size_t prompt_last = s->job->prompt.size() - 1;
     for (size_t k = 0; k < n; ++k) {

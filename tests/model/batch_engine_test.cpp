@@ -164,6 +164,38 @@ TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudge
   EXPECT_EQ(longer.result->n_prompt_tokens, n_prompt);
 }
 
+// Prefill chunks go to prompts in the order they were admitted, whatever slot each landed in: an earlier prompt in a
+// higher slot is not passed by a later one in a lower slot.
+TEST_F(BatchEngineTest, PromptsArePrefilledInTheOrderTheyWereAdmitted) {
+  BatchEngineParams p;
+  p.n_slots = 3;
+  p.n_ctx_per_slot = 512;
+  p.n_batch = 64;
+  p.n_threads = 1;
+  p.step_budget = *StepBudgetParams::parse("12", 2.0);
+  auto e = BatchEngine::create(model_, p);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "token" + std::to_string(i) + " ";
+  Outcome running, brief, earlier, later;
+  ASSERT_TRUE((*e)->submit(job_for(*model_, "run run run", 300, running))); // slot 0, decoding throughout
+  ASSERT_TRUE((*e)->submit(job_for(*model_, "x", 2, brief)));               // slot 1, done soon
+  (*e)->step();
+  ASSERT_TRUE((*e)->submit(job_for(*model_, "earlier: " + text, 2, earlier))); // slot 2
+  while (!brief.done) ASSERT_TRUE((*e)->step());
+  ASSERT_TRUE((*e)->submit(job_for(*model_, "later: " + text, 2, later))); // slot 1, freed by the brief job
+  int order = 0, earlier_first = 0, later_first = 0;
+  while ((earlier_first == 0 || later_first == 0) && (*e)->step()) {
+    ++order;
+    if (earlier_first == 0 && !earlier.streamed.empty()) earlier_first = order;
+    if (later_first == 0 && !later.streamed.empty()) later_first = order;
+  }
+  EXPECT_LT(earlier_first, later_first) << "the prompt admitted first gets its first token first";
+  while ((*e)->step()) {
+  }
+  EXPECT_TRUE(earlier.result.ok() && later.result.ok() && running.result.ok());
+}
+
 // What a load-aware policy reads: busy slots, the queue, and a wait that grows with the work ahead of a new request.
 TEST_F(BatchEngineTest, ItsLoadCountsBusySlotsTheQueueAndTheWorkAheadOfANewRequest) {
   BatchEngineParams p;

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Goodput: the highest request rate a server sustains within a latency objective (DistServe's measure, what an
+operator plans capacity with), for `aio serve` with a small + large pair and the aio policy against llama.cpp's
+`llama-server` serving the large model alone - same threads, same slots, same requests, run in alternation.
+
+Requests arrive open-loop: Poisson arrivals (seeded) at a fixed rate, each sent when it arrives whatever the server
+is doing, streamed, and timed as a client sees them: time to first token (TTFT) from the arrival, and the gaps
+between streamed chunks (inter-token latency, ITL). A rate meets the objective when p99 TTFT and p99 ITL are within
+it and no request failed; a server's goodput is the highest rate of the ladder it meets with every lower one met.
+The ladder is in multiples of llama-server's measured capacity (its closed-loop requests/s with every slot busy).
+The objective, as DistServe states one: p99 TTFT <= 5x llama-server's unloaded TTFT, and p99 TPOT (a request's mean
+time per output token after its first) <= llama-server's own p99 TPOT at capacity (--ttft-factor, --tpot-factor).
+TPOT rather than each gap: a gap that holds a newcomer's prefill is one stall a reader sees once, which the p99 of
+single gaps (also reported) turns into the whole verdict.
+
+Workloads (Scenario A's mix: 70% code, 20% QA, 10% math):
+  bench   the benchmark prompts of data/sample (HumanEval completions, C-Eval and GSM8K chats; ~75 tokens)
+  chat    short real requests (15-30 words: CoNaLa/LeetCode asks, NQ/WebQuestions questions, short math problems)
+          from the probe's held-out split (data/probe/heldout.jsonl.gz), sent as chats
+  long    the bench mix with a fifth of the requests carrying 2-4k tokens of real text before them (Scenario C style)
+
+Also the closed-loop table (K clients, each sending its next request when the last one is answered) at K = 1..16.
+Pairs (synthetic Q8_0): `3b` (default) smollm2-135m + llama3.2-3b, a per-token cost ratio near the paper's 1B:7B at a
+speed whose ladder fits this machine; `8b` llama3.2-1b + llama3.1-8b, the paper's own sizes; `fast` smollm2-135m +
+llama3.2-1b, for trying the harness. Synthetic weights: speeds are real, text is not.
+The per-token work-ratio bound on aio's gain, 1 / (share_large + share_small x cost_small / cost_large), is printed
+from the route split aio reported and the two models' measured decode speeds.
+
+Run: python3 bench/serve_goodput.py [--workloads bench,chat] [--tokens 32,128] [--repeats 3] [--budget-minutes 60]
+Writes bench/results/goodput.json as each measurement completes.
+"""
+import argparse
+import collections
+import gzip
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_common import BIN, ROOT, SCENARIO_A, Servers, percentile, save_results, scenario_requests, synth  # noqa: E402
+
+# Small and large presets. Measured here (llama-bench, 2 threads, tg32): smollm2-135m 81 tok/s, llama3.2-1b 23,
+# llama3.2-3b 5.4: a cost ratio of 0.28 for `fast`, 0.07 for `3b`; the paper's 1B:7B pair is `8b`.
+PAIRS = {"8b": ("llama3.2-1b", "llama3.1-8b"), "3b": ("smollm2-135m", "llama3.2-3b"),
+         "fast": ("smollm2-135m", "llama3.2-1b")}
+LADDER = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]  # x llama-server's capacity
+
+
+def stream_one(base, req, model, tag, t_arrival):
+    """Sends one request (streamed) at t_arrival; returns its TTFT, chunk gaps, tokens and route (or its error)."""
+    body = dict(req["body"], model=model, stream=True)
+    if "prompt" in body:
+        body["prompt"] = tag + body["prompt"]
+    else:
+        body["messages"] = [dict(m, content=tag + m["content"]) for m in body["messages"]]
+    delay = t_arrival - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    out = {"ttft": None, "gaps": [], "chunks": 0, "route": None, "error": None}
+    http = urllib.request.Request(base + req["path"], data=json.dumps(body).encode(),
+                                  headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(http, timeout=3600) as r:
+            out["route"] = r.headers.get("x-aio-model")
+            last = None
+            for raw in r:
+                line = raw.decode(errors="replace").strip()
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                choices = json.loads(line[6:]).get("choices") or []
+                if not choices:
+                    continue
+                text = choices[0].get("text") if "text" in choices[0] else choices[0].get("delta", {}).get("content")
+                if not text:
+                    continue
+                now = time.time()
+                if last is None:
+                    out["ttft"] = now - t_arrival
+                else:
+                    out["gaps"].append(now - last)
+                last = now
+                out["chunks"] += 1
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        out["error"] = str(e)
+    if out["ttft"] is None and out["error"] is None:
+        out["error"] = "no token streamed"
+    return out
+
+
+def summarize(results, wall):
+    ok = [r for r in results if not r["error"]]
+    ttft = [r["ttft"] for r in ok]
+    gaps = [g for r in ok for g in r["gaps"]]
+    tpot = [sum(r["gaps"]) / len(r["gaps"]) for r in ok if r["gaps"]]
+    return {"requests": len(results), "errors": len(results) - len(ok),
+            "error_example": next((r["error"] for r in results if r["error"]), None),
+            "ttft_p50": percentile(ttft, 0.5), "ttft_p99": percentile(ttft, 0.99),
+            "itl_p50": percentile(gaps, 0.5), "itl_p99": percentile(gaps, 0.99),
+            "tpot_p50": percentile(tpot, 0.5), "tpot_p99": percentile(tpot, 0.99),
+            "chunks_per_s": sum(r["chunks"] for r in ok) / wall if wall > 0 else 0,
+            "routes": dict(collections.Counter(r["route"] or "-" for r in ok)), "wall_s": wall,
+            "ttft_p99_by_model": {m: percentile([r["ttft"] for r in ok if r["route"] == m], 0.99)
+                                  for m in sorted({r["route"] for r in ok if r["route"]})},
+            "ttft_by_arrival": [round(r["ttft"], 2) if r["ttft"] is not None else None for r in results],
+            "model_by_arrival": [r["route"] for r in results]}
+
+
+def open_loop(base, model, requests, rate, seed, tag):
+    """Poisson arrivals at `rate` requests/s; every request sent when it arrives. Returns summarize()."""
+    rng = random.Random(seed)
+    t0 = time.time() + 0.2
+    arrivals, t = [], t0
+    for _ in requests:
+        arrivals.append(t)
+        t += rng.expovariate(rate)
+    results = [None] * len(requests)
+
+    def go(i):
+        results[i] = stream_one(base, requests[i], model, tag, arrivals[i])
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(requests))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return summarize(results, time.time() - t0)
+
+
+def closed_loop(base, model, requests, clients, tag):
+    """K clients, each sending its next request when the last one is answered. Returns summarize() plus req/s."""
+    queue = list(range(len(requests)))
+    lock = threading.Lock()
+    results = [None] * len(requests)
+
+    def client():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                i = queue.pop(0)
+            results[i] = stream_one(base, requests[i], model, tag, time.time())
+
+    t0 = time.time()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    s = summarize(results, time.time() - t0)
+    s["requests_per_s"] = (s["requests"] - s["errors"]) / s["wall_s"]
+    return s
+
+
+def chat_requests(n, seed, max_tokens):
+    """Scenario A's mix of short real requests (15-30 words) from the probe's held-out split, as chats."""
+    path = os.path.join(ROOT, "data", "probe", "heldout.jsonl.gz")
+    pools = collections.defaultdict(list)
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            row = json.loads(line)
+            words = len(row["text"].split())
+            if 15 <= words <= 30 and row.get("lang", "en") == "en" and "\n" not in row["text"].strip():
+                pools[row["label"]].append(row["text"])
+    rng = random.Random(seed)
+    counts = {k: round(share * n) for k, share in SCENARIO_A.items()}
+    counts["code"] += n - sum(counts.values())
+    out = []
+    for label, count in counts.items():
+        for text in rng.sample(pools[label], count):
+            out.append({"path": "/v1/chat/completions", "label": label,
+                        "body": {"messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
+                                 "temperature": 0, "ignore_eos": True}})
+    rng.shuffle(out)
+    return out
+
+
+def long_requests(n, seed, max_tokens):
+    """The bench mix with every fifth request carrying 2,000-4,000 words of real text (C-Eval, GSM8K and HumanEval
+    prompts of data/sample, concatenated) before it, sent as a chat."""
+    base = scenario_requests(SCENARIO_A, n, seed, max_tokens)
+    corpus = []
+    for r in scenario_requests(SCENARIO_A, 60, seed + 1, max_tokens):
+        corpus.append(r["body"].get("prompt") or r["body"]["messages"][0]["content"])
+    words = " ".join(corpus).split()
+    rng = random.Random(seed)
+    for i, r in enumerate(base):
+        if i % 5 != 2:
+            continue
+        length = rng.randint(2000, 4000)
+        context = " ".join(words[j % len(words)] for j in range(length))
+        text = r["body"].get("prompt") or r["body"]["messages"][0]["content"]
+        r["path"] = "/v1/chat/completions"
+        r["body"] = {"messages": [{"role": "user", "content": f"Context:\n{context}\n\n{text}"}],
+                     "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}
+    return base
+
+
+def workload(name, n, seed, max_tokens):
+    if name == "bench":
+        return scenario_requests(SCENARIO_A, n, seed, max_tokens)
+    if name == "chat":
+        return chat_requests(n, seed, max_tokens)
+    if name == "long":
+        return long_requests(n, seed, max_tokens)
+    sys.exit(f"bench: unknown workload '{name}' (bench, chat or long)")
+
+
+def meets(s, slo):
+    return s["errors"] == 0 and s["ttft_p99"] <= slo["ttft_s"] and s["tpot_p99"] <= slo["tpot_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pair", default="3b", choices=sorted(PAIRS))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--slots", type=int, default=8)
+    ap.add_argument("--workloads", default="bench,chat")
+    ap.add_argument("--tokens", default="32,128", help="answer lengths (ignore_eos: every answer this long)")
+    ap.add_argument("--requests", type=int, default=24, help="requests per open-loop rate")
+    ap.add_argument("--repeats", type=int, default=3, help="ladders per workload (goodput is their median)")
+    ap.add_argument("--clients", default="1,2,4,8,16", help="closed-loop K values")
+    ap.add_argument("--closed-requests", type=int, default=16)
+    ap.add_argument("--ladder", default=",".join(str(x) for x in LADDER), help="rates, x llama-server's capacity")
+    ap.add_argument("--ttft-factor", type=float, default=5.0,
+                    help="objective: p99 TTFT <= this x llama-server's unloaded TTFT (one client)")
+    ap.add_argument("--tpot-factor", type=float, default=1.0,
+                    help="objective: p99 TPOT <= this x llama-server's p99 TPOT at its capacity (every slot busy)")
+    ap.add_argument("--budget-minutes", type=float, default=60, help="stop starting new measurements after this")
+    ap.add_argument("--schedule", default="shared", help="aio serve --schedule")
+    ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated")
+    args = ap.parse_args()
+    t_start = time.time()
+    small_preset, large_preset = PAIRS[args.pair]
+    small = synth(small_preset, os.path.join(ROOT, "models", f"{small_preset}-q8_0.gguf"))
+    large = synth(large_preset, os.path.join(ROOT, "models", f"{large_preset}-q8_0.gguf"))
+    workloads = args.workloads.split(",")
+    n_ctx = 4608 if "long" in workloads else 1024
+    cfg = os.path.join(tempfile.mkdtemp(prefix="aio-goodput-"), "aio.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}}}\n  large: {{path: {large}, n_ctx: {n_ctx}}}\n"
+                f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    cmds = {"llama-server": [os.path.join(BIN, "llama-server"), "-m", large, "--port", "18400", "-t", str(args.threads),
+                             "--parallel", str(args.slots), "-c", str(n_ctx * args.slots), "--no-webui"],
+            "aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18401", "--slots", str(args.slots),
+                    "--queue", "1024", "--schedule", args.schedule] + [x for x in args.extra.split(",") if x]}
+    bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}
+    models = {"llama-server": "large", "aio": "aio"}
+    out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
+           "synthetic_weights": True, "scenario": "A", "workloads": {}}
+    run = [0]
+
+    def tag():
+        run[0] += 1
+        return f"[run {run[0]} {time.time():.0f}] "
+
+    def over_budget():
+        return time.time() - t_start > 60 * args.budget_minutes
+
+    def save():
+        out["elapsed_s"] = time.time() - t_start
+        save_results("goodput.json", out)
+
+    with Servers(cmds, bases):
+        for name in cmds:  # warm-up: page the weights in
+            closed_loop(bases[name], models[name], workload("bench", 2, 99, 8), 2, tag())
+        # The two models' decode speeds alone (one stream each on aio, pinned): the work ratio's costs.
+        costs = {}
+        for m in ("small", "large"):
+            s = closed_loop(bases["aio"], m, workload("bench", 2, 98, 64), 1, tag())
+            costs[m] = s["itl_p50"]
+        out["decode_step_s"] = costs
+        print(f"decode step alone: small {1000 * costs['small']:.1f} ms, large {1000 * costs['large']:.1f} ms "
+              f"(cost ratio {costs['small'] / costs['large']:.3f})", flush=True)
+        for tokens in [int(t) for t in args.tokens.split(",")]:
+            for wl in workloads:
+                key = f"{wl}-{tokens}"
+                res = out["workloads"][key] = {"closed": {}, "ladders": []}
+                # Unloaded figures and capacity, from llama-server: the objective and the ladder's unit.
+                one = closed_loop(bases["llama-server"], "large", workload(wl, 4, 7, tokens), 1, tag())
+                full = closed_loop(bases["llama-server"], "large", workload(wl, 2 * args.slots, 8, tokens),
+                                   args.slots, tag())
+                # The objective: the latency llama-server itself gives at its capacity (every slot busy).
+                slo = {"ttft_s": args.ttft_factor * one["ttft_p50"], "tpot_s": args.tpot_factor * full["tpot_p99"]}
+                capacity = full["requests_per_s"]
+                res.update({"objective": slo, "capacity_rps": capacity, "unloaded": one, "at_capacity": full})
+                print(f"\n== {key}: llama-server unloaded TTFT {one['ttft_p50']:.2f} s, ITL {1000 * one['itl_p50']:.0f} ms; "
+                      f"at capacity ({capacity:.3f} req/s) p99 TTFT {full['ttft_p99']:.2f} s, p99 TPOT "
+                      f"{1000 * full['tpot_p99']:.0f} ms; objective p99 TTFT <= {slo['ttft_s']:.2f} s, p99 TPOT <= "
+                      f"{1000 * slo['tpot_s']:.0f} ms", flush=True)
+                save()
+                # Closed loop at each K, both servers alternating.
+                for k in [int(c) for c in args.clients.split(",")]:
+                    if over_budget():
+                        break
+                    reqs = workload(wl, max(args.closed_requests, k), 11, tokens)
+                    row = res["closed"][str(k)] = {}
+                    for name in (cmds if k % 2 else reversed(list(cmds))):
+                        row[name] = closed_loop(bases[name], models[name], reqs, k, tag())
+                    print(f"  closed K={k:2d}: " + ", ".join(
+                        f"{n} {row[n]['chunks_per_s']:.1f} tok/s TTFT p99 {row[n]['ttft_p99']:.2f} s"
+                        for n in cmds) + f" (aio/llama-server {row['aio']['chunks_per_s'] / row['llama-server']['chunks_per_s']:.2f}x)",
+                        flush=True)
+                    save()
+                # Open-loop ladders.
+                for rep in range(args.repeats):
+                    ladder = {"steps": [], "goodput": {n: 0.0 for n in cmds}}
+                    res["ladders"].append(ladder)
+                    alive = set(cmds)
+                    for mult in [float(x) for x in args.ladder.split(",")]:
+                        if not alive or over_budget():
+                            break
+                        rate = mult * capacity
+                        reqs = workload(wl, args.requests, 1000 * rep + int(100 * mult), tokens)
+                        step = {"rate": rate, "x_capacity": mult}
+                        names = sorted(alive) if (rep + len(ladder["steps"])) % 2 else sorted(alive, reverse=True)
+                        for name in names:
+                            s = open_loop(bases[name], models[name], reqs, rate, 7 * rep + 1, tag())
+                            step[name] = s
+                            if meets(s, slo):
+                                ladder["goodput"][name] = rate
+                            else:
+                                alive.discard(name)
+                            print(f"  ladder {rep + 1}/{args.repeats} rate {rate:.3f} req/s ({mult:.2f}x): {name:12s} "
+                                  f"TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, ITL p50/p99 "
+                                  f"{1000 * s['itl_p50']:.0f}/{1000 * s['itl_p99']:.0f} ms, TPOT p99 "
+                                  f"{1000 * s['tpot_p99']:.0f} ms, errors {s['errors']}"
+                                  f"{' ' + str(s['routes']) if name == 'aio' else ''} -> "
+                                  f"{'meets' if meets(s, slo) else 'BREAKS'}", flush=True)
+                        ladder["steps"].append(step)
+                        save()
+                goodputs = {n: statistics.median(l["goodput"][n] for l in res["ladders"]) for n in cmds}
+                res["goodput_rps"] = goodputs
+                routes = collections.Counter()
+                for l in res["ladders"]:
+                    for st in l["steps"]:
+                        if "aio" in st:
+                            routes.update(st["aio"]["routes"])
+                share_small = routes.get("small", 0) / max(1, sum(routes.values()))
+                bound = 1 / ((1 - share_small) + share_small * costs["small"] / costs["large"])
+                res["work_ratio_bound"] = bound
+                res["share_small"] = share_small
+                ratio = goodputs["aio"] / goodputs["llama-server"] if goodputs["llama-server"] > 0 else float("nan")
+                res["goodput_ratio"] = ratio
+                print(f"  goodput ({len(res['ladders'])} ladders, median): aio {goodputs['aio']:.3f} req/s, "
+                      f"llama-server {goodputs['llama-server']:.3f} req/s -> {ratio:.2f}x "
+                      f"(work-ratio bound {bound:.2f}x at {100 * share_small:.0f}% small)", flush=True)
+                save()
+    print(f"\ndone in {(time.time() - t_start) / 60:.1f} min; bench/results/goodput.json")
+
+
+if __name__ == "__main__":
+    main()
