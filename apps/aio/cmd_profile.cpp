@@ -75,11 +75,7 @@ int run_profile(const ProfileOptions &o) {
     rule.strategy = *strategy;
     rule.name = c;
     rule.reason = "aio profile measures " + c;
-    // The first rule reads the probe (so it runs and its confusion matrix and entropies are measured); both route
-    // to the same configuration.
-    policy::Rule probed = rule;
-    probed.when.categories = (*router)->config().categories;
-    p.rules = {probed, rule};
+    p.rules = {rule}; // the probe runs anyway (run.shadow_probe): its confusion matrix and entropies are measured
     if (Status st = (*router)->add_policy(p); !st.ok()) return report_error(st);
     policies.push_back(p.name);
   }
@@ -96,6 +92,7 @@ int run_profile(const ProfileOptions &o) {
   auto log = eval::ResultsLog::open(results, o.resume);
   if (!log) return report_error(log.status());
   eval::BenchRun run;
+  run.shadow_probe = true;
   run.scenario = &scenario;
   run.workload = &*workload;
   run.policies = policies;

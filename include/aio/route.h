@@ -54,8 +54,9 @@ struct ModelLoad {
   int32_t slots = 0;  // sequences it decodes together
   int32_t busy = 0;   // of those, running a request
   int32_t queued = 0; // requests waiting for a slot
-  // How long a request arriving now would wait for a slot: the running requests' remaining tokens and the queue ahead
-  // of it, at the engine's measured wall-clock time per step (an estimate; 0 while a slot is free).
+  // How long a request arriving now would wait for its first token: for a slot (the running requests' remaining
+  // tokens and the queue ahead of it), then its prompt's prefill in the chunks the step budget allows - at the
+  // engine's measured wall-clock time per step (an estimate). Without a prompt (gauges): the wait for a slot.
   double wait_ms = 0;
 };
 

@@ -246,10 +246,11 @@ Expected<Router::Prompt> Router::probe_prompt(const Request &request) const {
 }
 
 policy::RouteInput Router::route_input(const Pending &p) const {
-  auto load = [this](const std::string &name) -> std::optional<ModelLoad> {
+  // The wait for this request's first token: a slot, then its prompt's prefill.
+  auto load = [this, tokens = p.record.probe.n_context_tokens](const std::string &name) -> std::optional<ModelLoad> {
     const auto it = models_.find(name);
     if (it == models_.end()) return std::nullopt;
-    return it->second.engine->load();
+    return it->second.engine->load(tokens);
   };
   return {&p.record.probe, p.record.probe.n_context_tokens, p.request.true_label, p.request.id, p.request.has_tools(),
           load};

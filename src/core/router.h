@@ -100,7 +100,7 @@ public:
   // Requests decoding / waiting on a local model's engine (for metrics).
   size_t n_active(const std::string &name) const { return models_.at(name).engine->n_active(); }
   size_t n_queued(const std::string &name) const { return models_.at(name).engine->n_queued(); }
-  // A local model's load as load-aware policies read it (busy slots, queue, a new request's expected wait).
+  // A local model's load as load-aware policies read it (busy slots, queue, a new request's expected wait for a slot).
   ModelLoad load(const std::string &name) const { return models_.at(name).engine->load(); }
 
 private:

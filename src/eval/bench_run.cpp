@@ -70,6 +70,7 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
     else req.prompt = slot->item->item.prompt;
     req.policy = slot->policy;
     req.true_label = slot->item->item.category();
+    req.shadow_probe = run.shadow_probe;
     req.id = slot->record.request_id;
     slot->t_start = seconds();
     core::Callbacks cb;

@@ -21,6 +21,7 @@ struct BenchRun {
   std::vector<std::string> policies;
   uint64_t seed = 0;
   int32_t concurrency = 1;  // requests in flight at once (the router needs at least as many slots per model)
+  bool shadow_probe = false; // run the probe on every request, whatever the policy reads (aio profile measures it)
   RunInfo run_info;         // stored in every record (config, models, whether they are synthetic, n, seed)
 };
 

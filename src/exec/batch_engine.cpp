@@ -425,6 +425,7 @@ void BatchEngine::publish_load() {
   const double share = load_.used_share();
   const double chunk = std::max(1.0, budget_.chunk());
   std::vector<double> remaining;
+  bool decoding = false;
   for (const auto &s : slots_) {
     if (!s->active()) continue;
     const int32_t generated = s->out ? s->out->record().n_generated : 0;
@@ -433,9 +434,11 @@ void BatchEngine::publish_load() {
     const double expected_left = std::max(1.0, share * s->job->params.max_tokens - generated);
     double steps = std::max(1.0, std::min(max_left, expected_left));
     if (s->pending < 0) steps += std::ceil(static_cast<double>(s->input.size() - s->n_prefilled) / chunk);
+    else decoding = true;
     remaining.push_back(steps);
   }
-  load_.publish(std::move(remaining));
+  // A newcomer's prompt goes in budget chunks beside running streams, in whole batches when none runs.
+  load_.publish(std::move(remaining), decoding ? chunk : static_cast<double>(params_.n_batch));
 }
 
 void BatchEngine::publish_n_active() {

@@ -102,8 +102,11 @@ public:
 
   size_t n_active() const { return n_active_.load(); }
   size_t n_queued() const { return queue_.size(); }
-  // Busy slots, queue and a new request's expected wait for a slot (load_estimate.h). Thread-safe.
-  ModelLoad load() const { return load_.load(static_cast<int32_t>(n_queued())); }
+  // Busy slots, queue and the expected wait of a new request of `prompt_tokens` for its first token (for a slot, then
+  // its prefill; load_estimate.h). Thread-safe.
+  ModelLoad load(int32_t prompt_tokens = 0) const {
+    return load_.load(static_cast<int32_t>(n_queued()), prompt_tokens);
+  }
   int64_t n_decode_calls() const { return n_decode_calls_; }
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }

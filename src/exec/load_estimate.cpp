@@ -1,6 +1,7 @@
 #include "exec/load_estimate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <queue>
 
@@ -33,9 +34,10 @@ void LoadEstimate::step_started(std::chrono::steady_clock::time_point t, bool wa
   last_start_ = t;
 }
 
-void LoadEstimate::publish(std::vector<double> remaining) {
+void LoadEstimate::publish(std::vector<double> remaining, double prefill_chunk) {
   std::lock_guard lock(mu_);
   remaining_ = std::move(remaining);
+  prefill_chunk_ = prefill_chunk;
 }
 
 void LoadEstimate::job_finished(int32_t steps, int32_t generated, int32_t max_tokens) {
@@ -50,7 +52,7 @@ double LoadEstimate::used_share() const {
   return used_share_;
 }
 
-ModelLoad LoadEstimate::load(int32_t queued) const {
+ModelLoad LoadEstimate::load(int32_t queued, int32_t prompt_tokens) const {
   std::lock_guard lock(mu_);
   ModelLoad l;
   l.slots = slots_;
@@ -62,7 +64,8 @@ ModelLoad LoadEstimate::load(int32_t queued) const {
     for (double r : remaining_) service += r;
     service /= static_cast<double>(remaining_.size());
   }
-  l.wait_ms = wait_steps(remaining_, slots_, queued, service) * step_ms_;
+  const double own_prefill = prompt_tokens > 0 && prefill_chunk_ > 0 ? std::ceil(prompt_tokens / prefill_chunk_) : 0;
+  l.wait_ms = (wait_steps(remaining_, slots_, queued, service) + own_prefill) * step_ms_;
   return l;
 }
 

@@ -126,6 +126,7 @@ std::optional<Route> decide_without_probe(const Policy &policy, const RouteInput
   probe.categories = categories;
   probe.distribution.assign(categories.size(), 0.0);
   std::optional<Route> first;
+  std::optional<Route> by_load; // a verdict the load decided: the record says so even when the probe is skipped
   for (size_t c = 0; c < categories.size(); ++c) {
     probe.argmax = static_cast<int32_t>(c);
     for (double h : entropies) {
@@ -134,12 +135,17 @@ std::optional<Route> decide_without_probe(const Policy &policy, const RouteInput
       in.probe = &probe;
       auto r = decide(policy, in, params);
       if (!r) return std::nullopt; // an error the real decision will report
+      if (r->load && !by_load) by_load = *r;
       if (!first) first = std::move(*r);
       else if (r->model != first->model || r->strategy != first->strategy || r->draft_model != first->draft_model)
         return std::nullopt;
     }
   }
   if (!first) return std::nullopt;
+  if (by_load) {
+    first->load_model = by_load->load_model;
+    first->load = by_load->load;
+  }
   first->rule = "probe skipped";
   first->reason = "whatever the probe reported, policy " + policy.name + " would route here: " + first->model + "/" +
                   strategy_name(first->strategy) + " (so the probe did not run)";

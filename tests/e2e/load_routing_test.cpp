@@ -29,7 +29,7 @@ policies:
         route: {model: small, strategy: plain}
         reason: the large model is busy -> small model
       - {name: question, when: {category: [qa, math]}, route: {model: large, strategy: pld}}
-      - {route: {model: small, strategy: plain}}
+      - {route: {model: large, strategy: plain}}
 )";
 
 json large_load(AioServer &s) {

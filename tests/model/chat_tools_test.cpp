@@ -160,13 +160,17 @@ TEST_P(RoutedToolCall, ANamedToolChoiceComesBackAsThatCallWithJsonArguments) {
   rule.model = strategy == "draft" ? "large" : "small";
   rule.strategy = strategy == "pld" ? Strategy::pld : strategy == "draft" ? Strategy::draft : Strategy::plain;
   if (strategy == "draft") rule.draft_model = "small";
-  // "lm-probe": the policy reads the lm probe, whose model then answers in the probe's slot (the KV-reuse path).
-  if (strategy == "lm-probe") rule.when.categories = {"code", "qa", "math"};
   fixed.rules = {rule};
   ASSERT_TRUE((*router)->add_policy(fixed).ok());
 
   Request r;
   r.policy = "fixed";
+  // "lm-probe": the lm probe runs (a shadow label asks for its verdict) and its model then answers in the probe's
+  // slot (the KV-reuse path).
+  if (strategy == "lm-probe") {
+    r.true_label = "qa";
+    r.shadow_probe = true;
+  }
   r.messages = {{"user", "What is the weather in Paris?"}};
   r.tools = {weather_tool(), {"get_time", "The time", ""}};
   r.tool_choice = {ToolChoice::Mode::function, "get_weather"};

@@ -51,6 +51,18 @@ TEST(LoadEstimate, TheWaitIsStepsTimesTheMeasuredTimePerStep) {
   EXPECT_EQ(e.load(0).busy, 0);
 }
 
+TEST(LoadEstimate, ANewcomersOwnPrefillCountsInTheBudgetsChunks) {
+  LoadEstimate e(4);
+  const auto t0 = std::chrono::steady_clock::now();
+  e.step_started(t0, false);
+  e.step_started(t0 + std::chrono::milliseconds(100), true); // 100 ms per step
+  e.publish({30}, /*prefill_chunk=*/16);                     // one stream running, a free slot, chunks of 16
+  EXPECT_EQ(e.load(0).wait_ms, 0) << "no prompt: the wait for a slot";
+  EXPECT_NEAR(e.load(0, 100).wait_ms, 7 * 100.0, 1e-9) << "100 tokens in chunks of 16: 7 steps";
+  e.publish({30, 30, 30, 30}, 16); // every slot busy: the slot first, then the prefill
+  EXPECT_NEAR(e.load(0, 100).wait_ms, (30 + 7) * 100.0, 1e-9);
+}
+
 TEST(LoadEstimate, JobsThatStopEarlyShrinkTheShareOfMaxTokensExpected) {
   LoadEstimate e(1);
   EXPECT_EQ(e.used_share(), 1.0);

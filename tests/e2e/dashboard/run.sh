@@ -74,7 +74,7 @@ policies:
         route: {model: small, strategy: plain}
         reason: the large model is busy -> small model
       - {when: {category: [qa, math]}, route: {model: large, strategy: pld}}
-      - {route: {model: small, strategy: plain}}
+      - {route: {model: large, strategy: plain}}
 YAML
 start_server "$work/serve-load.log" --slots 1
 cp "$here/load.mjs" "$work/"
