@@ -27,6 +27,22 @@ Expected<Threshold> parse_threshold(const std::string &src, const YAML::Node &no
                                  }() + ")");
 }
 
+// Reads each of `fields` the node has as a threshold (a number or a policy variable).
+struct ThresholdField {
+  const char *key;
+  std::optional<Threshold> *out;
+};
+Status parse_thresholds(const std::string &src, const YAML::Node &node, const std::string &path, const Policy &policy,
+                        std::initializer_list<ThresholdField> fields) {
+  for (const ThresholdField &f : fields) {
+    if (!node[f.key]) continue;
+    auto t = parse_threshold(src, node[f.key], path + "." + f.key, policy);
+    if (!t) return t.status();
+    *f.out = *t;
+  }
+  return {};
+}
+
 // load: {model: NAME, queued_gt: N, busy_gt: N, wait_ms_gt: MS} - at least one threshold.
 Expected<LoadCondition> parse_load_condition(const std::string &src, const YAML::Node &node, const std::string &path,
                                              const Policy &policy) {
@@ -38,17 +54,10 @@ Expected<LoadCondition> parse_load_condition(const std::string &src, const YAML:
   auto model = yaml::as_string(src, node["model"], path + ".model");
   if (!model) return model.status();
   c.model = *model;
-  struct Field {
-    const char *key;
-    std::optional<Threshold> *out;
-  };
-  for (Field f : {Field{"queued_gt", &c.queued_gt}, Field{"busy_gt", &c.busy_gt}, Field{"wait_ms_gt", &c.wait_ms_gt}}) {
-    if (!node[f.key]) continue;
-    auto t = parse_threshold(src, node[f.key], path + "." + f.key, policy);
-    if (!t) return t.status();
-    if (t->value < 0) return error_at(src, node[f.key], path + "." + f.key + " must not be negative");
-    *f.out = *t;
-  }
+  AIO_RETURN_IF_ERROR(parse_thresholds(src, node, path, policy,
+                                       {{"queued_gt", &c.queued_gt}, {"busy_gt", &c.busy_gt}, {"wait_ms_gt", &c.wait_ms_gt}}));
+  for (auto [key, t] : {std::pair{"queued_gt", &c.queued_gt}, {"busy_gt", &c.busy_gt}, {"wait_ms_gt", &c.wait_ms_gt}})
+    if (*t && (*t)->value < 0) return error_at(src, node[key], path + "." + key + " must not be negative");
   if (!c.queued_gt && !c.busy_gt && !c.wait_ms_gt)
     return error_at(src, node, path + " needs a threshold: queued_gt, busy_gt or wait_ms_gt");
   return c;
@@ -75,18 +84,10 @@ Status parse_condition(const std::string &src, const YAML::Node &node, const std
     if (!v) return v.status();
     c.true_labels = *v;
   }
-  struct Field {
-    const char *key;
-    std::optional<Threshold> *out;
-  };
-  for (Field f : {Field{"context_le", &c.context_le}, Field{"context_gt", &c.context_gt},
-                  Field{"entropy_le", &c.entropy_le}, Field{"entropy_gt", &c.entropy_gt},
-                  Field{"random_lt", &c.random_lt}}) {
-    if (!node[f.key]) continue;
-    auto t = parse_threshold(src, node[f.key], path + "." + f.key, policy);
-    if (!t) return t.status();
-    *f.out = *t;
-  }
+  AIO_RETURN_IF_ERROR(parse_thresholds(src, node, path, policy,
+                                       {{"context_le", &c.context_le}, {"context_gt", &c.context_gt},
+                                        {"entropy_le", &c.entropy_le}, {"entropy_gt", &c.entropy_gt},
+                                        {"random_lt", &c.random_lt}}));
   if (c.random_lt && (c.random_lt->value < 0 || c.random_lt->value > 1))
     return error_at(src, node["random_lt"], path + ".random_lt must be a probability in [0, 1]");
   if (node["load"]) {

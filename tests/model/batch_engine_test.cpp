@@ -57,9 +57,28 @@ protected:
     auto solo = test::one_slot_engine(model_, 512);
     return exec::generate(*solo, *model_->tokenize(text), greedy(n))->tokens;
   }
+  // An engine of its own on the same model: n_slots, 512 context each, one thread, `budget` ("" = auto).
+  std::unique_ptr<BatchEngine> engine_with(int32_t n_slots, const std::string &budget = "") {
+    BatchEngineParams p;
+    p.n_slots = n_slots;
+    p.n_ctx_per_slot = 512;
+    p.n_batch = 64;
+    p.n_threads = 1;
+    if (!budget.empty()) p.step_budget = *StepBudgetParams::parse(budget, 2.0);
+    auto e = BatchEngine::create(model_, p);
+    EXPECT_TRUE(e.ok()) << e.status().to_string();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
   std::shared_ptr<engine::Model> model_;
   std::unique_ptr<BatchEngine> engine_;
 };
+
+// "token0 token1 ... " - a prompt of about n tokens that repeats nothing.
+std::string numbered_words(int n) {
+  std::string text;
+  for (int i = 0; i < n; ++i) text += "token" + std::to_string(i) + " ";
+  return text;
+}
 
 TEST_F(BatchEngineTest, ASequenceAloneInTheEngineMatchesPlainGenerate) {
   for (const auto &[text, n] : std::vector<std::pair<std::string, int>>{{"def fibonacci(n):", 20}, {"the the the the", 25}}) {
@@ -134,29 +153,22 @@ TEST_F(BatchEngineTest, LongPromptsArePrefilledInChunks) {
 // most the budget (here 12 tokens a step, one of them the running sequence's), so it takes at least that many steps,
 // while the running sequence gets a token every step; both finish.
 TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudget) {
-  BatchEngineParams p;
-  p.n_slots = 2;
-  p.n_ctx_per_slot = 512;
-  p.n_batch = 64;
-  p.n_threads = 1;
-  p.step_budget = *StepBudgetParams::parse("12", 2.0);
-  auto e = BatchEngine::create(model_, p);
-  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  auto e = engine_with(2, "12");
+  ASSERT_TRUE(e);
   Outcome running, longer;
-  ASSERT_TRUE((*e)->submit(job_for(*model_, "abc abc abc", 200, running)));
-  for (int i = 0; i < 3; ++i) (*e)->step();
-  std::string text;
-  for (int i = 0; i < 40; ++i) text += "token" + std::to_string(i) + " ";
+  ASSERT_TRUE(e->submit(job_for(*model_, "abc abc abc", 200, running)));
+  for (int i = 0; i < 3; ++i) e->step();
+  const std::string text = numbered_words(40);
   const auto n_prompt = static_cast<int64_t>(model_->tokenize(text)->size());
-  ASSERT_TRUE((*e)->submit(job_for(*model_, text, 3, longer)));
-  const int64_t calls_before = (*e)->n_decode_calls();
+  ASSERT_TRUE(e->submit(job_for(*model_, text, 3, longer)));
+  const int64_t calls_before = e->n_decode_calls();
   const size_t streamed_before = running.streamed.size();
-  while (longer.streamed.empty() && !longer.done && (*e)->step()) {
+  while (longer.streamed.empty() && !longer.done && e->step()) {
   }
-  const int64_t steps = (*e)->n_decode_calls() - calls_before;
+  const int64_t steps = e->n_decode_calls() - calls_before;
   EXPECT_GE(steps, (n_prompt + 10) / 11) << n_prompt << " prompt tokens, 11 a step";
   EXPECT_GT(running.streamed.size(), streamed_before) << "the running sequence kept decoding";
-  while ((*e)->step()) {
+  while (e->step()) {
   }
   ASSERT_TRUE(running.result.ok() && longer.result.ok());
   EXPECT_EQ(running.result->n_generated, 200);
@@ -167,60 +179,48 @@ TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudge
 // Prefill chunks go to prompts in the order they were admitted, whatever slot each landed in: an earlier prompt in a
 // higher slot is not passed by a later one in a lower slot.
 TEST_F(BatchEngineTest, PromptsArePrefilledInTheOrderTheyWereAdmitted) {
-  BatchEngineParams p;
-  p.n_slots = 3;
-  p.n_ctx_per_slot = 512;
-  p.n_batch = 64;
-  p.n_threads = 1;
-  p.step_budget = *StepBudgetParams::parse("12", 2.0);
-  auto e = BatchEngine::create(model_, p);
-  ASSERT_TRUE(e.ok()) << e.status().to_string();
-  std::string text;
-  for (int i = 0; i < 40; ++i) text += "token" + std::to_string(i) + " ";
+  auto e = engine_with(3, "12");
+  ASSERT_TRUE(e);
+  const std::string text = numbered_words(40);
   Outcome running, brief, earlier, later;
-  ASSERT_TRUE((*e)->submit(job_for(*model_, "run run run", 300, running))); // slot 0, decoding throughout
-  ASSERT_TRUE((*e)->submit(job_for(*model_, "x", 2, brief)));               // slot 1, done soon
-  (*e)->step();
-  ASSERT_TRUE((*e)->submit(job_for(*model_, "earlier: " + text, 2, earlier))); // slot 2
-  while (!brief.done) ASSERT_TRUE((*e)->step());
-  ASSERT_TRUE((*e)->submit(job_for(*model_, "later: " + text, 2, later))); // slot 1, freed by the brief job
+  ASSERT_TRUE(e->submit(job_for(*model_, "run run run", 300, running))); // slot 0, decoding throughout
+  ASSERT_TRUE(e->submit(job_for(*model_, "x", 2, brief)));               // slot 1, done soon
+  e->step();
+  ASSERT_TRUE(e->submit(job_for(*model_, "earlier: " + text, 2, earlier))); // slot 2
+  while (!brief.done) ASSERT_TRUE(e->step());
+  ASSERT_TRUE(e->submit(job_for(*model_, "later: " + text, 2, later))); // slot 1, freed by the brief job
   int order = 0, earlier_first = 0, later_first = 0;
-  while ((earlier_first == 0 || later_first == 0) && (*e)->step()) {
+  while ((earlier_first == 0 || later_first == 0) && e->step()) {
     ++order;
     if (earlier_first == 0 && !earlier.streamed.empty()) earlier_first = order;
     if (later_first == 0 && !later.streamed.empty()) later_first = order;
   }
   EXPECT_LT(earlier_first, later_first) << "the prompt admitted first gets its first token first";
-  while ((*e)->step()) {
+  while (e->step()) {
   }
   EXPECT_TRUE(earlier.result.ok() && later.result.ok() && running.result.ok());
 }
 
 // What a load-aware policy reads: busy slots, the queue, and a wait that grows with the work ahead of a new request.
 TEST_F(BatchEngineTest, ItsLoadCountsBusySlotsTheQueueAndTheWorkAheadOfANewRequest) {
-  BatchEngineParams p;
-  p.n_slots = 2;
-  p.n_ctx_per_slot = 512;
-  p.n_batch = 64;
-  p.n_threads = 1;
-  auto e = BatchEngine::create(model_, p);
-  ASSERT_TRUE(e.ok()) << e.status().to_string();
-  ModelLoad idle = (*e)->load();
+  auto e = engine_with(2);
+  ASSERT_TRUE(e);
+  ModelLoad idle = e->load();
   EXPECT_EQ(idle.slots, 2);
   EXPECT_EQ(idle.busy, 0);
   EXPECT_EQ(idle.wait_ms, 0);
   std::vector<Outcome> out(4);
-  for (auto &o : out) ASSERT_TRUE((*e)->submit(job_for(*model_, "load", 60, o)));
-  for (int i = 0; i < 5; ++i) (*e)->step();
-  const ModelLoad busy = (*e)->load();
+  for (auto &o : out) ASSERT_TRUE(e->submit(job_for(*model_, "load", 60, o)));
+  for (int i = 0; i < 5; ++i) e->step();
+  const ModelLoad busy = e->load();
   EXPECT_EQ(busy.busy, 2);
   EXPECT_EQ(busy.queued, 2);
   // Two ahead of a new request: it waits for a slot the first of them frees (about 60 + 55 steps from now).
   EXPECT_GT(busy.wait_ms, 0);
-  while ((*e)->step()) {
+  while (e->step()) {
   }
   for (auto &o : out) ASSERT_TRUE(o.result.ok());
-  const ModelLoad after = (*e)->load();
+  const ModelLoad after = e->load();
   EXPECT_EQ(after.busy, 0);
   EXPECT_EQ(after.queued, 0);
   EXPECT_EQ(after.wait_ms, 0);

@@ -94,3 +94,49 @@ TEST(LoadEstimate, ReadsFromOtherThreadsWhileTheEnginePublishes) {
 
 } // namespace
 } // namespace aio::exec
+
+// The route record's `load` (a results log line carries it): it round-trips, and a malformed one is refused by name.
+#include <nlohmann/json.hpp>
+
+#include "util/route_json.h"
+
+namespace aio {
+namespace {
+
+TEST(RouteRecordLoad, RoundTripsAndMalformedLoadsAreRefusedByName) {
+  RouteRecord r;
+  r.probe.probe_kind = "none";
+  r.route.model = "small";
+  r.route.policy = "aio-load";
+  r.route.rule = "busy-large-qa";
+  r.route.reason = "QA while the large model is busy";
+  r.route.load_model = "large";
+  r.route.load = ModelLoad{.slots = 8, .busy = 8, .queued = 3, .wait_ms = 2500.5};
+  const nlohmann::json j = route_record_json(r);
+  auto back = route_record_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_TRUE(back->route.load.has_value());
+  EXPECT_EQ(back->route.load_model, "large");
+  EXPECT_EQ(back->route.load->queued, 3);
+  EXPECT_DOUBLE_EQ(back->route.load->wait_ms, 2500.5);
+  for (const auto &[field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"busy", "eight"}, {"wait_ms", nlohmann::json::array()}, {"queued", 1e30}, {"model", 7}}) {
+    nlohmann::json bad = j;
+    bad["route"]["load"][field] = value;
+    auto r2 = route_record_from_json(bad);
+    ASSERT_FALSE(r2.ok()) << field;
+    EXPECT_NE(r2.status().message().find("route.route.load." + field), std::string::npos) << r2.status().message();
+  }
+  nlohmann::json missing = j;
+  missing["route"]["load"].erase("slots");
+  EXPECT_FALSE(route_record_from_json(missing).ok());
+  // Nested 10,000 deep where the load object belongs: refused, not followed.
+  nlohmann::json deep = nlohmann::json::object();
+  for (int i = 0; i < 10000; ++i) deep = nlohmann::json{{"busy", std::move(deep)}};
+  nlohmann::json nested = j;
+  nested["route"]["load"]["busy"] = std::move(deep);
+  EXPECT_FALSE(route_record_from_json(nested).ok());
+}
+
+} // namespace
+} // namespace aio
