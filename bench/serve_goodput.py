@@ -6,8 +6,11 @@ operator plans capacity with), for `aio serve` with a small + large pair and the
 Requests arrive open-loop: Poisson arrivals (seeded) at a fixed rate, each sent when it arrives whatever the server
 is doing, streamed, and timed as a client sees them: time to first token (TTFT) from the arrival, and the gaps
 between streamed chunks (inter-token latency, ITL). A rate meets the objective when p99 TTFT and p99 ITL are within
-it and no request failed; a server's goodput is the highest rate of the ladder it meets with every lower one met.
-The ladder is in multiples of llama-server's measured capacity (its closed-loop requests/s with every slot busy).
+it and no request failed. The ladder's rates are multiples of llama-server's measured capacity (its closed-loop
+requests/s with every slot busy), searched: each server starts near its expected goodput (its earlier ladders'
+median) and steps up while it meets the objective, down while it breaks; its goodput is the highest rate met below
+the lowest one broken (the slow low rates every server meets are not spent on). Goodput is the median of --repeats
+ladders. With 24 requests per rate, p99 is the slowest request.
 The objective, as DistServe states one: p99 TTFT <= 5x llama-server's unloaded TTFT, and p99 TPOT (a request's mean
 time per output token after its first) <= llama-server's own p99 TPOT at capacity (--ttft-factor, --tpot-factor).
 TPOT rather than each gap: a gap that holds a newcomer's prefill is one stall a reader sees once, which the p99 of
@@ -235,6 +238,8 @@ def main():
     ap.add_argument("--budget-minutes", type=float, default=60, help="stop starting new measurements after this")
     ap.add_argument("--schedule", default="shared", help="aio serve --schedule")
     ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated")
+    ap.add_argument("--turns", default="fair",
+                    help="aio serve --turns orders to compare, comma-separated (fair is `aio`; others run as aio-NAME)")
     args = ap.parse_args()
     t_start = time.time()
     small_preset, large_preset = PAIRS[args.pair]
@@ -252,6 +257,13 @@ def main():
                     "--queue", "1024", "--schedule", args.schedule] + [x for x in args.extra.split(",") if x]}
     bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}
     models = {"llama-server": "large", "aio": "aio"}
+    for i, turns in enumerate(t for t in args.turns.split(",") if t != "fair"):
+        name, port = f"aio-{turns}", 18402 + i
+        cmds[name] = [port if x == "18401" else x for x in cmds["aio"]] + ["--turns", turns]
+        cmds[name] = [str(x) for x in cmds[name]]
+        bases[name], models[name] = f"http://127.0.0.1:{port}", "aio"
+    if "fair" not in args.turns.split(","):
+        cmds["aio"] += ["--turns", args.turns.split(",")[0]]
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
            "synthetic_weights": True, "scenario": "A", "workloads": {}}
     run = [0]
@@ -296,7 +308,7 @@ def main():
                       f"{1000 * slo['tpot_s']:.0f} ms", flush=True)
                 save()
                 # Closed loop at each K, both servers alternating.
-                for k in [int(c) for c in args.clients.split(",")]:
+                for k in [int(c) for c in args.clients.split(",") if c]:
                     if over_budget():
                         break
                     reqs = workload(wl, max(args.closed_requests, k), 11, tokens)
@@ -308,39 +320,57 @@ def main():
                         for n in cmds) + f" (aio/llama-server {row['aio']['chunks_per_s'] / row['llama-server']['chunks_per_s']:.2f}x)",
                         flush=True)
                     save()
-                # Open-loop ladders.
+                # Open-loop ladders, searched: each server starts at a guess (then at the goodput its earlier ladders
+                # found) and steps up while it meets the objective, down while it breaks; its goodput is the highest
+                # rate met below the lowest broken (latency grows with the rate, so the rates below are taken as met).
+                # The slow low rates, which every server meets, are not spent on.
+                grid = [float(x) for x in args.ladder.split(",")]
                 for rep in range(args.repeats):
+                    if over_budget():
+                        break
                     ladder = {"steps": [], "goodput": {n: 0.0 for n in cmds}}
                     res["ladders"].append(ladder)
-                    alive = set(cmds)
-                    for mult in [float(x) for x in args.ladder.split(",")]:
-                        if not alive or over_budget():
+                    search = {}
+                    for n in cmds:
+                        done = [l["goodput"][n] / capacity for l in res["ladders"][:-1]]
+                        guess = statistics.median(done) if done else (0.75 if n == "llama-server" else 1.0)
+                        search[n] = {"next": min(range(len(grid)), key=lambda i: abs(grid[i] - guess)),
+                                     "met": -1, "broke": len(grid)}
+                    while not over_budget():
+                        todo = [n for n in cmds if search[n]["next"] is not None]
+                        if not todo:
                             break
-                        rate = mult * capacity
-                        reqs = workload(wl, args.requests, 1000 * rep + int(100 * mult), tokens)
-                        step = {"rate": rate, "x_capacity": mult}
-                        names = sorted(alive) if (rep + len(ladder["steps"])) % 2 else sorted(alive, reverse=True)
-                        for name in names:
+                        for name in (todo if (rep + len(ladder["steps"])) % 2 else list(reversed(todo))):
+                            st = search[name]
+                            mult = grid[st["next"]]
+                            rate = mult * capacity
+                            reqs = workload(wl, args.requests, 1000 * rep + int(100 * mult), tokens)
                             s = open_loop(bases[name], models[name], reqs, rate, 7 * rep + 1, tag())
-                            step[name] = s
-                            if meets(s, slo):
+                            ok = meets(s, slo)
+                            ladder["steps"].append({"server": name, "rate": rate, "x_capacity": mult, name: s})
+                            if ok:
+                                st["met"] = st["next"]
                                 ladder["goodput"][name] = rate
+                                st["next"] = st["next"] + 1 if st["next"] + 1 < st["broke"] else None
                             else:
-                                alive.discard(name)
+                                st["broke"] = st["next"]
+                                st["next"] = st["next"] - 1 if st["next"] - 1 > st["met"] else None
                             print(f"  ladder {rep + 1}/{args.repeats} rate {rate:.3f} req/s ({mult:.2f}x): {name:12s} "
                                   f"TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, ITL p50/p99 "
                                   f"{1000 * s['itl_p50']:.0f}/{1000 * s['itl_p99']:.0f} ms, TPOT p99 "
                                   f"{1000 * s['tpot_p99']:.0f} ms, errors {s['errors']}"
-                                  f"{' ' + str(s['routes']) if name == 'aio' else ''} -> "
-                                  f"{'meets' if meets(s, slo) else 'BREAKS'}", flush=True)
-                        ladder["steps"].append(step)
-                        save()
+                                  f"{' ' + str(s['routes']) if name.startswith('aio') else ''} -> "
+                                  f"{'meets' if ok else 'BREAKS'}", flush=True)
+                            save()
+                    for name in cmds:
+                        if search[name]["met"] < 0 and search[name]["next"] is None:
+                            ladder["goodput"][name] = 0.0  # broke at the lowest rate tried
                 goodputs = {n: statistics.median(l["goodput"][n] for l in res["ladders"]) for n in cmds}
                 res["goodput_rps"] = goodputs
                 routes = collections.Counter()
                 for l in res["ladders"]:
                     for st in l["steps"]:
-                        if "aio" in st:
+                        if st["server"] == "aio":
                             routes.update(st["aio"]["routes"])
                 share_small = routes.get("small", 0) / max(1, sum(routes.values()))
                 bound = 1 / ((1 - share_small) + share_small * costs["small"] / costs["large"])
@@ -351,6 +381,10 @@ def main():
                 print(f"  goodput ({len(res['ladders'])} ladders, median): aio {goodputs['aio']:.3f} req/s, "
                       f"llama-server {goodputs['llama-server']:.3f} req/s -> {ratio:.2f}x "
                       f"(work-ratio bound {bound:.2f}x at {100 * share_small:.0f}% small)", flush=True)
+                for name in cmds:
+                    if name.startswith("aio-") and goodputs["llama-server"] > 0:
+                        print(f"  {name} (--turns {name[4:]}): {goodputs[name]:.3f} req/s -> "
+                              f"{goodputs[name] / goodputs['llama-server']:.2f}x", flush=True)
                 save()
     print(f"\ndone in {(time.time() - t_start) / 60:.1f} min; bench/results/goodput.json")
 

@@ -4,8 +4,9 @@ shadow label ({"aio": {"label": ...}}), sent by K concurrent clients to two `aio
 the probe (lm: the paper's forward pass of the small model, run inside its engine; fasttext: microseconds on the
 HTTP thread). The `oracle` policy routes on the label, so both send every request to the same model; the probe still
 runs and is recorded. Requests the small model answers go on in the probe's slot with its KV; the others pay one
-batched prefill of the small model. Prints tok/s of each and the ratio lm / fasttext (target >= 0.9), the probe's
-added latency p50/p99 (queued + forward pass), and the shadow counts /metrics exposes.
+batched prefill of the small model. Prints tok/s of each and the ratio lm / fasttext (target >= 0.9 with 32-token
+answers), the probe's added latency p50/p99 (queued + forward pass), and the shadow counts /metrics exposes - for each
+answer length of --tokens (default 32 and 128).
 Default: the synthetic llama3.2-1b Q8_0 file as both models. Writes bench/results/probe_load.json."""
 import argparse
 import json
@@ -24,9 +25,10 @@ def main():
     ap.add_argument("--slots", type=int, default=8)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=24)
-    ap.add_argument("--tokens", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--tokens", default="32,128", help="answer lengths, comma-separated")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    lengths = [int(t) for t in args.tokens.split(",")]
     synth("llama3.2-1b", args.model)
     work = tempfile.mkdtemp(prefix="aio-bench-probe-")
     cmds, bases = {}, {}
@@ -38,46 +40,50 @@ def main():
         cmds[name] = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(18200 + i), "--slots",
                       str(args.slots)]
         bases[name] = f"http://127.0.0.1:{18200 + i}"
-    requests = scenario_requests(SCENARIO_A, args.requests, 2, args.tokens)
-    samples = {name: [] for name in cmds}
-    probe_ms = {name: [] for name in cmds}
+    out = {"model": args.model, "threads": args.threads, "slots": args.slots, "clients": args.clients,
+           "requests": args.requests, "synthetic_weights": True, "policy": "oracle", "by_tokens": {}}
     run = 0
     with Servers(cmds, bases):
         for name in cmds:
-            run_clients(bases[name], "aio", requests[:2], 2, tag="warm-up ", labels=True)
-        for rep in range(args.repeats):
-            for name in (list(cmds) if rep % 2 == 0 else list(reversed(list(cmds)))):
-                run += 1
-                tps, answers = run_clients(bases[name], "aio", requests, args.clients, tag=f"[run {run}] ", labels=True)
-                samples[name].append(tps)
-                for a in answers:
-                    t = a["aio"]["timings_ms"]
-                    probe_ms[name].append(t["template"] + t["probe_wait"] + t["probe"])
-                print(f"repeat {rep + 1}/{args.repeats}  {name:8s} {tps:7.2f} tok/s", flush=True)
+            run_clients(bases[name], "aio", scenario_requests(SCENARIO_A, 2, 2, 8), 2, tag="warm-up ", labels=True)
+        for tokens in lengths:
+            requests = scenario_requests(SCENARIO_A, args.requests, 2, tokens)
+            samples = {name: [] for name in cmds}
+            probe_ms = {name: [] for name in cmds}
+            for rep in range(args.repeats):
+                for name in (list(cmds) if rep % 2 == 0 else list(reversed(list(cmds)))):
+                    run += 1
+                    tps, answers = run_clients(bases[name], "aio", requests, args.clients, tag=f"[run {run}] ",
+                                               labels=True)
+                    samples[name].append(tps)
+                    for a in answers:
+                        t = a["aio"]["timings_ms"]
+                        probe_ms[name].append(t["template"] + t["probe_wait"] + t["probe"])
+                    print(f"{tokens}-token answers, repeat {rep + 1}/{args.repeats}  {name:8s} {tps:7.2f} tok/s",
+                          flush=True)
+            tps = {name: statistics.median(v) for name, v in samples.items()}
+            row = {"tokens_per_second": tps, "ratio_lm_vs_fasttext": tps["lm"] / tps["fasttext"], "samples": samples,
+                   "probe_added_ms": {name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)}
+                                      for name, v in probe_ms.items()}}
+            out["by_tokens"][str(tokens)] = row
+            save_results("probe_load.json", out)
         shadow = {}
         for name in cmds:
             with urllib.request.urlopen(bases[name] + "/metrics") as r:
                 shadow[name] = [l for l in r.read().decode().splitlines() if l.startswith("aio_probe_shadow_total")]
-    tps = {name: statistics.median(v) for name, v in samples.items()}
-    ratio = tps["lm"] / tps["fasttext"]
-    out = {"model": args.model, "threads": args.threads, "slots": args.slots, "clients": args.clients,
-           "requests": args.requests, "tokens": args.tokens, "synthetic_weights": True, "policy": "oracle",
-           "tokens_per_second": tps, "ratio_lm_vs_fasttext": ratio, "samples": samples,
-           "probe_added_ms": {name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)}
-                              for name, v in probe_ms.items()},
-           "shadow_metrics": shadow}
+    out["shadow_metrics"] = shadow
     print(f"\nScenario A with shadow labels, oracle policy (routes equal), {os.path.basename(args.model)} as both models, "
-          f"{args.clients} clients, {args.requests} requests x {args.tokens} tokens, {args.threads} threads, median of "
-          f"{args.repeats} (synthetic weights, real speed):")
-    for name in cmds:
-        p = out["probe_added_ms"][name]
-        print(f"  probe {name:8s} {tps[name]:7.2f} tok/s   probe's added latency p50 {p['p50']:8.2f} ms  "
-              f"p99 {p['p99']:8.2f} ms")
-    print(f"  lm / fasttext: {ratio:.3f}  (target >= 0.9)")
+          f"{args.clients} clients, {args.requests} requests, {args.threads} threads, median of {args.repeats} "
+          f"(synthetic weights, real speed):")
+    for tokens, row in out["by_tokens"].items():
+        for name in cmds:
+            p = row["probe_added_ms"][name]
+            print(f"  {tokens:>4s} tokens  probe {name:8s} {row['tokens_per_second'][name]:7.2f} tok/s   probe's added "
+                  f"latency p50 {p['p50']:8.2f} ms  p99 {p['p99']:8.2f} ms")
+        print(f"  {tokens:>4s} tokens  lm / fasttext: {row['ratio_lm_vs_fasttext']:.3f}  (target >= 0.9)")
     for name, lines in shadow.items():
         print(f"  /metrics of the {name} server: " + "; ".join(lines))
     save_results("probe_load.json", out)
-
 
 if __name__ == "__main__":
     main()

@@ -38,6 +38,14 @@ std::string routes_text(const plan::Expectation &e) {
 
 // A published number next to ours: "67.41 (=)" when they agree within 0.15 (rounding, and the random policy's
 // sampled draws), else "67.41 (+0.35) !".
+// "2 s" or "750 ms": a stage of a load-aware policy in its row's label.
+std::string format_ms(double ms) {
+  char buf[32];
+  if (ms >= 1000 && std::fmod(ms, 1000) == 0) std::snprintf(buf, sizeof(buf), "%.0f s", ms / 1000);
+  else std::snprintf(buf, sizeof(buf), "%.0f ms", ms);
+  return buf;
+}
+
 std::string versus(double published, double ours) {
   char buf[64];
   const double d = published - ours;
@@ -73,11 +81,18 @@ int run_plan(const PlanOptions &o) {
     for (const auto &name : split_list(o.policies)) {
       const auto pol = policies.find(name);
       if (pol == policies.end()) return report_error(invalid_argument("no policy named '" + name + "'"));
-      // A load-aware policy gets two rows: as it routes while the models keep up, and while every model it reads is
-      // saturated (its load rules always fire) - the accuracy it can cost under overload.
+      // A load-aware policy gets a row as it routes while the models keep up, one per stage it sheds in (just past
+      // each expected-wait threshold but the last), and one with every model it reads saturated (its load rules all
+      // fire) - the accuracy it can cost under overload.
       const bool reads_load = policy::uses_load(pol->second);
-      for (const plan::Load load : {plan::Load::idle, plan::Load::saturated}) {
-        if (load == plan::Load::saturated && !reads_load) continue;
+      std::vector<std::pair<std::string, plan::Load>> loads{{reads_load ? " (idle)" : "", plan::Load::idle()}};
+      if (reads_load) {
+        const std::vector<double> stages = policy::wait_thresholds(pol->second);
+        for (size_t i = 0; i + 1 < stages.size(); ++i)
+          loads.emplace_back(" (wait > " + format_ms(stages[i]) + ")", plan::Load::waiting(std::nextafter(stages[i], 1e300)));
+        loads.emplace_back(" (saturated)", plan::Load::full());
+      }
+      for (const auto &[load_label, load] : loads) {
         const plan::Expectation e =
             plan::plan_policy(*profile, *scenario, pol->second, true, o.standard_context, load);
         if (name == "aio") aio_plan = e;
@@ -85,12 +100,12 @@ int run_plan(const PlanOptions &o) {
         if (!e.complete())
           routes += "; covers " + std::to_string(static_cast<int>(std::round(100 * e.covered))) +
                     "% of requests (the profile lacks " + e.missing.front() + ")";
-        const std::string label = name + (!reads_load ? "" : load == plan::Load::idle ? " (idle)" : " (saturated)");
+        const std::string label = name + load_label;
         std::printf("| %s%s | %.2f | %.2f | %.2f | %s |", label.c_str(), e.complete() ? "" : " (partial)", e.acc,
                     e.tps_weighted, e.tps_aggregate, routes.c_str());
         if (has_pub) {
           const auto cell = pub->second.find(name);
-          if (cell != pub->second.end() && load == plan::Load::idle)
+          if (cell != pub->second.end() && !load.saturated && load.wait_ms == 0)
             std::printf(" %s | %s |", versus(cell->second.acc, e.acc).c_str(),
                         versus(cell->second.tps, e.tps_weighted).c_str());
           else

@@ -28,6 +28,7 @@ struct ServeOptions {
   size_t max_upstream_line = size_t{4} << 20;
   serve::RequestLimits limits; // the bounds on a request's shape (README: Limits)
   double grace_seconds = 10;
+  std::string turns = "fair";      // with a shared schedule: which model steps next
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
   std::string step_budget;         // "" = the config's
   double step_factor = 0;          // 0 = the config's
@@ -81,6 +82,7 @@ int run_serve(ServeOptions o) {
   sp.n_slots = o.slots;
   sp.queue_capacity = o.queue;
   sp.shared_scheduler = o.schedule == "shared";
+  sp.turns = *exec::parse_turns(o.turns); // checked by the option
   sp.max_upstream_line = o.max_upstream_line;
   std::shared_ptr<serve::AioService> service;
   if (auto s = serve::AioService::create(std::move(*cfg), sp); s) {
@@ -131,6 +133,12 @@ void add_serve_command(CLI::App &app, Runner &runner) {
                   "Co-resident models: 'shared' steps them in turn on one thread (each step gets every core), "
                   "'parallel' gives each its own thread")
       ->check(CLI::IsMember({"shared", "parallel"}))
+      ->capture_default_str();
+  sub->add_option("--turns", o->turns,
+                  "With --schedule shared, which model steps next: 'fair' (an equal share of time to each busy model), "
+                  "'fuller' (the one with more requests) or 'oldest' (the one whose request has waited longest for a "
+                  "token); measured by bench/serve_goodput.py --turns")
+      ->check(CLI::IsMember({"fair", "fuller", "oldest"}))
       ->capture_default_str();
   sub->add_option("--step-budget", o->step_budget,
                   "Prefill tokens a step may carry beside running streams: 'auto' (measured: a step with prefill lasts "

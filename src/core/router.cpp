@@ -143,7 +143,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   std::vector<exec::BatchEngine *> engines;
   for (auto &[_, m] : r->models_) engines.push_back(m.engine.get());
   if (params.shared_scheduler) {
-    r->schedulers_.push_back(std::make_unique<exec::Scheduler>(engines));
+    r->schedulers_.push_back(std::make_unique<exec::Scheduler>(engines, params.turns));
   } else {
     for (exec::BatchEngine *e : engines) r->schedulers_.push_back(std::make_unique<exec::Scheduler>(std::vector{e}));
   }

@@ -35,6 +35,7 @@ struct RouterParams {
   int32_t n_batch = 512;       // tokens per batched decode step
   // One scheduler thread steps every model's engine in turn (true), or each engine has a thread of its own.
   bool shared_scheduler = true;
+  exec::Turns turns = exec::Turns::fair; // the shared scheduler's turn order (exec/scheduler.h)
   Status validate() const;
 };
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 namespace aio::exec {
 
@@ -59,6 +60,12 @@ public:
   size_t size() const {
     std::lock_guard lock(mu_);
     return items_.size();
+  }
+  // f(oldest item) under the lock, or nullopt when empty.
+  template <typename F> auto peek_oldest(F f) const -> std::optional<decltype(f(std::declval<const T &>()))> {
+    std::lock_guard lock(mu_);
+    if (items_.empty()) return std::nullopt;
+    return f(items_.front());
   }
   size_t capacity() const { return capacity_; }
   bool closed() const {

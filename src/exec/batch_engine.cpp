@@ -417,7 +417,18 @@ bool BatchEngine::step() {
   publish_n_active();
   publish_load();
   had_work_ = n_active_ > 0 || n_queued() > 0;
+  t_last_step_ = std::chrono::steady_clock::now();
   return true;
+}
+
+std::optional<std::chrono::steady_clock::time_point> BatchEngine::waiting_since() const {
+  auto oldest = queue_.peek_oldest([](const Queued &q) { return q.t_submit; });
+  for (const auto &s : slots_) {
+    if (!s->active()) continue;
+    const auto since = s->pending < 0 ? s->t_queued : t_last_step_; // prefilling (or probing): no token yet
+    if (!oldest || since < *oldest) oldest = since;
+  }
+  return oldest;
 }
 
 void BatchEngine::publish_load() {

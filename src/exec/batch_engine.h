@@ -108,6 +108,9 @@ public:
     return load_.load(static_cast<int32_t>(n_queued()), prompt_tokens);
   }
   int64_t n_decode_calls() const { return n_decode_calls_; }
+  // Since when its longest-waiting request has waited for a token: a queued or prefilling job since it was submitted,
+  // a decoding one since the engine's last step; nullopt when idle. Engine thread only (a scheduler's turn order).
+  std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }
   const engine::Model &model() const { return session_->model(); }
@@ -153,6 +156,7 @@ private:
   llama_batch batch_{};
   StepBudget budget_;
   LoadEstimate load_;
+  std::chrono::steady_clock::time_point t_last_step_{}; // when the last step's tokens were emitted
   bool had_work_ = false; // the last step left work behind (the next one follows on: its interval is a step's time)
   int64_t n_decode_calls_ = 0;
   uint64_t n_admitted_ = 0;

@@ -1,6 +1,7 @@
 #include "exec/scheduler.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace aio::exec {
 namespace {
@@ -10,8 +11,15 @@ int64_t now_ns() {
 }
 } // namespace
 
-Scheduler::Scheduler(std::vector<BatchEngine *> engines)
-    : engines_(std::move(engines)), used_s_(engines_.size(), 0.0), was_busy_(engines_.size(), false) {
+Expected<Turns> parse_turns(const std::string &name) {
+  if (name == "fair") return Turns::fair;
+  if (name == "fuller") return Turns::fuller;
+  if (name == "oldest") return Turns::oldest;
+  return invalid_argument("unknown turn order '" + name + "': use fair, fuller or oldest");
+}
+
+Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns)
+    : engines_(std::move(engines)), turns_(turns), used_s_(engines_.size(), 0.0), was_busy_(engines_.size(), false) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -31,14 +39,26 @@ std::optional<size_t> Scheduler::pick() {
   double least_busy = -1;
   for (size_t i = 0; i < engines_.size(); ++i)
     if (was_busy_[i] && (least_busy < 0 || used_s_[i] < least_busy)) least_busy = used_s_[i];
-  std::optional<size_t> next;
+  std::vector<size_t> busy;
   for (size_t i = 0; i < engines_.size(); ++i) {
-    const bool busy = engines_[i]->busy();
-    if (busy && !was_busy_[i] && least_busy >= 0) used_s_[i] = std::max(used_s_[i], least_busy);
-    was_busy_[i] = busy;
-    if (busy && (!next || used_s_[i] < used_s_[*next])) next = i;
+    const bool is_busy = engines_[i]->busy();
+    if (is_busy && !was_busy_[i] && least_busy >= 0) used_s_[i] = std::max(used_s_[i], least_busy);
+    was_busy_[i] = is_busy;
+    if (is_busy) busy.push_back(i);
   }
-  return next;
+  if (busy.empty()) return std::nullopt;
+  // `before(a, b)`: engine a goes before engine b.
+  const auto fair = [&](size_t a, size_t b) { return used_s_[a] < used_s_[b]; };
+  const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
+  std::function<bool(size_t, size_t)> before = fair;
+  if (turns_ == Turns::fuller)
+    before = [&](size_t a, size_t b) { return requests(a) != requests(b) ? requests(a) > requests(b) : fair(a, b); };
+  if (turns_ == Turns::oldest) {
+    std::vector<std::chrono::steady_clock::time_point> since(engines_.size(), std::chrono::steady_clock::time_point::max());
+    for (size_t i : busy) since[i] = engines_[i]->waiting_since().value_or(since[i]);
+    before = [&, since](size_t a, size_t b) { return since[a] != since[b] ? since[a] < since[b] : fair(a, b); };
+  }
+  return *std::min_element(busy.begin(), busy.end(), before);
 }
 
 void Scheduler::run() {

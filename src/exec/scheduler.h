@@ -9,6 +9,10 @@
 // stepping time goes next (a fair share, as CFS does it), so a small model's short steps are not held to the pace of
 // a large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
 // (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures both.
+//
+// Two other turn orders can be chosen (Turns) and are measured against fair share on goodput
+// (bench/serve_goodput.py --turns): the engine with the most requests (its batch fuller, more tokens per weight read),
+// and the engine holding the request that has waited longest for a token (the nearest to a latency objective).
 #pragma once
 
 #include <atomic>
@@ -16,6 +20,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,10 +28,18 @@
 
 namespace aio::exec {
 
+// Which engine with work steps next.
+enum class Turns {
+  fair,   // the least stepping time so far (each busy engine gets an equal share of the machine's time)
+  fuller, // the most requests running and queued (ties: fair)
+  oldest, // the longest-waiting request for a token (BatchEngine::waiting_since)
+};
+Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest"
+
 class Scheduler {
 public:
   // Starts the thread. The engines must outlive the scheduler; it takes their on_submit hook.
-  explicit Scheduler(std::vector<BatchEngine *> engines);
+  explicit Scheduler(std::vector<BatchEngine *> engines, Turns turns = Turns::fair);
   ~Scheduler(); // stops with no grace
   Scheduler(const Scheduler &) = delete;
   Scheduler &operator=(const Scheduler &) = delete;
@@ -40,6 +53,7 @@ private:
   // The index of the engine to step next: the busy one with the least stepping time (nullopt when none has work).
   std::optional<size_t> pick();
   std::vector<BatchEngine *> engines_;
+  Turns turns_;
   std::vector<double> used_s_;  // stepping time each engine has had (its virtual time; scheduler thread only)
   std::vector<bool> was_busy_;  // whether it had work at the last pick
   std::mutex mu_;

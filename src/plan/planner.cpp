@@ -196,9 +196,10 @@ struct Accum {
 
 Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, const policy::Policy &policy,
                         bool use_probe, int32_t standard_context, Load load) {
-  // Idle: nothing waits. Saturated: every queue and wait beyond any threshold a policy could set.
+  // Idle: nothing waits. Waiting: every model's new request waits wait_ms, nothing queued or busy. Saturated: every
+  // queue and wait beyond any threshold a policy could set.
   const auto model_load = [load](const std::string &) -> std::optional<ModelLoad> {
-    if (load == Load::idle) return ModelLoad{};
+    if (!load.saturated) return ModelLoad{.wait_ms = load.wait_ms};
     constexpr double kBeyond = 1e300;
     return ModelLoad{.slots = 1, .busy = std::numeric_limits<int32_t>::max(),
                      .queued = std::numeric_limits<int32_t>::max(), .wait_ms = kBeyond};

@@ -49,14 +49,21 @@ struct Expectation {
   bool complete() const { return missing.empty(); }
 };
 
-// The load a plan assumes for a policy's load conditions: every model idle (none holds), or every model it reads
-// saturated (all hold: the bound on what load-aware routing costs in accuracy).
-enum class Load { idle, saturated };
+// The load a plan assumes for a policy's load conditions: every model idle (none holds); every model it reads with a
+// new request's expected wait of wait_ms and nothing queued or busy (a stage of a policy that sheds in steps, see
+// policy::wait_thresholds); or saturated (every condition holds: the bound on what load-aware routing costs).
+struct Load {
+  bool saturated = false;
+  double wait_ms = 0;
+  static Load idle() { return {}; }
+  static Load waiting(double ms) { return {false, ms}; }
+  static Load full() { return {true, 0}; }
+};
 
 // What `policy` is expected to give on `scenario`. use_probe = false routes on the true category (an oracle).
 // Requests of standard length count standard_context tokens; padded ones their context_tokens.
 Expectation plan_policy(const Profile &profile, const eval::Scenario &scenario, const policy::Policy &policy,
-                        bool use_probe = true, int32_t standard_context = 512, Load load = Load::idle);
+                        bool use_probe = true, int32_t standard_context = 512, Load load = Load::idle());
 
 // The paper's own per-task A-IO row ("aio-per-task" in the profile's published cells, its Table 3 "Actual") mixed by
 // the scenario, against its published aggregate for aio (Table 4). Padded requests take the route aio gives them

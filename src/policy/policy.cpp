@@ -161,6 +161,15 @@ std::vector<std::string> load_models(const Policy &policy) {
   return names;
 }
 
+std::vector<double> wait_thresholds(const Policy &policy) {
+  std::vector<double> out;
+  for (const Rule &r : policy.rules)
+    if (r.when.load && r.when.load->wait_ms_gt) out.push_back(r.when.load->wait_ms_gt->value);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::optional<double> Policy::var(const std::string &name) const {
   for (const auto &[k, v] : vars)
     if (k == name) return v;

@@ -91,6 +91,9 @@ std::optional<Route> decide_without_probe(const Policy &policy, const RouteInput
 // Whether any rule reads a model's load, and which models' loads are read.
 bool uses_load(const Policy &policy);
 std::vector<std::string> load_models(const Policy &policy);
+// The distinct expected-wait thresholds (wait_ms_gt) its load conditions compare against, ascending: the loads at
+// which its routes can change.
+std::vector<double> wait_thresholds(const Policy &policy);
 
 // The seeded draw random_lt compares against: uniform in [0, 1), a pure function of (seed, request_id).
 double uniform_draw(uint64_t seed, uint64_t request_id);

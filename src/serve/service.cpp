@@ -18,6 +18,7 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   rp.queue_capacity = params.queue_capacity;
   rp.n_batch = std::max(params.n_batch, params.n_slots);
   rp.shared_scheduler = params.shared_scheduler;
+  rp.turns = params.turns;
   auto router = core::Router::create(std::move(cfg), rp);
   if (!router) return router.status();
   s->router_ = std::move(*router);

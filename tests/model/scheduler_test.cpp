@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "exec/scheduler.h"
 #include "support/tiny_models.h"
@@ -49,6 +51,56 @@ TEST(Scheduler, ServesJobsForSeveralEnginesFromOtherThreads) {
     EXPECT_EQ(r->n_generated, 8);
   }
   scheduler.stop(std::chrono::seconds(5));
+}
+
+// Which engine emits the first token when jobs wait on both before the scheduler starts: X (listed first) or Y.
+std::string first_to_step(Turns turns, int jobs_x, int jobs_y, bool y_submitted_first) {
+  auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
+  auto x = make_engine(model), y = make_engine(model);
+  std::mutex mu;
+  std::string first;
+  std::vector<std::promise<Expected<engine::GenerationRecord>>> done(static_cast<size_t>(jobs_x + jobs_y));
+  size_t next = 0;
+  const auto submit = [&](BatchEngine &e, const std::string &name, int n) {
+    for (int i = 0; i < n; ++i) {
+      Job j = job(*model, 2, done[next++]);
+      j.on_token = [&, name](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
+        std::lock_guard lock(mu);
+        if (first.empty()) first = name;
+        return true;
+      };
+      EXPECT_TRUE(e.submit(std::move(j)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5)); // the other engine's jobs are younger
+  };
+  if (y_submitted_first) submit(*y, "Y", jobs_y);
+  submit(*x, "X", jobs_x);
+  if (!y_submitted_first) submit(*y, "Y", jobs_y);
+  Scheduler scheduler({x.get(), y.get()}, turns);
+  for (auto &d : done) EXPECT_EQ(d.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  scheduler.stop(std::chrono::seconds(5));
+  std::lock_guard lock(mu);
+  return first;
+}
+
+TEST(Scheduler, TurnOrdersPickTheEngineTheyName) {
+  // Fair share: no engine has used any time yet; the first listed goes first.
+  EXPECT_EQ(first_to_step(Turns::fair, 1, 2, true), "X");
+  // Fuller: the engine with more requests.
+  EXPECT_EQ(first_to_step(Turns::fuller, 1, 2, false), "Y");
+  EXPECT_EQ(first_to_step(Turns::fuller, 2, 1, true), "X");
+  // Oldest: the engine whose request has waited longest.
+  EXPECT_EQ(first_to_step(Turns::oldest, 2, 1, true), "Y");
+  EXPECT_EQ(first_to_step(Turns::oldest, 1, 2, false), "X");
+}
+
+TEST(Scheduler, TurnOrdersAreParsedByName) {
+  EXPECT_EQ(*parse_turns("fair"), Turns::fair);
+  EXPECT_EQ(*parse_turns("fuller"), Turns::fuller);
+  EXPECT_EQ(*parse_turns("oldest"), Turns::oldest);
+  auto bad = parse_turns("fastest");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("use fair, fuller or oldest"), std::string::npos);
 }
 
 TEST(Scheduler, StopFinishesWithinGraceOrAbortsTheRest) {

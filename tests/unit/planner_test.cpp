@@ -59,24 +59,32 @@ TEST(Planner, MisroutesAreTheExpectationOverTheConfusionMatrix) {
   EXPECT_NEAR(r.acc, (67.408 + 68.040) / 2, 0.05);
 }
 
-TEST(Planner, ALoadAwarePolicyIsPlannedIdleAndSaturated) {
+TEST(Planner, ALoadAwarePolicyIsPlannedIdleAtEachStageAndSaturated) {
   const Profile p = paper();
   const auto a = *eval::load_scenario("A");
   // Idle, aio-load routes as aio does.
-  const Expectation idle = plan_policy(p, a, builtin("aio-load"), true, 512, Load::idle);
+  const Expectation idle = plan_policy(p, a, builtin("aio-load"), true, 512, Load::idle());
   const Expectation aio = plan_policy(p, a, builtin("aio"));
   EXPECT_NEAR(idle.acc, aio.acc, 1e-9);
   EXPECT_EQ(idle.routes, aio.routes);
-  // Saturated, every request read as qa goes to the small model with PLD (Table 2's rows as above):
+  // Past the first stage (the large model's wait > 2 s), every request read as qa goes to the small model with PLD
+  // (Table 2's rows as above):
   //   HumanEval: 0.94 * 67.68 (small/plain) + 0.04 * 51.22 (small/pld) + 0.02 * 41.46 (large/pld) = 66.4972
   //   C-Eval:    0.08 * 63.20 + 0.89 * 64.40 + 0.03 * 80.92 = 64.7996
   //   GSM8K:     0.01 * 73.92 + 0.06 * 62.09 + 0.93 * 83.32 = 81.9522
-  const Expectation busy = plan_policy(p, a, builtin("aio-load"), true, 512, Load::saturated);
+  const Expectation busy = plan_policy(p, a, builtin("aio-load"), true, 512, Load::waiting(2001));
   EXPECT_NEAR(busy.acc, 0.7 * 66.4972 + 0.2 * 64.7996 + 0.1 * 81.9522, 1e-9);
   EXPECT_NEAR(busy.routes.at("small/pld"), 0.7 * 0.04 + 0.2 * 0.89 + 0.1 * 0.06, 1e-9);
   EXPECT_LT(busy.acc, idle.acc);
+  // Saturated (past the second stage, 6 s), every request goes small; read as code, with PLD off:
+  //   HumanEval: 0.94 * 67.68 + 0.06 * 51.22; C-Eval: 0.08 * 63.20 + 0.92 * 64.40; GSM8K: 0.01 * 73.92 + 0.99 * 62.09
+  const Expectation full = plan_policy(p, a, builtin("aio-load"), true, 512, Load::full());
+  EXPECT_NEAR(full.acc, 0.7 * (0.94 * 67.68 + 0.06 * 51.22) + 0.2 * (0.08 * 63.20 + 0.92 * 64.40) +
+                            0.1 * (0.01 * 73.92 + 0.99 * 62.09), 1e-9);
+  EXPECT_EQ(full.routes.count("large/pld") + full.routes.count("large/plain"), 0u);
+  EXPECT_LT(full.acc, busy.acc);
   // A policy without load conditions plans the same either way.
-  EXPECT_NEAR(plan_policy(p, a, builtin("aio"), true, 512, Load::saturated).acc, aio.acc, 1e-9);
+  EXPECT_NEAR(plan_policy(p, a, builtin("aio"), true, 512, Load::full()).acc, aio.acc, 1e-9);
 }
 
 TEST(Planner, TheOptimizerFindsThePapersPolicyAndWritesIt) {

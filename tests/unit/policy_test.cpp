@@ -174,11 +174,27 @@ TEST(AioLoadPolicy, WhileTheLargeModelIsBusyQaAndFairlySureCodeGoSmallAndMathSta
   EXPECT_NE(qa.reason.find("large expected wait 2500 ms > 2000 ms"), std::string::npos) << qa.reason;
   EXPECT_EQ(where(route_under_load("aio-load", "code", 0.8, 2500)), "small/plain"); // near tau: small under load
   EXPECT_EQ(route_under_load("aio-load", "code", 0.8, 2500).rule, "busy-large-code");
-  EXPECT_EQ(where(route_under_load("aio-load", "code", 1.2, 2500)), "large/plain"); // too unsure even under load
-  EXPECT_EQ(where(route_under_load("aio-load", "math", 0.1, 1e6)), "large/pld");
-  EXPECT_EQ(where(route_under_load("aio-load", "qa", 0.3, 1e6, 0, 4096)), "large/pld"); // too long for the small one
+  EXPECT_EQ(where(route_under_load("aio-load", "code", 1.2, 2500)), "large/plain"); // too unsure while only busy
+  EXPECT_EQ(where(route_under_load("aio-load", "math", 0.1, 6000)), "large/pld");   // math stays while only busy
   // Confident short code goes small by the first rule, not because of load.
   EXPECT_FALSE(route_under_load("aio-load", "code", 0.1, 1e6).load.has_value());
+}
+
+TEST(AioLoadPolicy, WhileTheLargeModelIsOverloadedEveryShortRequestGoesSmall) {
+  const Route math = route_under_load("aio-load", "math", 0.1, 6001);
+  EXPECT_EQ(where(math), "small/pld");
+  EXPECT_EQ(math.rule, "overloaded-large");
+  EXPECT_NE(math.reason.find("large expected wait 6001 ms > 6000 ms"), std::string::npos) << math.reason;
+  const Route unsure = route_under_load("aio-load", "code", 1.5, 6001);
+  EXPECT_EQ(where(unsure), "small/plain"); // code keeps PLD off
+  EXPECT_EQ(unsure.rule, "overloaded-large-code");
+  for (const char *cat : {"code", "qa", "math"}) // too long for the small one: the large model however long the wait
+    EXPECT_EQ(route_under_load("aio-load", cat, 0.3, 1e6, 0, 4096).model, "large") << cat;
+}
+
+TEST(AioLoadPolicy, ItsStagesAreItsWaitThresholds) {
+  EXPECT_EQ(wait_thresholds(builtin_policies().at("aio-load")), (std::vector<double>{2000, 6000}));
+  EXPECT_TRUE(wait_thresholds(builtin_policies().at("aio")).empty());
 }
 
 TEST(AioLoadPolicy, AnUnknownLoadNeverFiresALoadRule) {
