@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """A long prompt arriving among running streams: does it stall their tokens? K streams decode (streamed chat, greedy,
 --tokens each); once they run, one request with a --long-tokens prompt arrives. aio reads every request with the lm
-probe (a policy that reads the category, so the probe runs: its chunks share the step budget with the prefill). Each stream's inter-token gaps are
-timed from the server-sent events as a client sees them. Compared, in the same run on the same synthetic 1B file
-(threads and slots equal): `aio serve` with the measured step budget (auto), `aio serve` with whole-batch prefill
-chunks (--step-budget 512, the behaviour before the budget), and llama.cpp's `llama-server`.
+probe (each carries a shadow label, so the probe runs although the one-model policy does not read it: its chunks
+share the step budget with the prefill). Each stream's inter-token gaps are timed from the server-sent events as a
+client sees them, per token (chunks carry their tokens' logprobs; a token without printable text yet comes with the
+next one). Compared, in the same run on the same synthetic 1B file (threads and slots equal): `aio serve` with the
+measured step budget (auto), `aio serve` with whole-batch prefill chunks (--step-budget 512, the behaviour before the
+budget), and llama.cpp's `llama-server`.
 
-Reported per server: the streams' inter-token p50 / p99 (ms) with the long prompt, the plain decode step (their p50
-without it) and its own p99 (the machine's noise floor), p99 / plain step (the issue's bound: <= 3), and the long
-prompt's time to first token; with --repeats, each run and the median of the ratios.
+Reported per server: the streams' inter-token p50 / p99 (ms) with the long prompt (and p99 per chunk), the plain
+decode step (their p50 without it) and its p99 (streams starting, probed and prefilled among the others), p99 /
+plain step (the issue's bound: <= 3), and the long prompt's time to first token; with --repeats, each run and the
+median of the ratios.
 
 Run: python3 bench/serve_long_prompt.py [--streams 8] [--tokens 400] [--long-tokens 3000] [--repeats 3]
 """
@@ -25,10 +28,13 @@ from serve_common import BIN, ROOT, Servers, one_model_args, percentile, save_re
 
 
 def stream_gaps(url, body, out, key):
-    """Streams one chat request; stores the arrival times of its content chunks."""
-    req = urllib.request.Request(url, data=json.dumps(dict(body, stream=True)).encode(),
+    """Streams one chat request (with logprobs, so each chunk says how many tokens it carries); stores the arrival time
+    and token count of each content chunk. A token whose text is not yet printable (part of a UTF-8 character, common
+    with random weights) comes in the next chunk: a chunk of k tokens after a gap g is k steps of g / k each, not one
+    stall - decoding is plain here, one token per sequence per step."""
+    req = urllib.request.Request(url, data=json.dumps(dict(body, stream=True, logprobs=True)).encode(),
                                  headers={"Content-Type": "application/json"})
-    times = out[key] = []  # filled as the tokens arrive (the caller watches it)
+    times = out[key] = []  # (time, tokens), filled as the tokens arrive (the caller watches it)
     with urllib.request.urlopen(req, timeout=3600) as r:
         for raw in r:
             line = raw.decode().strip()
@@ -37,7 +43,8 @@ def stream_gaps(url, body, out, key):
             chunk = json.loads(line[6:])
             ch = chunk.get("choices") or []
             if ch and ch[0].get("delta", {}).get("content"):
-                times.append(time.time())
+                tokens = len(((ch[0].get("logprobs") or {}).get("content")) or []) or 1
+                times.append((time.time(), tokens))
 
 
 def run(base, model, streams, tokens, long_prompt, tag):
@@ -46,7 +53,8 @@ def run(base, model, streams, tokens, long_prompt, tag):
     threads = []
     for i in range(streams):
         body = {"model": model, "max_tokens": tokens, "temperature": 0, "ignore_eos": True,
-                "messages": [{"role": "user", "content": f"{tag} stream {i}: tell me a long story about the sea."}]}
+                "messages": [{"role": "user", "content": f"{tag} stream {i}: tell me a long story about the sea."}],
+                "aio": {"label": "qa"}}  # a shadow label: the lm probe reads the request although nothing routes on it
         threads.append(threading.Thread(target=stream_gaps, args=(url, body, out, i)))
     for t in threads:
         t.start()
@@ -57,7 +65,7 @@ def run(base, model, streams, tokens, long_prompt, tag):
         time.sleep(0.05)
     time.sleep(1.0)
     t_long = time.time()
-    long_body = {"model": model, "max_tokens": 1, "temperature": 0,
+    long_body = {"model": model, "max_tokens": 1, "temperature": 0, "aio": {"label": "qa"},
                  "messages": [{"role": "user", "content": f"{tag} {long_prompt}"}]}
     long_out = {}
     lt = threading.Thread(target=stream_gaps, args=(url, long_body, long_out, "long"))
@@ -65,17 +73,23 @@ def run(base, model, streams, tokens, long_prompt, tag):
     for t in threads:
         t.join()
     lt.join()
-    ttft = (long_out["long"][0] - t_long) if long_out.get("long") else float("nan")
-    # Gaps while the long prompt was being prefilled (after it arrived, until its first token) and before it.
-    during, before = [], []
-    t_first = long_out["long"][0] if long_out.get("long") else float("inf")
+    ttft = (long_out["long"][0][0] - t_long) if long_out.get("long") else float("nan")
+    # Per-token gaps while the long prompt was being prefilled (after it arrived, until its first token) and before
+    # it; and the same per chunk, as a client without logprobs would time them.
+    during, before, during_chunks, multi = [], [], [], 0
+    t_first = long_out["long"][0][0] if long_out.get("long") else float("inf")
     for i in range(streams):
         ts = out.get(i, [])
-        for a, b in zip(ts, ts[1:]):
-            (during if t_long <= b <= t_first else before if b < t_long else []).append(1000 * (b - a))
+        for (a, _), (b, k) in zip(ts, ts[1:]):
+            target = during if t_long <= b <= t_first else before if b < t_long else []
+            target.extend([1000 * (b - a) / k] * k)
+            if t_long <= b <= t_first:
+                during_chunks.append(1000 * (b - a))
+                multi += k > 1
     return {"during_p50": percentile(during, 0.5), "during_p99": percentile(during, 0.99),
             "during_max": max(during) if during else 0, "plain_step": percentile(before, 0.5),
-            "plain_p99": percentile(before, 0.99),
+            "plain_p99": percentile(before, 0.99), "during_chunk_p99": percentile(during_chunks, 0.99),
+            "multi_token_chunks_during": multi,
             "n_gaps_during": len(during), "long_ttft_s": ttft}
 
 
@@ -91,11 +105,8 @@ def main():
     cfg = os.path.join(d, "aio.yaml")
     n_ctx = a.long_tokens + 512
     with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {a.model}, n_ctx: {n_ctx}}}\npolicy: read-category\n"
-                f"probe: {{kind: lm, model: small}}\nthreads: {a.threads}\n"
-                "policies:\n  read-category:\n    rules:\n"
-                "      - {when: {category: math}, route: {model: small, strategy: pld}, reason: math with PLD}\n"
-                "      - {route: {model: small, strategy: plain}, reason: the rest plain}\n")
+        f.write(f"models:\n  small: {{path: {a.model}, n_ctx: {n_ctx}}}\npolicy: static-small\n"
+                f"probe: {{kind: lm, model: small}}\nthreads: {a.threads}\n")
     # About one token per word of this filler on a Llama-3 vocabulary.
     words = "the quick brown fox jumps over the lazy dog while the river runs to the sea".split()
     long_prompt = " ".join(words[i % len(words)] for i in range(a.long_tokens)) + "\nSummarize the text above."
@@ -122,7 +133,8 @@ def main():
                 r["p99_over_step"] = r["during_p99"] / r["plain_step"] if r["plain_step"] else float("nan")
                 runs.append(r)
                 print(f"{name:18s} inter-token during the long prefill: p50 {r['during_p50']:.0f} ms, p99 "
-                      f"{r['during_p99']:.0f} ms (max {r['during_max']:.0f}, {r['n_gaps_during']} gaps); plain step "
+                      f"{r['during_p99']:.0f} ms (max {r['during_max']:.0f}, {r['n_gaps_during']} gaps; per chunk p99 "
+                      f"{r['during_chunk_p99']:.0f} ms, {r['multi_token_chunks_during']} chunks of 2+ tokens); plain step "
                       f"{r['plain_step']:.0f} ms (p99 {r['plain_p99']:.0f}); p99 / step {r['p99_over_step']:.2f}; "
                       f"long prompt TTFT {r['long_ttft_s']:.1f} s", flush=True)
         ratios = sorted(r["p99_over_step"] for r in runs)

@@ -31,6 +31,14 @@ struct ProbeEvalOptions {
   std::string model;
   int show_errors = 0;
   bool json = false;
+  int read_tokens = -1;       // lm: the probe's read budget (-1: the config's probe.read_tokens)
+  bool against_whole = false; // lm: read each longer prompt whole too and compare the verdicts
+};
+
+// The lm probe's window (probe.read_tokens) against reading the whole prompt, on the prompts longer than the window.
+struct WindowCheck {
+  int longer = 0, agree = 0, right_window = 0, right_whole = 0;
+  double share(int n) const { return longer ? static_cast<double>(n) / longer : 0; }
 };
 
 Expected<std::vector<eval::LabeledPrompt>> load_all(const std::vector<std::string> &paths) {
@@ -93,7 +101,11 @@ int run_eval(const ProbeEvalOptions &o) {
   if (!data) return report_error(data.status());
   std::vector<std::string> categories; // the config's, else the model's own
   std::unique_ptr<probe::FastTextProbe> ft;
-  std::unique_ptr<core::Router> router;
+  std::unique_ptr<core::Router> router, whole_router; // whole: the same probe reading every token (--against-whole)
+  int32_t read_tokens = 0;
+  if (o.probe != "lm" && (o.read_tokens >= 0 || o.against_whole))
+    return report_error(invalid_argument("--read-tokens and --against-whole are for --probe lm (the fastText probe "
+                                         "reads the whole request)"));
   if (o.probe == "fasttext") {
     std::string path = o.model;
     if (path.empty() && !o.config.empty()) {
@@ -112,15 +124,32 @@ int run_eval(const ProbeEvalOptions &o) {
     auto cfg = config::load_config(o.config);
     if (!cfg) return report_error(cfg.status());
     cfg->probe.kind = "lm";
+    if (o.read_tokens >= 0) cfg->probe.lm.read_tokens = o.read_tokens;
+    if (auto st = cfg->probe.lm.validate(); !st.ok()) return report_error(st);
+    read_tokens = cfg->probe.lm.read_tokens;
+    if (o.against_whole && read_tokens == 0)
+      return report_error(invalid_argument("--against-whole compares a window with the whole prompt, but the probe "
+                                           "already reads it whole: give --read-tokens N (16 or more)"));
     categories = cfg->categories;
+    std::optional<config::AioConfig> whole;
+    if (o.against_whole) {
+      whole = *cfg;
+      whole->probe.lm.read_tokens = 0;
+    }
     auto r = core::Router::create(std::move(*cfg));
     if (!r) return report_error(r.status());
     router = std::move(*r);
+    if (whole) {
+      auto w = core::Router::create(std::move(*whole));
+      if (!w) return report_error(w.status());
+      whole_router = std::move(*w);
+    }
   } else {
     return report_error(invalid_argument("--probe must be fasttext or lm"));
   }
 
   std::vector<eval::ProbeSample> samples;
+  WindowCheck window;
   // The fastText probe takes microseconds a prompt; the lm probe a forward pass each, so show how far it is.
   std::unique_ptr<Progress> bar = router ? std::make_unique<Progress>("probing with the lm probe", "prompts") : nullptr;
   for (const auto &p : *data) {
@@ -138,6 +167,14 @@ int run_eval(const ProbeEvalOptions &o) {
     auto routed = router->route(req);
     if (!routed) return report_error(routed.status());
     samples.push_back({p.label, routed->probe, p.source, p.lang});
+    if (whole_router && routed->probe.n_context_tokens > read_tokens) {
+      auto read_whole = whole_router->route(req);
+      if (!read_whole) return report_error(read_whole.status());
+      ++window.longer;
+      window.agree += read_whole->probe.category() == routed->probe.category();
+      window.right_window += routed->probe.category() == p.label;
+      window.right_whole += read_whole->probe.category() == p.label;
+    }
   }
   bar.reset();
   auto ev = eval::evaluate_probe(categories, samples);
@@ -171,6 +208,12 @@ int run_eval(const ProbeEvalOptions &o) {
                            {"right", split->hits},          {"precision", split->precision()},
                            {"recall", split->recall()}};
     for (size_t i = 0; i < n_cat; ++i) j["recall"][categories[i]] = ev->recall[i];
+    if (o.probe == "lm") j["read_tokens"] = read_tokens;
+    if (whole_router)
+      j["against_whole"] = {{"longer", window.longer},
+                            {"agree", window.agree},
+                            {"accuracy_window", window.share(window.right_window)},
+                            {"accuracy_whole", window.share(window.right_whole)}};
     for (const auto &b : ev->reliability)
       j["calibration"]["bins"].push_back(
           {{"lo", b.lo}, {"hi", b.hi}, {"n", b.n}, {"confidence", b.mean_confidence}, {"accuracy", b.accuracy}});
@@ -211,6 +254,15 @@ int run_eval(const ProbeEvalOptions &o) {
   std::printf("calibration  expected calibration error %.4f, log loss %.4f\n", ev->expected_calibration_error,
               ev->log_loss);
   std::printf("latency      p50 %.4f ms, p99 %.4f ms per request\n", ev->latency_p50_ms, ev->latency_p99_ms);
+  if (o.probe == "lm")
+    std::printf("read         %s\n", read_tokens ? ("at most " + std::to_string(read_tokens) +
+                                                      " tokens of a request (its first 3/4 and last 1/4)").c_str()
+                                                   : "every token of a request");
+  if (whole_router)
+    std::printf("window       %d prompts longer than %d tokens: the window gave the whole read's category on %d "
+                "(%.2f%%); accuracy on them %.2f%% read as a window, %.2f%% read whole\n",
+                window.longer, read_tokens, window.agree, 100 * window.share(window.agree),
+                100 * window.share(window.right_window), 100 * window.share(window.right_whole));
   for (int i = 0; i < std::min<int>(o.show_errors, static_cast<int>(ev->misses.size())); ++i) {
     const eval::LabeledPrompt *p = &(*data)[ev->misses[static_cast<size_t>(i)]];
     const std::string pred = samples[ev->misses[static_cast<size_t>(i)]].result.category();
@@ -253,6 +305,12 @@ void add_probe_command(CLI::App &app, Runner &runner) {
   ev->add_option("--config", e->config, "A-IO config (needed for the lm probe; gives the fastText model path)");
   ev->add_option("--model", e->model, "fastText model file (default: the config's, else the one built with aio)");
   ev->add_option("--show-errors", e->show_errors, "Print up to N misclassified prompts");
+  ev->add_option("--read-tokens", e->read_tokens,
+                 "lm probe: read at most N tokens of a request, its first 3/4 and last 1/4 (0: all; default: the "
+                 "config's probe.read_tokens)");
+  ev->add_flag("--against-whole", e->against_whole,
+               "lm probe: read each prompt longer than --read-tokens whole too, and report how often the window "
+               "agrees and both accuracies on those prompts");
   ev->add_flag("--json", e->json, "Print JSON");
   ev->callback([e, &runner] { runner = [e] { return run_eval(*e); }; });
 }
