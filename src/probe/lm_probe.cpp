@@ -12,15 +12,31 @@ Expected<std::unique_ptr<LmProbe>> LmProbe::create(std::shared_ptr<const engine:
   auto suffix = model->tokenize(params.suffix, /*add_bos=*/false, /*parse_special=*/true);
   if (!suffix) return suffix.status();
   p->suffix_tokens_ = std::move(*suffix);
-  std::set<llama_token> seen;
-  for (size_t i = 0; i < params.labels.size(); ++i) {
-    auto t = model->tokenize(params.labels[i], /*add_bos=*/false, /*parse_special=*/false);
-    if (!t || t->empty()) return invalid_argument("probe label '" + params.labels[i] + "' tokenizes to nothing");
-    if (!seen.insert(t->front()).second)
-      return invalid_argument("probe labels must start with different tokens; '" + params.labels[i] +
-                              "' starts like an earlier one in " + model->info().name + "'s vocabulary");
-    p->label_tokens_.push_back(t->front());
+  // The label's first token is what the probe reads. A SentencePiece vocabulary that adds its own word-start marker
+  // can make a label's leading space a token of its own, the same for every label: then the labels are read
+  // without it (" code" -> "code", which that tokenizer spells as the word-initial piece).
+  const auto first_tokens = [&](bool strip_space) -> Expected<std::vector<llama_token>> {
+    std::vector<llama_token> firsts;
+    std::set<llama_token> seen;
+    for (const std::string &label : params.labels) {
+      const std::string text = strip_space && !label.empty() && label.front() == ' ' ? label.substr(1) : label;
+      auto t = model->tokenize(text, /*add_bos=*/false, /*parse_special=*/false);
+      if (!t || t->empty()) return invalid_argument("probe label '" + label + "' tokenizes to nothing");
+      if (!seen.insert(t->front()).second)
+        return invalid_argument("probe labels must start with different tokens; '" + label +
+                                "' starts like an earlier one in " + model->info().name + "'s vocabulary");
+      firsts.push_back(t->front());
+    }
+    return firsts;
+  };
+  auto labels = first_tokens(false);
+  const bool spaced = std::all_of(params.labels.begin(), params.labels.end(),
+                                  [](const std::string &l) { return !l.empty() && l.front() == ' '; });
+  if (!labels && spaced) {
+    if (auto unspaced = first_tokens(true)) labels = std::move(unspaced);
   }
+  if (!labels) return labels.status();
+  p->label_tokens_ = std::move(*labels);
   p->model_ = std::move(model);
   p->params_ = std::move(params);
   return p;

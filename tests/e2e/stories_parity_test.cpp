@@ -90,9 +90,9 @@ TEST(StoriesParity, TheProbesWindowIsMeasuredAgainstTheWholeRead) {
   const std::string dir = make_temp_dir("window");
   {
     std::ofstream cfg(dir + "/aio.yaml");
-    // Its SentencePiece vocabulary makes a leading space a token of its own, so the labels go without one.
-    cfg << "models:\n  small: {path: " << path << ", n_ctx: 512}\npolicy: static-small\n"
-        << "probe: {kind: lm, labels: {code: code, qa: qa, math: math}}\n";
+    // The default labels (" code", " qa", " math"): its SentencePiece vocabulary makes their leading space a token of
+    // its own, the same for all three, so the probe reads them without it.
+    cfg << "models:\n  small: {path: " << path << ", n_ctx: 512}\npolicy: static-small\nprobe: {kind: lm}\n";
     std::ofstream data(dir + "/long.jsonl");
     const std::vector<std::pair<std::string, std::string>> asks = {
         {"code", "Write a Python function that returns the sum of a list of numbers."},
