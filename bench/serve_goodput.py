@@ -239,7 +239,7 @@ def main():
     ap.add_argument("--schedule", default="shared", help="aio serve --schedule")
     ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated")
     ap.add_argument("--turns", default="fair",
-                    help="aio serve --turns orders to compare, comma-separated (fair is `aio`; others run as aio-NAME)")
+                    help="aio serve --turns orders to compare, comma-separated (the first is `aio`; others run as aio-NAME)")
     args = ap.parse_args()
     t_start = time.time()
     small_preset, large_preset = PAIRS[args.pair]
@@ -251,19 +251,21 @@ def main():
     with open(cfg, "w") as f:
         f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}}}\n  large: {{path: {large}, n_ctx: {n_ctx}}}\n"
                 f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    turn_orders = [t for t in args.turns.split(",") if t]
+
+    def aio_cmd(port, turns):
+        return ([os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(port), "--slots", str(args.slots),
+                 "--queue", "1024", "--schedule", args.schedule, "--turns", turns]
+                + [x for x in args.extra.split(",") if x])
+
     cmds = {"llama-server": [os.path.join(BIN, "llama-server"), "-m", large, "--port", "18400", "-t", str(args.threads),
                              "--parallel", str(args.slots), "-c", str(n_ctx * args.slots), "--no-webui"],
-            "aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18401", "--slots", str(args.slots),
-                    "--queue", "1024", "--schedule", args.schedule] + [x for x in args.extra.split(",") if x]}
+            "aio": aio_cmd(18401, turn_orders[0])}
     bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}
     models = {"llama-server": "large", "aio": "aio"}
-    for i, turns in enumerate(t for t in args.turns.split(",") if t != "fair"):
+    for i, turns in enumerate(turn_orders[1:]):  # the first order is `aio`; the others run beside it as aio-NAME
         name, port = f"aio-{turns}", 18402 + i
-        cmds[name] = [port if x == "18401" else x for x in cmds["aio"]] + ["--turns", turns]
-        cmds[name] = [str(x) for x in cmds[name]]
-        bases[name], models[name] = f"http://127.0.0.1:{port}", "aio"
-    if "fair" not in args.turns.split(","):
-        cmds["aio"] += ["--turns", args.turns.split(",")[0]]
+        cmds[name], bases[name], models[name] = aio_cmd(port, turns), f"http://127.0.0.1:{port}", "aio"
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
            "synthetic_weights": True, "scenario": "A", "workloads": {}}
     run = [0]

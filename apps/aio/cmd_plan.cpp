@@ -36,8 +36,6 @@ std::string routes_text(const plan::Expectation &e) {
   return out;
 }
 
-// A published number next to ours: "67.41 (=)" when they agree within 0.15 (rounding, and the random policy's
-// sampled draws), else "67.41 (+0.35) !".
 // "2 s" or "750 ms": a stage of a load-aware policy in its row's label.
 std::string format_ms(double ms) {
   char buf[32];
@@ -46,6 +44,8 @@ std::string format_ms(double ms) {
   return buf;
 }
 
+// A published number next to ours: "67.41 (=)" when they agree within 0.15 (rounding, and the random policy's
+// sampled draws), else "67.41 (+0.35) !".
 std::string versus(double published, double ours) {
   char buf[64];
   const double d = published - ours;
@@ -105,7 +105,7 @@ int run_plan(const PlanOptions &o) {
                     e.tps_weighted, e.tps_aggregate, routes.c_str());
         if (has_pub) {
           const auto cell = pub->second.find(name);
-          if (cell != pub->second.end() && !load.saturated && load.wait_ms == 0)
+          if (cell != pub->second.end() && load.is_idle())
             std::printf(" %s | %s |", versus(cell->second.acc, e.acc).c_str(),
                         versus(cell->second.tps, e.tps_weighted).c_str());
           else

@@ -307,7 +307,8 @@ void add_probe_command(CLI::App &app, Runner &runner) {
   ev->add_option("--show-errors", e->show_errors, "Print up to N misclassified prompts");
   ev->add_option("--read-tokens", e->read_tokens,
                  "lm probe: read at most N tokens of a request, its first 3/4 and last 1/4 (0: all; default: the "
-                 "config's probe.read_tokens)");
+                 "config's probe.read_tokens)")
+      ->check(CLI::Range(0, 1000000));
   ev->add_flag("--against-whole", e->against_whole,
                "lm probe: read each prompt longer than --read-tokens whole too, and report how often the window "
                "agrees and both accuracies on those prompts");

@@ -1,7 +1,6 @@
 #include "exec/scheduler.h"
 
 #include <algorithm>
-#include <functional>
 
 namespace aio::exec {
 namespace {
@@ -47,17 +46,18 @@ std::optional<size_t> Scheduler::pick() {
     if (is_busy) busy.push_back(i);
   }
   if (busy.empty()) return std::nullopt;
-  // `before(a, b)`: engine a goes before engine b.
-  const auto fair = [&](size_t a, size_t b) { return used_s_[a] < used_s_[b]; };
   const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
-  std::function<bool(size_t, size_t)> before = fair;
-  if (turns_ == Turns::fuller)
-    before = [&](size_t a, size_t b) { return requests(a) != requests(b) ? requests(a) > requests(b) : fair(a, b); };
+  std::vector<std::chrono::steady_clock::time_point> since; // Turns::oldest only
   if (turns_ == Turns::oldest) {
-    std::vector<std::chrono::steady_clock::time_point> since(engines_.size(), std::chrono::steady_clock::time_point::max());
+    since.assign(engines_.size(), std::chrono::steady_clock::time_point::max());
     for (size_t i : busy) since[i] = engines_[i]->waiting_since().value_or(since[i]);
-    before = [&, since](size_t a, size_t b) { return since[a] != since[b] ? since[a] < since[b] : fair(a, b); };
   }
+  // Whether engine a goes before engine b: by the turn order, then (and for fair share only) by stepping time.
+  const auto before = [&](size_t a, size_t b) {
+    if (turns_ == Turns::fuller && requests(a) != requests(b)) return requests(a) > requests(b);
+    if (turns_ == Turns::oldest && since[a] != since[b]) return since[a] < since[b];
+    return used_s_[a] < used_s_[b];
+  };
   return *std::min_element(busy.begin(), busy.end(), before);
 }
 

@@ -58,6 +58,7 @@ struct Load {
   static Load idle() { return {}; }
   static Load waiting(double ms) { return {false, ms}; }
   static Load full() { return {true, 0}; }
+  bool is_idle() const { return !saturated && wait_ms == 0; }
 };
 
 // What `policy` is expected to give on `scenario`. use_probe = false routes on the true category (an oracle).

@@ -330,6 +330,9 @@ TEST(Serve, AnUnknownScheduleIsACommandLineError) {
   auto r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--schedule", "round-robin"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--schedule"), std::string::npos) << r.err;
+  r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--turns", "fastest"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--turns"), std::string::npos) << r.err;
 }
 
 } // namespace

@@ -133,6 +133,11 @@ TEST(StoriesParity, TheProbesWindowIsMeasuredAgainstTheWholeRead) {
   r = run_aio({"probe", "eval", "--probe", "lm", "--config", cfg, "--data", data, "--read-tokens", "8"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("at least 16"), std::string::npos) << r.err;
+  for (const char *bad : {"-5", "2000000", "many"}) { // never silently the config's value
+    r = run_aio({"probe", "eval", "--probe", "lm", "--config", cfg, "--data", data, "--read-tokens", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--read-tokens"), std::string::npos) << r.err;
+  }
   r = run_aio({"probe", "eval", "--data", data, "--read-tokens", "32"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("are for --probe lm"), std::string::npos) << r.err;
