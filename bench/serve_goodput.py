@@ -238,6 +238,7 @@ def main():
     ap.add_argument("--budget-minutes", type=float, default=60, help="stop starting new measurements after this")
     ap.add_argument("--schedule", default="shared", help="aio serve --schedule")
     ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated")
+    ap.add_argument("--out", default="goodput.json", help="results file under bench/results/")
     ap.add_argument("--turns", default="fair",
                     help="aio serve --turns orders to compare, comma-separated (the first is `aio`; others run as aio-NAME)")
     args = ap.parse_args()
@@ -279,7 +280,7 @@ def main():
 
     def save():
         out["elapsed_s"] = time.time() - t_start
-        save_results("goodput.json", out)
+        save_results(args.out, out)
 
     with Servers(cmds, bases):
         for name in cmds:  # warm-up: page the weights in
@@ -388,7 +389,7 @@ def main():
                         print(f"  {name} (--turns {name[4:]}): {goodputs[name]:.3f} req/s -> "
                               f"{goodputs[name] / goodputs['llama-server']:.2f}x", flush=True)
                 save()
-    print(f"\ndone in {(time.time() - t_start) / 60:.1f} min; bench/results/goodput.json")
+    print(f"\ndone in {(time.time() - t_start) / 60:.1f} min; bench/results/{args.out}")
 
 
 if __name__ == "__main__":

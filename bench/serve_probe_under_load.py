@@ -27,12 +27,16 @@ def main():
     ap.add_argument("--requests", type=int, default=24)
     ap.add_argument("--tokens", default="32,128", help="answer lengths, comma-separated")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--lanes", default="1", help="the lm server's probe.lanes; 'a,b' runs one lm server per value")
     args = ap.parse_args()
     lengths = [int(t) for t in args.tokens.split(",")]
     synth("llama3.2-1b", args.model)
     work = tempfile.mkdtemp(prefix="aio-bench-probe-")
     cmds, bases = {}, {}
-    for i, (name, probe) in enumerate([("lm", "{kind: lm}"), ("fasttext", "{kind: fasttext, fasttext_model: builtin}")]):
+    lanes = args.lanes.split(",")
+    probes = [("lm" if i == 0 else f"lm-lanes{n}", f"{{kind: lm, lanes: {n}}}") for i, n in enumerate(lanes)]
+    probes.append(("fasttext", "{kind: fasttext, fasttext_model: builtin}"))
+    for i, (name, probe) in enumerate(probes):
         cfg = os.path.join(work, f"{name}.yaml")
         with open(cfg, "w") as f:
             f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 1024}}\n  large: {{path: {args.model}, n_ctx: 1024}}\n"
@@ -40,7 +44,7 @@ def main():
         cmds[name] = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(18200 + i), "--slots",
                       str(args.slots)]
         bases[name] = f"http://127.0.0.1:{18200 + i}"
-    out = {"model": args.model, "threads": args.threads, "slots": args.slots, "clients": args.clients,
+    out = {"model": args.model, "threads": args.threads, "slots": args.slots, "clients": args.clients, "lanes": lanes,
            "requests": args.requests, "synthetic_weights": True, "policy": "oracle", "by_tokens": {}}
     run = 0
     with Servers(cmds, bases):
@@ -50,6 +54,7 @@ def main():
             requests = scenario_requests(SCENARIO_A, args.requests, 2, tokens)
             samples = {name: [] for name in cmds}
             probe_ms = {name: [] for name in cmds}
+            parts_ms = {name: {"template": [], "probe_wait": [], "probe": []} for name in cmds}
             for rep in range(args.repeats):
                 for name in (list(cmds) if rep % 2 == 0 else list(reversed(list(cmds)))):
                     run += 1
@@ -59,12 +64,19 @@ def main():
                     for a in answers:
                         t = a["aio"]["timings_ms"]
                         probe_ms[name].append(t["template"] + t["probe_wait"] + t["probe"])
+                        for part, v in parts_ms[name].items():
+                            v.append(t[part])
                     print(f"{tokens}-token answers, repeat {rep + 1}/{args.repeats}  {name:8s} {tps:7.2f} tok/s",
                           flush=True)
             tps = {name: statistics.median(v) for name, v in samples.items()}
-            row = {"tokens_per_second": tps, "ratio_lm_vs_fasttext": tps["lm"] / tps["fasttext"], "samples": samples,
+            row = {"tokens_per_second": tps, "ratio_lm_vs_fasttext": tps["lm"] / tps["fasttext"],
+                   "ratios_vs_fasttext": {n: tps[n] / tps["fasttext"] for n in cmds if n != "fasttext"},
+                   "samples": samples,
                    "probe_added_ms": {name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)}
-                                      for name, v in probe_ms.items()}}
+                                      for name, v in probe_ms.items()},
+                   # where the added latency goes: tokenizing the template, queued for the engine, the forward pass
+                   "probe_parts_p50_ms": {name: {part: percentile(v, 0.5) for part, v in parts.items()}
+                                          for name, parts in parts_ms.items()}}
             out["by_tokens"][str(tokens)] = row
             save_results("probe_load.json", out)
         shadow = {}
@@ -79,8 +91,10 @@ def main():
         for name in cmds:
             p = row["probe_added_ms"][name]
             print(f"  {tokens:>4s} tokens  probe {name:8s} {row['tokens_per_second'][name]:7.2f} tok/s   probe's added "
-                  f"latency p50 {p['p50']:8.2f} ms  p99 {p['p99']:8.2f} ms")
-        print(f"  {tokens:>4s} tokens  lm / fasttext: {row['ratio_lm_vs_fasttext']:.3f}  (target >= 0.9)")
+                  f"latency p50 {p['p50']:8.2f} ms  p99 {p['p99']:8.2f} ms  (p50 of its parts: " +
+                  ", ".join(f"{k} {v:.1f}" for k, v in row["probe_parts_p50_ms"][name].items()) + ")")
+        for n, r in row["ratios_vs_fasttext"].items():
+            print(f"  {tokens:>4s} tokens  {n} / fasttext: {r:.3f}  (target >= 0.9)")
     for name, lines in shadow.items():
         print(f"  /metrics of the {name} server: " + "; ".join(lines))
     save_results("probe_load.json", out)

@@ -215,7 +215,7 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
 
 Status parse_probe(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
   AIO_RETURN_IF_ERROR(
-      yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model", "read_tokens"}));
+      yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model", "read_tokens", "lanes"}));
   ProbeConfig &p = cfg.probe;
   if (node["kind"]) {
     p.kind = node["kind"].Scalar();
@@ -231,6 +231,14 @@ Status parse_probe(const std::string &src, const YAML::Node &node, const std::st
       return error_at(src, node["read_tokens"],
                       "probe.read_tokens must be 0 (read the whole request) or between 16 and 1000000 tokens");
     p.lm.read_tokens = static_cast<int32_t>(*n);
+  }
+  if (node["lanes"]) {
+    auto n = yaml::as_int(src, node["lanes"], "probe.lanes");
+    if (!n) return n.status();
+    if (*n < 0 || *n > 8)
+      return error_at(src, node["lanes"], "probe.lanes must be between 0 (probes queue for a slot like any request) "
+                                          "and 8, not " + std::to_string(*n));
+    p.lm.lanes = static_cast<int32_t>(*n);
   }
   if (node["labels"]) {
     const YAML::Node labels = node["labels"];

@@ -109,6 +109,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     bp.step_budget = step_budget;
     bp.n_threads = cfg.threads;
     bp.queue_capacity = params.queue_capacity;
+    if (cfg.probe.kind == "lm" && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
     auto engine = exec::BatchEngine::create(*model, bp);
     if (!engine) return engine.status();
     Resident resident{entry, std::move(*model), std::move(*engine), nullptr, {}, {}};

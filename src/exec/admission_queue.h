@@ -41,6 +41,18 @@ public:
   // Takes the oldest item if there is one, without waiting (a scheduler filling free slots between steps).
   std::optional<T> try_pop() { return pop_for(std::chrono::seconds(0)); }
 
+  // Takes the oldest item for which pred(item) holds, passing older ones that do not (they keep their places).
+  template <typename Pred> std::optional<T> try_pop_first(Pred pred) {
+    std::lock_guard lock(mu_);
+    for (auto it = items_.begin(); it != items_.end(); ++it) {
+      if (!pred(std::as_const(*it))) continue;
+      T item = std::move(*it);
+      items_.erase(it);
+      return item;
+    }
+    return std::nullopt;
+  }
+
   // Waits up to `timeout` until the queue holds an item or is closed; true if an item is there (not taken).
   template <typename Rep, typename Period> bool wait_nonempty_for(std::chrono::duration<Rep, Period> timeout) {
     std::unique_lock lock(mu_);

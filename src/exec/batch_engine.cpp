@@ -24,6 +24,7 @@ struct BatchEngine::Slot {
   std::optional<Job> job;
   std::vector<llama_token> input;                    // what is prefilled: the prompt (+ the probe's suffix)
   bool probing = false;                              // in the probe stage: no output yet, the verdict decides
+  bool parked = false; // probed, to generate here, waiting for one of the n_slots (it holds a probe lane meanwhile)
   std::unique_ptr<engine::OutputTracker> out;        // set once the job generates
   llama_sampler_ptr sampler;                         // plain decoding's draws
   std::unique_ptr<engine::ProbSampler> prob;         // speculative: the target's draws and the acceptance rule
@@ -49,7 +50,9 @@ struct BatchEngine::Slot {
 Status BatchEngineParams::validate() const {
   if (n_slots < 1) return invalid_argument("n_slots must be at least 1");
   if (n_ctx_per_slot < 16) return invalid_argument("n_ctx_per_slot must be at least 16");
-  if (n_batch < n_slots) return invalid_argument("n_batch must be at least n_slots (one decode token per slot)");
+  if (probe_lanes < 0 || probe_lanes > 64) return invalid_argument("probe_lanes must be between 0 and 64");
+  if (n_batch < n_slots + probe_lanes)
+    return invalid_argument("n_batch must be at least n_slots + probe_lanes (one decode token per sequence)");
   return step_budget.validate();
 }
 
@@ -65,15 +68,16 @@ Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const
   AIO_RETURN_IF_ERROR(params.validate());
   std::unique_ptr<BatchEngine> e(new BatchEngine(params));
   engine::SessionParams sp;
-  sp.n_ctx = params.n_ctx_per_slot * static_cast<uint32_t>(params.n_slots);
+  const int32_t n_seqs = params.n_slots + params.probe_lanes;
+  sp.n_ctx = params.n_ctx_per_slot * static_cast<uint32_t>(n_seqs);
   sp.n_batch = static_cast<uint32_t>(params.n_batch);
-  sp.n_seq_max = static_cast<uint32_t>(params.n_slots);
+  sp.n_seq_max = static_cast<uint32_t>(n_seqs);
   sp.n_threads = params.n_threads;
   sp.kv_unified = params.kv_unified;
   auto session = engine::Session::create(std::move(model), sp);
   if (!session) return session.status();
   e->session_ = std::move(*session);
-  for (int32_t i = 0; i < params.n_slots; ++i) {
+  for (int32_t i = 0; i < n_seqs; ++i) {
     e->slots_.push_back(std::make_unique<Slot>());
     e->slots_.back()->seq = i;
   }
@@ -91,6 +95,7 @@ void BatchEngine::reset(Slot &slot) {
   slot.job.reset();
   slot.input.clear();
   slot.probing = false;
+  slot.parked = false;
   slot.out.reset();
   slot.sampler.reset();
   slot.prob.reset();
@@ -178,10 +183,31 @@ Status BatchEngine::check(const Job &job) const {
   return {};
 }
 
+int32_t BatchEngine::n_generating() const {
+  return static_cast<int32_t>(std::count_if(slots_.begin(), slots_.end(), [](const auto &s) {
+    return s->active() && !s->probing && !s->parked;
+  }));
+}
+
 void BatchEngine::admit() {
+  // Probed jobs waiting for a generation slot go first, oldest first: their prompt is in the KV already, so their
+  // first token comes at once.
+  while (n_generating() < params_.n_slots) {
+    Slot *next = nullptr;
+    for (auto &s : slots_)
+      if (s->active() && s->parked && (next == nullptr || s->t_queued < next->t_queued)) next = s.get();
+    if (next == nullptr) break;
+    next->parked = false;
+    resume(*next);
+  }
   for (;;) {
-    if (std::none_of(slots_.begin(), slots_.end(), [](const auto &s) { return !s->active(); })) return;
-    auto queued = queue_.try_pop();
+    const auto busy = std::count_if(slots_.begin(), slots_.end(), [](const auto &s) { return s->active(); });
+    if (busy >= n_seqs()) return;
+    // With a generation slot free anyone, oldest first; otherwise only a probe stage (reading a request does not
+    // need one), passing older jobs without one.
+    auto queued = n_generating() < params_.n_slots
+                      ? queue_.try_pop()
+                      : queue_.try_pop_first([](const Queued &q) { return q.job.probe.has_value(); });
     if (!queued) return;
     Slot &slot = pick_slot(queued->job.prompt);
     slot.last_used = ++n_admitted_;
@@ -236,7 +262,7 @@ Status BatchEngine::start_decoding(Slot &slot) {
     auto &drafter = drafters_[j.decoding.draft_model.get()];
     if (!drafter) {
       // Made on first use, on this thread: the draft model's own KV cache, one sequence per slot.
-      auto made = decode::DraftModelProposer::create(j.decoding.draft_model, model(), params_.n_slots,
+      auto made = decode::DraftModelProposer::create(j.decoding.draft_model, model(), n_seqs(),
                                                      params_.n_ctx_per_slot, params_.n_batch, params_.n_threads);
       if (!made) {
         drafters_.erase(j.decoding.draft_model.get());
@@ -256,7 +282,7 @@ Status BatchEngine::start_decoding(Slot &slot) {
 
 void BatchEngine::propose() {
   // Proposals beyond this share of the batch would crowd out other sequences' tokens.
-  const int32_t max_drafts_per_seq = params_.n_batch / params_.n_slots - 1;
+  const int32_t max_drafts_per_seq = params_.n_batch / n_seqs() - 1;
   std::map<decode::Proposer *, std::vector<decode::ProposalRequest>> requests;
   for (auto &s : slots_) {
     if (!s->active()) continue;
@@ -365,13 +391,22 @@ void BatchEngine::finish_probe(Slot &s) {
   s.n_past = static_cast<llama_pos>(n_prompt);
   s.n_prefilled = n_prompt;
   s.input.resize(n_prompt);
+  const bool slot_free = n_generating() < params_.n_slots; // before this job counts
   s.probing = false;
   if (!v.error.ok()) return finish(s, v.error);
   if (v.next == ProbeVerdict::Next::release) return release(s);
   s.job->decoding = std::move(v.decoding);
   if (Status st = s.job->decoding.validate(); !st.ok()) return finish(s, st);
-  if (Status st = start_decoding(s); !st.ok()) return finish(s, st);
   AIO_CHECK(s.prompt_logits.size() == static_cast<size_t>(model().info().n_vocab));
+  if (!slot_free) {
+    s.parked = true; // read in a probe lane with every slot generating: admit() resumes it when one frees up
+    return;
+  }
+  resume(s);
+}
+
+void BatchEngine::resume(Slot &s) {
+  if (Status st = start_decoding(s); !st.ok()) return finish(s, st);
   std::vector<float> first = std::move(s.prompt_logits);
   take_output(s, first.data());
 }

@@ -37,6 +37,11 @@ namespace aio::exec {
 
 struct BatchEngineParams {
   int32_t n_slots = 4;            // sequences decoded together
+  // Extra sequences for reading requests: the lm probe's pass over a request needs a sequence but no generation slot,
+  // so with every slot generating it still goes in beside them instead of queueing behind them (it decides where the
+  // request runs; a request routed elsewhere would otherwise wait for this model's slot first). A probed job that is
+  // to generate here waits in its lane, its prompt's KV ready, until one of the n_slots frees up.
+  int32_t probe_lanes = 0;
   uint32_t n_ctx_per_slot = 2048; // context each sequence may use (prompt + output)
   int32_t n_batch = 512;          // most tokens per llama_decode: decode tokens first, prefill chunks fill the rest
   int32_t n_threads = 0;          // CPU threads (0 = all)
@@ -122,6 +127,9 @@ private:
     std::chrono::steady_clock::time_point t_submit; // the probe stage reports how long it waited
   };
   BatchEngine(const BatchEngineParams &params);
+  int32_t n_seqs() const { return params_.n_slots + params_.probe_lanes; }
+  // Jobs holding a generation slot: generating or prefilling to generate (not probing, not parked in a lane).
+  int32_t n_generating() const;
   void admit();
   Status check(const Job &job) const;
   // The free slot whose cached tokens share the longest prefix with `prompt` (least recently used on a tie).
@@ -137,6 +145,8 @@ private:
   void take_output(Slot &slot, const float *logits);
   // The probe stage's logits arrived: ask the stage, then generate here or release the slot.
   void finish_probe(Slot &slot);
+  // Starts a probed job generating from its prompt's KV: its first token from the logits the probe kept.
+  void resume(Slot &slot);
   void finish(Slot &slot, Expected<engine::GenerationRecord> result);
   // Ends the slot's job without a result (released elsewhere); the prompt's KV stays cached.
   void release(Slot &slot);

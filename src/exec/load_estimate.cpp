@@ -13,6 +13,12 @@ double average(double old, double x) { return old <= 0 ? x : old + kAlpha * (x -
 
 double wait_steps(std::vector<double> remaining, int32_t slots, int32_t queued, double service_steps) {
   // When each slot frees up: now for an idle one, after its remaining steps for a busy one.
+  // More busy than slots (a probe lane's job generating): a new request waits until fewer than `slots` are busy, so
+  // the soonest to free beyond that count give it nothing.
+  if (slots > 0 && remaining.size() > static_cast<size_t>(slots)) {
+    std::sort(remaining.begin(), remaining.end());
+    remaining.erase(remaining.begin(), remaining.end() - slots);
+  }
   std::priority_queue<double, std::vector<double>, std::greater<>> free_at(remaining.begin(), remaining.end());
   for (int32_t i = static_cast<int32_t>(remaining.size()); i < slots; ++i) free_at.push(0);
   if (free_at.empty()) return 0;

@@ -18,7 +18,11 @@ struct LmProbeParams {
   // quarter of this many (its opening says what is asked; its end often asks it), so a 3,000-token prompt costs the
   // small model a 512-token forward pass, not 3,000, before the policy sends it on. 0 reads all of it.
   int32_t read_tokens = 512;
+  // Sequences of the probe model kept for probe passes beyond its slots (exec::BatchEngineParams::probe_lanes): with
+  // every slot generating, a request is still read at once instead of after the next generation ends.
+  int32_t lanes = 1;
   Status validate() const {
+    if (lanes < 0 || lanes > 8) return invalid_argument("probe.lanes must be between 0 and 8, not " + std::to_string(lanes));
     if (read_tokens != 0 && read_tokens < 16)
       return invalid_argument("probe.read_tokens must be 0 (the whole request) or at least 16, not " +
                               std::to_string(read_tokens));

@@ -361,6 +361,71 @@ TEST_F(BatchEngineTest, AProbeRidesInTheStepsOfRunningRequests) {
   EXPECT_EQ(p.result->n_generated, 4);
 }
 
+// A probe lane: with every slot generating and a job without a probe queued, a probe job passes it and is read beside
+// the running streams (its verdict comes before any of them ends); the queued job still waits for a slot. A probed job
+// to generate here waits in the lane until the slot frees, goes before the queued job (its prompt is prefilled), and
+// gives the same tokens as alone.
+TEST_F(BatchEngineTest, AProbeLanePassesQueuedJobsWhenEverySlotIsBusy) {
+  BatchEngineParams p;
+  p.n_slots = 1;
+  p.probe_lanes = 1;
+  p.n_ctx_per_slot = 512;
+  p.n_batch = 64;
+  p.n_threads = 1;
+  auto made = BatchEngine::create(model_, p);
+  ASSERT_TRUE(made.ok()) << made.status().to_string();
+  engine_ = std::move(*made);
+  Outcome running, queued, probed;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, "def add(a, b):", 30, running)));
+  engine_->step();
+  ASSERT_TRUE(engine_->submit(job_for(*model_, "the the the the", 8, queued)));
+  Job j = job_for(*model_, "Write a poem about the sea.", 6, probed);
+  bool running_then = false, queued_then = false;
+  j.probe = ProbeStage{*model_->tokenize(" Kind:", false), [&](const float *, double, double) {
+    running_then = !running.done;
+    queued_then = !queued.done && engine_->n_queued() == 1;
+    ProbeVerdict v;
+    v.next = ProbeVerdict::Next::generate_here;
+    return v;
+  }};
+  bool probed_after_running = true, probed_before_queued = true;
+  j.on_token = [&](std::string_view piece, llama_token, auto) {
+    probed_after_running = probed_after_running && running.done;
+    probed_before_queued = probed_before_queued && queued.streamed.empty();
+    probed.streamed += piece;
+    return true;
+  };
+  ASSERT_TRUE(engine_->submit(std::move(j)));
+  engine_->step();
+  EXPECT_TRUE(running_then) << "the probe waited for the running job to end";
+  EXPECT_TRUE(queued_then) << "the job without a probe must not take the lane";
+  EXPECT_EQ(engine_->n_active(), 2u) << "one slot and the lane";
+  drain();
+  ASSERT_TRUE(running.result.ok() && queued.result.ok() && probed.result.ok());
+  EXPECT_TRUE(probed_after_running) << "a parked job generated beyond the engine's slots";
+  EXPECT_TRUE(probed_before_queued) << "the parked job's prompt is ready: it goes first";
+  EXPECT_EQ(probed.result->tokens, alone("Write a poem about the sea.", 6));
+  EXPECT_EQ(probed.result->n_prefill_tokens_saved, probed.result->n_prompt_tokens);
+  EXPECT_EQ(queued.result->tokens, alone("the the the the", 8));
+}
+
+TEST_F(BatchEngineTest, WithoutAProbeLaneAProbeJobWaitsItsTurn) {
+  auto one = engine_with(1);
+  Outcome running, probed;
+  ASSERT_TRUE(one->submit(job_for(*model_, "def add(a, b):", 12, running)));
+  one->step();
+  Job j = job_for(*model_, "Write a poem about the sea.", 2, probed);
+  bool running_then = true;
+  j.probe = ProbeStage{*model_->tokenize(" Kind:", false), [&](const float *, double, double) {
+    running_then = !running.done;
+    return ProbeVerdict{};
+  }};
+  ASSERT_TRUE(one->submit(std::move(j)));
+  for (int guard = 0; guard < 10000 && one->step(); ++guard) {
+  }
+  EXPECT_FALSE(running_then);
+}
+
 // Prompt caching: a finished request's KV stays in its slot; the next request that starts the same way (the next turn
 // of a chat) goes to that slot and prefills only what is new, with the same tokens as a fresh run.
 TEST_F(BatchEngineTest, APromptThatExtendsAFinishedOneReusesItsSlotsKv) {

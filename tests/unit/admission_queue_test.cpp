@@ -23,6 +23,17 @@ TEST(AdmissionQueue, FifoAndRefusesWhenFull) {
   EXPECT_EQ(q.try_pop(), std::nullopt);
 }
 
+TEST(AdmissionQueue, PopFirstPassesItemsThatDoNotMatchAndKeepsTheirOrder) {
+  AdmissionQueue<int> q(4);
+  for (int i : {1, 2, 3, 4}) ASSERT_TRUE(q.try_push(i));
+  auto even = [](int v) { return v % 2 == 0; };
+  EXPECT_EQ(q.try_pop_first(even), 2);
+  EXPECT_EQ(q.try_pop_first(even), 4);
+  EXPECT_EQ(q.try_pop_first(even), std::nullopt);
+  EXPECT_EQ(q.try_pop(), 1);
+  EXPECT_EQ(q.try_pop(), 3);
+}
+
 TEST(AdmissionQueue, PopWaitsForAnItemOrTimesOut) {
   AdmissionQueue<int> q(4);
   const auto t0 = std::chrono::steady_clock::now();

@@ -40,6 +40,8 @@ TEST(Config, TheShippedConfigLoads) {
   ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
   EXPECT_EQ(cfg->models.size(), 2u);
   EXPECT_EQ(cfg->probe.lm.labels, (std::vector<std::string>{" code", " qa", " math"}));
+  EXPECT_EQ(cfg->probe.lm.read_tokens, 512);
+  EXPECT_EQ(cfg->probe.lm.lanes, 1);
 }
 
 TEST(Config, TheExampleConfigsLoad) {
@@ -90,6 +92,8 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "step_factor: fast\n", "step_factor must be a number from 1.1"},
       {std::string(kMinimal) + "probe: {read_tokens: 8}\n", "probe.read_tokens must be 0 (read the whole request) or"},
       {std::string(kMinimal) + "probe: {read_tokens: many}\n", "probe.read_tokens must be a whole number"},
+      {std::string(kMinimal) + "probe: {lanes: -1}\n", "probe.lanes must be between 0 (probes queue for a slot"},
+      {std::string(kMinimal) + "probe: {lanes: 9}\n", "probe.lanes must be between 0"},
       {std::string(kMinimal) + "policies:\n  mine:\n    rules:\n"
        "      - {when: {load: {model: huge, busy_gt: 1}}, route: {model: small}}\n      - {route: {model: small}}\n"
        "policy: mine\n",

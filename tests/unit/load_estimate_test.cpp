@@ -22,6 +22,12 @@ TEST(WaitSteps, WithEverySlotBusyTheFirstToFreeUpIsTheWait) {
   EXPECT_EQ(wait_steps({50, 20, 90}, 3, 3, 100), 120);
 }
 
+TEST(WaitSteps, WithAProbeLaneBusyTooTheSecondToFreeUpIsTheWait) {
+  // Three slots and a probe lane, all four generating: a newcomer needs two of them to finish.
+  EXPECT_EQ(wait_steps({50, 20, 90, 10}, 3, 0, 100), 20);
+  EXPECT_EQ(wait_steps({50, 20, 90, 10}, 3, 1, 100), 50);
+}
+
 TEST(WaitSteps, AQueueLongerThanTheSlotsWaitsRoundAfterRound) {
   // One slot, idle, ten ahead of us each holding it 30 steps.
   EXPECT_EQ(wait_steps({}, 1, 10, 30), 300);
