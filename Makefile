@@ -3,7 +3,7 @@
 #                     make demo     build, then run the main job
 #                     make bench    benchmarks against their anchors (llama-bench; plain decoding) - not tests
 #                     make fuzz     libFuzzer targets, FUZZ_SECONDS each (default 120; CI: 30)
-#                     make screenshots  the README's pictures of the dashboard, drawn in chromium
+#                     make screenshots  the docs' pictures of the dashboard, drawn in chromium
 # PRESET=debug|asan picks another CMakePresets.json preset; CMAKE_ARGS="-DGGML_CUDA=ON" passes options through.
 PRESET ?= release
 CMAKE_ARGS ?=

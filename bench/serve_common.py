@@ -144,7 +144,7 @@ def run_clients(base, model, requests, clients, tag="", labels=False):
 
 
 def save_results(name, data):
-    """Writes bench/results/NAME (JSON): what a benchmark measured, for the README's figures."""
+    """Writes bench/results/NAME (JSON): what a benchmark measured, for the figures in docs/benchmarks.md."""
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
         json.dump(data, f, indent=2)

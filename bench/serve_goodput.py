@@ -368,7 +368,15 @@ def main():
                     for name in cmds:
                         if search[name]["met"] < 0 and search[name]["next"] is None:
                             ladder["goodput"][name] = 0.0  # broke at the lowest rate tried
-                goodputs = {n: statistics.median(l["goodput"][n] for l in res["ladders"]) for n in cmds}
+                    # A ladder the budget cut short found no goodput for a server still searching: it is kept in the
+                    # results but not counted.
+                    ladder["complete"] = all(search[n]["next"] is None for n in cmds)
+                complete = [l for l in res["ladders"] if l.get("complete")]
+                if not complete:
+                    print(f"  no ladder completed within the budget for {key}", flush=True)
+                    save()
+                    continue
+                goodputs = {n: statistics.median(l["goodput"][n] for l in complete) for n in cmds}
                 res["goodput_rps"] = goodputs
                 routes = collections.Counter()
                 for l in res["ladders"]:
@@ -381,7 +389,7 @@ def main():
                 res["share_small"] = share_small
                 ratio = goodputs["aio"] / goodputs["llama-server"] if goodputs["llama-server"] > 0 else float("nan")
                 res["goodput_ratio"] = ratio
-                print(f"  goodput ({len(res['ladders'])} ladders, median): aio {goodputs['aio']:.3f} req/s, "
+                print(f"  goodput ({len(complete)} complete ladders, median): aio {goodputs['aio']:.3f} req/s, "
                       f"llama-server {goodputs['llama-server']:.3f} req/s -> {ratio:.2f}x "
                       f"(work-ratio bound {bound:.2f}x at {100 * share_small:.0f}% small)", flush=True)
                 for name in cmds:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make screenshots`: draws the pictures the README shows, with the same driver the browser tests use - the live
+# `make screenshots`: draws the pictures the README and docs/ show, with the same driver the browser tests use - the live
 # dashboard after two mixed batches of requests on the tiny synthetic pair, and the report of a small Scenario A run -
 # and copies them to docs/screenshots/.
 set -euo pipefail

@@ -172,7 +172,8 @@ int run_generate(const GenerateOptions &o) {
       if (!formatted) return report_error(formatted.status());
       text = std::move(*formatted);
     }
-    auto tokens = model->tokenize(text, /*add_bos=*/!o.chat, /*parse_special=*/o.chat);
+    // A chat is tokenized as the Router (and llama-server) tokenize one; a plain prompt gets the model's BOS.
+    auto tokens = o.chat ? model->tokenize_chat(text) : model->tokenize(text, /*add_bos=*/true, /*parse_special=*/false);
     if (!tokens) return report_error(tokens.status());
     engine::TokenCallback on_token;
     if (stream_text)

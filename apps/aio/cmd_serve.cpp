@@ -26,7 +26,7 @@ struct ServeOptions {
   int max_tokens = 4096;
   bool metrics_public = false;
   size_t max_upstream_line = size_t{4} << 20;
-  serve::RequestLimits limits; // the bounds on a request's shape (README: Limits)
+  serve::RequestLimits limits; // the bounds on a request's shape (docs/operations.md: Limits)
   double grace_seconds = 10;
   std::string turns = "fair";      // with a shared schedule: which model steps next
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
@@ -162,7 +162,7 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_option("--body-timeout", o->connection.body_timeout_seconds, "Seconds to receive a request's body (408 after)")
       ->capture_default_str();
   sub->add_option("--max-tokens", o->max_tokens, "Largest max_tokens a request may ask for")->capture_default_str();
-  // The shape of a request (README: Limits): each bounds work done before any token is generated.
+  // The shape of a request (docs/operations.md: Limits): each bounds work done before any token is generated.
   auto positive = CLI::Range(size_t{1}, size_t{1} << 40);
   sub->add_option("--max-json-depth", o->limits.max_json_depth,
                   "Deepest nesting of a request body and of the JSON texts inside it (tool-call arguments)")

@@ -225,12 +225,8 @@ Expected<Router::Prompt> Router::prompt_for(const Resident &resident, const Requ
     if (!formatted) return formatted.status();
     text = std::move(*formatted);
   }
-  // The model's BOS first, when its vocabulary asks for one, as llama-server tokenizes a formatted chat (templates
-  // leave it to the tokenizer); a template that wrote it into the text anyway does not get a second.
-  auto tokens = model.tokenize(text, /*add_bos=*/true, /*parse_special=*/true);
+  auto tokens = model.tokenize_chat(text);
   if (!tokens) return tokens.status();
-  const llama_token bos = llama_vocab_bos(model.vocab());
-  if (tokens->size() >= 2 && (*tokens)[0] == bos && (*tokens)[1] == bos) tokens->erase(tokens->begin());
   out.tokens = std::move(*tokens);
   return out;
 }
@@ -316,7 +312,8 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
     rec.probe.probe_kind = "none";
     rec.route = {.model = req.pinned_model, .strategy = Strategy::plain, .params = cfg_.decoding,
                  .draft_model = "", .policy = "pinned", .rule = "pinned",
-                 .reason = "the request named model " + req.pinned_model + " (no routing)"};
+                 .reason = "the request named model " + req.pinned_model + " (no routing)", .load_model = "",
+                 .load = std::nullopt};
     return dispatch(p, std::nullopt);
   }
 

@@ -172,6 +172,14 @@ std::string Model::detokenize(const std::vector<llama_token> &tokens) const {
   return out;
 }
 
+Expected<std::vector<llama_token>> Model::tokenize_chat(std::string_view formatted) const {
+  auto tokens = tokenize(formatted, /*add_bos=*/true, /*parse_special=*/true);
+  if (!tokens) return tokens.status();
+  const llama_token bos = llama_vocab_bos(vocab_);
+  if (tokens->size() >= 2 && (*tokens)[0] == bos && (*tokens)[1] == bos) tokens->erase(tokens->begin());
+  return tokens;
+}
+
 Expected<std::string> Model::apply_chat_template(const std::vector<ChatMessage> &messages, bool add_assistant) const {
   const char *tmpl = llama_model_chat_template(model_.get(), nullptr);
   if (tmpl == nullptr)

@@ -59,6 +59,10 @@ public:
   std::string token_to_piece(llama_token token, bool special = false) const;
   std::string detokenize(const std::vector<llama_token> &tokens) const;
 
+  // A chat already formatted by a template -> tokens, as llama-server tokenizes one: special tokens parsed, the
+  // model's BOS first when its vocabulary asks for one (templates leave it to the tokenizer), but not twice when the
+  // template wrote it into the text. Every path that sends a chat (the Router, `aio generate --chat`) uses this.
+  Expected<std::vector<llama_token>> tokenize_chat(std::string_view formatted) const;
   // Formats messages with the model's own chat template (add_assistant: end with the assistant turn's header).
   Expected<std::string> apply_chat_template(const std::vector<ChatMessage> &messages, bool add_assistant = true) const;
 

@@ -1,6 +1,6 @@
 // AdmissionQueue: the bounded waiting line in front of a model's slots. A full queue refuses at once (the server
 // answers 429 with Retry-After) instead of letting latency grow without bound; close() lets a shutdown drain it.
-// All of its locking is here (ARCHITECTURE.md: mutexes and condition variables live in the scheduling layer).
+// All of its locking is here (docs/architecture.md: mutexes and condition variables live in the scheduling layer).
 #pragma once
 
 #include <chrono>

@@ -37,7 +37,7 @@ public:
   // One finished request (or one refused after routing): its route and outcome.
   void record(const RouteRecord &route, const Expected<engine::GenerationRecord> &result);
 
-  // The document (see the README's "Live stats" section): everything above, `now` in seconds since the epoch.
+  // The document (docs/operations.md, "Watching it"): everything above, `now` in seconds since the epoch.
   nlohmann::json to_json() const;
 
 private:

@@ -261,15 +261,20 @@ std::optional<ApiError> read_tools(const json &j, const RequestLimits &limits, A
   return std::nullopt;
 }
 
-} // namespace
+// An optional true/false field of `obj`: absent or null leaves `out` as it is.
+std::optional<ApiError> read_bool(const json &obj, const char *key, const std::string &param, bool &out) {
+  if (!obj.contains(key) || obj[key].is_null()) return std::nullopt;
+  if (!obj[key].is_boolean()) return bad(param, "'" + param + "' must be true or false");
+  out = obj[key];
+  return std::nullopt;
+}
 
-std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,
-                                      ApiRequest &out) {
-  // Before parsing: everything that later copies, dumps or converts the document recurses over its nesting.
+// The body as a JSON object. Its nesting is checked before parsing: everything that later copies, dumps or converts
+// the document recurses over it.
+std::optional<ApiError> read_body(const std::string &body, const RequestLimits &limits, json &j) {
   if (json_nesting_depth(body, limits.max_json_depth) > limits.max_json_depth)
     return bad("", "the request body nests arrays and objects deeper than " + std::to_string(limits.max_json_depth) +
                        " levels; such requests are refused (--max-json-depth)");
-  json j;
   try {
     j = json::parse(body);
   } catch (const json::parse_error &e) {
@@ -284,80 +289,109 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
     return bad("", "the request body holds a number too large to represent; send numbers within a double's range");
   }
   if (!j.is_object()) return bad("", "the request body must be a JSON object");
-  out = ApiRequest{};
-  out.endpoint = endpoint;
-  const bool chat = endpoint == Endpoint::chat_completions;
+  return std::nullopt;
+}
+
+// Every field is honoured or refused: one this server would otherwise ignore is an error, as OpenAI's own API does.
+std::optional<ApiError> check_fields(const json &j, bool chat) {
   const char *api_name = chat ? "/v1/chat/completions" : "/v1/completions";
-  // Every field is honoured or refused: one this server would otherwise ignore is an error, as OpenAI's own API does.
   for (const auto &item : j.items()) {
     const std::string &key = item.key(); // not a structured binding: clang 14 cannot capture those in the lambda
-    const json &value = item.value();
     if (is_extension(key)) continue;
     const auto &fields = api_fields();
     const auto f = std::find_if(fields.begin(), fields.end(), [&](const ApiField &x) {
       return key == x.name && (chat ? x.chat : x.completions);
     });
     if (f == fields.end())
-      return bad(key, "'" + key + "' is not a field of " + api_name + " (see the README's conformance table)");
-    if (f->refused != nullptr && !value.is_null()) return bad(key, f->refused);
+      return bad(key, "'" + key + "' is not a field of " + api_name + " (see the conformance table in A-IO's docs/serving.md)");
+    if (f->refused != nullptr && !item.value().is_null()) return bad(key, f->refused);
   }
+  return std::nullopt;
+}
 
-  if (!j.contains("model") || !j["model"].is_string() || j["model"].get<std::string>().empty())
-    return bad("model", "'model' is required: \"aio\" routes the request, a model name pins it");
-  out.model = j["model"];
+std::optional<ApiError> read_message(const json &m, const std::string &p, const RequestLimits &limits,
+                                     engine::ChatMessage &msg) {
+  if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+    return bad(p + ".role", "'" + p + ".role' must be a string");
+  const std::string role = m["role"];
+  if (role != "system" && role != "user" && role != "assistant" && role != "developer" && role != "tool")
+    return bad(p + ".role", "'" + p + ".role' must be system, developer, user, assistant or tool (got '" + role + "')");
+  msg.role = role == "developer" ? "system" : role;
+  if (role == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null()) {
+    if (auto e = read_tool_calls(m["tool_calls"], p + ".tool_calls", limits, msg.tool_calls)) return e;
+  }
+  if (role == "tool") {
+    if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string())
+      return bad(p + ".tool_call_id", "'" + p + ".tool_call_id' is required: the id of the call this is the result of");
+    msg.tool_call_id = m["tool_call_id"];
+  }
+  if (m.contains("name") && !m["name"].is_null()) {
+    if (!m["name"].is_string()) return bad(p + ".name", "'" + p + ".name' must be a string");
+    msg.name = m["name"];
+  }
+  // An assistant turn that called tools may have no content (null), as every agent framework sends it.
+  const bool content_optional = role == "assistant" && !msg.tool_calls.empty();
+  if (!m.contains("content") || m["content"].is_null()) {
+    if (!content_optional) return bad(p + ".content", "'" + p + ".content' is required");
+    return std::nullopt;
+  }
+  return read_content(m["content"], p + ".content", msg.content);
+}
 
-  if (endpoint == Endpoint::chat_completions) {
-    if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
-      return bad("messages", "'messages' must be a non-empty list of {\"role\", \"content\"}");
-    if (j["messages"].size() > limits.max_messages)
-      return bad("messages", "'messages' holds " + std::to_string(j["messages"].size()) + " messages; at most " +
-                                 std::to_string(limits.max_messages) + " are accepted (--max-messages)");
-    for (size_t i = 0; i < j["messages"].size(); ++i) {
-      const json &m = j["messages"][i];
-      const std::string p = "messages[" + std::to_string(i) + "]";
-      if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
-        return bad(p + ".role", "'" + p + ".role' must be a string");
-      const std::string role = m["role"];
-      if (role != "system" && role != "user" && role != "assistant" && role != "developer" && role != "tool")
-        return bad(p + ".role", "'" + p + ".role' must be system, developer, user, assistant or tool (got '" + role + "')");
-      engine::ChatMessage msg;
-      msg.role = role == "developer" ? "system" : role;
-      if (role == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null()) {
-        if (auto e = read_tool_calls(m["tool_calls"], p + ".tool_calls", limits, msg.tool_calls)) return e;
-      }
-      if (role == "tool") {
-        if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string())
-          return bad(p + ".tool_call_id", "'" + p + ".tool_call_id' is required: the id of the call this is the result of");
-        msg.tool_call_id = m["tool_call_id"];
-      }
-      if (m.contains("name") && !m["name"].is_null()) {
-        if (!m["name"].is_string()) return bad(p + ".name", "'" + p + ".name' must be a string");
-        msg.name = m["name"];
-      }
-      // An assistant turn that called tools may have no content (null), as every agent framework sends it.
-      const bool content_optional = role == "assistant" && !msg.tool_calls.empty();
-      if (!m.contains("content") || m["content"].is_null()) {
-        if (!content_optional) return bad(p + ".content", "'" + p + ".content' is required");
-      } else if (auto e = read_content(m["content"], p + ".content", msg.content)) {
-        return e;
-      }
-      out.messages.push_back(std::move(msg));
-    }
+std::optional<ApiError> read_messages(const json &j, const RequestLimits &limits, ApiRequest &out) {
+  if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
+    return bad("messages", "'messages' must be a non-empty list of {\"role\", \"content\"}");
+  const json &messages = j["messages"];
+  if (messages.size() > limits.max_messages)
+    return bad("messages", "'messages' holds " + std::to_string(messages.size()) + " messages; at most " +
+                               std::to_string(limits.max_messages) + " are accepted (--max-messages)");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    engine::ChatMessage msg;
+    if (auto e = read_message(messages[i], "messages[" + std::to_string(i) + "]", limits, msg)) return e;
+    out.messages.push_back(std::move(msg));
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_prompt(const json &j, ApiRequest &out) {
+  if (!j.contains("prompt")) return bad("prompt", "'prompt' is required");
+  const json &p = j["prompt"];
+  if (p.is_string()) {
+    out.prompt = p.get<std::string>();
+  } else if (p.is_array() && p.size() == 1 && p[0].is_string()) {
+    out.prompt = p[0].get<std::string>();
   } else {
-    if (!j.contains("prompt")) return bad("prompt", "'prompt' is required");
-    const json &p = j["prompt"];
-    if (p.is_string()) {
-      out.prompt = p.get<std::string>();
-    } else if (p.is_array() && p.size() == 1 && p[0].is_string()) {
-      out.prompt = p[0].get<std::string>();
-    } else {
-      return bad("prompt", "'prompt' must be a string (a list of several prompts is not supported; send them separately)");
-    }
-    if (out.prompt.empty()) return bad("prompt", "'prompt' is empty");
+    return bad("prompt", "'prompt' must be a string (a list of several prompts is not supported; send them separately)");
   }
+  if (out.prompt.empty()) return bad("prompt", "'prompt' is empty");
+  return std::nullopt;
+}
 
-  std::optional<int64_t> max_tokens, seed, n;
-  std::optional<double> temperature, top_p;
+std::optional<ApiError> read_logit_bias(const json &j, ApiRequest &out) {
+  if (!j.contains("logit_bias") || j["logit_bias"].is_null()) return std::nullopt;
+  const json &lb = j["logit_bias"];
+  if (!lb.is_object()) return bad("logit_bias", "'logit_bias' must map token ids (as strings) to a bias in -100..100");
+  for (const auto &[key, value] : lb.items()) {
+    size_t used = 0;
+    long long id = -1;
+    try {
+      id = std::stoll(key, &used);
+    } catch (const std::exception &) {
+    }
+    if (used != key.size() || id < 0 || id > INT32_MAX)
+      return bad("logit_bias", "'logit_bias' keys must be token ids, e.g. {\"50256\": -100} (got '" + key + "')");
+    if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < -100 ||
+        value.get<double>() > 100)
+      return bad("logit_bias", "'logit_bias' values must be numbers between -100 and 100");
+    out.params.constraints.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
+  }
+  return std::nullopt;
+}
+
+// max_tokens (or max_completion_tokens), temperature, top_p, seed, n, best_of, the penalties and logit_bias.
+std::optional<ApiError> read_sampling(const json &j, const RequestLimits &limits, ApiRequest &out) {
+  std::optional<int64_t> max_tokens, seed, n, best_of;
+  std::optional<double> temperature, top_p, presence, frequency;
   const char *max_key = j.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   if (auto e = read_int(j, max_key, 1, limits.max_tokens_cap, max_tokens)) return e;
   if (auto e = read_number(j, "temperature", 0.0, 2.0, temperature)) return e;
@@ -366,82 +400,77 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
   if (j.contains("n") && j["n"].is_number_integer() && j["n"].get<int64_t>() > 1)
     return bad("n", "'n' > 1 is not supported: one choice per request; send n requests (with different seeds)");
   if (auto e = read_int(j, "n", 1, 1, n)) return e;
-  std::optional<int64_t> best_of;
   if (auto e = read_int(j, "best_of", 1, 1, best_of)) return e;
-  std::optional<double> presence, frequency;
   if (auto e = read_number(j, "presence_penalty", -2.0, 2.0, presence)) return e;
   if (auto e = read_number(j, "frequency_penalty", -2.0, 2.0, frequency)) return e;
   out.params.constraints.presence_penalty = static_cast<float>(presence.value_or(0.0));
   out.params.constraints.frequency_penalty = static_cast<float>(frequency.value_or(0.0));
-  if (j.contains("logit_bias") && !j["logit_bias"].is_null()) {
-    const json &lb = j["logit_bias"];
-    if (!lb.is_object()) return bad("logit_bias", "'logit_bias' must map token ids (as strings) to a bias in -100..100");
-    for (const auto &[key, value] : lb.items()) {
-      size_t used = 0;
-      long long id = -1;
-      try {
-        id = std::stoll(key, &used);
-      } catch (const std::exception &) {
-      }
-      if (used != key.size() || id < 0 || id > INT32_MAX)
-        return bad("logit_bias", "'logit_bias' keys must be token ids, e.g. {\"50256\": -100} (got '" + key + "')");
-      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < -100 ||
-          value.get<double>() > 100)
-        return bad("logit_bias", "'logit_bias' values must be numbers between -100 and 100");
-      out.params.constraints.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
-    }
-  }
-  // logprobs: a boolean (chat, with top_logprobs alternatives) or the number of alternatives (completions).
+  out.params.max_tokens = static_cast<int32_t>(std::min<int64_t>(max_tokens.value_or(limits.default_max_tokens),
+                                                                 limits.max_tokens_cap));
+  // OpenAI's default temperature is 1; we default to greedy only when the client says 0.
+  out.params.sampling.temperature = static_cast<float>(temperature.value_or(1.0));
+  out.params.sampling.top_p = static_cast<float>(top_p.value_or(1.0));
+  out.params.sampling.top_k = 0;
+  out.params.sampling.seed = static_cast<uint32_t>(seed.value_or(0));
+  return read_logit_bias(j, out);
+}
+
+// logprobs: a boolean (chat, with top_logprobs alternatives) or the number of alternatives (completions, which may
+// also echo the prompt).
+std::optional<ApiError> read_logprobs(const json &j, bool chat, ApiRequest &out) {
   if (chat) {
     std::optional<int64_t> top;
     if (auto e = read_int(j, "top_logprobs", 0, 20, top)) return e;
     bool want = false;
-    if (j.contains("logprobs") && !j["logprobs"].is_null()) {
-      if (!j["logprobs"].is_boolean()) return bad("logprobs", "'logprobs' must be true or false");
-      want = j["logprobs"];
-    }
+    if (auto e = read_bool(j, "logprobs", "logprobs", want)) return e;
     if (top && !want) return bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
     if (want) out.params.logprobs = static_cast<int32_t>(top.value_or(0));
-  } else {
-    std::optional<int64_t> alternatives;
-    if (auto e = read_int(j, "logprobs", 0, 20, alternatives)) return e;
-    if (alternatives) out.params.logprobs = static_cast<int32_t>(*alternatives);
-    if (j.contains("echo") && !j["echo"].is_null()) {
-      if (!j["echo"].is_boolean()) return bad("echo", "'echo' must be true or false");
-      out.echo = j["echo"];
-    }
-    if (out.echo && alternatives)
-      return bad("echo", "'echo' with 'logprobs' (log-probabilities of the prompt's tokens) is not supported; "
-                         "send one or the other");
+    return std::nullopt;
   }
-  if (chat && j.contains("response_format") && !j["response_format"].is_null()) {
-    const json &rf = j["response_format"];
-    const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
-    if (type != "text" && type != "json_object" && type != "json_schema")
-      return bad("response_format", "'response_format' must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or "
-                                    "{\"type\": \"json_schema\", \"json_schema\": {\"name\": ..., \"schema\": {...}}}");
-    out.response_format = type;
-    if (type == "json_schema") {
-      const json *js = rf.contains("json_schema") ? &rf["json_schema"] : nullptr;
-      if (js == nullptr || !js->is_object() || !js->contains("name") || !(*js)["name"].is_string())
-        return bad("response_format.json_schema", "'response_format.json_schema' needs a 'name' and a 'schema'");
-      if (js->contains("schema") && !(*js)["schema"].is_object() && !(*js)["schema"].is_boolean())
-        return bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
-      out.response_schema = js->value("schema", json::object());
-      if (auto e = check_schema(out.response_schema, out.response_schema.dump().size(),
-                                "response_format.json_schema.schema", limits, &out.schema_patterns))
-        return e;
-    }
-  }
-  if (chat) {
-    if (auto e = read_tools(j, limits, out)) return e;
-    if (!out.tools.empty() && out.response_format != "text")
-      return bad("response_format", "'response_format' together with 'tools' is not supported: the tool-call grammar "
-                                    "and the output schema would both constrain the answer; send one of them");
-    if (!out.tools.empty() && out.params.logprobs >= 0)
-      return bad("logprobs", "'logprobs' together with 'tools' is not supported (the log-probabilities would be of the "
-                             "raw tool-call text, not of the message); send one of them");
-  }
+  std::optional<int64_t> alternatives;
+  if (auto e = read_int(j, "logprobs", 0, 20, alternatives)) return e;
+  if (alternatives) out.params.logprobs = static_cast<int32_t>(*alternatives);
+  if (auto e = read_bool(j, "echo", "echo", out.echo)) return e;
+  if (out.echo && alternatives)
+    return bad("echo", "'echo' with 'logprobs' (log-probabilities of the prompt's tokens) is not supported; "
+                       "send one or the other");
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_response_format(const json &j, const RequestLimits &limits, ApiRequest &out) {
+  if (!j.contains("response_format") || j["response_format"].is_null()) return std::nullopt;
+  const json &rf = j["response_format"];
+  const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
+  if (type != "text" && type != "json_object" && type != "json_schema")
+    return bad("response_format", "'response_format' must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or "
+                                  "{\"type\": \"json_schema\", \"json_schema\": {\"name\": ..., \"schema\": {...}}}");
+  out.response_format = type;
+  if (type != "json_schema") return std::nullopt;
+  const json *js = rf.contains("json_schema") ? &rf["json_schema"] : nullptr;
+  if (js == nullptr || !js->is_object() || !js->contains("name") || !(*js)["name"].is_string())
+    return bad("response_format.json_schema", "'response_format.json_schema' needs a 'name' and a 'schema'");
+  if (js->contains("schema") && !(*js)["schema"].is_object() && !(*js)["schema"].is_boolean())
+    return bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
+  out.response_schema = js->value("schema", json::object());
+  return check_schema(out.response_schema, out.response_schema.dump().size(), "response_format.json_schema.schema",
+                      limits, &out.schema_patterns);
+}
+
+// Tools, and what cannot be combined with them.
+std::optional<ApiError> read_tool_fields(const json &j, const RequestLimits &limits, ApiRequest &out) {
+  if (auto e = read_tools(j, limits, out)) return e;
+  if (!out.tools.empty() && out.response_format != "text")
+    return bad("response_format", "'response_format' together with 'tools' is not supported: the tool-call grammar "
+                                  "and the output schema would both constrain the answer; send one of them");
+  if (!out.tools.empty() && out.params.logprobs >= 0)
+    return bad("logprobs", "'logprobs' together with 'tools' is not supported (the log-probabilities would be of the "
+                           "raw tool-call text, not of the message); send one of them");
+  return std::nullopt;
+}
+
+// Fields that change nothing in the answer, checked for their shape (and, where OpenAI offers more than text
+// generation, for asking only what A-IO does).
+std::optional<ApiError> check_passive_fields(const json &j, bool chat) {
   for (const char *key : {"user", "safety_identifier", "prompt_cache_key"})
     if (j.contains(key) && !j[key].is_null() && !j[key].is_string())
       return bad(key, std::string("'") + key + "' must be a string");
@@ -451,80 +480,106 @@ std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint
         std::any_of(md.begin(), md.end(), [](const json &v) { return !v.is_string(); }))
       return bad("metadata", "'metadata' must be an object of up to 16 string values");
   }
-  if (chat && j.contains("modalities") && !j["modalities"].is_null() && j["modalities"] != json::array({"text"}))
+  if (!chat) return std::nullopt;
+  if (j.contains("modalities") && !j["modalities"].is_null() && j["modalities"] != json::array({"text"}))
     return bad("modalities", "'modalities' must be [\"text\"]: A-IO serves text models");
-  if (chat && j.contains("store") && !j["store"].is_null() && j["store"] != false)
+  if (j.contains("store") && !j["store"].is_null() && j["store"] != false)
     return bad("store", "'store': true (keeping outputs for OpenAI's evals and distillation) is not supported");
-  if (chat && j.contains("service_tier") && !j["service_tier"].is_null() && j["service_tier"] != "auto" &&
+  if (j.contains("service_tier") && !j["service_tier"].is_null() && j["service_tier"] != "auto" &&
       j["service_tier"] != "default")
     return bad("service_tier", "'service_tier' must be \"auto\" or \"default\": A-IO has one tier");
-  out.params.max_tokens = static_cast<int32_t>(max_tokens.value_or(limits.default_max_tokens));
-  out.params.max_tokens = std::min(out.params.max_tokens, limits.max_tokens_cap);
-  // OpenAI's default temperature is 1; we default to greedy only when the client says 0.
-  out.params.sampling.temperature = static_cast<float>(temperature.value_or(1.0));
-  out.params.sampling.top_p = static_cast<float>(top_p.value_or(1.0));
-  out.params.sampling.top_k = 0;
-  out.params.sampling.seed = static_cast<uint32_t>(seed.value_or(0));
+  return std::nullopt;
+}
 
-  if (j.contains("stop") && !j["stop"].is_null()) {
-    const auto too_long = [&](const json &v) { return v.is_string() && v.get_ref<const std::string &>().size() > limits.max_stop_bytes; };
-    if (too_long(j["stop"]) || (j["stop"].is_array() && std::any_of(j["stop"].begin(), j["stop"].end(), too_long)))
-      return bad("stop", "a 'stop' string is longer than " + std::to_string(limits.max_stop_bytes) +
-                             " bytes (--max-stop-bytes)");
-    const json &s = j["stop"];
-    if (s.is_string()) {
-      out.params.stop.push_back(s.get<std::string>());
-    } else if (s.is_array() && s.size() <= 4) {
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (!s[i].is_string()) return bad("stop", "'stop' must be a string or a list of up to 4 strings");
-        out.params.stop.push_back(s[i].get<std::string>());
-      }
-    } else {
-      return bad("stop", "'stop' must be a string or a list of up to 4 strings");
-    }
+std::optional<ApiError> read_stop(const json &j, const RequestLimits &limits, ApiRequest &out) {
+  if (!j.contains("stop") || j["stop"].is_null()) return std::nullopt;
+  const json &s = j["stop"];
+  const auto too_long = [&](const json &v) { return v.is_string() && v.get_ref<const std::string &>().size() > limits.max_stop_bytes; };
+  if (too_long(s) || (s.is_array() && std::any_of(s.begin(), s.end(), too_long)))
+    return bad("stop", "a 'stop' string is longer than " + std::to_string(limits.max_stop_bytes) +
+                           " bytes (--max-stop-bytes)");
+  const auto shape = [] { return bad("stop", "'stop' must be a string or a list of up to 4 strings"); };
+  if (s.is_string()) {
+    out.params.stop.push_back(s.get<std::string>());
+    return std::nullopt;
   }
-  if (j.contains("stream") && !j["stream"].is_null()) {
-    if (!j["stream"].is_boolean()) return bad("stream", "'stream' must be true or false");
-    out.stream = j["stream"];
-  }
-  // Extension shared with llama-server, for benchmarks: keep generating past end-of-generation tokens.
-  if (j.contains("ignore_eos") && !j["ignore_eos"].is_null()) {
-    if (!j["ignore_eos"].is_boolean()) return bad("ignore_eos", "'ignore_eos' must be true or false");
-    out.params.ignore_eos = j["ignore_eos"];
-  }
-  if (j.contains("stream_options") && !j["stream_options"].is_null()) {
-    const json &so = j["stream_options"];
-    if (!so.is_object()) return bad("stream_options", "'stream_options' must be an object, e.g. {\"include_usage\": true}");
-    for (const auto &[key, value] : so.items()) {
-      if (key != "include_usage")
-        return bad("stream_options." + key, "'stream_options." + key + "' is not supported (known: include_usage)");
-      if (!value.is_boolean()) return bad("stream_options.include_usage", "'stream_options.include_usage' must be true or false");
-      out.include_usage = value;
-    }
-    if (!out.stream) return bad("stream_options", "'stream_options' is only allowed with 'stream': true");
-  }
-  // A-IO's own extension: {"aio": {"label": "code"}} gives the request's true category (a shadow label).
-  if (j.contains("aio") && !j["aio"].is_null()) {
-    const json &a = j["aio"];
-    if (!a.is_object()) return bad("aio", "'aio' must be an object, e.g. {\"label\": \"code\"}");
-    for (const auto &[key, value] : a.items()) {
-      if (key == "label") {
-        if (!value.is_string() || value.get<std::string>().empty())
-          return bad("aio.label", "'aio.label' must be a category name, e.g. \"code\"");
-        out.label = value.get<std::string>();
-      } else if (key == "policy") {
-        if (!value.is_string() || value.get<std::string>().empty())
-          return bad("aio.policy", "'aio.policy' must be the name of a policy, e.g. \"static-large-pld\"");
-        out.policy = value.get<std::string>();
-      } else {
-        return bad("aio." + key, "'aio." + key + "' is not an A-IO option (known: label, policy)");
-      }
-    }
-    if (!out.policy.empty() && out.model != "aio")
-      return bad("aio.policy", "'aio.policy' routes a request: use it with \"model\": \"aio\" (a named model is "
-                               "served as it is, with no policy)");
+  if (!s.is_array() || s.size() > 4) return shape();
+  for (const json &x : s) {
+    if (!x.is_string()) return shape();
+    out.params.stop.push_back(x.get<std::string>());
   }
   return std::nullopt;
+}
+
+// stream, stream_options, and ignore_eos (an extension shared with llama-server, for benchmarks: keep generating past
+// end-of-generation tokens).
+std::optional<ApiError> read_streaming(const json &j, ApiRequest &out) {
+  if (auto e = read_bool(j, "stream", "stream", out.stream)) return e;
+  if (auto e = read_bool(j, "ignore_eos", "ignore_eos", out.params.ignore_eos)) return e;
+  if (!j.contains("stream_options") || j["stream_options"].is_null()) return std::nullopt;
+  const json &so = j["stream_options"];
+  if (!so.is_object()) return bad("stream_options", "'stream_options' must be an object, e.g. {\"include_usage\": true}");
+  for (const auto &[key, value] : so.items()) {
+    if (key != "include_usage")
+      return bad("stream_options." + key, "'stream_options." + key + "' is not supported (known: include_usage)");
+    if (!value.is_boolean()) return bad("stream_options.include_usage", "'stream_options.include_usage' must be true or false");
+    out.include_usage = value;
+  }
+  if (!out.stream) return bad("stream_options", "'stream_options' is only allowed with 'stream': true");
+  return std::nullopt;
+}
+
+// A-IO's own extension: {"aio": {"label": "code", "policy": "..."}} - the request's true category (a shadow label)
+// and the policy that routes it.
+std::optional<ApiError> read_aio(const json &j, ApiRequest &out) {
+  if (!j.contains("aio") || j["aio"].is_null()) return std::nullopt;
+  const json &a = j["aio"];
+  if (!a.is_object()) return bad("aio", "'aio' must be an object, e.g. {\"label\": \"code\"}");
+  for (const auto &[key, value] : a.items()) {
+    if (key == "label") {
+      if (!value.is_string() || value.get<std::string>().empty())
+        return bad("aio.label", "'aio.label' must be a category name, e.g. \"code\"");
+      out.label = value.get<std::string>();
+    } else if (key == "policy") {
+      if (!value.is_string() || value.get<std::string>().empty())
+        return bad("aio.policy", "'aio.policy' must be the name of a policy, e.g. \"static-large-pld\"");
+      out.policy = value.get<std::string>();
+    } else {
+      return bad("aio." + key, "'aio." + key + "' is not an A-IO option (known: label, policy)");
+    }
+  }
+  if (!out.policy.empty() && out.model != "aio")
+    return bad("aio.policy", "'aio.policy' routes a request: use it with \"model\": \"aio\" (a named model is "
+                             "served as it is, with no policy)");
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<ApiError> parse_request(const std::string &body, Endpoint endpoint, const RequestLimits &limits,
+                                      ApiRequest &out) {
+  json j;
+  if (auto e = read_body(body, limits, j)) return e;
+  out = ApiRequest{};
+  out.endpoint = endpoint;
+  const bool chat = endpoint == Endpoint::chat_completions;
+  if (auto e = check_fields(j, chat)) return e;
+  if (!j.contains("model") || !j["model"].is_string() || j["model"].get<std::string>().empty())
+    return bad("model", "'model' is required: \"aio\" routes the request, a model name pins it");
+  out.model = j["model"];
+  // In the order a client reads the API reference: what is asked, how to sample, what shape the answer takes, how it
+  // is delivered. The first field that is wrong is the one reported.
+  if (auto e = chat ? read_messages(j, limits, out) : read_prompt(j, out)) return e;
+  if (auto e = read_sampling(j, limits, out)) return e;
+  if (auto e = read_logprobs(j, chat, out)) return e;
+  if (chat) {
+    if (auto e = read_response_format(j, limits, out)) return e;
+    if (auto e = read_tool_fields(j, limits, out)) return e;
+  }
+  if (auto e = check_passive_fields(j, chat)) return e;
+  if (auto e = read_stop(j, limits, out)) return e;
+  if (auto e = read_streaming(j, out)) return e;
+  return read_aio(j, out);
 }
 
 ApiError error_from_status(const Status &s) {

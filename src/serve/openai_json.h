@@ -1,5 +1,5 @@
 // The OpenAI wire format, and nothing else: JSON request bodies -> validated requests, results -> JSON responses.
-// The HTTP layer only translates (ARCHITECTURE.md); every bad field comes back as an OpenAI-style error naming it.
+// The HTTP layer only translates (docs/architecture.md); every bad field comes back as an OpenAI-style error naming it.
 #pragma once
 
 #include <optional>
@@ -18,7 +18,7 @@ namespace aio::serve {
 
 enum class Endpoint { chat_completions, completions };
 
-// What the server allows, from its flags (the README's table of limits lists each with its flag). Every bound is
+// What the server allows, from its flags (docs/operations.md's table of limits lists each with its flag). Every bound is
 // checked before the work it bounds: a refusal costs a scan of the body, never the work itself.
 struct RequestLimits {
   int32_t max_tokens_cap = 4096;    // max_tokens above this is refused
@@ -59,7 +59,7 @@ struct ApiRequest {
 };
 
 // Every top-level field of the two endpoints' request bodies, as OpenAI's API reference defines them, and what A-IO
-// does with it: honoured, or refused with a 400 that says why (never silently ignored). The README's conformance
+// does with it: honoured, or refused with a 400 that says why (never silently ignored). The conformance
 // table is this list; a test walks it against the live server.
 struct ApiField {
   const char *name;

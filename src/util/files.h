@@ -13,7 +13,7 @@ namespace aio {
 // block), not readable (invalid_argument).
 Status check_readable_file(const std::string &path, const std::string &what = "file");
 
-// How large a file each kind of loader reads (README: Limits). Everything A-IO reads is read whole, so a bound here
+// How large a file each kind of loader reads (docs/operations.md: Limits). Everything A-IO reads is read whole, so a bound here
 // is what keeps a 2 GB file from costing gigabytes of memory and minutes: it is refused at once, by its size.
 constexpr size_t kMaxConfigFileBytes = size_t{16} << 20; // configs, policies, scenarios, profiles, prompt files
 constexpr size_t kMaxDataFileBytes = size_t{1} << 30;    // datasets, completions, results, labelled data

@@ -1,4 +1,4 @@
-// The README's OpenAI conformance table, walked against the live server: every field it calls honoured is accepted
+// The OpenAI conformance table of docs/serving.md, walked against the live server: every field it calls honoured is accepted
 // (200) with a typical value, and every field it calls refused gets a 400 naming that field - on each endpoint the
 // table lists. (A unit test keeps the table equal to the server's own field list.)
 #include <gtest/gtest.h>
@@ -23,7 +23,7 @@ struct Row {
 };
 
 std::vector<Row> readme_table() {
-  std::ifstream in(std::string(AIO_SOURCE_DIR) + "/README.md");
+  std::ifstream in(std::string(AIO_SOURCE_DIR) + "/docs/serving.md");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string readme = ss.str();
@@ -84,7 +84,7 @@ const std::map<std::string, json> &samples() {
 
 TEST(ServeConformance, EveryFieldOfTheReadmeTableDoesWhatItSays) {
   const auto rows = readme_table();
-  ASSERT_GT(rows.size(), 30u) << "the README's conformance table was not found";
+  ASSERT_GT(rows.size(), 30u) << "docs/serving.md's conformance table was not found";
   AioServer s;
   ASSERT_GT(s.port, 0) << s.proc->output();
   for (const Row &r : rows) {

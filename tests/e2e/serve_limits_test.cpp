@@ -1,7 +1,7 @@
 // `aio serve` against requests built to crash or stall it (issue 19): nesting deep enough to overflow any recursion,
 // schemas whose grammar would take seconds to build, bodies of tens of thousands of messages or tools, clients that
 // leave a non-streamed request behind, and the edges of the API key. Each request is generated at its full size here
-// (the fuzz targets' inputs are too small to reach these depths). The bounds are the README's table of limits.
+// (the fuzz targets' inputs are too small to reach these depths). The bounds are the table of limits in docs/operations.md.
 // Timings are not asserted (a starved server takes tens of seconds; we check what was refused and what still runs).
 #include <gtest/gtest.h>
 

@@ -28,7 +28,8 @@ std::string stories_path() {
   return data && std::filesystem::exists(path) ? path : "";
 }
 
-engine::GenerateParams greedy(int n) {
+// Up to n greedy tokens (a real model may end its story first).
+engine::GenerateParams greedy_up_to(int n) {
   engine::GenerateParams p;
   p.max_tokens = n;
   return p;
@@ -66,7 +67,7 @@ TEST(StoriesParity, EveryStrategyGivesLlamaServersGreedyTokens) {
 
     for (Strategy s : {Strategy::plain, Strategy::pld, Strategy::draft}) {
       exec::Decoding d{s, {}, s == Strategy::draft ? *model : nullptr};
-      auto ours = exec::generate(*engine, *prompt, greedy(n), d);
+      auto ours = exec::generate(*engine, *prompt, greedy_up_to(n), d);
       ASSERT_TRUE(ours.ok()) << ours.status().to_string();
       EXPECT_EQ(ours->tokens, reference) << strategy_name(s) << ": " << text;
       EXPECT_EQ(ours->text, answer.at("content").get<std::string>()) << strategy_name(s);

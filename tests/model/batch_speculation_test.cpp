@@ -11,12 +11,7 @@
 namespace aio::exec {
 namespace {
 
-engine::GenerateParams greedy(int n) {
-  engine::GenerateParams p;
-  p.max_tokens = n;
-  p.ignore_eos = true;
-  return p;
-}
+using test::greedy;
 
 struct Outcome {
   bool done = false;

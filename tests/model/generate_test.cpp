@@ -32,12 +32,7 @@ protected:
   std::unique_ptr<exec::BatchEngine> session_; // the executor, one slot
 };
 
-GenerateParams greedy(int n) {
-  GenerateParams p;
-  p.max_tokens = n;
-  p.ignore_eos = true;
-  return p;
-}
+using test::greedy;
 
 TEST_F(GenerateTest, GreedyIsIdenticalAcrossRunsAndSessions) {
   const auto a = run(*session_, "def fibonacci(n):", greedy(24));

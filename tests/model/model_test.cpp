@@ -120,6 +120,28 @@ TEST(Model, AppliesItsChatTemplate) {
   EXPECT_TRUE(m->is_end_of_generation(*m->tokenize("<|eot_id|>", false, true)->begin()));
 }
 
+// A formatted chat is tokenized one way on every path: the model's BOS once, whether or not the template wrote it.
+TEST(Model, AFormattedChatGetsItsBosOnce) {
+  auto m = load_ok(test::tiny_pair().small_path);
+  ASSERT_TRUE(m);
+  const std::string chat = *m->apply_chat_template({{"user", "What is 2+2?"}});
+  auto plain = m->tokenize(chat, /*add_bos=*/false, /*parse_special=*/true);
+  auto tokens = m->tokenize_chat(chat);
+  ASSERT_TRUE(plain.ok() && tokens.ok());
+  const llama_token bos = llama_vocab_bos(m->vocab());
+  if (llama_vocab_get_add_bos(m->vocab())) {
+    ASSERT_EQ(tokens->size(), plain->size() + 1);
+    EXPECT_EQ(tokens->front(), bos);
+    // A template that writes the BOS itself does not get a second one.
+    const std::string bos_text = m->token_to_piece(bos, /*special=*/true);
+    auto written = m->tokenize_chat(bos_text + chat);
+    ASSERT_TRUE(written.ok());
+    EXPECT_EQ(*written, *tokens);
+  } else {
+    EXPECT_EQ(*tokens, *plain);
+  }
+}
+
 TEST(ModelErrors, MissingFile) {
   auto m = Model::load({.path = "/nonexistent/model.gguf"});
   ASSERT_FALSE(m.ok());

@@ -30,12 +30,7 @@ std::unique_ptr<Router> make_router(const std::string &extra = "") {
   return r.ok() ? std::move(*r) : nullptr;
 }
 
-engine::GenerateParams greedy(int n) {
-  engine::GenerateParams p;
-  p.max_tokens = n;
-  p.ignore_eos = true;
-  return p;
-}
+using test::greedy;
 
 TEST(LmProbe, DistributionSumsToOneAndIsDeterministic) {
   auto router = make_router();

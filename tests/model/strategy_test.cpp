@@ -11,6 +11,7 @@
 
 namespace aio::decode {
 namespace {
+using test::greedy;
 
 class StrategyTest : public test::TinyPairTest {
 protected:
@@ -27,13 +28,6 @@ protected:
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     return r.ok() ? *r : engine::GenerationRecord{};
   }
-  static engine::GenerateParams greedy(int n) {
-    engine::GenerateParams p;
-    p.max_tokens = n;
-    p.ignore_eos = true;
-    return p;
-  }
-
   std::unique_ptr<exec::BatchEngine> target_;
 };
 

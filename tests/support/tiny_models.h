@@ -32,6 +32,14 @@ protected:
   static std::shared_ptr<engine::Model> small_, large_;
 };
 
+// Exactly n greedy tokens (EOS ignored): what the tests compare across strategies, batches and engines.
+inline engine::GenerateParams greedy(int n) {
+  engine::GenerateParams p;
+  p.max_tokens = n;
+  p.ignore_eos = true;
+  return p;
+}
+
 // Writes one tiny model with the built-in byte vocabulary (no download needed) and returns its path.
 std::string write_byte_vocab_model(const std::string &preset, const std::string &dir, unsigned seed = 1);
 

@@ -292,9 +292,9 @@ TEST(OpenAiJson, LogprobsAndTheStreamsFirstAndLastChunks) {
   EXPECT_FLOAT_EQ(c["choices"][0]["logprobs"]["top_logprobs"][1]["llo"].get<float>(), -1.0f);
 }
 
-// The README's conformance table is the server's own field list: same fields, same endpoints, same verdicts.
+// docs/serving.md's conformance table is the server's own field list: same fields, same endpoints, same verdicts.
 TEST(OpenAiJson, ReadmeConformanceTableIsTheFieldList) {
-  std::ifstream in(std::string(AIO_SOURCE_DIR) + "/README.md");
+  std::ifstream in(std::string(AIO_SOURCE_DIR) + "/docs/serving.md");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string readme = ss.str();
