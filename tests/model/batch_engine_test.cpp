@@ -52,10 +52,11 @@ protected:
     auto solo = test::one_slot_engine(model_, 512);
     return exec::generate(*solo, *model_->tokenize(text), greedy(n))->tokens;
   }
-  // An engine of its own on the same model: n_slots, 512 context each, one thread, `budget` ("" = auto).
-  std::unique_ptr<BatchEngine> engine_with(int32_t n_slots, const std::string &budget = "") {
+  // An engine of its own on the same model: n_slots (+ probe lanes), 512 context each, one thread, `budget` ("" = auto).
+  std::unique_ptr<BatchEngine> engine_with(int32_t n_slots, const std::string &budget = "", int32_t probe_lanes = 0) {
     BatchEngineParams p;
     p.n_slots = n_slots;
+    p.probe_lanes = probe_lanes;
     p.n_ctx_per_slot = 512;
     p.n_batch = 64;
     p.n_threads = 1;
@@ -361,15 +362,8 @@ TEST_F(BatchEngineTest, AProbeRidesInTheStepsOfRunningRequests) {
 // to generate here waits in the lane until the slot frees, goes before the queued job (its prompt is prefilled), and
 // gives the same tokens as alone.
 TEST_F(BatchEngineTest, AProbeLanePassesQueuedJobsWhenEverySlotIsBusy) {
-  BatchEngineParams p;
-  p.n_slots = 1;
-  p.probe_lanes = 1;
-  p.n_ctx_per_slot = 512;
-  p.n_batch = 64;
-  p.n_threads = 1;
-  auto made = BatchEngine::create(model_, p);
-  ASSERT_TRUE(made.ok()) << made.status().to_string();
-  engine_ = std::move(*made);
+  engine_ = engine_with(1, "", /*probe_lanes=*/1);
+  ASSERT_TRUE(engine_);
   Outcome running, queued, probed;
   ASSERT_TRUE(engine_->submit(job_for(*model_, "def add(a, b):", 30, running)));
   engine_->step();
