@@ -82,6 +82,7 @@ const char *finish_reason_name(FinishReason r);
 // What one generation did and how long each phase took: the engine fills it, the route record carries it.
 struct GenerationStats {
   int32_t n_prompt_tokens = 0;
+  double queue_ms = 0;                // in the engine's queue for a slot (or a probe lane) before its prompt was read
   double prefill_ms = 0;              // prompt processing plus the first token (= time to first token once admitted)
   int32_t n_prefill_tokens_saved = 0; // prompt tokens whose KV was already cached (the probe's or an earlier turn's)
   int32_t n_generated = 0;            // tokens generated

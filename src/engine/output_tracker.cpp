@@ -13,8 +13,9 @@ OutputTracker::OutputTracker(const Model &model, const GenerateParams &params, c
                              uint32_t n_ctx)
     : model_(model), params_(params), on_token_(on_token), n_ctx_(n_ctx), stream_(params.stop) {}
 
-void OutputTracker::start(int32_t n_prompt_tokens, int32_t n_prefill_tokens_saved) {
+void OutputTracker::start(int32_t n_prompt_tokens, int32_t n_prefill_tokens_saved, double queue_ms) {
   rec_.n_prompt_tokens = n_prompt_tokens;
+  rec_.queue_ms = queue_ms;
   rec_.n_prefill_tokens_saved = n_prefill_tokens_saved;
   t_prefill_ = Clock::now();
 }

@@ -18,7 +18,7 @@ public:
   OutputTracker(const Model &model, const GenerateParams &params, const TokenCallback &on_token, uint32_t n_ctx);
 
   // Marks the start of prompt processing (prefill time runs from here to the first token).
-  void start(int32_t n_prompt_tokens, int32_t n_prefill_tokens_saved);
+  void start(int32_t n_prompt_tokens, int32_t n_prefill_tokens_saved, double queue_ms = 0);
   // Takes the next generated token (and its log-probability, when the params ask for them). Returns false when
   // generation is over (record().finish_reason says why).
   bool emit(llama_token token, std::optional<TokenLogprob> logprob = std::nullopt);

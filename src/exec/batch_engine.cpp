@@ -240,7 +240,8 @@ Status BatchEngine::start_decoding(Slot &slot) {
   // A job whose prompt the probe stage prefilled reuses all of it; otherwise what the slot's cache held.
   const auto n_saved = static_cast<int32_t>(j.probe ? j.prompt.size() : slot.n_prefilled);
   slot.out = std::make_unique<engine::OutputTracker>(model(), j.params, j.on_token, params_.n_ctx_per_slot);
-  slot.out->start(static_cast<int32_t>(j.prompt.size()), n_saved);
+  slot.out->start(static_cast<int32_t>(j.prompt.size()), n_saved,
+                  std::chrono::duration<double, std::milli>(slot.t_admitted - slot.t_queued).count());
   const int32_t n_vocab = model().info().n_vocab;
   std::unique_ptr<engine::Constrainer> constraints;
   if (j.params.constraints.any()) {
@@ -302,7 +303,12 @@ void BatchEngine::propose() {
   }
 }
 
-int32_t BatchEngine::fill_batch() {
+int32_t BatchEngine::n_streaming() const {
+  return static_cast<int32_t>(
+      std::count_if(slots_.begin(), slots_.end(), [](const auto &s) { return s->active() && s->pending >= 0; }));
+}
+
+int32_t BatchEngine::fill_batch(double others_step_ms) {
   batch_.n_tokens = 0;
   auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
     return engine::batch_add(batch_, t, pos, seq, logits);
@@ -319,7 +325,7 @@ int32_t BatchEngine::fill_batch() {
   // prompt goes in chunks small enough that their next tokens are not held up for long, and a prompt admitted earlier
   // is never passed by later ones (in slot order, a job in a high slot waited while newcomers in lower slots took
   // every chunk: under overload, some first tokens came minutes late).
-  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode);
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, others_step_ms);
   std::vector<Slot *> prefilling;
   for (auto &s : slots_)
     if (s->active() && s->pending < 0) prefilling.push_back(s.get());
@@ -411,12 +417,12 @@ void BatchEngine::resume(Slot &s) {
   take_output(s, first.data());
 }
 
-bool BatchEngine::step() {
+bool BatchEngine::step(double others_step_ms) {
   const auto t0 = std::chrono::steady_clock::now();
   load_.step_started(t0, had_work_);
   admit();
   propose();
-  const int32_t n_decode = fill_batch();
+  const int32_t n_decode = fill_batch(others_step_ms);
   if (batch_.n_tokens == 0) {
     publish_n_active();
     publish_load();

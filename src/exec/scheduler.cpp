@@ -18,7 +18,7 @@ Expected<Turns> parse_turns(const std::string &name) {
 }
 
 Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns)
-    : engines_(std::move(engines)), turns_(turns), used_s_(engines_.size(), 0.0), was_busy_(engines_.size(), false) {
+    : engines_(std::move(engines)), turns_(turns), share_(engines_.size()) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -34,31 +34,32 @@ void Scheduler::wake() {
 }
 
 std::optional<size_t> Scheduler::pick() {
-  // An engine that was idle does not bank the time it did not use: it joins at the least time among the busy ones.
-  double least_busy = -1;
-  for (size_t i = 0; i < engines_.size(); ++i)
-    if (was_busy_[i] && (least_busy < 0 || used_s_[i] < least_busy)) least_busy = used_s_[i];
-  std::vector<size_t> busy;
-  for (size_t i = 0; i < engines_.size(); ++i) {
-    const bool is_busy = engines_[i]->busy();
-    if (is_busy && !was_busy_[i] && least_busy >= 0) used_s_[i] = std::max(used_s_[i], least_busy);
-    was_busy_[i] = is_busy;
-    if (is_busy) busy.push_back(i);
-  }
-  if (busy.empty()) return std::nullopt;
+  std::vector<bool> is_busy(engines_.size());
+  for (size_t i = 0; i < engines_.size(); ++i) is_busy[i] = engines_[i]->busy();
+  const std::optional<size_t> least_time = share_.update(is_busy);
+  if (!least_time || turns_ == Turns::fair) return least_time;
   const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
-  std::vector<std::chrono::steady_clock::time_point> since; // Turns::oldest only
-  if (turns_ == Turns::oldest) {
-    since.assign(engines_.size(), std::chrono::steady_clock::time_point::max());
-    for (size_t i : busy) since[i] = engines_[i]->waiting_since().value_or(since[i]);
-  }
-  // Whether engine a goes before engine b: by the turn order, then (and for fair share only) by stepping time.
+  const auto since = [&](size_t i) {
+    return engines_[i]->waiting_since().value_or(std::chrono::steady_clock::time_point::max());
+  };
+  // Whether engine a goes before engine b: by the turn order, then by stepping time.
   const auto before = [&](size_t a, size_t b) {
     if (turns_ == Turns::fuller && requests(a) != requests(b)) return requests(a) > requests(b);
-    if (turns_ == Turns::oldest && since[a] != since[b]) return since[a] < since[b];
-    return used_s_[a] < used_s_[b];
+    if (turns_ == Turns::oldest && since(a) != since(b)) return since(a) < since(b);
+    return share_.used(a) < share_.used(b);
   };
-  return *std::min_element(busy.begin(), busy.end(), before);
+  std::optional<size_t> best;
+  for (size_t i = 0; i < engines_.size(); ++i)
+    if (is_busy[i] && (!best || before(i, *best))) best = i;
+  return best;
+}
+
+double Scheduler::others_step_ms(size_t i) const {
+  double ms = 0;
+  for (size_t j = 0; j < engines_.size(); ++j)
+    if (j != i && engines_[j]->n_streaming() > 0)
+      ms = std::max({ms, engines_[j]->step_budget().decode_step_ms(), 1e-3}); // 1e-3: waiting, step not yet measured
+  return ms;
 }
 
 void Scheduler::run() {
@@ -71,8 +72,8 @@ void Scheduler::run() {
     bool worked = false;
     if (const auto i = pick()) {
       const auto t0 = std::chrono::steady_clock::now();
-      worked = engines_[*i]->step();
-      used_s_[*i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      worked = engines_[*i]->step(others_step_ms(*i));
+      share_.charge(*i, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     if (stopping_) {
       if (std::none_of(engines_.begin(), engines_.end(), [](BatchEngine *e) { return e->busy(); })) return;

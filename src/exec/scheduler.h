@@ -5,9 +5,9 @@
 // Co-resident models share the cores. Driven from ONE scheduler they step in turn: each step has every core to itself,
 // and since ggml's CPU backend runs on the calling thread's OpenMP team (the pinned build has GGML_OPENMP on), all
 // models share one thread pool - instead of two models' pools competing for the cores and spinning at each other's
-// barriers. Turns are shared by time, not by step: the engine with work that has used the least
-// stepping time goes next (a fair share, as CFS does it), so a small model's short steps are not held to the pace of
-// a large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
+// barriers. Turns are shared by time, not by step: the engine with work that has used the least stepping time goes
+// next (a fair share, as CFS does it: exec/fair_share.h), so a small model's short steps are not held to the pace of a
+// large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
 // (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures both.
 //
 // Two other turn orders can be chosen (Turns) and are measured against fair share on goodput
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "exec/batch_engine.h"
+#include "exec/fair_share.h"
 
 namespace aio::exec {
 
@@ -50,12 +51,14 @@ public:
 private:
   void run();
   void wake();
-  // The index of the engine to step next: the busy one with the least stepping time (nullopt when none has work).
+  // The index of the engine to step next, by the turn order (nullopt when none has work).
   std::optional<size_t> pick();
+  // The decode step of the other engines whose streams wait while engine i steps (0: none wait). Its step budget holds
+  // a prefill to it even when engine i has no stream of its own (exec/step_budget.h).
+  double others_step_ms(size_t i) const;
   std::vector<BatchEngine *> engines_;
   Turns turns_;
-  std::vector<double> used_s_;  // stepping time each engine has had (its virtual time; scheduler thread only)
-  std::vector<bool> was_busy_;  // whether it had work at the last pick
+  FairShare share_; // each engine's stepping time (scheduler thread only)
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t n_wakes_ = 0;                 // guarded by mu_: bumped on every submit, so no wake-up is missed

@@ -23,7 +23,11 @@ Expected<TauSearch> search_tau(Policy policy, const Policy &oracle, const std::v
     long small = 0, should_total = 0, should_missed = 0, other_total = 0, other_small = 0, correct = 0;
     for (size_t i = 0; i < probed.size(); ++i) {
       const LabeledProbe &p = probed[i];
-      const RouteInput in{&p.probe, p.probe.n_context_tokens, p.label, i};
+      RouteInput in;
+      in.probe = &p.probe;
+      in.n_context_tokens = p.probe.n_context_tokens;
+      in.true_label = p.label;
+      in.request_id = i;
       auto route = decide(policy, in, decoding);
       if (!route) return route.status();
       auto ideal = decide(oracle, in, decoding);

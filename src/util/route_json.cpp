@@ -25,7 +25,8 @@ nlohmann::json route_record_json(const RouteRecord &r) {
   };
   const GenerationStats g = r.generation.value_or(GenerationStats{});
   j["timings_ms"] = {{"template", r.probe.template_ms}, {"probe_wait", r.probe.wait_ms}, {"probe", r.probe.probe_ms},
-                     {"route", r.route_ms},           {"switch", r.switch_ms},         {"prefill", g.prefill_ms},
+                     {"route", r.route_ms},           {"switch", r.switch_ms},         {"queue", g.queue_ms},
+                     {"prefill", g.prefill_ms},
                      {"decode", g.decode_ms}};
   j["tokens"] = {{"prompt", g.n_prompt_tokens}, {"prefill_saved", g.n_prefill_tokens_saved},
                  {"generated", g.n_generated},  {"drafted", g.n_drafted},
@@ -114,6 +115,7 @@ Expected<RouteRecord> route_record_from_json(const nlohmann::json &j) {
     for (auto [key, field] : {std::pair{"prompt", &g.n_prompt_tokens}, {"prefill_saved", &g.n_prefill_tokens_saved},
                               {"generated", &g.n_generated}, {"drafted", &g.n_drafted}, {"accepted", &g.n_accepted}})
       AIO_RETURN_IF_ERROR(read(k, key, tw, *field));
+    if (t.contains("queue")) AIO_RETURN_IF_ERROR(read(t, "queue", w + ".timings_ms", g.queue_ms)); // older logs lack it
     AIO_RETURN_IF_ERROR(read(t, "prefill", w + ".timings_ms", g.prefill_ms));
     AIO_RETURN_IF_ERROR(read(t, "decode", w + ".timings_ms", g.decode_ms));
     std::string finish;

@@ -67,7 +67,7 @@ TEST(GenerateCli, ConfigRoutesGeneratesAndPrintsTheRouteRecord) {
   EXPECT_EQ(j["aio"]["route"]["model"], "small");
   EXPECT_EQ(j["aio"]["tokens"]["generated"], 8);
   EXPECT_GT(j["aio"]["tokens"]["prefill_saved"].get<int>(), 0) << "the lm probe's KV cache was not reused";
-  for (const char *stage : {"template", "probe", "route", "switch", "prefill", "decode"})
+  for (const char *stage : {"template", "probe", "route", "switch", "queue", "prefill", "decode"})
     EXPECT_TRUE(j["aio"]["timings_ms"].contains(stage)) << stage;
 
   auto text = aio({"generate", "--config", cfg, "-p", "def add(a, b):", "-n", "8", "--ignore-eos", "--policy",
