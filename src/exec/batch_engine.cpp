@@ -303,12 +303,7 @@ void BatchEngine::propose() {
   }
 }
 
-int32_t BatchEngine::n_streaming() const {
-  return static_cast<int32_t>(
-      std::count_if(slots_.begin(), slots_.end(), [](const auto &s) { return s->active() && s->pending >= 0; }));
-}
-
-int32_t BatchEngine::fill_batch(double others_step_ms) {
+int32_t BatchEngine::fill_batch() {
   batch_.n_tokens = 0;
   auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
     return engine::batch_add(batch_, t, pos, seq, logits);
@@ -325,7 +320,7 @@ int32_t BatchEngine::fill_batch(double others_step_ms) {
   // prompt goes in chunks small enough that their next tokens are not held up for long, and a prompt admitted earlier
   // is never passed by later ones (in slot order, a job in a high slot waited while newcomers in lower slots took
   // every chunk: under overload, some first tokens came minutes late).
-  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, others_step_ms);
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode);
   std::vector<Slot *> prefilling;
   for (auto &s : slots_)
     if (s->active() && s->pending < 0) prefilling.push_back(s.get());
@@ -417,12 +412,12 @@ void BatchEngine::resume(Slot &s) {
   take_output(s, first.data());
 }
 
-bool BatchEngine::step(double others_step_ms) {
+bool BatchEngine::step() {
   const auto t0 = std::chrono::steady_clock::now();
   load_.step_started(t0, had_work_);
   admit();
   propose();
-  const int32_t n_decode = fill_batch(others_step_ms);
+  const int32_t n_decode = fill_batch();
   if (batch_.n_tokens == 0) {
     publish_n_active();
     publish_load();

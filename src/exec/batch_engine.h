@@ -94,8 +94,8 @@ public:
   // Called after every successful submit (the scheduler's wake-up). Set before jobs arrive.
   void set_on_submit(std::function<void()> notify) { on_submit_ = std::move(notify); }
   // Admits queued jobs into free slots, runs one batched decode, emits each sequence's next token(s). Returns false
-  // when there was nothing to do. `others_step_ms` > 0: another model's streams wait for this step (StepBudget).
-  bool step(double others_step_ms = 0);
+  // when there was nothing to do.
+  bool step();
   // Refuses new jobs; queued and running ones still finish when step() is driven.
   void close() { queue_.close(); }
   // Ends every running and queued job now with `why` (shutdown past its grace period). Engine thread only.
@@ -106,8 +106,6 @@ public:
   bool busy() const { return n_active() > 0 || n_queued() > 0; }
 
   size_t n_active() const { return n_active_.load(); }
-  // Sequences emitting tokens (their prompt read), whose next token waits for the next step. Engine thread only.
-  int32_t n_streaming() const;
   size_t n_queued() const { return queue_.size(); }
   // Busy slots, queue and the expected wait of a new request of `prompt_tokens` for its first token (for a slot, then
   // its prefill; load_estimate.h). Thread-safe.
@@ -142,7 +140,7 @@ private:
   void propose();
   // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, oldest slot first, up to the
   // step budget. Returns the number of decode tokens (the rest are prefill).
-  int32_t fill_batch(double others_step_ms);
+  int32_t fill_batch();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
   void take_output(Slot &slot, const float *logits);
   // The probe stage's logits arrived: ask the stage, then generate here or release the slot.

@@ -54,14 +54,6 @@ std::optional<size_t> Scheduler::pick() {
   return best;
 }
 
-double Scheduler::others_step_ms(size_t i) const {
-  double ms = 0;
-  for (size_t j = 0; j < engines_.size(); ++j)
-    if (j != i && engines_[j]->n_streaming() > 0)
-      ms = std::max({ms, engines_[j]->step_budget().decode_step_ms(), 1e-3}); // 1e-3: waiting, step not yet measured
-  return ms;
-}
-
 void Scheduler::run() {
   for (;;) {
     uint64_t seen;
@@ -72,7 +64,7 @@ void Scheduler::run() {
     bool worked = false;
     if (const auto i = pick()) {
       const auto t0 = std::chrono::steady_clock::now();
-      worked = engines_[*i]->step(others_step_ms(*i));
+      worked = engines_[*i]->step();
       share_.charge(*i, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     if (stopping_) {

@@ -53,9 +53,6 @@ private:
   void wake();
   // The index of the engine to step next, by the turn order (nullopt when none has work).
   std::optional<size_t> pick();
-  // The decode step of the other engines whose streams wait while engine i steps (0: none wait). Its step budget holds
-  // a prefill to it even when engine i has no stream of its own (exec/step_budget.h).
-  double others_step_ms(size_t i) const;
   std::vector<BatchEngine *> engines_;
   Turns turns_;
   FairShare share_; // each engine's stepping time (scheduler thread only)

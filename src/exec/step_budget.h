@@ -3,21 +3,15 @@
 // arriving among running streams never stalls their next token for long.
 //
 // The budget is found on this machine, for this model, from the engine's own steps: the time of a decode-only step
-// is measured for each batch size, and the prefill chunk is adjusted after every step that carried one - grown while
-// such steps stay well under `step_factor` times the slowest decode-only step seen (the fullest batch's), shrunk in
-// proportion when one runs over. The fullest batch and not the current one: on a CPU a 3B model's step with one stream
-// takes about 0.2 s and with eight 0.5 s, and holding a lone stream's gaps to twice its own step cut a prompt beside
-// it into chunks of 4 tokens; streams are promised no more than step_factor times the pace of the fullest batch the
-// server has run. (Extrapolating a full batch's step from the sizes seen was tried: chunks grew, and on chat-32 goodput
-// aio broke its TPOT objective at 1.0x, by 5 ms, instead of meeting it - one ladder each, within noise.) A controller rather than a per-token cost, because on a CPU a token's cost falls steeply
-// with the chunk's size (small batches re-read the weights, large ones run as matrix products): a chunk of 50 can cost
-// little more than one of 8. With no stream waiting - on this model or on another one sharing the cores - prefill
-// takes the whole batch. A fixed budget (tokens per step, decode included) replaces the controller.
+// is measured, and the prefill chunk is adjusted after every step that carried one - grown while such steps stay well
+// under `step_factor` decode-only steps, shrunk in proportion when one runs over. A controller rather than a per-token
+// cost, because on a CPU a token's cost falls steeply with the chunk's size (small batches re-read the weights, large
+// ones run as matrix products): a chunk of 50 can cost little more than one of 8. With no stream running, nobody
+// waits: prefill takes the whole batch. A fixed budget (tokens per step, decode included) replaces the controller.
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "aio/status.h"
 
@@ -42,13 +36,8 @@ class StepBudget {
 public:
   explicit StepBudget(StepBudgetParams params = {}) : p_(params), chunk_(params.first_chunk) {}
   // The most prefill tokens the next step may carry, given its decode tokens and the room left in the batch.
-  // `others_step_ms` > 0: streams of another model sharing the cores wait while this step runs, and that model's
-  // decode step takes this long (a tiny value when not yet measured). Then a step with no decode of its own is still
-  // held to the budget - a large model's whole-batch prefill stalled a small model's streams for seconds - scaled up
-  // when the waiting model's own steps are longer than this one's (the stall is then small beside their pace).
-  int32_t prefill_tokens(int32_t n_decode, int32_t room, double others_step_ms = 0) const;
+  int32_t prefill_tokens(int32_t n_decode, int32_t room) const;
   // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, and the time of its forward pass.
-  // Only a measured budget learns (a fixed one never changes).
   void observe(int32_t n_decode, int32_t n_prefill, double ms);
   // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes.
   double decode_step_ms() const { return decode_ms_; }
@@ -56,20 +45,8 @@ public:
 
 private:
   StepBudgetParams p_;
-  // A prefill-only step (the whole batch when nobody waited, or held to the chunk because another model's streams
-  // did) still says what a chunk costs here: the chunk never stays above what fitted the target at that step's rate.
-  // Without this the first chunk (128 tokens) stood until a step beside decodes shrank it: on a 3B model on two cores,
-  // whose decode step is 0.2 s, that first step took 4 s while the other model's requests waited.
-  void cap_by_prefill_rate();
-  double decode_ms_at(int32_t n_decode) const; // a decode-only step of this size (the average when not yet seen)
-  double target_ms() const;                     // how long a step with prefill may last
   double decode_ms_ = 0; // moving average of decode-only steps
-  std::vector<double> decode_ms_by_size_; // moving average of decode-only steps by decode tokens (0: not seen)
   double chunk_;         // prefill tokens beside running decodes (auto)
-  struct {
-    int32_t n = 0;
-    double ms = 0;
-  } prefill_only_; // the last prefill-only step
 };
 
 } // namespace aio::exec

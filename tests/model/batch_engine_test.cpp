@@ -172,27 +172,6 @@ TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudge
   EXPECT_EQ(longer.result->n_prompt_tokens, n_prompt);
 }
 
-// Another model's streams waiting on the shared cores hold a prompt to the step budget too, though this engine has no
-// stream of its own: a large model's whole-batch prefill stalled a small model's streams for seconds.
-TEST_F(BatchEngineTest, AnotherModelsWaitingStreamsHoldAPromptToTheStepBudget) {
-  const std::string text = numbered_words(20); // fits one batch of 64
-  const auto n_prompt = static_cast<int64_t>(model_->tokenize(text)->size());
-  ASSERT_LT(n_prompt, 64);
-  const auto steps_to_first_token = [&](double others_step_ms) {
-    auto e = engine_with(1, "12");
-    Outcome o;
-    EXPECT_TRUE(e->submit(job_for(*model_, text, 2, o)));
-    while (o.streamed.empty() && !o.done && e->step(others_step_ms)) {
-    }
-    while (e->step(others_step_ms)) {
-    }
-    EXPECT_TRUE(o.result.ok());
-    return e->n_decode_calls() - 1; // the last call decoded the second token
-  };
-  EXPECT_EQ(steps_to_first_token(0), 1) << "nobody waits: the whole prompt in one step";
-  EXPECT_GE(steps_to_first_token(40), (n_prompt + 11) / 12) << n_prompt << " prompt tokens, 12 a step";
-}
-
 // Prefill chunks go to prompts in the order they were admitted, whatever slot each landed in: an earlier prompt in a
 // higher slot is not passed by a later one in a lower slot.
 TEST_F(BatchEngineTest, PromptsArePrefilledInTheOrderTheyWereAdmitted) {

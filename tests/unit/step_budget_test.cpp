@@ -54,23 +54,6 @@ TEST(StepBudget, TheChunkSettlesWhereAStepLastsAboutTheFactorTimesADecodeStep) {
   }
 }
 
-TEST(StepBudget, StepsAreHeldToTheFullestBatchsPaceNotTheCurrentOnes) {
-  // Decode steps: 200 ms with one stream, 500 ms with eight (a 3B model on a CPU). A prompt beside one stream may make
-  // a step last twice the eight-stream step (1 s), not twice the one-stream step (0.4 s).
-  StepBudget b;
-  for (int i = 0; i < 10; ++i) b.observe(8, 0, 500);
-  for (int i = 0; i < 10; ++i) b.observe(1, 0, 200);
-  double ms = 0;
-  for (int i = 0; i < 200; ++i) {
-    const int32_t n = b.prefill_tokens(1, 500);
-    ms = 200 + 40.0 * n; // 40 ms a prompt token
-    b.observe(1, n, ms);
-  }
-  EXPECT_LE(ms, 1000 * 1.01);
-  EXPECT_GE(b.prefill_tokens(1, 500), 17) << "about 20 tokens fit in the 800 ms left beside the stream";
-  EXPECT_LE(b.prefill_tokens(1, 500), 20);
-}
-
 TEST(StepBudget, AlwaysAdvancesAndHonoursAFixedBudget) {
   StepBudgetParams p;
   StepBudget slow(p);
@@ -82,33 +65,6 @@ TEST(StepBudget, AlwaysAdvancesAndHonoursAFixedBudget) {
   StepBudget f(*fixed);
   EXPECT_EQ(f.prefill_tokens(6, 506), 58) << "64 tokens per step, 6 of them decode";
   EXPECT_EQ(f.prefill_tokens(0, 512), 512);
-}
-
-TEST(StepBudget, AnotherModelsWaitingStreamsHoldAPrefillWithNoStreamOfItsOwn) {
-  StepBudget b;
-  b.observe(4, 0, 100); // a decode-only step: 100 ms; the chunk beside decodes is still the first one
-  const int32_t chunk = b.prefill_tokens(4, 508);
-  EXPECT_EQ(b.prefill_tokens(0, 512), 512) << "nobody waits: the whole batch";
-  EXPECT_EQ(b.prefill_tokens(0, 512, 10), chunk) << "a faster model's streams wait: the chunk beside decodes";
-  EXPECT_EQ(b.prefill_tokens(0, 512, 1e-3), chunk) << "waiting streams whose step is not yet measured: the same";
-  EXPECT_EQ(b.prefill_tokens(0, 512, 300), std::min(512, 3 * chunk)) << "a slower model's streams: in proportion";
-  auto fixed = StepBudgetParams::parse("64", 2.0);
-  StepBudget f(*fixed);
-  EXPECT_EQ(f.prefill_tokens(0, 512, 10), 64) << "a fixed budget holds whoever waits";
-}
-
-TEST(StepBudget, AnOverlongPrefillOnlyStepShrinksTheChunkBeforeAnyDecodeStepDoes) {
-  StepBudget b;
-  b.observe(1, 0, 200);  // decode step 200 ms: a step with prefill may take 400
-  b.observe(0, 90, 4000); // 90 prompt tokens alone took 4 s: 9 fit in 400 ms at that rate
-  EXPECT_EQ(b.prefill_tokens(1, 500), 9);
-  b.observe(0, 5, 100); // a short step under the target changes nothing
-  EXPECT_EQ(b.prefill_tokens(1, 500), 9);
-  StepBudget before;
-  before.observe(0, 90, 4000); // the same prefill seen before any decode step (a server's first request)
-  EXPECT_EQ(before.prefill_tokens(1, 500), 128) << "no target yet: the first chunk";
-  before.observe(1, 0, 200);
-  EXPECT_EQ(before.prefill_tokens(1, 500), 9) << "the first decode step sets the target the prefill rate is held to";
 }
 
 TEST(StepBudget, BadSettingsAreRefusedWithWhatToGive) {
