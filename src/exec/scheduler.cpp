@@ -39,13 +39,14 @@ std::optional<size_t> Scheduler::pick() {
   const std::optional<size_t> least_time = share_.update(is_busy);
   if (!least_time || turns_ == Turns::fair) return least_time;
   const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
-  const auto since = [&](size_t i) {
-    return engines_[i]->waiting_since().value_or(std::chrono::steady_clock::time_point::max());
-  };
+  std::vector<std::chrono::steady_clock::time_point> since; // Turns::oldest only: each scan of an engine done once
+  if (turns_ == Turns::oldest)
+    for (BatchEngine *e : engines_)
+      since.push_back(e->waiting_since().value_or(std::chrono::steady_clock::time_point::max()));
   // Whether engine a goes before engine b: by the turn order, then by stepping time.
   const auto before = [&](size_t a, size_t b) {
     if (turns_ == Turns::fuller && requests(a) != requests(b)) return requests(a) > requests(b);
-    if (turns_ == Turns::oldest && since(a) != since(b)) return since(a) < since(b);
+    if (turns_ == Turns::oldest && since[a] != since[b]) return since[a] < since[b];
     return share_.used(a) < share_.used(b);
   };
   std::optional<size_t> best;
