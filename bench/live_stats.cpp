@@ -8,11 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serve/live_stats.h"
+#include "observe/live_stats.h"
 
 int main() {
   using Clock = std::chrono::steady_clock;
-  aio::serve::LiveStats stats({"code", "qa", "math"});
+  aio::observe::LiveStats stats({"code", "qa", "math"});
   constexpr int kRequests = 200000;
   aio::RouteRecord r;
   r.probe.probe_kind = "lm";

@@ -21,9 +21,9 @@ int main(int argc, char **argv) {
   CLI11_PARSE(app, argc, argv);
   auto items = aio::eval::load_task(aio::eval::Task::humaneval, data);
   if (!items) return std::fprintf(stderr, "%s\n", items.status().to_string().c_str()), 1;
-  auto sandbox = aio::eval::Sandbox::create();
+  auto sandbox = aio::sandbox::Sandbox::create();
   if (!sandbox) return std::fprintf(stderr, "%s\n", sandbox.status().to_string().c_str()), 1;
-  const aio::eval::SandboxLimits limits;
+  const aio::sandbox::SandboxLimits limits;
   const aio::eval::Scorer scorer(&*sandbox, limits);
   using Clock = std::chrono::steady_clock;
   double checker_s = 0, single_s = 0;

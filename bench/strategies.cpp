@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
       lm_ms.push_back(r->probe.template_ms + r->probe.wait_ms + r->probe.probe_ms);
       route_ms.push_back(r->route_ms);
     }
-  engine::GenerateParams gp;
+  GenerateParams gp;
   gp.max_tokens = n_tokens;
   gp.ignore_eos = true;
   auto reference = router.generate({.prompt = prompts[1], .policy = "static-large"}, gp);

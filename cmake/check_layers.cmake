@@ -1,6 +1,7 @@
 # The layering the build promises, checked over the sources (run by CTest as Layers.*; SRC = the src/ folder):
 #  - the deciding layers (policy, plan, config, eval but its runner) include nothing that reaches llama.cpp;
-#  - the probe does not include the evaluation layer;
+#  - the probe does not include the evaluation layer; planning and reports do not include the sandbox or the scorer;
+#  - nothing below the server (backends, the router, the executor) includes serve/ or http/;
 #  - one executor: llama_decode is called only by engine::Session, and Session::decode only by the executor
 #    (src/exec) and the draft model's proposer (its own model's steps).
 file(GLOB_RECURSE sources ${SRC}/*.h ${SRC}/*.cpp)
@@ -14,10 +15,14 @@ foreach(f ${sources})
     set(deciding TRUE)
   endif()
   foreach(inc ${includes})
-    if(deciding AND inc MATCHES "(llama|ggml|gguf)[a-z-]*\\.h|\"(engine|exec|decode|core|serve)/|\"probe/(lm_probe|fasttext_probe)\\.h")
+    if(deciding AND inc MATCHES "(llama|ggml|gguf)[a-z-]*\\.h|\"(engine|exec|decode|backend|openai|observe|http|core|serve)/|\"probe/(lm_probe|fasttext_probe)\\.h")
       string(APPEND failures "  ${rel}: ${inc} (a deciding layer must not reach the engine)\n")
     elseif(rel MATCHES "^probe/" AND inc MATCHES "\"eval/")
       string(APPEND failures "  ${rel}: ${inc} (the probe must not depend on the evaluation layer)\n")
+    elseif(rel MATCHES "^(plan|policy|config|eval/(csv|labeled_data|tasks|scenario|result_record|probe_eval|results_log|report|svg|item_score))" AND inc MATCHES "\"sandbox/|\"eval/(scoring|humaneval_check)\\.h")
+      string(APPEND failures "  ${rel}: ${inc} (only scoring runs code: planning and reports must not need the sandbox)\n")
+    elseif(rel MATCHES "^(backend|core|exec|engine|decode|probe)/" AND inc MATCHES "\"(serve|http)/")
+      string(APPEND failures "  ${rel}: ${inc} (the server sits on top: nothing below it includes it)\n")
     endif()
   endforeach()
   if(NOT rel STREQUAL "engine/session.cpp" AND text MATCHES "llama_decode\\(")

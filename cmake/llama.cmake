@@ -45,7 +45,8 @@ add_subdirectory(${AIO_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL
 # link llama-common as usual.
 add_library(aio_llama_common INTERFACE)
 add_dependencies(aio_llama_common llama-common)
-target_include_directories(aio_llama_common INTERFACE ${AIO_LLAMA_DIR}/common)
+# SYSTEM: warnings in llama.cpp's own headers are not ours to fix (and must not fail a -Werror build).
+target_include_directories(aio_llama_common SYSTEM INTERFACE ${AIO_LLAMA_DIR}/common)
 target_link_libraries(aio_llama_common INTERFACE $<TARGET_FILE:llama-common> llama-common-base llama)
 
 if(AIO_LLAMA_TOOLS)

@@ -2,11 +2,11 @@
 // never crashes or throws; what it refuses is a 4xx with a message; what it accepts can be forwarded upstream
 // (the upstream body serializes).
 #include "fuzz_target.h"
-#include "serve/openai_json.h"
-#include "serve/openai_upstream.h"
+#include "openai/openai_json.h"
+#include "openai/upstream.h"
 
 AIO_FUZZ_TARGET(fuzz_openai_request) {
-  using namespace aio::serve;
+  using namespace aio::openai;
   const std::string body(reinterpret_cast<const char *>(data), size);
   const RequestLimits limits;
   for (const Endpoint endpoint : {Endpoint::chat_completions, Endpoint::completions}) {
@@ -17,7 +17,7 @@ AIO_FUZZ_TARGET(fuzz_openai_request) {
       continue;
     }
     aio::fuzz::require(request.params.max_tokens > 0 && request.params.max_tokens <= limits.max_tokens_cap);
-    (void)upstream_body(request, "upstream-model").dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    (void)upstream_body(request_of(request), request.params, "upstream-model").dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return 0;
 }

@@ -3,14 +3,14 @@
 #include <vector>
 
 #include "fuzz_target.h"
-#include "serve/openai_upstream.h"
+#include "openai/upstream.h"
 
 namespace {
 std::vector<std::string> events(const std::vector<std::string_view> &pieces) {
-  aio::serve::SseReader reader;
+  aio::openai::SseReader reader;
   std::vector<std::string> out;
   for (const auto piece : pieces)
-    reader.feed(piece, [&](const aio::serve::UpstreamEvent &e) {
+    reader.feed(piece, [&](const aio::openai::UpstreamEvent &e) {
       out.push_back(e.text + "|" + e.finish_reason.value_or("-") + "|" + e.error.value_or("-") + "|" +
                     (e.done ? "done" : "") + "|" + (e.usage ? std::to_string(e.usage->completion_tokens) : "-") + "|" + std::to_string(e.logprobs.size()));
       return true;
@@ -26,6 +26,6 @@ AIO_FUZZ_TARGET(fuzz_upstream_sse) {
   const auto whole = events({bytes});
   const auto pieces = events({bytes.substr(0, split), bytes.substr(split)});
   aio::fuzz::require(whole == pieces);
-  (void)aio::serve::upstream_error_message(std::string(bytes));
+  (void)aio::openai::upstream_error_message(std::string(bytes));
   return 0;
 }

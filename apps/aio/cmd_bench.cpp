@@ -57,7 +57,7 @@ int run_bench_command(const BenchOptions &o) {
 
   auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python, o.no_sandbox);
   if (!sandbox) return report_error(sandbox.status());
-  eval::SandboxLimits limits;
+  sandbox::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
   const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, limits);
 
@@ -67,7 +67,12 @@ int run_bench_command(const BenchOptions &o) {
   nlohmann::json models = nlohmann::json::object();
   bool synthetic = false;
   for (const auto &m : (*router)->config().models) {
-    if (m.remote()) continue;
+    if (m.remote()) { // served by remote replicas: the record names them
+      nlohmann::json urls = nlohmann::json::array();
+      for (const auto &r : m.replicas) urls.push_back(r.url);
+      models[m.name] = {{"replicas", urls}};
+      continue;
+    }
     const auto &info = (*router)->model(m.name).info();
     models[m.name] = {{"path", m.path}, {"synthetic", info.synthetic}, {"n_params", info.n_params}};
     synthetic = synthetic || info.synthetic;

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "util/route_json.h"
+#include "aio/route_json.h"
 #include "core/router.h"
 #include "engine/generation.h"
 #include "util/files.h"
@@ -52,7 +52,7 @@ nlohmann::json record_json(const engine::Model &m, const engine::GenerationRecor
       {"synthetic", m.info().synthetic},
       {"text", r.text},
       {"tokens", r.tokens},
-      {"finish_reason", engine::finish_reason_name(r.finish_reason)},
+      {"finish_reason", finish_reason_name(r.finish_reason)},
       {"n_prompt_tokens", r.n_prompt_tokens},
       {"prefill_ms", r.prefill_ms},
       {"n_generated", r.n_generated},
@@ -84,7 +84,7 @@ void print_summary_row(const engine::ModelInfo &info, const engine::GenerationRe
 }
 
 // With --config: the request goes through A-IO (probe, policy, strategy) and the route record is printed.
-int run_routed(const GenerateOptions &o, const std::string &prompt, const engine::GenerateParams &gp) {
+int run_routed(const GenerateOptions &o, const std::string &prompt, const GenerateParams &gp) {
   auto router = load_router(o.config);
   if (!router) return report_error(router.status());
   Request req = make_request(prompt, o.chat);
@@ -100,7 +100,8 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const engine
   auto out = (*router)->generate(req, gp, on_token);
   if (!out) return report_error(out.status());
   const RouteRecord &r = out->record;
-  const bool synthetic = (*router)->model(r.route.model).info().synthetic;
+  // A model served by remote replicas: its weights are not known here.
+  const bool synthetic = (*router)->is_local(r.route.model) && (*router)->model(r.route.model).info().synthetic;
   if (o.json) {
     nlohmann::json j = {{"text", out->generation.text}, {"tokens", out->generation.tokens}, {"synthetic", synthetic},
                         {"aio", route_record_json(r)}};
@@ -112,6 +113,9 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const engine
   std::fprintf(stderr, "[route] %s (entropy %.3f bits, %d context tokens) -> %s / %s: %s\n", r.probe.category().c_str(),
                r.probe.entropy_bits, r.probe.n_context_tokens, r.route.model.c_str(), strategy_name(r.route.strategy),
                r.route.reason.c_str());
+  if (!out->generation.replica.empty())
+    std::fprintf(stderr, "[pool] answered by replica %s of model %s\n", out->generation.replica.c_str(),
+                 r.route.model.c_str());
   const GenerationStats &g = out->generation;
   std::fprintf(stderr, "[time] template %.3f ms, probe %.3f ms, route %.4f ms, switch %.4f ms, prefill %.2f ms",
                r.probe.template_ms, r.probe.probe_ms, r.route_ms, r.switch_ms, g.prefill_ms);
@@ -134,7 +138,7 @@ int run_generate(const GenerateOptions &o) {
   auto prompt_text = read_prompt(o);
   if (!prompt_text) return report_error(prompt_text.status());
 
-  engine::GenerateParams gp;
+  GenerateParams gp;
   gp.max_tokens = o.max_tokens;
   gp.stop = o.stop;
   gp.sampling = {o.temperature, o.top_k, o.top_p, o.seed};
@@ -197,7 +201,7 @@ int run_generate(const GenerateOptions &o) {
     std::fprintf(stderr,
                  "[%s] prompt %d tokens in %.1f ms (%.1f tok/s) | generated %d tokens, decode %.1f tok/s | finish: %s\n",
                  model->info().name.c_str(), rec->n_prompt_tokens, rec->prefill_ms, rec->prefill_tokens_per_second(),
-                 rec->n_generated, rec->decode_tokens_per_second(), engine::finish_reason_name(rec->finish_reason));
+                 rec->n_generated, rec->decode_tokens_per_second(), finish_reason_name(rec->finish_reason));
   }
   std::fflush(stdout);
   if (!o.json) {

@@ -85,7 +85,7 @@ int run_profile(const ProfileOptions &o) {
   if (!workload) return report_error(workload.status());
   auto sandbox = sandbox_if(paths->count(eval::Task::humaneval) > 0, o.python, o.no_sandbox);
   if (!sandbox) return report_error(sandbox.status());
-  eval::SandboxLimits limits;
+  sandbox::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
   const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, limits);
   const std::string results = !o.results.empty() ? o.results : o.output + ".runs.jsonl";

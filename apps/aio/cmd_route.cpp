@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "util/route_json.h"
+#include "aio/route_json.h"
 #include "core/router.h"
 
 namespace aio::cli {

@@ -43,7 +43,7 @@ int run_score(const ScoreOptions &o) {
 
   auto sandbox = sandbox_if(*task == eval::Task::humaneval, o.python, o.no_sandbox);
   if (!sandbox) return report_error(sandbox.status());
-  eval::SandboxLimits limits;
+  sandbox::SandboxLimits limits;
   limits.timeout_seconds = o.timeout;
   const eval::Scorer scorer(*sandbox ? &**sandbox : nullptr, limits);
 

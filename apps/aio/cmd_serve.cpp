@@ -22,11 +22,11 @@ struct ServeOptions {
   int slots = 4;
   size_t queue = 64;
   size_t max_body = 1 << 20;
-  serve::ConnectionLimits connection;
+  http::ConnectionLimits connection;
   int max_tokens = 4096;
   bool metrics_public = false;
   size_t max_upstream_line = size_t{4} << 20;
-  serve::RequestLimits limits; // the bounds on a request's shape (docs/operations.md: Limits)
+  openai::RequestLimits limits; // the bounds on a request's shape (docs/operations.md: Limits)
   double grace_seconds = 10;
   std::string turns = "fair";      // with a shared schedule: which model steps next
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
@@ -136,9 +136,10 @@ void add_serve_command(CLI::App &app, Runner &runner) {
       ->capture_default_str();
   sub->add_option("--turns", o->turns,
                   "With --schedule shared, which model steps next: 'fair' (an equal share of time to each busy model), "
-                  "'fuller' (the one with more requests) or 'oldest' (the one whose request has waited longest for a "
-                  "token); measured by bench/serve_goodput.py --turns")
-      ->check(CLI::IsMember({"fair", "fuller", "oldest"}))
+                  "'fuller' (the one with more requests), 'oldest' (the one whose request has waited longest for a "
+                  "token) or 'first' (first tokens before running streams' next, within two steps of the slowest "
+                  "model); measured by bench/serve_goodput.py --turns")
+      ->check(CLI::IsMember({"fair", "fuller", "oldest", "first"}))
       ->capture_default_str();
   sub->add_option("--step-budget", o->step_budget,
                   "Prefill tokens a step may carry beside running streams: 'auto' (measured: a step with prefill lasts "

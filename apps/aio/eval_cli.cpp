@@ -27,15 +27,15 @@ Expected<std::map<eval::Task, std::string>> parse_dataset_flags(const std::vecto
   return out;
 }
 
-Expected<std::optional<eval::Sandbox>> sandbox_if(bool needed, const std::string &python, bool no_sandbox) {
-  if (!needed) return std::optional<eval::Sandbox>();
-  auto s = eval::Sandbox::create(python, no_sandbox);
+Expected<std::optional<sandbox::Sandbox>> sandbox_if(bool needed, const std::string &python, bool no_sandbox) {
+  if (!needed) return std::optional<sandbox::Sandbox>();
+  auto s = sandbox::Sandbox::create(python, no_sandbox);
   if (!s) return s.status();
   std::fprintf(stderr, "sandbox: %s\n", s->isolation().note.c_str());
   if (!s->contained())
     std::fprintf(stderr, "WARNING: --no-sandbox: generated code runs UNISOLATED on this machine, with your files and "
                          "network in reach\n");
-  return std::optional<eval::Sandbox>(std::move(*s));
+  return std::optional<sandbox::Sandbox>(std::move(*s));
 }
 
 eval::TokenCounter probe_token_counter(const core::Router &router) {

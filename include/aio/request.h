@@ -37,6 +37,7 @@ struct Tool {
   std::string name;
   std::string description;
   std::string parameters; // JSON Schema text of its arguments ("" = no arguments)
+  bool strict = false;    // the caller asked for arguments that follow the schema exactly (passed on to upstreams)
 };
 
 // Whether and which tool the model must call (OpenAI's tool_choice).
@@ -44,6 +45,17 @@ struct ToolChoice {
   enum class Mode { automatic, none, required, function };
   Mode mode = Mode::automatic; // the model decides
   std::string function;        // Mode::function: the one it must call
+};
+
+// The shape the answer must take (OpenAI's response_format): free text, any JSON object, or JSON under a schema. A
+// local model enforces it with a grammar (GenerateParams' constraints); a remote server is sent it as it is.
+struct ResponseFormat {
+  enum class Type { text, json_object, json_schema };
+  Type type = Type::text;
+  std::string schema;             // json_schema: the JSON Schema, as JSON text
+  std::string name = "response";  // json_schema: the schema's name
+
+  bool text() const { return type == Type::text; }
 };
 
 struct Request {
@@ -59,6 +71,7 @@ struct Request {
   std::vector<Tool> tools;                // functions the model may call (chat only)
   ToolChoice tool_choice;
   bool parallel_tool_calls = true;        // several calls in one answer allowed (the API's default)
+  ResponseFormat response_format;
 
   bool chat() const { return !messages.empty(); }
   bool has_tools() const { return !tools.empty(); }

@@ -1,5 +1,5 @@
 // The data that flows through A-IO for one request: what the probe sensed, where the policy sent it, and what it
-// cost. Plain structs: produced upstream, read downstream, never reaching back (see ARCHITECTURE.md).
+// cost. Plain structs: produced upstream, read downstream, never reaching back (see docs/architecture.md).
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 // tool-call marker unless a call is required), extra stop strings, and how to read the output back (OutputFormat,
 // given to chat::OutputParser).
 //
-// Like serve/structured_output.h this header sees no JSON library: llama.cpp's common code vendors its own
+// Like openai/structured_output.h this header sees no JSON library: llama.cpp's common code vendors its own
 // nlohmann/json, which must never meet Debian's (used by the rest of A-IO) in one translation unit.
 #pragma once
 

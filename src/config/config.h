@@ -31,7 +31,7 @@ struct HealthCheck {
 
 struct ModelEntry {
   std::string name;          // how policies refer to it, e.g. "small"
-  std::string path;          // GGUF file (absolute after loading); empty for a model served only elsewhere
+  std::string path;          // GGUF file (absolute after loading); empty for a model served only by remote replicas
   uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
   int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
   // A pool: requests routed here go to one of the OpenAI-compatible servers (llama-server, vLLM, ...) listed
@@ -44,8 +44,8 @@ struct ModelEntry {
   double timeout_seconds = 120; // longest wait for the upstream's next bytes before answering 504
   std::string api_key_env;     // environment variable holding the upstream's API key ("" = none)
   int32_t line = 0;            // where it was written (1-based), for messages
-  bool remote() const { return path.empty() && !replicas.empty(); } // served only elsewhere
-  bool mixed() const { return !path.empty() && !replicas.empty(); } // loaded here and served elsewhere too
+  bool remote() const { return path.empty() && !replicas.empty(); } // served only by remote replicas
+  bool mixed() const { return !path.empty() && !replicas.empty(); } // loaded here and served by remote replicas too
 };
 
 struct ProbeConfig {

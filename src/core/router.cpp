@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "backend/pool_backend.h"
 #include "policy/policy_config.h"
 
 namespace aio::core {
@@ -34,13 +35,6 @@ private:
   std::optional<Expected<engine::GenerationRecord>> result_;
 };
 
-// Why an engine refused a job: it is shutting down (503), or its queue is full (429, retry shortly).
-Status refusal(const exec::BatchEngine &engine, const std::string &model) {
-  if (engine.closed()) return aborted("the server is shutting down; model " + model + " takes no new requests");
-  return resource_exhausted("model " + model + " is at capacity (" + std::to_string(engine.n_queued()) +
-                            " requests waiting); retry shortly");
-}
-
 // Takes a probe's verdict into the record, keeping what the Router measured before it ran: the tokenizing time (added
 // to the probe's own) and the context length in the probe model's tokens.
 void adopt_probe(RouteRecord &rec, ProbeResult verdict) {
@@ -49,32 +43,22 @@ void adopt_probe(RouteRecord &rec, ProbeResult verdict) {
   rec.probe = std::move(verdict);
 }
 
-// What the tool format asks of the generation: its grammar (lazy when the model may answer in text), the stop strings
-// it adds, the special tokens its output must keep.
-Status apply_chat_prompt(const chat::ChatPrompt &chat, engine::GenerateParams &params) {
-  if (!chat.grammar.empty()) {
-    if (!params.constraints.grammar.empty())
-      return invalid_argument("a request with tools cannot also constrain the output with response_format; drop one");
-    params.constraints.grammar = chat.grammar;
-    params.constraints.grammar_lazy = chat.grammar_lazy;
-    params.constraints.grammar_trigger_patterns = chat.trigger_patterns;
-    params.constraints.grammar_trigger_tokens = chat.trigger_tokens;
-    params.constraints.grammar_prefill = chat.grammar_prefill;
-  }
-  params.stop.insert(params.stop.end(), chat.stops.begin(), chat.stops.end());
-  params.shown_special_tokens = chat.preserved_tokens;
-  return {};
-}
-
 } // namespace
 
 struct Router::Pending {
   Request request;
-  engine::GenerateParams params;
+  GenerateParams params;
   Callbacks cb;
   RouteRecord record;
   const policy::Policy *policy = nullptr; // null when pinned
-  std::optional<bool> elsewhere;          // a mixed pool's placement, once asked (placed_elsewhere)
+  // What the lm probe's model needs to answer in the probe's slot, kept from the probe's prompt.
+  struct InPlace {
+    bool formatted = true;                          // the probe read the request in the tool format it needs
+    std::optional<chat::OutputFormat> output_format; // a tool request's: how to read the answer
+    bool chat_grammar = false;                      // the tool format constrains the answer
+    bool windowed = false;                          // the probe read a window of it: no answering in place
+    std::shared_ptr<const backend::Prompt> prompt;  // the whole prompt, for the model it is released to
+  } in_place;
   void fail(const Status &s) {
     if (cb.on_done) cb.on_done(s);
   }
@@ -93,40 +77,36 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   const exec::StepBudgetParams step_budget = *budget;
   std::unique_ptr<Router> r(new Router());
   for (const auto &entry : cfg.models) {
-    if (entry.remote()) {
-      r->remote_[entry.name] = entry;
+    std::unique_ptr<backend::LocalBackend> local;
+    if (!entry.path.empty()) {
+      exec::BatchEngineParams bp;
+      bp.n_slots = params.n_slots;
+      bp.n_ctx_per_slot = entry.n_ctx;
+      bp.n_batch = params.n_batch;
+      bp.step_budget = step_budget;
+      bp.n_threads = cfg.threads;
+      bp.queue_capacity = params.queue_capacity;
+      if (cfg.probe.kind == "lm" && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
+      auto made = backend::LocalBackend::create(entry, bp, cfg.source);
+      if (!made) return made.status();
+      local = std::move(*made);
+      r->local_[entry.name] = local.get();
+    }
+    if (entry.replicas.empty()) {
+      r->backends_[entry.name] = std::move(local);
       continue;
     }
-    if (!std::filesystem::exists(entry.path))
-      return not_found("model '" + entry.name + "' (" + entry.path + ") does not exist; set models." + entry.name +
-                       ".path in " + cfg.source + " (the shipped config uses the tiny pair that `make demo` makes)");
-    auto model = engine::Model::load({.path = entry.path, .n_gpu_layers = entry.n_gpu_layers});
-    if (!model) return model.status();
-    exec::BatchEngineParams bp;
-    bp.n_slots = params.n_slots;
-    bp.n_ctx_per_slot = entry.n_ctx;
-    bp.n_batch = params.n_batch;
-    bp.step_budget = step_budget;
-    bp.n_threads = cfg.threads;
-    bp.queue_capacity = params.queue_capacity;
-    if (cfg.probe.kind == "lm" && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
-    auto engine = exec::BatchEngine::create(*model, bp);
-    if (!engine) return engine.status();
-    Resident resident{entry, std::move(*model), std::move(*engine), nullptr, {}, {}};
-    if (resident.model->info().has_chat_template) {
-      resident.chat_template = resident.model->metadata("tokenizer.chat_template");
-      // Read once: requests with tools are formatted by llama.cpp's common chat code over this template.
-      auto templates = chat::ChatTemplates::create(resident.model->raw(), entry.name);
-      if (templates) resident.chat = std::move(*templates);
-      else resident.chat_error = templates.status();
-    } else {
-      resident.chat_error = invalid_argument(entry.name + " has no chat template in its metadata; send a plain prompt "
-                                                          "instead of chat messages");
-    }
-    r->models_[entry.name] = std::move(resident);
+    // A pool forwards up to n_slots requests per remote replica at once (a mixed pool's local member has its engine).
+    const auto n_remote = std::count_if(entry.replicas.begin(), entry.replicas.end(),
+                                        [](const config::Replica &rep) { return !rep.local; });
+    const backend::PoolParams pool{.n_workers = params.n_slots * static_cast<int32_t>(n_remote),
+                                   .queue_capacity = params.queue_capacity,
+                                   .metrics = params.metrics,
+                                   .max_line_bytes = params.max_upstream_line};
+    r->backends_[entry.name] = std::make_unique<backend::PoolBackend>(entry, std::move(local), pool);
   }
   if (cfg.probe.kind == "lm") {
-    auto probe = probe::LmProbe::create(r->models_.at(cfg.probe.model).model, cfg.probe.lm);
+    auto probe = probe::LmProbe::create(r->local_.at(cfg.probe.model)->shared_model(), cfg.probe.lm);
     if (!probe) return probe.status();
     r->lm_probe_ = std::move(*probe);
   } else {
@@ -142,7 +122,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   AIO_RETURN_IF_ERROR(r->check_runs_here(**serving));
   r->cfg_ = std::move(cfg);
   std::vector<exec::BatchEngine *> engines;
-  for (auto &[_, m] : r->models_) engines.push_back(m.engine.get());
+  for (auto &[_, local] : r->local_) engines.push_back(&local->engine());
   if (params.shared_scheduler) {
     r->schedulers_.push_back(std::make_unique<exec::Scheduler>(engines, params.turns));
   } else {
@@ -158,6 +138,7 @@ void Router::stop(std::chrono::milliseconds grace) {
   std::vector<std::thread> stoppers;
   for (auto &s : schedulers_) stoppers.emplace_back([&s, grace] { s->stop(grace); });
   for (auto &t : stoppers) t.join();
+  for (auto &[_, b] : backends_) b->stop(grace); // remote pools: forwarded requests finish within the grace too
 }
 
 Status Router::add_policy(policy::Policy policy) {
@@ -202,52 +183,23 @@ std::vector<std::string> Router::model_names() const {
   return names;
 }
 
-Expected<Router::Prompt> Router::prompt_for(const Resident &resident, const Request &request) const {
-  const engine::Model &model = *resident.model;
-  Prompt out;
-  std::string text;
-  if (!request.chat()) {
-    auto tokens = model.tokenize(request.prompt, /*add_bos=*/true, /*parse_special=*/false);
-    if (!tokens) return tokens.status();
-    out.tokens = std::move(*tokens);
-    return out;
-  }
-  if (chat::needs_tool_format(request)) {
-    if (!resident.chat) return resident.chat_error;
-    auto formatted = resident.chat->apply(request);
-    if (!formatted) return formatted.status();
-    text = formatted->text;
-    out.chat = std::move(*formatted);
-  } else {
-    // Plain chats keep llama.cpp's built-in formatting (no jinja run per request; the synthetic template renders
-    // the same either way).
-    auto formatted = model.apply_chat_template(request.messages);
-    if (!formatted) return formatted.status();
-    text = std::move(*formatted);
-  }
-  auto tokens = model.tokenize_chat(text);
-  if (!tokens) return tokens.status();
-  out.tokens = std::move(*tokens);
-  return out;
-}
-
-Expected<Router::Prompt> Router::probe_prompt(const Request &request) const {
-  const Resident &probe_model = models_.at(cfg_.probe.model);
-  auto prompt = prompt_for(probe_model, request);
+Expected<backend::Prompt> Router::probe_prompt(const Request &request) const {
+  const backend::LocalBackend &probe_model = probe_backend();
+  auto prompt = probe_model.prompt_for(request);
   if (prompt || !chat::needs_tool_format(request)) return prompt;
   Request plain = request;
   plain.tools.clear();
   std::erase_if(plain.messages, [](const Message &m) { return m.role == "tool" || m.content.empty(); });
   if (plain.messages.empty()) return prompt;
-  return prompt_for(probe_model, plain);
+  return probe_model.prompt_for(plain);
 }
 
 policy::RouteInput Router::route_input(const Pending &p) const {
   // The wait for this request's first token: a slot, then its prompt's prefill.
   auto load = [this, tokens = p.record.probe.n_context_tokens](const std::string &name) -> std::optional<ModelLoad> {
-    const auto it = models_.find(name);
-    if (it == models_.end()) return std::nullopt;
-    return it->second.engine->load(tokens);
+    const auto it = local_.find(name);
+    if (it == local_.end()) return std::nullopt;
+    return it->second->load(tokens);
   };
   return {&p.record.probe, p.record.probe.n_context_tokens, p.request.true_label, p.request.id, p.request.has_tools(),
           load};
@@ -270,18 +222,7 @@ Status Router::decide(Pending &p) const {
   return {};
 }
 
-Expected<exec::Decoding> Router::decoding_for(const Route &route) const {
-  exec::Decoding d{route.strategy, route.params, nullptr};
-  if (route.strategy != Strategy::draft) return d;
-  auto it = models_.find(route.draft_model);
-  if (it == models_.end())
-    return invalid_argument("the route drafts with model '" + route.draft_model +
-                            "', which is not a local model; draft-model speculation needs both models local");
-  d.draft_model = it->second.model;
-  return d;
-}
-
-void Router::submit(Request request, engine::GenerateParams params, Callbacks callbacks) {
+void Router::submit(Request request, GenerateParams params, Callbacks callbacks) {
   auto p = std::make_shared<Pending>();
   p->request = std::move(request);
   p->params = std::move(params);
@@ -303,7 +244,7 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
 
   if (!req.pinned_model.empty()) {
     // A request that named its model: no probe, no policy.
-    if (!is_local(req.pinned_model) && !is_remote(req.pinned_model)) {
+    if (!backends_.count(req.pinned_model)) {
       std::string names;
       for (const auto &name : model_names()) names += (names.empty() ? "" : ", ") + name;
       return p->fail(not_found("no model named '" + req.pinned_model + "'; configured: " + names +
@@ -345,153 +286,110 @@ void Router::submit(Request request, engine::GenerateParams params, Callbacks ca
   dispatch(p, std::move(*prompt));
 }
 
-Status Router::prepare_grammar(TokenConstraints &c, const engine::Model &model) {
-  if (c.grammar.empty() || (c.prepared && c.prepared->fits(model, c))) return {};
-  auto prepared = engine::PreparedGrammar::prepare(model, c);
-  if (!prepared) return prepared.status();
-  c.prepared = std::move(*prepared);
-  return {};
-}
-
-void Router::submit_probe(const std::shared_ptr<Pending> &p, Prompt prompt) {
-  Resident &probe_model = models_.at(cfg_.probe.model);
+void Router::submit_probe(const std::shared_ptr<Pending> &p, backend::Prompt prompt) {
+  backend::LocalBackend &probe_model = probe_backend();
   exec::Job job;
-  // A request longer than the probe's budget is read as its head and tail. That job cannot go on in place (its KV is
-  // the window's), so whoever answers gets the whole prompt - the probe's model reusing the head its slot cached.
-  std::shared_ptr<const Prompt> whole;
+  // Whoever answers a request the probe releases gets its whole prompt as made here (another model of the same
+  // family reuses it; backend::LocalBackend::same_prompts_as). A request longer than the probe's budget is read as its
+  // head and tail: that job cannot go on in place (its KV is the window's), and the probe's model answering it reuses
+  // the head its slot cached.
+  p->in_place.prompt = std::make_shared<const backend::Prompt>(prompt);
   if (auto window = lm_probe_->read_window(prompt.tokens)) {
     job.prompt = std::move(*window);
-    whole = std::make_shared<const Prompt>(prompt);
+    p->in_place.windowed = true;
   } else {
     job.prompt = std::move(prompt.tokens);
   }
   job.params = p->params;
   // Should the probe's model answer, it goes on from this prompt: the tool format's constraints apply from the start.
-  const bool formatted = !chat::needs_tool_format(p->request) || prompt.chat;
   if (prompt.chat) {
-    if (Status st = apply_chat_prompt(*prompt.chat, job.params); !st.ok()) return p->fail(st);
+    if (Status st = backend::LocalBackend::apply_chat_prompt(*prompt.chat, job.params); !st.ok()) return p->fail(st);
   }
   // The grammar is compiled here, on the request's thread, whoever answers: the probe's model in this slot, or one
-  // with the same vocabulary (dispatch reuses it when the grammar is the same).
-  if (Status st = prepare_grammar(job.params.constraints, *probe_model.model); !st.ok()) return p->fail(st);
+  // with the same vocabulary (its backend reuses it when the grammar is the same).
+  if (Status st = backend::LocalBackend::prepare_grammar(job.params.constraints, probe_model.model()); !st.ok())
+    return p->fail(st);
   p->params.constraints.prepared = job.params.constraints.prepared;
-  auto output_format = prompt.chat ? std::optional(prompt.chat->output) : std::nullopt;
-  const bool chat_grammar = prompt.chat && !prompt.chat->grammar.empty();
-  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(), [this, p, formatted, output_format, chat_grammar, whole](
-                                                               const float *logits, double wait_ms,
-                                                               double probe_ms) -> exec::ProbeVerdict {
-    RouteRecord &rec = p->record;
-    adopt_probe(rec, lm_probe_->read(logits));
-    rec.probe.wait_ms = wait_ms;
-    rec.probe.probe_ms = probe_ms;
-    exec::ProbeVerdict v;
-    if (Status st = decide(*p); !st.ok()) {
-      v.error = st;
-      return v;
-    }
-    if (p->cb.route_only || rec.route.model != cfg_.probe.model || placed_elsewhere(*p) || whole) {
-      // On the engine thread: the other engine's queue is thread-safe.
-      dispatch(p, whole ? std::optional<Prompt>(*whole) : std::nullopt);
-      return v; // released: this engine forgets the job (its KV stays cached)
-    }
-    // The probe's model answers: the request goes on in this slot, its prompt's KV in place.
-    if (!formatted) {
-      // The probe read the request without its tools because this model's template cannot do them.
-      v.error = prompt_for(models_.at(cfg_.probe.model), p->request).status();
-      return v;
-    }
-    auto decoding = decoding_for(rec.route);
-    if (!decoding) {
-      v.error = decoding.status();
-      return v;
-    }
-    if (output_format && p->cb.on_output_format) p->cb.on_output_format(*output_format);
-    if (chat_grammar) rec.grammar = true;
-    if (p->cb.on_route) p->cb.on_route(rec);
-    v.next = exec::ProbeVerdict::Next::generate_here;
-    v.decoding = std::move(*decoding);
-    return v;
-  }};
+  p->in_place.formatted = !chat::needs_tool_format(p->request) || prompt.chat;
+  if (prompt.chat) p->in_place.output_format = prompt.chat->output;
+  p->in_place.chat_grammar = prompt.chat && !prompt.chat->grammar.empty();
+  job.probe = exec::ProbeStage{lm_probe_->suffix_tokens(),
+                               [this, p](const float *logits, double wait_ms, double probe_ms) {
+                                 return on_probe_logits(p, logits, wait_ms, probe_ms);
+                               }};
   job.on_token = p->cb.on_token;
-  job.on_done = p->cb.on_done;
-  if (!probe_model.engine->submit(std::move(job))) p->fail(refusal(*probe_model.engine, cfg_.probe.model));
+  // Read when the request ends, not now: a pool that takes it in place wraps on_done with its own accounting.
+  job.on_done = [p](Expected<engine::GenerationRecord> result) {
+    if (p->cb.on_done) p->cb.on_done(std::move(result));
+  };
+  if (!probe_model.engine().submit(std::move(job))) p->fail(probe_model.refusal());
 }
 
-void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<Prompt> prompt) {
+exec::ProbeVerdict Router::on_probe_logits(const std::shared_ptr<Pending> &p, const float *logits, double wait_ms,
+                                           double probe_ms) {
   RouteRecord &rec = p->record;
-  const auto t_switch = Clock::now();
+  adopt_probe(rec, lm_probe_->read(logits));
+  rec.probe.wait_ms = wait_ms;
+  rec.probe.probe_ms = probe_ms;
+  exec::ProbeVerdict v;
+  if (Status st = decide(*p); !st.ok()) {
+    v.error = st;
+    return v;
+  }
+  if (p->cb.route_only || rec.route.model != cfg_.probe.model || p->in_place.windowed ||
+      !backends_.at(rec.route.model)->takes_in_place(p->request, probe_backend(), p->cb)) {
+    // On the engine thread: another engine's queue, or a pool's, is thread-safe.
+    dispatch(p, *p->in_place.prompt);
+    return v; // released: this engine forgets the job (its KV stays cached)
+  }
+  // The probe's model answers: the request goes on in this slot, its prompt's KV in place.
+  if (!p->in_place.formatted) {
+    // The probe read the request without its tools because this model's template cannot do them.
+    v.error = probe_backend().prompt_for(p->request).status();
+    return v;
+  }
+  auto draft = draft_model_for(rec.route);
+  if (!draft) {
+    v.error = draft.status();
+    return v;
+  }
+  if (p->in_place.output_format && p->cb.on_output_format) p->cb.on_output_format(*p->in_place.output_format);
+  if (p->in_place.chat_grammar) rec.grammar = true;
+  if (p->cb.on_route) p->cb.on_route(rec);
+  v.next = exec::ProbeVerdict::Next::generate_here;
+  v.decoding = {rec.route.strategy, rec.route.params, std::move(*draft)};
+  return v;
+}
+
+Expected<std::shared_ptr<const engine::Model>> Router::draft_model_for(const Route &route) const {
+  if (route.strategy != Strategy::draft || is_remote(route.model)) return std::shared_ptr<const engine::Model>();
+  auto it = local_.find(route.draft_model);
+  if (it == local_.end())
+    return invalid_argument("the route drafts with model '" + route.draft_model +
+                            "', which is not a local model; draft-model speculation needs both models local");
+  return std::shared_ptr<const engine::Model>(it->second->shared_model());
+}
+
+void Router::dispatch(const std::shared_ptr<Pending> &p, std::optional<backend::Prompt> prompt) {
   if (p->cb.route_only) {
-    if (p->cb.on_route) p->cb.on_route(rec);
+    if (p->cb.on_route) p->cb.on_route(p->record);
     if (p->cb.on_done) p->cb.on_done(engine::GenerationRecord{});
     return;
   }
-  const std::string &target = rec.route.model;
-  if (is_remote(target) || placed_elsewhere(*p)) {
-    if (rec.route.strategy != Strategy::plain) {
-      rec.route.reason += " (" + std::string(strategy_name(rec.route.strategy)) +
-                          " asked for, but the remote server decodes its own way)";
-      rec.route.strategy = Strategy::plain;
-    }
-    rec.switch_ms = ms_since(t_switch);
-    if (p->cb.on_route) p->cb.on_route(rec);
-    if (p->cb.forward) return p->cb.forward(rec);
-    return p->fail(invalid_argument("the request was routed to model " + target + ", which is served remotely (" +
-                                    remote_.at(target).replicas.front().url + "); run `aio serve` to forward requests to it"));
-  }
-  Resident &resident = models_.at(target);
-  // The prompt already made (in the probe model's tokens) is the prompt when the target is the probe's model - unless
-  // the probe read a tool request without its tools.
-  const bool needs_tools = chat::needs_tool_format(p->request);
-  // A prompt in the tool format made for the probe's model serves any model with the same template and vocabulary
-  // (the tiny pair, a model family): llama.cpp analyses the template on every call, which costs milliseconds.
-  const Resident &probe_model = models_.at(cfg_.probe.model);
-  const bool same_format = prompt && prompt->chat && !resident.chat_template.empty() &&
-                           resident.chat_template == probe_model.chat_template &&
-                           resident.model->shares_vocab_with(*probe_model.model);
-  if (!prompt || (target != cfg_.probe.model && !same_format) || (needs_tools && !prompt->chat)) {
-    auto made = prompt_for(resident, p->request);
-    if (!made) return p->fail(made.status());
-    prompt = std::move(*made);
-  }
-  if (rec.probe.probe_kind == "none" && !p->policy)
-    rec.probe.n_context_tokens = static_cast<int32_t>(prompt->tokens.size());
-  auto decoding = decoding_for(rec.route);
-  if (!decoding) return p->fail(decoding.status());
-  exec::Job job;
-  job.prompt = std::move(prompt->tokens);
-  job.params = p->params;
-  if (prompt->chat) {
-    if (Status st = apply_chat_prompt(*prompt->chat, job.params); !st.ok()) return p->fail(st);
-    if (p->cb.on_output_format) p->cb.on_output_format(prompt->chat->output);
-    if (!prompt->chat->grammar.empty()) rec.grammar = true;
-  }
-  job.decoding = std::move(*decoding);
-  job.on_token = p->cb.on_token;
-  job.on_done = p->cb.on_done;
-  if (Status st = prepare_grammar(job.params.constraints, *resident.model); !st.ok()) return p->fail(st);
-  rec.switch_ms = ms_since(t_switch);
-  if (p->cb.on_route) p->cb.on_route(rec);
-  if (!resident.engine->submit(std::move(job))) p->fail(refusal(*resident.engine, target));
+  auto draft = draft_model_for(p->record.route);
+  if (!draft) return p->fail(draft.status());
+  backend::Job job;
+  job.request = std::move(p->request);
+  job.params = std::move(p->params);
+  job.record = std::move(p->record);
+  job.prompt_by = prompt ? &probe_backend() : nullptr;
+  job.prompt = std::move(prompt);
+  job.draft_model = std::move(*draft);
+  job.cb = std::move(p->cb);
+  backends_.at(job.record.route.model)->submit(std::move(job));
 }
 
-bool Router::placed_elsewhere(Pending &p) const {
-  if (!p.elsewhere) p.elsewhere = is_mixed(p.record.route.model) && p.cb.place_elsewhere && p.cb.place_elsewhere(p.record);
-  return *p.elsewhere;
-}
-
-void Router::submit_routed(Request request, engine::GenerateParams params, RouteRecord record, Callbacks callbacks) {
-  auto p = std::make_shared<Pending>();
-  p->request = std::move(request);
-  p->params = std::move(params);
-  p->cb = std::move(callbacks);
-  p->record = std::move(record);
-  p->elsewhere = false;
-  if (!is_local(p->record.route.model))
-    return p->fail(invalid_argument("model " + p->record.route.model + " is not loaded here"));
-  dispatch(p, std::nullopt);
-}
-
-Expected<RoutedGeneration> Router::run_blocking(const Request &request, const engine::GenerateParams &params,
+Expected<RoutedGeneration> Router::run_blocking(const Request &request, const GenerateParams &params,
                                                 const engine::TokenCallback &on_token, bool route_only) {
   auto waiter = std::make_shared<Waiter>();
   auto record = std::make_shared<RouteRecord>();
@@ -514,7 +412,7 @@ Expected<RouteRecord> Router::route(const Request &request) {
   return std::move(routed->record);
 }
 
-Expected<RoutedGeneration> Router::generate(const Request &request, const engine::GenerateParams &params,
+Expected<RoutedGeneration> Router::generate(const Request &request, const GenerateParams &params,
                                             const engine::TokenCallback &on_token) {
   return run_blocking(request, params, on_token, /*route_only=*/false);
 }

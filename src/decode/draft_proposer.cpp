@@ -40,7 +40,7 @@ void DraftModelProposer::keep(llama_seq_id seq, llama_pos n_kept) {
 }
 
 void DraftModelProposer::begin(llama_seq_id seq, const StrategyParams &strategy,
-                               const engine::SamplingParams &sampling) {
+                               const SamplingParams &sampling) {
   keep(seq, 0);
   Seq &s = seqs_.at(static_cast<size_t>(seq));
   s.sampler.emplace(drafter_sampling(sampling), model().info().n_vocab);

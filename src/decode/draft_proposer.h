@@ -25,7 +25,7 @@ public:
                                                               int32_t n_threads);
   ~DraftModelProposer() override;
 
-  void begin(llama_seq_id seq, const StrategyParams &strategy, const engine::SamplingParams &sampling) override;
+  void begin(llama_seq_id seq, const StrategyParams &strategy, const SamplingParams &sampling) override;
   // Catch-up tokens (what a sequence's history holds beyond the drafter's cache) are prefilled in chunks first; then
   // draft step j decodes the (j-1)-th draft of every sequence that still wants more, all in one batch.
   Status propose(std::span<ProposalRequest> requests) override;

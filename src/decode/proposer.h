@@ -25,7 +25,7 @@ class Proposer {
 public:
   virtual ~Proposer() = default;
   // A new request starts in sequence `seq`, decoding with `strategy` and `sampling`.
-  virtual void begin(llama_seq_id seq, const StrategyParams &strategy, const engine::SamplingParams &sampling) = 0;
+  virtual void begin(llama_seq_id seq, const StrategyParams &strategy, const SamplingParams &sampling) = 0;
   // Fills every request's proposal (all sequences at once, so a model-based proposer batches its own steps).
   virtual Status propose(std::span<ProposalRequest> requests) = 0;
   // The target verified `n_drafted` proposed tokens of `seq`, accepted `n_accepted` and keeps `n_kept` positions.
@@ -35,7 +35,7 @@ public:
 // Prompt Lookup Decoding's proposer: drafts copied from the sequence's own earlier text (no second model).
 class PromptLookupProposer final : public Proposer {
 public:
-  void begin(llama_seq_id seq, const StrategyParams &strategy, const engine::SamplingParams &) override {
+  void begin(llama_seq_id seq, const StrategyParams &strategy, const SamplingParams &) override {
     params_[seq] = strategy;
   }
   Status propose(std::span<ProposalRequest> requests) override;

@@ -30,7 +30,7 @@ std::vector<llama_token> accept_drafts(const std::function<const float *(int32_t
 
 // The drafter's sampling: the request's settings with an independent random stream (its own draws must not
 // consume the target's).
-inline engine::SamplingParams drafter_sampling(engine::SamplingParams target) {
+inline SamplingParams drafter_sampling(SamplingParams target) {
   target.seed ^= 0x5DEECE66DULL;
   return target;
 }

@@ -15,11 +15,6 @@
 
 namespace aio::engine {
 
-using aio::GenerateParams; // include/aio/generate_params.h
-
-using aio::FinishReason;
-using aio::finish_reason_name;
-
 // One generated token's log-probability under the model (log-softmax of its logits, before sampling filters and
 // constraints), and the most likely alternatives at that position, best first.
 struct TokenLogprob {

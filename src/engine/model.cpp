@@ -180,7 +180,7 @@ Expected<std::vector<llama_token>> Model::tokenize_chat(std::string_view formatt
   return tokens;
 }
 
-Expected<std::string> Model::apply_chat_template(const std::vector<ChatMessage> &messages, bool add_assistant) const {
+Expected<std::string> Model::apply_chat_template(const std::vector<Message> &messages, bool add_assistant) const {
   const char *tmpl = llama_model_chat_template(model_.get(), nullptr);
   if (tmpl == nullptr)
     return invalid_argument(info_.name + " has no chat template in its metadata; send a plain prompt instead of chat messages");
@@ -227,6 +227,14 @@ bool Model::shares_vocab_with(const Model &other, std::string *why) const {
       return fail("token " + std::to_string(t) + " differs");
   }
   return true;
+}
+
+bool Model::tokenizes_like(const Model &other) const {
+  if (!shares_vocab_with(other)) return false;
+  for (const char *key : {"tokenizer.ggml.model", "tokenizer.ggml.pre"})
+    if (metadata(key) != other.metadata(key)) return false;
+  return llama_vocab_get_add_bos(vocab_) == llama_vocab_get_add_bos(other.vocab_) &&
+         llama_vocab_get_add_eos(vocab_) == llama_vocab_get_add_eos(other.vocab_);
 }
 
 std::string Model::metadata(const char *key) const { return meta_str(model_.get(), key); }

@@ -41,7 +41,6 @@ struct ModelInfo {
   std::string synthetic_preset; // which preset made it, when synthetic
 };
 
-using ChatMessage = aio::Message; // one turn of a conversation (include/aio/request.h)
 
 class Model {
 public:
@@ -64,13 +63,17 @@ public:
   // template wrote it into the text. Every path that sends a chat (the Router, `aio generate --chat`) uses this.
   Expected<std::vector<llama_token>> tokenize_chat(std::string_view formatted) const;
   // Formats messages with the model's own chat template (add_assistant: end with the assistant turn's header).
-  Expected<std::string> apply_chat_template(const std::vector<ChatMessage> &messages, bool add_assistant = true) const;
+  Expected<std::string> apply_chat_template(const std::vector<Message> &messages, bool add_assistant = true) const;
 
   bool is_end_of_generation(llama_token token) const;
 
-  // True when both models tokenize identically (same type, size, special tokens and token texts), which
-  // draft-model speculation requires. When false and why != nullptr, *why names the first difference.
+  // True when both models have one vocabulary (same type, size, special tokens and token texts): a token id means
+  // the same to both, which draft-model speculation requires. When false and why != nullptr, *why names the first
+  // difference.
   bool shares_vocab_with(const Model &other, std::string *why = nullptr) const;
+  // Stricter: text becomes the same tokens in both - one vocabulary, the same pre-tokenizer and merges model, and
+  // the same BOS/EOS insertion - so a prompt tokenized by one can be given to the other as it is.
+  bool tokenizes_like(const Model &other) const;
 
   // A metadata value as text, or "" when the key is absent.
   std::string metadata(const char *key) const;

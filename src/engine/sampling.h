@@ -9,8 +9,6 @@
 
 namespace aio::engine {
 
-using aio::SamplingParams; // include/aio/generate_params.h
-
 // Greedy when params.greedy(), else top-k -> top-p -> temperature -> seeded draw.
 llama_sampler_ptr make_sampler(const SamplingParams &params);
 

@@ -288,12 +288,12 @@ std::string last_line(std::string out) {
 } // namespace
 
 struct HumanEvalChecker::Checker {
-  std::unique_ptr<SandboxProcess> process;
+  std::unique_ptr<sandbox::SandboxProcess> process;
   std::string from; // bytes read from it, not yet a whole frame
   int items = 0;
 };
 
-HumanEvalChecker::HumanEvalChecker(const Sandbox &sandbox, SandboxLimits limits) : sandbox_(sandbox), limits_(limits) {}
+HumanEvalChecker::HumanEvalChecker(const sandbox::Sandbox &sandbox, sandbox::SandboxLimits limits) : sandbox_(sandbox), limits_(limits) {}
 HumanEvalChecker::~HumanEvalChecker() = default;
 
 std::string HumanEvalChecker::candidate_program(const TaskItem &item, const std::string &completion) {
@@ -313,7 +313,7 @@ std::unique_ptr<HumanEvalChecker::Checker> HumanEvalChecker::take() const {
     }
   }
   auto c = std::make_unique<Checker>();
-  SandboxLimits lasting = limits_;
+  sandbox::SandboxLimits lasting = limits_;
   lasting.timeout_seconds = 24 * 3600; // its CPU-time limit: it lives for many items; each item has its own deadline
   c->process = sandbox_.spawn(checker_program(), lasting);
   return c;
@@ -334,7 +334,7 @@ CheckVerdict HumanEvalChecker::check(const TaskItem &item, const std::string &co
     v.detail = last_line(!checker->process->running() ? checker->process->setup_error() : candidate->setup_error());
     return v;
   }
-  SandboxProcess &ck = *checker->process;
+  sandbox::SandboxProcess &ck = *checker->process;
   std::string to_checker = frame('I', encode_pair(item.prompt, item.test)), to_candidate, from_candidate;
   std::optional<std::pair<char, std::string>> verdict;
   bool checker_clean = true, candidate_open = true, timed_out = false, checker_output_open = true;
@@ -402,14 +402,14 @@ CheckVerdict HumanEvalChecker::check(const TaskItem &item, const std::string &co
       }
     }
   }
-  const SandboxResult cand = candidate->finish(timed_out);
+  const sandbox::SandboxResult cand = candidate->finish(timed_out);
   v.passed = verdict && verdict->first == 'P';
   if (v.passed) {
     v.outcome = "ok";
   } else if (timed_out) {
     v.outcome = "timeout";
     v.detail = "timed out";
-  } else if (cand.outcome == SandboxResult::Outcome::memory_exceeded) {
+  } else if (cand.outcome == sandbox::SandboxResult::Outcome::memory_exceeded) {
     v.outcome = "memory-cap";
     v.detail = "exceeded the memory cap";
   } else if (verdict) {
@@ -417,7 +417,7 @@ CheckVerdict HumanEvalChecker::check(const TaskItem &item, const std::string &co
     v.detail = verdict->second;
   } else {
     v.outcome = "failed";
-    const SandboxResult ended = ck.finish();
+    const sandbox::SandboxResult ended = ck.finish();
     v.detail = "the checker ended without a verdict: " + last_line(ended.output);
   }
   // A checker goes back for the next item only when its channel holds nothing of this one (no half-sent frame).

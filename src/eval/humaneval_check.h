@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "eval/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "eval/tasks.h"
 
 namespace aio::eval {
@@ -26,7 +26,7 @@ struct CheckVerdict {
 
 class HumanEvalChecker {
 public:
-  HumanEvalChecker(const Sandbox &sandbox, SandboxLimits limits);
+  HumanEvalChecker(const sandbox::Sandbox &sandbox, sandbox::SandboxLimits limits);
   ~HumanEvalChecker();
   // Runs `completion` for `item` against the item's test. Safe to call from several threads (each call takes a
   // checker of its own).
@@ -41,8 +41,8 @@ private:
   std::unique_ptr<Checker> take() const;
   void give_back(std::unique_ptr<Checker> checker) const;
 
-  const Sandbox &sandbox_;
-  SandboxLimits limits_;
+  const sandbox::Sandbox &sandbox_;
+  sandbox::SandboxLimits limits_;
   mutable std::mutex mu_;
   mutable std::vector<std::unique_ptr<Checker>> idle_;
 };

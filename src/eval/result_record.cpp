@@ -1,7 +1,7 @@
 #include "eval/result_record.h"
 
 #include "util/json_value.h"
-#include "util/route_json.h"
+#include "aio/route_json.h"
 
 namespace aio::eval {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "aio/route.h"
 #include "aio/status.h"
-#include "eval/scoring.h"
+#include "eval/item_score.h"
 
 namespace aio::eval {
 

@@ -82,7 +82,7 @@ std::string humaneval_program(const TaskItem &item, const std::string &completio
   return item.prompt + completion + "\n\n" + item.test + "\n\ncheck(" + item.entry_point + ")\n";
 }
 
-Scorer::Scorer(const Sandbox *sandbox, SandboxLimits limits)
+Scorer::Scorer(const sandbox::Sandbox *sandbox, sandbox::SandboxLimits limits)
     : checker_(sandbox != nullptr ? std::make_shared<HumanEvalChecker>(*sandbox, limits) : nullptr) {}
 
 ItemScore Scorer::score(const TaskItem &item, const std::string &completion) const {

@@ -9,16 +9,11 @@
 #include <string>
 
 #include "eval/humaneval_check.h"
-#include "eval/sandbox.h"
+#include "eval/item_score.h"
 #include "eval/tasks.h"
+#include "sandbox/sandbox.h"
 
 namespace aio::eval {
-
-struct ItemScore {
-  bool correct = false;
-  std::string extracted; // the number or letter read from the completion; the sandbox outcome for code
-  std::string detail;    // why it failed (the test's error, "no number found", ...), "" when correct
-};
 
 // The last number in `text` ("1,234.5" -> "1234.5", "-3" -> "-3", "$12" -> "12"), or nothing.
 std::optional<std::string> last_number(const std::string &text);
@@ -41,7 +36,7 @@ Expected<std::vector<std::pair<std::string, std::string>>> read_completions(cons
 class Scorer {
 public:
   // `sandbox` is needed for HumanEval only (may be null otherwise).
-  Scorer(const Sandbox *sandbox, SandboxLimits limits);
+  Scorer(const sandbox::Sandbox *sandbox, sandbox::SandboxLimits limits);
   ItemScore score(const TaskItem &item, const std::string &completion) const;
   // The dataset's own answer as a completion (a check of the scorer: it must score as correct).
   static std::string reference_completion(const TaskItem &item);

@@ -457,14 +457,25 @@ bool BatchEngine::step() {
   return true;
 }
 
-std::optional<std::chrono::steady_clock::time_point> BatchEngine::waiting_since() const {
-  auto oldest = queue_.peek_oldest([](const Queued &q) { return q.t_submit; });
+BatchEngine::Waiting BatchEngine::waiting() const {
+  Waiting w;
+  w.first_token = queue_.peek_oldest([](const Queued &q) { return q.t_submit; });
   for (const auto &s : slots_) {
     if (!s->active()) continue;
-    const auto since = s->pending < 0 ? s->t_queued : t_last_step_; // prefilling (or probing): no token yet
-    if (!oldest || since < *oldest) oldest = since;
+    if (s->pending < 0) { // prefilling (or probing): no token yet
+      if (!w.first_token || s->t_queued < *w.first_token) w.first_token = s->t_queued;
+    } else {
+      w.next_token = t_last_step_;
+    }
   }
-  return oldest;
+  return w;
+}
+
+std::optional<std::chrono::steady_clock::time_point> BatchEngine::waiting_since() const {
+  const Waiting w = waiting();
+  if (!w.first_token) return w.next_token;
+  if (!w.next_token) return w.first_token;
+  return std::min(*w.first_token, *w.next_token);
 }
 
 void BatchEngine::publish_load() {
@@ -493,7 +504,7 @@ void BatchEngine::publish_n_active() {
 }
 
 Expected<engine::GenerationRecord> generate(BatchEngine &engine, const std::vector<llama_token> &prompt,
-                                            const engine::GenerateParams &params, Decoding decoding,
+                                            const GenerateParams &params, Decoding decoding,
                                             const engine::TokenCallback &on_token) {
   std::optional<Expected<engine::GenerationRecord>> result;
   Job job;

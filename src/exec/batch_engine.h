@@ -76,7 +76,7 @@ struct ProbeStage {
 
 struct Job {
   std::vector<llama_token> prompt;
-  engine::GenerateParams params;
+  GenerateParams params;
   Decoding decoding;
   std::optional<ProbeStage> probe;                                  // classify first (the lm probe)
   engine::TokenCallback on_token;                                   // on the engine thread; false cancels
@@ -113,8 +113,14 @@ public:
     return load_.load(static_cast<int32_t>(n_queued()), prompt_tokens);
   }
   int64_t n_decode_calls() const { return n_decode_calls_; }
-  // Since when its longest-waiting request has waited for a token: a queued or prefilling job since it was submitted,
-  // a decoding one since the engine's last step; nullopt when idle. Engine thread only (a scheduler's turn order).
+  // Since when its requests have waited (engine thread only; what a scheduler's turn order reads): the oldest without
+  // a first token (queued, probing or prefilling: since it was submitted), and its decoding streams for their next
+  // token (since the engine's last step); each nullopt when there is none.
+  struct Waiting {
+    std::optional<std::chrono::steady_clock::time_point> first_token, next_token;
+  };
+  Waiting waiting() const;
+  // The earlier of the two: since when its longest-waiting request has waited for a token; nullopt when idle.
   std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }
@@ -176,7 +182,7 @@ private:
 // Generates one job's continuation with `engine`, driving its steps on the calling thread until the job is done: the
 // sequential form of the executor (tests, `aio generate -m`). The engine must have no other driver.
 Expected<engine::GenerationRecord> generate(BatchEngine &engine, const std::vector<llama_token> &prompt,
-                                            const engine::GenerateParams &params, Decoding decoding = {},
+                                            const GenerateParams &params, Decoding decoding = {},
                                             const engine::TokenCallback &on_token = {});
 
 } // namespace aio::exec

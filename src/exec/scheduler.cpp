@@ -14,11 +14,12 @@ Expected<Turns> parse_turns(const std::string &name) {
   if (name == "fair") return Turns::fair;
   if (name == "fuller") return Turns::fuller;
   if (name == "oldest") return Turns::oldest;
-  return invalid_argument("unknown turn order '" + name + "': use fair, fuller or oldest");
+  if (name == "first") return Turns::first;
+  return invalid_argument("unknown turn order '" + name + "': use fair, fuller, oldest or first");
 }
 
 Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns)
-    : engines_(std::move(engines)), turns_(turns), share_(engines_.size()) {
+    : engines_(std::move(engines)), turns_(turns), share_(engines_.size()), last_step_s_(engines_.size(), 0.0) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -38,6 +39,7 @@ std::optional<size_t> Scheduler::pick() {
   for (size_t i = 0; i < engines_.size(); ++i) is_busy[i] = engines_[i]->busy();
   const std::optional<size_t> least_time = share_.update(is_busy);
   if (!least_time || turns_ == Turns::fair) return least_time;
+  if (turns_ == Turns::first) return first_tokens_first(is_busy, least_time);
   const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
   std::vector<std::chrono::steady_clock::time_point> since; // Turns::oldest only: each scan of an engine done once
   if (turns_ == Turns::oldest)
@@ -55,6 +57,32 @@ std::optional<size_t> Scheduler::pick() {
   return best;
 }
 
+std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) const {
+  using Clock = std::chrono::steady_clock;
+  constexpr double kGapSteps = 2; // running streams wait at most this many of the slowest engine's steps
+  double slowest = 0;
+  for (size_t i = 0; i < engines_.size(); ++i)
+    if (is_busy[i]) slowest = std::max(slowest, last_step_s_[i]);
+  const auto bound = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kGapSteps * slowest));
+  const auto now = Clock::now();
+  std::optional<size_t> overdue, first;
+  Clock::time_point overdue_since = Clock::time_point::max(), first_since = Clock::time_point::max();
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    if (!is_busy[i]) continue;
+    const BatchEngine::Waiting w = engines_[i]->waiting();
+    if (w.next_token && now - *w.next_token > bound && *w.next_token < overdue_since) {
+      overdue = i;
+      overdue_since = *w.next_token;
+    }
+    if (w.first_token && *w.first_token < first_since) {
+      first = i;
+      first_since = *w.first_token;
+    }
+  }
+  if (overdue) return overdue;
+  return first ? first : fair;
+}
+
 void Scheduler::run() {
   for (;;) {
     uint64_t seen;
@@ -66,7 +94,9 @@ void Scheduler::run() {
     if (const auto i = pick()) {
       const auto t0 = std::chrono::steady_clock::now();
       worked = engines_[*i]->step();
-      share_.charge(*i, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      share_.charge(*i, took);
+      if (worked) last_step_s_[*i] = took;
     }
     if (stopping_) {
       if (std::none_of(engines_.begin(), engines_.end(), [](BatchEngine *e) { return e->busy(); })) return;

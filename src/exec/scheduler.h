@@ -10,9 +10,10 @@
 // large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
 // (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures both.
 //
-// Two other turn orders can be chosen (Turns) and are measured against fair share on goodput
+// Other turn orders can be chosen (Turns) and are measured against fair share on goodput and time to first token
 // (bench/serve_goodput.py --turns): the engine with the most requests (its batch fuller, more tokens per weight read),
-// and the engine holding the request that has waited longest for a token (the nearest to a latency objective).
+// the engine holding the request that has waited longest for a token (the nearest to a latency objective), and first
+// tokens first (a newcomer's prompt ahead of running streams, as long as those keep getting tokens).
 #pragma once
 
 #include <atomic>
@@ -34,8 +35,13 @@ enum class Turns {
   fair,   // the least stepping time so far (each busy engine gets an equal share of the machine's time)
   fuller, // the most requests running and queued (ties: fair)
   oldest, // the longest-waiting request for a token (BatchEngine::waiting_since)
+  // The engine whose request has waited longest for its FIRST token (queued or prefilling), unless some engine's
+  // decoding streams have waited longer than two of the slowest busy engine's last steps for their next token - then
+  // that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled in consecutive
+  // steps instead of taking turns with the small model's streams, which still get a token every two large steps.
+  first,
 };
-Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest"
+Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest", "first"
 
 class Scheduler {
 public:
@@ -53,9 +59,12 @@ private:
   void wake();
   // The index of the engine to step next, by the turn order (nullopt when none has work).
   std::optional<size_t> pick();
+  // Turns::first's choice among the busy engines; `fair` when no request waits for a first token.
+  std::optional<size_t> first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) const;
   std::vector<BatchEngine *> engines_;
   Turns turns_;
   FairShare share_; // each engine's stepping time (scheduler thread only)
+  std::vector<double> last_step_s_; // each engine's last step, in seconds (scheduler thread only)
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t n_wakes_ = 0;                 // guarded by mu_: bumped on every submit, so no wake-up is missed

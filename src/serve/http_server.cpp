@@ -6,21 +6,36 @@
 #include <random>
 #include <thread>
 
-#include "serve/dashboard_html.h" // generated from src/serve/dashboard/dashboard.html
-#include "util/route_json.h"
+#include "observe/dashboard_html.h" // generated from src/observe/dashboard/dashboard.html
+#include "aio/route_json.h"
 
 namespace aio::serve {
+// The OpenAI wire format, read and written here.
+using openai::ApiError;
+using openai::ApiRequest;
+using openai::Endpoint;
+using openai::Usage;
+using openai::completion_response;
+using openai::error_from_status;
+using openai::finish_chunk;
+using openai::openai_finish_reason;
+using openai::parse_request;
+using openai::role_chunk;
+using openai::stream_chunk;
+using openai::tool_delta_chunk;
+using openai::usage_chunk;
+
 namespace {
 using nlohmann::json;
 
 std::string dump(const json &j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-void send_json(HttpResponder &res, int status, const json &body, const HttpHeaders &headers = {}) {
+void send_json(http::HttpResponder &res, int status, const json &body, const http::HttpHeaders &headers = {}) {
   res.send(status, "application/json", dump(body), headers);
 }
 
-void send_error(HttpResponder &res, const ApiError &e, int retry_after = 0) {
-  HttpHeaders headers;
+void send_error(http::HttpResponder &res, const ApiError &e, int retry_after = 0) {
+  http::HttpHeaders headers;
   if (e.retry_after_seconds > 0) retry_after = e.retry_after_seconds; // the refusing part's own estimate
   if ((e.http_status == 429 || e.http_status == 503) && retry_after > 0)
     headers.emplace_back("Retry-After", std::to_string(retry_after));
@@ -38,25 +53,11 @@ std::string new_id(const char *prefix) {
   return buf;
 }
 
-// The route record as headers, for clients that cannot read the body's `aio` object (e.g. while streaming).
-HttpHeaders route_headers(const RouteRecord &r) {
-  HttpHeaders h = {{"x-aio-model", r.route.model},
-                   {"x-aio-policy", r.route.policy},
-                   {"x-aio-strategy", strategy_name(r.route.strategy)}};
-  if (!r.probe.category().empty()) {
-    h.emplace_back("x-aio-category", r.probe.category());
-    char bits[32];
-    std::snprintf(bits, sizeof(bits), "%.4f", r.probe.entropy_bits);
-    h.emplace_back("x-aio-entropy-bits", bits);
-  }
-  return h;
-}
-
 // A whole answer read into content and tool calls. An answer that does not fit the format (a model that began a
 // call and broke it) is returned as its text, as content: never dropped.
-chat::ParsedOutput read_answer(const chat::OutputFormat &format, const std::string &text, engine::FinishReason finish) {
+chat::ParsedOutput read_answer(const chat::OutputFormat &format, const std::string &text, FinishReason finish) {
   chat::OutputParser parser(format);
-  const bool complete = finish == engine::FinishReason::end_of_generation || finish == engine::FinishReason::stop_string;
+  const bool complete = finish == FinishReason::end_of_generation || finish == FinishReason::stop_string;
   if (auto ok = parser.update(text, complete); ok) return parser.parsed();
   return {text, {}};
 }
@@ -69,8 +70,8 @@ json aio_object(RouteRecord r, const engine::GenerationRecord &g) {
 } // namespace
 
 HttpServer::HttpServer(HttpParams params) : params_(std::move(params)) {
-  transport_ = std::make_unique<HttpTransport>(
-      params_.connection, [this](const HttpRequest &req, HttpResponder &res) { handle(req, res); },
+  transport_ = std::make_unique<http::HttpTransport>(
+      params_.connection, [this](const http::HttpRequest &req, http::HttpResponder &res) { handle(req, res); },
       [](int status, const std::string &message) { return dump(client_error(status, message).to_json()); });
 }
 
@@ -98,7 +99,7 @@ bool iequals(std::string_view a, std::string_view lower) {
 }
 } // namespace
 
-std::optional<ApiError> HttpServer::check_key(const HttpRequest &req) const {
+std::optional<ApiError> HttpServer::check_key(const http::HttpRequest &req) const {
   if (params_.api_key.empty()) return std::nullopt;
   const ApiError refused{401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "authentication_error", ""};
   const std::string *value = nullptr;
@@ -127,7 +128,7 @@ std::optional<ApiError> HttpServer::check_key(const HttpRequest &req) const {
   return std::nullopt;
 }
 
-void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
+void HttpServer::handle(const http::HttpRequest &req, http::HttpResponder &res) {
   // Known paths and the methods they take; anything else is a JSON 404, a wrong method a JSON 405.
   static const std::vector<std::pair<std::string, std::string>> routes = {
       {"/health", "GET"}, {"/metrics", "GET"}, {"/v1/models", "GET"}, {"/dashboard", "GET"}, {"/v1/aio/stats", "GET"},
@@ -168,7 +169,7 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
       for (const auto &[model, replicas] : svc->replica_states()) {
         json list = json::array();
         size_t healthy = 0;
-        for (const ReplicaState &r : replicas) {
+        for (const backend::ReplicaState &r : replicas) {
           healthy += r.healthy;
           json one = {{"name", r.name},          {"url", r.url},
                       {"state", r.healthy ? "healthy" : "ejected"},
@@ -192,8 +193,8 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
     auto svc = service();
     if (svc) {
       svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
-      const TransportStats st = transport_->stats();
-      Metrics &m = svc->metrics();
+      const http::TransportStats st = transport_->stats();
+      observe::Metrics &m = svc->metrics();
       m.set("aio_http_open_connections", {}, static_cast<double>(st.open_connections));
       m.set("aio_http_active_requests", {}, static_cast<double>(st.active_handlers));
       std::lock_guard lock(scrape_mu_); // counters move by what changed since the last scrape
@@ -222,7 +223,7 @@ void HttpServer::handle(const HttpRequest &req, HttpResponder &res) {
   completion(req.path == "/v1/chat/completions" ? Endpoint::chat_completions : Endpoint::completions, req, res);
 }
 
-void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpResponder &res) {
+void HttpServer::completion(Endpoint endpoint, const http::HttpRequest &req, http::HttpResponder &res) {
   // The body is within --max-body however it was framed: the transport refused larger ones before reading them.
   ApiRequest api;
   if (auto e = parse_request(req.body, endpoint, params_.limits, api)) return send_error(res, *e);
@@ -246,7 +247,7 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
               completion_response(api, id, created, model, result->text, result->finish_reason,
                                   {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
                                   result->logprobs, parsed ? &*parsed : nullptr),
-              route_headers(route));
+              route_record_headers(route));
     return;
   }
   // Commit to a 200 only once the answer has begun: a request that fails before its first token (an upstream that is
@@ -259,7 +260,7 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
       return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
   // The route is decided before the first text: its headers go out with the 200.
   const RouteRecord route = channel->route().value_or(RouteRecord{});
-  HttpHeaders headers = route_headers(route);
+  http::HttpHeaders headers = route_record_headers(route);
   headers.emplace_back("Cache-Control", "no-cache");
   auto send = [&](const json &j) { return res.write_chunk("data: " + dump(j) + "\n\n"); };
   if (res.begin_stream(200, "text/event-stream", headers)) {
@@ -300,8 +301,8 @@ void HttpServer::completion(Endpoint endpoint, const HttpRequest &req, HttpRespo
       if (result) {
         if (parser) {
           // The last parse is final only when the answer ended on its own; a cut one is read as far as it goes.
-          const bool complete = result->finish_reason == engine::FinishReason::end_of_generation ||
-                                result->finish_reason == engine::FinishReason::stop_string;
+          const bool complete = result->finish_reason == FinishReason::end_of_generation ||
+                                result->finish_reason == FinishReason::stop_string;
           if (auto deltas = parser->update("", complete); deltas) send_deltas(*deltas);
         }
         json last = parser || tool_calls

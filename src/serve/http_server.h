@@ -1,5 +1,5 @@
 // The OpenAI-compatible HTTP front of A-IO. It only translates: HTTP + JSON in, AioService, JSON or server-sent events
-// out, over the event-driven transport (serve/http_transport.h: deadlines, caps, pipelining). It listens at once and
+// out, over the event-driven transport (http/transport.h: deadlines, caps, pipelining). It listens at once and
 // answers /health with 503 until the models are loaded.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "serve/http_transport.h"
+#include "http/transport.h"
 #include "serve/service.h"
 
 namespace aio::serve {
@@ -20,8 +20,8 @@ struct HttpParams {
   std::string api_key;                 // non-empty: every /v1 request needs "Authorization: Bearer <key>"; so do
                                        // /metrics and /health's details
   bool metrics_public = false;         // /metrics without the key (a scraper that cannot send one)
-  ConnectionLimits connection;         // timeouts, connection caps, header and body size caps
-  RequestLimits limits;
+  http::ConnectionLimits connection;         // timeouts, connection caps, header and body size caps
+  openai::RequestLimits limits;
   int retry_after_seconds = 1;         // sent with 429
 };
 
@@ -43,15 +43,15 @@ public:
   void stop();
 
 private:
-  void handle(const HttpRequest &req, HttpResponder &res);
+  void handle(const http::HttpRequest &req, http::HttpResponder &res);
   // nullopt when the request may use what the API key guards (or no key is set); else the 401 (400 for two
   // Authorization headers) to answer with.
-  std::optional<ApiError> check_key(const HttpRequest &req) const;
-  void completion(Endpoint endpoint, const HttpRequest &req, HttpResponder &res);
+  std::optional<openai::ApiError> check_key(const http::HttpRequest &req) const;
+  void completion(openai::Endpoint endpoint, const http::HttpRequest &req, http::HttpResponder &res);
   std::shared_ptr<AioService> service() const { return std::atomic_load(&service_); }
 
   HttpParams params_;
-  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<http::HttpTransport> transport_;
   std::shared_ptr<AioService> service_;
   std::shared_ptr<std::string> load_error_;
   int port_ = 0;

@@ -1,6 +1,6 @@
 // AioService: A-IO as the server runs it. The HTTP layer hands it a parsed request and a StreamChannel; the Router
-// routes it (probe, policy) and generates it on the chosen model's engine, or the service forwards it to a remote
-// model's backend; the route, the text and the outcome arrive through the channel. Metrics are kept here.
+// routes it (probe, policy) and its model's backend answers it (a local engine or a pool of replicas); the route, the
+// text and the outcome arrive through the channel. Metrics are kept here.
 #pragma once
 
 #include <atomic>
@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "core/router.h"
-#include "serve/live_stats.h"
-#include "serve/metrics.h"
-#include "serve/openai_json.h"
-#include "serve/remote_backend.h"
+#include "observe/live_stats.h"
+#include "observe/metrics.h"
+#include "openai/openai_json.h"
 #include "serve/stream_channel.h"
 
 namespace aio::serve {
@@ -34,12 +33,12 @@ public:
   // Routes and queues `req`. The channel receives the route (before any text), the text and the outcome; a refused
   // request (unknown model: 404; bad input or a prompt that does not fit: 400; a full queue: 429) ends the channel
   // with that error.
-  void submit(const ApiRequest &req, const std::shared_ptr<StreamChannel> &channel);
+  void submit(const openai::ApiRequest &req, const std::shared_ptr<StreamChannel> &channel);
 
   std::vector<std::string> model_names() const { return router_->model_names(); }
   // Every remote model's replicas, as /health reports them.
-  std::vector<std::pair<std::string, std::vector<ReplicaState>>> replica_states() const;
-  Metrics &metrics() { return metrics_; }
+  std::vector<std::pair<std::string, std::vector<backend::ReplicaState>>> replica_states() const;
+  observe::Metrics &metrics() { return metrics_; }
   // The live stats document (GET /v1/aio/stats, the dashboard's feed): LiveStats' record plus the models as they are
   // now (where each runs, busy slots, queue, pool members) and the serving policy with its tau.
   nlohmann::json live_stats() const;
@@ -50,14 +49,13 @@ public:
 
 private:
   AioService() = default;
-  void declare_metrics();
+  void declare_metrics(size_t n_categories);
   void count_route(const RouteRecord &route);
   void count_done(const RouteRecord &route, const Expected<engine::GenerationRecord> &result);
 
+  observe::Metrics metrics_; // before router_ (made first, destroyed last): its pools keep their replicas' series here
   std::unique_ptr<core::Router> router_;
-  std::map<std::string, std::unique_ptr<RemoteBackend>> remotes_;   // models behind an endpoint
-  Metrics metrics_;
-  std::unique_ptr<LiveStats> live_;
+  std::unique_ptr<observe::LiveStats> live_;
   std::atomic<uint64_t> next_id_{0};
 };
 

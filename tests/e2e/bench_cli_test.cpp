@@ -47,7 +47,7 @@ TEST(BenchCli, RecordsCarryRouteScoreAndRunInfo) {
     EXPECT_TRUE(j["score"].contains("correct"));
     EXPECT_TRUE(j["run"]["synthetic_models"].get<bool>());
     EXPECT_EQ(j["true_label"], j["task"] == "humaneval" ? "code" : j["task"] == "gsm8k" ? "math" : "qa");
-    if (j["policy"] == "static-small") EXPECT_EQ(j["route"]["route"]["model"], "small");
+    if (j["policy"] == "static-small") { EXPECT_EQ(j["route"]["route"]["model"], "small"); }
   }
   EXPECT_EQ(policies, (std::set<std::string>{"static-small", "aio"}));
 

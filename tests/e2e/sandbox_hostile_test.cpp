@@ -221,7 +221,7 @@ TEST(SandboxHostile, EscapesAreContainedAndCheatsFail) {
   for (const auto &[name, body] : cheats) EXPECT_EQ(v.at(name).substr(0, 4), "FAIL") << name << ": " << v.at(name);
 
   // From the host's side: nothing written, nobody connected.
-  for (const std::string path : {"/tmp/aio-hostile-" + tag, "/var/tmp/aio-hostile-" + tag,
+  for (const std::string &path : {"/tmp/aio-hostile-" + tag, "/var/tmp/aio-hostile-" + tag,
                                  "/var/tmp/aio-hostile-" + tag + "-remount", "/aio-hostile-" + tag})
     EXPECT_FALSE(fs::exists(path)) << path << " was written on the host";
   EXPECT_FALSE(host_socket.anyone_connected());
@@ -300,9 +300,10 @@ TEST(SandboxHostile, KillingAioKillsTheRun) {
     EXPECT_TRUE(left.empty()) << "signal " << sig << ": " << left.size() << " processes of the run outlived aio";
     for (int p : left) kill(p, SIGKILL);
   }
-  if (fs::exists("/usr/bin/bwrap")) // contained runs have no host directory at all
+  if (fs::exists("/usr/bin/bwrap")) { // contained runs have no host directory at all
     for (const auto &e : fs::directory_iterator("/tmp"))
       EXPECT_NE(e.path().filename().string().rfind("aio-sandbox-", 0), 0u) << e.path() << " left behind";
+  }
 }
 
 } // namespace

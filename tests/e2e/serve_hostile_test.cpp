@@ -286,9 +286,10 @@ TEST(ServeHostile, HeadAnswersHeadersOnly) {
     ASSERT_NE(end_of_head, std::string::npos);
     EXPECT_EQ(answer.compare(end_of_head + 4, 12, "HTTP/1.1 200"), 0) << path << ": the HEAD answer carried a body";
     // /metrics and the stats change between the two requests; the others' length is the GET's.
-    if (std::string(path) != "/metrics" && std::string(path) != "/v1/aio/stats")
+    if (std::string(path) != "/metrics" && std::string(path) != "/v1/aio/stats") {
       EXPECT_NE(answer.find("Content-Length: " + std::to_string(get->body.size()) + "\r\n"), std::string::npos)
           << path << ": " << answer.substr(0, end_of_head);
+    }
   }
   const std::string refused =
       exchange(s.port, "HEAD /v1/chat/completions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",

@@ -29,8 +29,8 @@ std::string stories_path() {
 }
 
 // Up to n greedy tokens (a real model may end its story first).
-engine::GenerateParams greedy_up_to(int n) {
-  engine::GenerateParams p;
+GenerateParams greedy_up_to(int n) {
+  GenerateParams p;
   p.max_tokens = n;
   return p;
 }
@@ -75,7 +75,7 @@ TEST(StoriesParity, EveryStrategyGivesLlamaServersGreedyTokens) {
         drafted += ours->n_drafted;
         accepted += ours->n_accepted;
       }
-      if (s == Strategy::draft) EXPECT_EQ(ours->n_accepted, ours->n_drafted) << "a model drafting for itself";
+      if (s == Strategy::draft) { EXPECT_EQ(ours->n_accepted, ours->n_drafted) << "a model drafting for itself"; }
     }
   }
   EXPECT_GT(accepted, 0) << "prompt lookup found nothing to reuse in real story text (drafted " << drafted << ")";

@@ -34,15 +34,8 @@ class BatchEngineTest : public ::testing::Test {
 protected:
   void SetUp() override {
     model_ = *engine::Model::load({.path = test::tiny_pair().large_path});
-    BatchEngineParams p;
-    p.n_slots = 3;
-    p.n_ctx_per_slot = 512;
-    p.n_batch = 64;
-    p.n_threads = 1;
-    p.queue_capacity = 4;
-    auto e = BatchEngine::create(model_, p);
-    ASSERT_TRUE(e.ok()) << e.status().to_string();
-    engine_ = std::move(*e);
+    engine_ = engine_with(3, "", 0, /*queue_capacity=*/4);
+    ASSERT_TRUE(engine_);
   }
   void drain() {
     for (int guard = 0; guard < 10000 && engine_->step(); ++guard) {
@@ -53,10 +46,12 @@ protected:
     return exec::generate(*solo, *model_->tokenize(text), greedy(n))->tokens;
   }
   // An engine of its own on the same model: n_slots (+ probe lanes), 512 context each, one thread, `budget` ("" = auto).
-  std::unique_ptr<BatchEngine> engine_with(int32_t n_slots, const std::string &budget = "", int32_t probe_lanes = 0) {
+  std::unique_ptr<BatchEngine> engine_with(int32_t n_slots, const std::string &budget = "", int32_t probe_lanes = 0,
+                                           size_t queue_capacity = 64) {
     BatchEngineParams p;
     p.n_slots = n_slots;
     p.probe_lanes = probe_lanes;
+    p.queue_capacity = queue_capacity;
     p.n_ctx_per_slot = 512;
     p.n_batch = 64;
     p.n_threads = 1;
@@ -245,7 +240,7 @@ TEST_F(BatchEngineTest, CancellationFreesTheSlot) {
   ASSERT_TRUE(engine_->submit(std::move(j)));
   drain();
   ASSERT_TRUE(o.result.ok());
-  EXPECT_EQ(o.result->finish_reason, engine::FinishReason::cancelled);
+  EXPECT_EQ(o.result->finish_reason, FinishReason::cancelled);
   EXPECT_EQ(o.result->n_generated, 4);
   EXPECT_EQ(engine_->n_active(), 0u);
 }
@@ -266,12 +261,7 @@ TEST_F(BatchEngineTest, AProbeStageThatGeneratesHereContinuesFromTheRequestsKv) 
   const auto expected = alone(text, 12);
 
   for (int32_t n_batch : {64, 8}) { // 8: the request and the suffix are prefilled over several steps
-    BatchEngineParams p;
-    p.n_slots = 2;
-    p.n_ctx_per_slot = 512;
-    p.n_batch = n_batch;
-    p.n_threads = 1;
-    engine_ = std::move(*BatchEngine::create(model_, p));
+    engine_ = test::batch_engine(model_, 2, 512, n_batch);
     Outcome o;
     Job j = job_for(*model_, text, 12, o);
     llama_token seen = -1;

@@ -29,17 +29,11 @@ const std::vector<std::string> kPrompts = {
 class BatchSpeculationTest : public test::TinyPairTest {
 protected:
   void SetUp() override {
-    BatchEngineParams p;
-    p.n_slots = 4;
-    p.n_ctx_per_slot = 512;
-    p.n_batch = 64;
-    p.n_threads = 1;
-    auto e = BatchEngine::create(large_, p);
-    ASSERT_TRUE(e.ok()) << e.status().to_string();
-    engine_ = std::move(*e);
+    engine_ = test::batch_engine(large_, 4);
+    ASSERT_TRUE(engine_);
     drafters_ = {{"small", small_}, {"self", large_}}; // "self": the model drafting for itself
   }
-  Job job(const std::string &text, Strategy s, const std::string &drafter, engine::GenerateParams params,
+  Job job(const std::string &text, Strategy s, const std::string &drafter, GenerateParams params,
           Outcome &o) {
     Job j;
     j.prompt = *large_->tokenize(text);
@@ -83,7 +77,7 @@ TEST_F(BatchSpeculationTest, PldAloneEqualsPlainAndSavesSteps) {
     EXPECT_EQ(pld.tokens, plain.tokens) << prompt;
     drafted += pld.n_drafted;
     accepted += pld.n_accepted;
-    if (pld.n_accepted > 0) EXPECT_LT(pld.n_decode_steps, plain.n_decode_steps) << prompt;
+    if (pld.n_accepted > 0) { EXPECT_LT(pld.n_decode_steps, plain.n_decode_steps) << prompt; }
   }
   EXPECT_GT(drafted, 0);
   EXPECT_GT(accepted, 0) << "no draft was ever accepted: verification was not exercised";
@@ -129,7 +123,7 @@ TEST_F(BatchSpeculationTest, MixedStrategiesShareSteps) {
       if (!out[i].result.ok()) continue;
       EXPECT_EQ(out[i].result->n_generated, 24);
       EXPECT_EQ(out[i].streamed, out[i].result->text);
-      if (how[i].first != Strategy::plain) EXPECT_GT(out[i].result->n_drafted, 0) << i;
+      if (how[i].first != Strategy::plain) { EXPECT_GT(out[i].result->n_drafted, 0) << i; }
       tokens.push_back(out[i].result->tokens);
     }
     return tokens;
@@ -142,7 +136,7 @@ TEST_F(BatchSpeculationTest, MixedStrategiesShareSteps) {
 }
 
 TEST_F(BatchSpeculationTest, SampledSpeculationIsReproducibleAndCompletes) {
-  engine::GenerateParams p = greedy(30);
+  GenerateParams p = greedy(30);
   p.sampling.temperature = 0.8f;
   p.sampling.seed = 7;
   for (auto [s, d] : std::vector<std::pair<Strategy, std::string>>{{Strategy::pld, ""}, {Strategy::draft, "small"}}) {
@@ -158,7 +152,7 @@ TEST_F(BatchSpeculationTest, SampledSpeculationIsReproducibleAndCompletes) {
 }
 
 TEST_F(BatchSpeculationTest, LimitsLandOnTheSameTokenAsPlain) {
-  engine::GenerateParams p = greedy(50);
+  GenerateParams p = greedy(50);
   const auto plain = solo(kPrompts[2], Strategy::plain, "", 50);
   ASSERT_GT(plain.text.size(), 8u);
   p.stop = {plain.text.substr(plain.text.size() / 2, 3)};
@@ -168,7 +162,7 @@ TEST_F(BatchSpeculationTest, LimitsLandOnTheSameTokenAsPlain) {
     ASSERT_TRUE(engine_->submit(job(kPrompts[2], s, d, p, o)));
     drain();
     ASSERT_TRUE(o.result.ok());
-    EXPECT_EQ(o.result->finish_reason, engine::FinishReason::stop_string);
+    EXPECT_EQ(o.result->finish_reason, FinishReason::stop_string);
     EXPECT_EQ(o.result->text, plain.text.substr(0, plain.text.find(p.stop[0])));
   }
   for (int n : {1, 2, 3, 7}) {

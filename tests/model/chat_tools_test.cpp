@@ -175,7 +175,7 @@ TEST_P(RoutedToolCall, ANamedToolChoiceComesBackAsThatCallWithJsonArguments) {
   r.tools = {weather_tool(), {"get_time", "The time", ""}};
   r.tool_choice = {ToolChoice::Mode::function, "get_weather"};
   r.parallel_tool_calls = false; // one call: random weights would otherwise go on adding calls up to max_tokens
-  engine::GenerateParams params;
+  GenerateParams params;
   params.max_tokens = 200;
 
   std::optional<chat::OutputFormat> format;

@@ -31,14 +31,10 @@ const std::vector<std::string> kPrompts = {
 class ConstraintsTest : public test::TinyPairTest {
 protected:
   void SetUp() override {
-    BatchEngineParams p;
-    p.n_slots = 2;
-    p.n_ctx_per_slot = 512;
-    p.n_batch = 64;
-    p.n_threads = 1;
-    engine_ = std::move(*BatchEngine::create(large_, p));
+    engine_ = test::batch_engine(large_, 2);
+    ASSERT_TRUE(engine_);
   }
-  Expected<engine::GenerationRecord> run(const std::string &prompt, Strategy s, const engine::GenerateParams &params) {
+  Expected<engine::GenerationRecord> run(const std::string &prompt, Strategy s, const GenerateParams &params) {
     Decoding d;
     d.strategy = s;
     if (s == Strategy::draft) d.draft_model = small_;
@@ -59,8 +55,8 @@ protected:
   std::unique_ptr<BatchEngine> engine_;
 };
 
-engine::GenerateParams with_grammar(float temperature = 0.0f) {
-  engine::GenerateParams p;
+GenerateParams with_grammar(float temperature = 0.0f) {
+  GenerateParams p;
   p.max_tokens = 48;
   p.constraints.grammar = kGrammar;
   p.sampling.temperature = temperature;
@@ -150,7 +146,7 @@ TEST_F(ConstraintsTest, APreparedGrammarIsTakenNotCompiledAgain) {
 }
 
 TEST_F(ConstraintsTest, LogprobsAreTheTargetsOnEveryStrategy) {
-  engine::GenerateParams p;
+  GenerateParams p;
   p.max_tokens = 24;
   p.ignore_eos = true;
   p.logprobs = 3;
@@ -181,7 +177,7 @@ TEST_F(ConstraintsTest, LogprobsAreTheTargetsOnEveryStrategy) {
 }
 
 TEST_F(ConstraintsTest, LogprobsStopWhereAStopStringCutsTheText) {
-  engine::GenerateParams p;
+  GenerateParams p;
   p.max_tokens = 24;
   p.ignore_eos = true;
   p.logprobs = 0;
@@ -199,7 +195,7 @@ TEST_F(ConstraintsTest, LogprobsStopWhereAStopStringCutsTheText) {
 }
 
 TEST_F(ConstraintsTest, LogitBiasForcesAndBans) {
-  engine::GenerateParams p;
+  GenerateParams p;
   p.max_tokens = 12;
   p.ignore_eos = true;
   const auto free = run(kPrompts[1], Strategy::plain, p);
@@ -218,7 +214,7 @@ TEST_F(ConstraintsTest, LogitBiasForcesAndBans) {
 }
 
 TEST_F(ConstraintsTest, PenaltiesChangeARepeatingOutputAndStayLossless) {
-  engine::GenerateParams p;
+  GenerateParams p;
   p.max_tokens = 24;
   p.ignore_eos = true;
   const auto free = run(kPrompts[0], Strategy::plain, p);
@@ -245,7 +241,7 @@ TEST_F(ConstraintsTest, BadGrammarOrTokenIdIsRefused) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::invalid_argument);
   EXPECT_NE(bad.status().message().find("grammar"), std::string::npos);
-  engine::GenerateParams q;
+  GenerateParams q;
   q.constraints.logit_bias = {{large_->info().n_vocab + 5, 1.0f}};
   const auto out_of_range = run(kPrompts[0], Strategy::plain, q);
   ASSERT_FALSE(out_of_range.ok());

@@ -95,7 +95,7 @@ TEST(Model, TokenizeRoundTrips) {
   EXPECT_EQ(m->detokenize(*tokens), text);
   auto with_bos = m->tokenize(text, /*add_bos=*/true);
   EXPECT_EQ(with_bos->size(), tokens->size() + 1);
-  if (test::tiny_pair().llama3_vocab) EXPECT_LT(tokens->size(), text.size() / 2) << "real BPE merges should apply";
+  if (test::tiny_pair().llama3_vocab) { EXPECT_LT(tokens->size(), text.size() / 2) << "real BPE merges should apply"; }
 }
 
 TEST(Model, ByteVocabularyTokenizesEveryByte) {

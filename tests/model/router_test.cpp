@@ -110,7 +110,7 @@ TEST(Router, RoutesToTheModelAndStrategyThePolicyChose) {
     // These policies never read the probe, so it does not run.
     EXPECT_EQ(out->record.probe.probe_kind, "none") << c.policy;
     EXPECT_EQ(out->record.probe.probe_ms, 0) << c.policy;
-    if (std::string(c.strategy) != "plain") EXPECT_GT(out->record.generation->n_drafted, 0) << c.policy;
+    if (std::string(c.strategy) != "plain") { EXPECT_GT(out->record.generation->n_drafted, 0) << c.policy; }
   }
   // Routing is lossless: the large model's output is the same whichever strategy decodes it.
   auto plain = router->generate({.prompt = "the the the the the the", .policy = "static-large"}, greedy(16));

@@ -13,12 +13,7 @@ namespace aio::exec {
 namespace {
 
 std::unique_ptr<BatchEngine> make_engine(std::shared_ptr<engine::Model> model) {
-  BatchEngineParams p;
-  p.n_slots = 2;
-  p.n_ctx_per_slot = 256;
-  p.n_batch = 64;
-  p.n_threads = 1;
-  return std::move(*BatchEngine::create(std::move(model), p));
+  return test::batch_engine(std::move(model), 2, 256);
 }
 
 Job job(const engine::Model &m, int n, std::promise<Expected<engine::GenerationRecord>> &done) {
@@ -92,15 +87,19 @@ TEST(Scheduler, TurnOrdersPickTheEngineTheyName) {
   // Oldest: the engine whose request has waited longest.
   EXPECT_EQ(first_to_step(Turns::oldest, 2, 1, true), "Y");
   EXPECT_EQ(first_to_step(Turns::oldest, 1, 2, false), "X");
+  // First tokens first: no stream runs yet, so the engine whose request has waited longest for its first token.
+  EXPECT_EQ(first_to_step(Turns::first, 2, 1, true), "Y");
+  EXPECT_EQ(first_to_step(Turns::first, 1, 2, false), "X");
 }
 
 TEST(Scheduler, TurnOrdersAreParsedByName) {
   EXPECT_EQ(*parse_turns("fair"), Turns::fair);
   EXPECT_EQ(*parse_turns("fuller"), Turns::fuller);
   EXPECT_EQ(*parse_turns("oldest"), Turns::oldest);
+  EXPECT_EQ(*parse_turns("first"), Turns::first);
   auto bad = parse_turns("fastest");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("use fair, fuller or oldest"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("use fair, fuller, oldest or first"), std::string::npos);
 }
 
 TEST(Scheduler, StopFinishesWithinGraceOrAbortsTheRest) {
@@ -118,7 +117,7 @@ TEST(Scheduler, StopFinishesWithinGraceOrAbortsTheRest) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready) << "a caller was left waiting";
     auto r = f.get();
     // Either it ran out of context in time or it was aborted with a clear message.
-    if (!r.ok()) EXPECT_NE(r.status().message().find("shutting down"), std::string::npos);
+    if (!r.ok()) { EXPECT_NE(r.status().message().find("shutting down"), std::string::npos); }
   }
   std::promise<Expected<engine::GenerationRecord>> late;
   EXPECT_FALSE(engine->submit(job(*model, 4, late))) << "a stopped scheduler's engines take no new jobs";

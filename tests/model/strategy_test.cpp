@@ -21,7 +21,7 @@ protected:
   static exec::Decoding decoding(Strategy s, StrategyParams sp = {}) {
     return {s, sp, s == Strategy::draft ? small_ : nullptr};
   }
-  engine::GenerationRecord run(Strategy s, const std::string &text, const engine::GenerateParams &p,
+  engine::GenerationRecord run(Strategy s, const std::string &text, const GenerateParams &p,
                                StrategyParams sp = {}) {
     auto tokens = large_->tokenize(text);
     auto r = exec::generate(*target_, *tokens, p, decoding(s, sp));
@@ -95,17 +95,17 @@ TEST_F(StrategyTest, LimitsAreRespectedLikePlain) {
   for (Strategy s : {Strategy::pld, Strategy::draft}) {
     const auto r = run(s, "the the the the the the the the", greedy(7));
     EXPECT_EQ(r.n_generated, 7);
-    EXPECT_EQ(r.finish_reason, engine::FinishReason::max_tokens);
+    EXPECT_EQ(r.finish_reason, FinishReason::max_tokens);
   }
   const auto full = run(Strategy::plain, "abc abc abc abc abc", greedy(30));
   ASSERT_GT(full.text.size(), 8u);
-  engine::GenerateParams p = greedy(30);
+  GenerateParams p = greedy(30);
   p.stop = {full.text.substr(full.text.size() / 2, 3)};
   const auto plain = run(Strategy::plain, "abc abc abc abc abc", p);
   for (Strategy s : {Strategy::pld, Strategy::draft}) {
     const auto r = run(s, "abc abc abc abc abc", p);
     EXPECT_EQ(r.text, plain.text) << strategy_name(s);
-    EXPECT_EQ(r.finish_reason, engine::FinishReason::stop_string);
+    EXPECT_EQ(r.finish_reason, FinishReason::stop_string);
   }
 }
 
@@ -116,7 +116,7 @@ TEST_F(StrategyTest, ContextLimitIsRespected) {
   auto plain = exec::generate(*small_ctx, tokens, greedy(100));
   auto pld = exec::generate(*small_ctx, tokens, greedy(100), decoding(Strategy::pld));
   ASSERT_TRUE(plain.ok() && pld.ok()) << pld.status().to_string();
-  EXPECT_EQ(pld->finish_reason, engine::FinishReason::context_full);
+  EXPECT_EQ(pld->finish_reason, FinishReason::context_full);
   EXPECT_EQ(pld->tokens, plain->tokens);
 }
 
@@ -144,7 +144,7 @@ TEST_F(StrategyTest, SampledSpeculationKeepsPlainSamplingsDistribution) {
   std::map<Strategy, int32_t> drafted, accepted;
   for (Strategy s : {Strategy::plain, Strategy::pld, Strategy::draft}) {
     for (int seed = 0; seed < kRuns; ++seed) {
-      engine::GenerateParams p = greedy(2);
+      GenerateParams p = greedy(2);
       p.sampling = {.temperature = 1.0f, .top_k = 3, .top_p = 1.0f, .seed = static_cast<uint32_t>(seed)};
       auto r = exec::generate(*target_, prompt, p, decoding(s, {.pld_lookahead = 2, .draft_tokens = 2}));
       ASSERT_TRUE(r.ok()) << r.status().to_string();

@@ -30,7 +30,7 @@ AioServer::AioServer(std::vector<std::string> extra, std::string config) {
   std::vector<std::string> argv = {aio_binary(), "serve", "--config", config, "--port", "0"};
   if (std::find(extra.begin(), extra.end(), "--slots") == extra.end()) argv.insert(argv.end(), {"--slots", "2"});
   argv.insert(argv.end(), extra.begin(), extra.end());
-  proc = std::make_unique<BackgroundProcess>(argv);
+  proc = std::make_unique<BackgroundProcess>(argv, /*merge_stderr=*/true); // its log lines (a pool's) are on stderr
   const std::string line = proc->wait_for_line("listening on http://127.0.0.1:");
   if (line.empty()) return;
   port = std::stoi(line.substr(line.rfind(':') + 1));

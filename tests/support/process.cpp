@@ -71,12 +71,13 @@ ProcessResult run_process(const std::vector<std::string> &argv, int timeout_s) {
   return r;
 }
 
-BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv) {
+BackgroundProcess::BackgroundProcess(const std::vector<std::string> &argv, bool merge_stderr) {
   int out_pipe[2];
   if (pipe(out_pipe) != 0) return;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
+  if (merge_stderr) posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDERR_FILENO);
   posix_spawn_file_actions_addclose(&fa, out_pipe[0]);
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   std::vector<char *> args;

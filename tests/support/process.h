@@ -16,12 +16,13 @@ struct ProcessResult {
 // Runs argv[0] with the arguments, killing it after timeout_s seconds.
 ProcessResult run_process(const std::vector<std::string> &argv, int timeout_s = 120);
 
-// A program left running (a server): its stdout is read line by line; it is killed when this object goes away.
+// A program left running (a server): its stdout (and with merge_stderr its stderr too, as one stream) is read line by
+// line; it is killed when this object goes away.
 class BackgroundProcess {
 public:
-  explicit BackgroundProcess(const std::vector<std::string> &argv);
+  explicit BackgroundProcess(const std::vector<std::string> &argv, bool merge_stderr = false);
   ~BackgroundProcess();
-  // Reads stdout until a line contains `needle`; returns that line, or "" on timeout or exit.
+  // Reads the output until a line contains `needle`; returns that line, or "" on timeout or exit.
   std::string wait_for_line(const std::string &needle, int timeout_s = 60);
   void send_signal(int sig);
   // Waits for the exit; returns the exit code (128 + signal if killed), or -1 on timeout.

@@ -73,4 +73,16 @@ std::unique_ptr<exec::BatchEngine> one_slot_engine(std::shared_ptr<const engine:
   return e.ok() ? std::move(*e) : nullptr;
 }
 
+std::unique_ptr<exec::BatchEngine> batch_engine(std::shared_ptr<const engine::Model> model, int32_t n_slots,
+                                                uint32_t n_ctx_per_slot, int32_t n_batch) {
+  exec::BatchEngineParams p;
+  p.n_slots = n_slots;
+  p.n_ctx_per_slot = n_ctx_per_slot;
+  p.n_batch = n_batch;
+  p.n_threads = 1;
+  auto e = exec::BatchEngine::create(std::move(model), p);
+  EXPECT_TRUE(e.ok()) << e.status().to_string();
+  return e.ok() ? std::move(*e) : nullptr;
+}
+
 } // namespace aio::test

@@ -22,6 +22,10 @@ const TinyPair &tiny_pair();
 // The executor with one slot over `model` (the sequential form every CLI path runs), one thread.
 std::unique_ptr<exec::BatchEngine> one_slot_engine(std::shared_ptr<const engine::Model> model, uint32_t n_ctx = 1024,
                                                    int32_t n_batch = 512);
+// The batching executor as the model tests drive it: `n_slots` over `model`, `n_ctx_per_slot` each, 64-token steps,
+// one thread (null, with a test failure, when it cannot be made).
+std::unique_ptr<exec::BatchEngine> batch_engine(std::shared_ptr<const engine::Model> model, int32_t n_slots,
+                                                uint32_t n_ctx_per_slot = 512, int32_t n_batch = 64);
 
 // Base of the suites that run the tiny pair itself: both models loaded once per suite (read-only, shared by its
 // tests), released after it.
@@ -33,8 +37,8 @@ protected:
 };
 
 // Exactly n greedy tokens (EOS ignored): what the tests compare across strategies, batches and engines.
-inline engine::GenerateParams greedy(int n) {
-  engine::GenerateParams p;
+inline GenerateParams greedy(int n) {
+  GenerateParams p;
   p.max_tokens = n;
   p.ignore_eos = true;
   return p;

@@ -1,9 +1,9 @@
 // The dashboard's feed: what it counts per request, its bounds (recent rows, buckets), where entropy lands.
 #include <gtest/gtest.h>
 
-#include "serve/live_stats.h"
+#include "observe/live_stats.h"
 
-namespace aio::serve {
+namespace aio::observe {
 namespace {
 
 RouteRecord routed(const std::string &category, double entropy, const std::string &model, Strategy strategy) {
@@ -87,4 +87,4 @@ TEST(LiveStats, KeepsOnlyTheLastRequests) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::observe

@@ -104,7 +104,7 @@ TEST(LoadEstimate, ReadsFromOtherThreadsWhileTheEnginePublishes) {
 // The route record's `load` (a results log line carries it): it round-trips, and a malformed one is refused by name.
 #include <nlohmann/json.hpp>
 
-#include "util/route_json.h"
+#include "aio/route_json.h"
 
 namespace aio {
 namespace {

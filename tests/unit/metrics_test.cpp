@@ -2,9 +2,9 @@
 
 #include <thread>
 
-#include "serve/metrics.h"
+#include "observe/metrics.h"
 
-namespace aio::serve {
+namespace aio::observe {
 namespace {
 
 TEST(Metrics, CountersAndGaugesRenderWithLabels) {
@@ -62,4 +62,4 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::observe

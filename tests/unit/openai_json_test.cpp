@@ -5,10 +5,10 @@
 #include <regex>
 #include <sstream>
 
-#include "serve/openai_json.h"
+#include "openai/openai_json.h"
 #include "support/paths.h"
 
-namespace aio::serve {
+namespace aio::openai {
 namespace {
 
 ApiRequest parse_ok(const std::string &body, Endpoint e = Endpoint::chat_completions) {
@@ -117,7 +117,7 @@ TEST(OpenAiJson, StatusCodesMapToHttpAndCarryRetryAfter) {
 
 TEST(OpenAiJson, ResponsesAndChunks) {
   const auto chat = parse_ok(R"({"model": "aio", "messages": [{"role": "user", "content": "x"}]})");
-  auto r = completion_response(chat, "id1", 42, "aio", "hello", engine::FinishReason::max_tokens, {3, 5},
+  auto r = completion_response(chat, "id1", 42, "aio", "hello", FinishReason::max_tokens, {3, 5},
                                nlohmann::json{{"route", "x"}});
   EXPECT_EQ(r["object"], "chat.completion");
   EXPECT_EQ(r["choices"][0]["message"]["content"], "hello");
@@ -128,10 +128,10 @@ TEST(OpenAiJson, ResponsesAndChunks) {
   EXPECT_EQ(delta["object"], "chat.completion.chunk");
   EXPECT_EQ(delta["choices"][0]["delta"]["content"], "he");
   EXPECT_TRUE(delta["choices"][0]["finish_reason"].is_null());
-  auto last = stream_chunk(chat, "id1", 42, "aio", "", engine::FinishReason::stop_string);
+  auto last = stream_chunk(chat, "id1", 42, "aio", "", FinishReason::stop_string);
   EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
   const auto comp = parse_ok(R"({"model": "aio", "prompt": "x"})", Endpoint::completions);
-  EXPECT_EQ(completion_response(comp, "c", 1, "aio", "t", engine::FinishReason::end_of_generation, {}, {})["choices"][0]["text"], "t");
+  EXPECT_EQ(completion_response(comp, "c", 1, "aio", "t", FinishReason::end_of_generation, {}, {})["choices"][0]["text"], "t");
 }
 
 TEST(OpenAiJson, NewFieldsParseToTheEngineParams) {
@@ -143,8 +143,9 @@ TEST(OpenAiJson, NewFieldsParseToTheEngineParams) {
   EXPECT_FLOAT_EQ(chat.params.constraints.presence_penalty, 0.5f);
   EXPECT_FLOAT_EQ(chat.params.constraints.frequency_penalty, -1.0f);
   EXPECT_EQ(chat.params.constraints.logit_bias.size(), 2u);
-  EXPECT_EQ(chat.response_format, "json_schema");
-  EXPECT_EQ(chat.response_schema, nlohmann::json({{"type", "object"}}));
+  EXPECT_EQ(chat.response_format.type, ResponseFormat::Type::json_schema);
+  EXPECT_EQ(nlohmann::json::parse(chat.response_format.schema), nlohmann::json({{"type", "object"}}));
+  EXPECT_EQ(chat.response_format.name, "r");
   const auto comp = parse_ok(R"({"model": "aio", "prompt": "x", "logprobs": 2})", Endpoint::completions);
   EXPECT_EQ(comp.params.logprobs, 2);
   EXPECT_TRUE(parse_ok(R"({"model": "aio", "prompt": "x", "echo": true})", Endpoint::completions).echo);
@@ -243,7 +244,7 @@ TEST(OpenAiJson, BadToolsAndToolTurnsAreNamed) {
 TEST(OpenAiJson, ToolCallsInResponsesAndChunks) {
   ApiRequest req;
   chat::ParsedOutput parsed{"", {{"call_abc", "get_weather", R"({"city": "Paris"})"}}};
-  const auto r = completion_response(req, "id", 1, "aio", "<tool_call>...", engine::FinishReason::end_of_generation,
+  const auto r = completion_response(req, "id", 1, "aio", "<tool_call>...", FinishReason::end_of_generation,
                                      {}, nullptr, {}, &parsed);
   const auto &msg = r["choices"][0]["message"];
   EXPECT_TRUE(msg["content"].is_null()) << "an answer that is only calls has content null";
@@ -253,7 +254,7 @@ TEST(OpenAiJson, ToolCallsInResponsesAndChunks) {
   EXPECT_EQ(msg["tool_calls"][0]["function"]["name"], "get_weather");
   EXPECT_EQ(msg["tool_calls"][0]["function"]["arguments"], R"({"city": "Paris"})");
   // A call cut by max_tokens is "length", as the API says.
-  EXPECT_EQ(completion_response(req, "id", 1, "aio", "", engine::FinishReason::max_tokens, {}, nullptr, {}, &parsed)
+  EXPECT_EQ(completion_response(req, "id", 1, "aio", "", FinishReason::max_tokens, {}, nullptr, {}, &parsed)
                 ["choices"][0]["finish_reason"], "length");
 
   const auto first = tool_delta_chunk("id", 1, "aio", {.content = "", .tool_index = 0, .tool_id = "call_abc",
@@ -274,7 +275,7 @@ TEST(OpenAiJson, LogprobsAndTheStreamsFirstAndLastChunks) {
   const auto chat = parse_ok(R"({"model": "aio", "messages": [{"role": "user", "content": "x"}], "logprobs": true,
                                  "top_logprobs": 1})");
   std::vector<engine::TokenLogprob> lps = {{5, "he", -0.5f, {{5, "he", -0.5f}}}, {6, "llo", -1.0f, {{6, "llo", -1.0f}}}};
-  auto r = completion_response(chat, "id", 1, "aio", "hello", engine::FinishReason::max_tokens, {1, 2}, {}, lps);
+  auto r = completion_response(chat, "id", 1, "aio", "hello", FinishReason::max_tokens, {1, 2}, {}, lps);
   const auto &content = r["choices"][0]["logprobs"]["content"];
   ASSERT_EQ(content.size(), 2u);
   EXPECT_EQ(content[1]["token"], "llo");
@@ -286,7 +287,7 @@ TEST(OpenAiJson, LogprobsAndTheStreamsFirstAndLastChunks) {
   EXPECT_TRUE(usage["choices"].empty());
   EXPECT_EQ(usage["usage"]["total_tokens"], 7);
   const auto comp = parse_ok(R"({"model": "aio", "prompt": "hi ", "logprobs": 1})", Endpoint::completions);
-  auto c = completion_response(comp, "id", 1, "aio", "hello", engine::FinishReason::max_tokens, {1, 2}, {}, lps);
+  auto c = completion_response(comp, "id", 1, "aio", "hello", FinishReason::max_tokens, {1, 2}, {}, lps);
   EXPECT_EQ(c["choices"][0]["logprobs"]["tokens"], nlohmann::json::array({"he", "llo"}));
   EXPECT_EQ(c["choices"][0]["logprobs"]["text_offset"], nlohmann::json::array({0, 2}));
   EXPECT_FLOAT_EQ(c["choices"][0]["logprobs"]["top_logprobs"][1]["llo"].get<float>(), -1.0f);
@@ -316,4 +317,4 @@ TEST(OpenAiJson, ReadmeConformanceTableIsTheFieldList) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::openai

@@ -1,9 +1,9 @@
 // Forwarding's wire format: the body sent upstream, and reading server-sent events that arrive in arbitrary pieces.
 #include <gtest/gtest.h>
 
-#include "serve/openai_upstream.h"
+#include "openai/upstream.h"
 
-namespace aio::serve {
+namespace aio::openai {
 namespace {
 using nlohmann::json;
 
@@ -19,14 +19,14 @@ std::vector<UpstreamEvent> read_all(const std::string &stream, size_t piece) {
 }
 
 TEST(OpenAiUpstream, BodyCarriesTheRequestStreamed) {
-  ApiRequest req;
-  req.endpoint = Endpoint::chat_completions;
+  Request req;
   req.messages = {{"system", "be brief"}, {"user", "hi"}};
-  req.params.max_tokens = 7;
-  req.params.sampling.temperature = 0;
-  req.params.sampling.seed = 42;
-  req.params.stop = {"\n\n"};
-  const json b = upstream_body(req, "served-name");
+  GenerateParams params;
+  params.max_tokens = 7;
+  params.sampling.temperature = 0;
+  params.sampling.seed = 42;
+  params.stop = {"\n\n"};
+  const json b = upstream_body(req, params, "served-name");
   EXPECT_EQ(b["model"], "served-name");
   EXPECT_EQ(b["messages"].size(), 2u);
   EXPECT_EQ(b["messages"][1]["content"], "hi");
@@ -37,14 +37,42 @@ TEST(OpenAiUpstream, BodyCarriesTheRequestStreamed) {
   EXPECT_EQ(b["stream_options"]["include_usage"], true);
   EXPECT_FALSE(b.contains("prompt"));
   EXPECT_FALSE(b.contains("ignore_eos"));
+  EXPECT_FALSE(b.contains("tools"));
 
-  req.endpoint = Endpoint::completions;
-  req.prompt = "def f(";
-  req.params.ignore_eos = true;
-  const json c = upstream_body(req, "m");
+  Request completion;
+  completion.prompt = "def f(";
+  params.ignore_eos = true;
+  const json c = upstream_body(completion, params, "m");
   EXPECT_EQ(c["prompt"], "def f(");
   EXPECT_FALSE(c.contains("messages"));
   EXPECT_EQ(c["ignore_eos"], true);
+}
+
+// Tools go up in the API's form, rebuilt from what the request parser kept; a named function as "required" over it.
+TEST(OpenAiUpstream, ToolsGoUpInTheApisForm) {
+  const std::string body = R"({"model": "aio", "messages": [{"role": "user", "content": "weather?"}],
+    "tools": [{"type": "function", "function": {"name": "get_weather", "description": "d",
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": true}},
+              {"type": "function", "function": {"name": "other"}}],
+    "parallel_tool_calls": false})";
+  ApiRequest api;
+  ASSERT_FALSE(parse_request(body, Endpoint::chat_completions, {}, api).has_value());
+  Request req = request_of(api);
+  json b = upstream_body(req, api.params, "m");
+  ASSERT_EQ(b["tools"].size(), 2u);
+  EXPECT_EQ(b["tools"][0], json::parse(R"({"type": "function", "function": {"name": "get_weather", "description": "d",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": true}})"));
+  EXPECT_EQ(b["tools"][1], json::parse(R"({"type": "function", "function": {"name": "other"}})"));
+  EXPECT_FALSE(b.contains("tool_choice")); // auto: the API's default
+  EXPECT_EQ(b["parallel_tool_calls"], false);
+
+  req.tool_choice = {ToolChoice::Mode::function, "other"};
+  b = upstream_body(req, api.params, "m");
+  ASSERT_EQ(b["tools"].size(), 1u);
+  EXPECT_EQ(b["tools"][0]["function"]["name"], "other");
+  EXPECT_EQ(b["tool_choice"], "required");
+  req.tool_choice = {ToolChoice::Mode::none, ""};
+  EXPECT_EQ(upstream_body(req, api.params, "m")["tool_choice"], "none");
 }
 
 TEST(OpenAiUpstream, EventsSurviveAnySplit) {
@@ -89,23 +117,22 @@ TEST(OpenAiUpstream, StoppingTheReaderStopsAtThatEvent) {
 }
 
 TEST(OpenAiUpstream, LogprobsAndStructuredOutputsGoUpAndComeBack) {
-  ApiRequest chat;
-  chat.endpoint = Endpoint::chat_completions;
+  Request chat;
   chat.messages = {{"user", "x"}};
-  chat.params.logprobs = 2;
-  chat.response_format = "json_schema";
-  chat.response_schema = {{"type", "object"}};
-  chat.params.constraints.logit_bias = {{7, -100.0f}};
-  const json body = upstream_body(chat, "m");
+  chat.response_format = {ResponseFormat::Type::json_schema, R"({"type": "object"})", "person"};
+  GenerateParams params;
+  params.logprobs = 2;
+  params.constraints.logit_bias = {{7, -100.0f}};
+  const json body = upstream_body(chat, params, "m");
   EXPECT_EQ(body["logprobs"], true);
   EXPECT_EQ(body["top_logprobs"], 2);
   EXPECT_EQ(body["response_format"]["json_schema"]["schema"], json({{"type", "object"}}));
+  EXPECT_EQ(body["response_format"]["json_schema"]["name"], "person");
   EXPECT_EQ(body["logit_bias"]["7"], -100.0);
-  ApiRequest comp;
-  comp.endpoint = Endpoint::completions;
+  Request comp;
   comp.prompt = "x";
-  comp.params.logprobs = 1;
-  EXPECT_EQ(upstream_body(comp, "m")["logprobs"], 1);
+  params.logprobs = 1;
+  EXPECT_EQ(upstream_body(comp, params, "m")["logprobs"], 1);
 
   const std::string stream =
       R"(data: {"choices": [{"delta": {"content": "hé"}, "logprobs": {"content": [{"token": "h", "logprob": -0.5, )"
@@ -125,9 +152,9 @@ TEST(OpenAiUpstream, LogprobsAndStructuredOutputsGoUpAndComeBack) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::openai
 
-namespace aio::serve {
+namespace aio::openai {
 namespace {
 
 TEST(OpenAiUpstream, ToolCallDeltasComeBackAndOddShapesAreSkipped) {
@@ -153,4 +180,4 @@ TEST(OpenAiUpstream, ToolCallDeltasComeBackAndOddShapesAreSkipped) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::openai

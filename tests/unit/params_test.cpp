@@ -9,16 +9,16 @@ namespace aio {
 namespace {
 
 TEST(Params, DefaultsAreValid) {
-  EXPECT_TRUE(engine::GenerateParams{}.validate().ok());
+  EXPECT_TRUE(GenerateParams{}.validate().ok());
   EXPECT_TRUE(engine::SessionParams{}.validate().ok());
-  EXPECT_TRUE(engine::SamplingParams{}.validate().ok());
+  EXPECT_TRUE(SamplingParams{}.validate().ok());
 }
 
 TEST(Params, BadValuesNameTheField) {
-  engine::GenerateParams g;
+  GenerateParams g;
   g.max_tokens = 0;
   EXPECT_NE(g.validate().message().find("max_tokens"), std::string::npos);
-  engine::SamplingParams s;
+  SamplingParams s;
   s.top_p = 1.5f;
   EXPECT_NE(s.validate().message().find("top_p"), std::string::npos);
   s = {};

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serve/openai_json.h"
-#include "serve/openai_upstream.h"
+#include "openai/openai_json.h"
+#include "openai/upstream.h"
 #include "util/json_limits.h"
 #include "fuzz_targets.h"
 
@@ -60,14 +60,14 @@ void feed(int (*target)(const uint8_t *, size_t), const std::string &input) {
 }
 
 TEST(PathologicalInputs, DeepNestingEverywhereIsRefusedByDepth) {
-  const serve::RequestLimits limits;
+  const openai::RequestLimits limits;
   for (const char *shape : {"array", "object", "items", "properties", "anyOf", "not"})
     for (const size_t depth : {10, 100, 1000, 10000, 100000}) {
       for (const std::string &body : request_bodies(nested(shape, depth))) {
         SCOPED_TRACE(std::string(shape) + " x " + std::to_string(depth));
         feed(fuzz_openai_request, body);
-        serve::ApiRequest out;
-        const auto error = serve::parse_request(body, serve::Endpoint::chat_completions, limits, out);
+        openai::ApiRequest out;
+        const auto error = openai::parse_request(body, openai::Endpoint::chat_completions, limits, out);
         if (json_nesting_depth(body) > limits.max_json_depth) {
           ASSERT_TRUE(error);
           EXPECT_EQ(error->http_status, 400);
@@ -82,8 +82,8 @@ TEST(PathologicalInputs, DeepNestingEverywhereIsRefusedByDepth) {
             {{"role", "assistant"},
              {"content", nullptr},
              {"tool_calls", {{{"id", "1"}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", nested(shape, depth)}}}}}}}}}};
-      serve::ApiRequest out;
-      const auto error = serve::parse_request(history.dump(), serve::Endpoint::chat_completions, limits, out);
+      openai::ApiRequest out;
+      const auto error = openai::parse_request(history.dump(), openai::Endpoint::chat_completions, limits, out);
       if (depth > limits.max_json_depth) {
         ASSERT_TRUE(error) << shape << " x " << depth;
         EXPECT_NE(error->message.find("nests deeper"), std::string::npos) << error->message;
@@ -97,7 +97,7 @@ TEST(PathologicalInputs, DeepNestingEverywhereIsRefusedByDepth) {
 }
 
 TEST(PathologicalInputs, HugeListsAreRefusedByCountWithinTheBodyCap) {
-  const serve::RequestLimits limits;
+  const openai::RequestLimits limits;
   for (const size_t n : {10, 100, 1000, 10000, 100000}) {
     SCOPED_TRACE(n);
     std::string values;
@@ -122,8 +122,8 @@ TEST(PathologicalInputs, HugeListsAreRefusedByCountWithinTheBodyCap) {
     };
     for (const auto &[body, expect] : cases) {
       feed(fuzz_openai_request, body);
-      serve::ApiRequest out;
-      const auto error = serve::parse_request(body, serve::Endpoint::chat_completions, limits, out);
+      openai::ApiRequest out;
+      const auto error = openai::parse_request(body, openai::Endpoint::chat_completions, limits, out);
       if (n > expect.first) {
         ASSERT_TRUE(error) << body.substr(0, 120);
         EXPECT_NE(error->message.find(expect.second), std::string::npos) << error->message;
@@ -143,9 +143,9 @@ TEST(PathologicalInputs, LongLinesAreBoundedEverywhere) {
     feed(fuzz_yaml_loaders, "models: " + line + "\n");
   }
   // An upstream line past the reader's cap ends the stream with an error event that says so.
-  serve::SseReader sse(size_t{1} << 20);
+  openai::SseReader sse(size_t{1} << 20);
   std::string error;
-  const bool more = sse.feed("data: " + std::string(2 << 20, 'x'), [&](const serve::UpstreamEvent &ev) {
+  const bool more = sse.feed("data: " + std::string(2 << 20, 'x'), [&](const openai::UpstreamEvent &ev) {
     if (ev.error) error = *ev.error;
     return true;
   });

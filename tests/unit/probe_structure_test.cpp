@@ -107,9 +107,9 @@ TEST(Structure, HugeHostileTextsAreReadWhole) {
     std::string text;
     while (text.size() < (1u << 20)) text += unit;
     const auto s = detect_structure(text);
-    if (unit == "x;\n") EXPECT_TRUE(s.code_block);
-    if (unit == "`") EXPECT_FALSE(s.inline_code); // empty spans only
-    if (unit == "A. ") EXPECT_FALSE(s.choices);
+    if (unit == "x;\n") { EXPECT_TRUE(s.code_block); }
+    if (unit == "`") { EXPECT_FALSE(s.inline_code); } // empty spans only
+    if (unit == "A. ") { EXPECT_FALSE(s.choices); }
   }
 }
 

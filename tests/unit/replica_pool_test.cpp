@@ -8,9 +8,9 @@
 
 #include <httplib.h>
 
-#include "serve/replica_pool.h"
+#include "backend/replica_pool.h"
 
-namespace aio::serve {
+namespace aio::backend {
 namespace {
 
 std::vector<config::Replica> three(double w0 = 1, double w1 = 1, double w2 = 1) {
@@ -43,7 +43,7 @@ TEST(ReplicaPool, EjectingAReplicaMovesOnlyItsConversations) {
     const auto now = pool.pick(key);
     ASSERT_TRUE(now);
     EXPECT_NE(*now, 1u) << "an ejected replica takes nothing";
-    if (was != 1) EXPECT_EQ(*now, was) << "a healthy replica keeps its conversations";
+    if (was != 1) { EXPECT_EQ(*now, was) << "a healthy replica keeps its conversations"; }
   }
   EXPECT_FALSE(pool.states()[1].healthy);
   EXPECT_EQ(pool.states()[1].n_ejections, 1u);
@@ -186,4 +186,4 @@ TEST(ReplicaPool, AMixedPoolsLocalMemberIsChosenLikeAnyOtherButNeverChecked) {
 }
 
 } // namespace
-} // namespace aio::serve
+} // namespace aio::backend

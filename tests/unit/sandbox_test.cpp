@@ -13,12 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "eval/sandbox.h"
+#include "sandbox/sandbox.h"
 
-namespace aio::eval {
+namespace aio::sandbox {
 namespace {
 
-const Sandbox &sandbox() {
+const Sandbox &shared_sandbox() {
   static const Sandbox s = [] {
     auto made = Sandbox::create();
     if (!made.ok()) ADD_FAILURE() << made.status().to_string();
@@ -34,33 +34,33 @@ SandboxLimits quick(double seconds = 5) {
 }
 
 TEST(Sandbox, ExitStatusDecides) {
-  std::printf("isolation: %s\n", sandbox().isolation().note.c_str());
-  auto ok = sandbox().run_python("print(sum(range(10)))\n", quick());
+  std::printf("isolation: %s\n", shared_sandbox().isolation().note.c_str());
+  auto ok = shared_sandbox().run_python("print(sum(range(10)))\n", quick());
   EXPECT_TRUE(ok.passed()) << ok.output;
   EXPECT_EQ(ok.output, "45\n");
-  auto bad = sandbox().run_python("assert 1 + 1 == 3, 'arithmetic'\n", quick());
+  auto bad = shared_sandbox().run_python("assert 1 + 1 == 3, 'arithmetic'\n", quick());
   EXPECT_EQ(bad.outcome, SandboxResult::Outcome::failed);
   EXPECT_NE(bad.output.find("AssertionError: arithmetic"), std::string::npos) << bad.output;
-  auto syntax = sandbox().run_python("def f(:\n", quick());
+  auto syntax = shared_sandbox().run_python("def f(:\n", quick());
   EXPECT_EQ(syntax.outcome, SandboxResult::Outcome::failed);
 }
 
 TEST(Sandbox, AnInfiniteLoopTimesOut) {
-  auto r = sandbox().run_python("while True:\n    pass\n", quick(1));
+  auto r = shared_sandbox().run_python("while True:\n    pass\n", quick(1));
   EXPECT_EQ(r.outcome, SandboxResult::Outcome::timed_out);
   EXPECT_LT(r.seconds, 5);
-  auto sleeper = sandbox().run_python("import time\ntime.sleep(60)\n", quick(1));
+  auto sleeper = shared_sandbox().run_python("import time\ntime.sleep(60)\n", quick(1));
   EXPECT_EQ(sleeper.outcome, SandboxResult::Outcome::timed_out);
   EXPECT_LT(sleeper.seconds, 5);
 }
 
 TEST(Sandbox, AForkBombIsContainedAndCleanedUp) {
-  auto r = sandbox().run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+  auto r = shared_sandbox().run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
                                 quick(2));
   EXPECT_FALSE(r.passed());
   EXPECT_LT(r.seconds, 10);
   // Nothing it started survives it: a quick program still runs at once afterwards.
-  auto after = sandbox().run_python("print('still here')\n", quick());
+  auto after = shared_sandbox().run_python("print('still here')\n", quick());
   EXPECT_TRUE(after.passed()) << after.output;
   // And no cgroup of any run of ours is left behind, killed or not.
   const std::string mine = "aio-sandbox-" + std::to_string(getpid()) + "-";
@@ -76,10 +76,10 @@ TEST(Sandbox, AForkBombIsContainedAndCleanedUp) {
 
 TEST(Sandbox, BackgroundChildrenDieWithTheRun) {
   // A child that detaches (new session) and would outlive the program.
-  auto r = sandbox().run_python("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n"
+  auto r = shared_sandbox().run_python("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n"
                                 "print('parent done')\n",
                                 quick(3));
-  if (sandbox().isolation().namespaces) {
+  if (shared_sandbox().isolation().namespaces) {
     EXPECT_TRUE(r.passed()) << r.outcome_name() << r.output;
     EXPECT_LT(r.seconds, 3) << "the detached child died with the namespace's init";
   } else {
@@ -90,7 +90,7 @@ TEST(Sandbox, BackgroundChildrenDieWithTheRun) {
 TEST(Sandbox, HugeOutputIsCappedNotBuffered) {
   SandboxLimits l = quick(5);
   l.output_bytes = 1000;
-  auto r = sandbox().run_python("import sys\nfor _ in range(200000):\n    sys.stdout.write('x' * 100)\n", l);
+  auto r = shared_sandbox().run_python("import sys\nfor _ in range(200000):\n    sys.stdout.write('x' * 100)\n", l);
   EXPECT_TRUE(r.passed()) << r.outcome_name();
   EXPECT_EQ(r.output.size(), 1000u);
   EXPECT_TRUE(r.output_truncated);
@@ -99,24 +99,24 @@ TEST(Sandbox, HugeOutputIsCappedNotBuffered) {
 TEST(Sandbox, MemoryAndFileSizeAreLimited) {
   SandboxLimits l = quick(5);
   l.memory_bytes = 256u << 20;
-  auto mem = sandbox().run_python("x = bytearray(1 << 30)\n", l);
+  auto mem = shared_sandbox().run_python("x = bytearray(1 << 30)\n", l);
   EXPECT_EQ(mem.outcome, SandboxResult::Outcome::failed);
   EXPECT_NE(mem.output.find("MemoryError"), std::string::npos) << mem.output;
   l.file_size_bytes = 1 << 20;
-  auto big = sandbox().run_python("open('big', 'wb').write(b'x' * (4 << 20))\n", l);
+  auto big = shared_sandbox().run_python("open('big', 'wb').write(b'x' * (4 << 20))\n", l);
   EXPECT_FALSE(big.passed());
 }
 
 TEST(Sandbox, WritesNeverReachTheHost) {
-  if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
+  if (!shared_sandbox().isolation().namespaces) GTEST_SKIP() << shared_sandbox().isolation().note;
   const std::string name = "aio-sandbox-escape-" + std::to_string(getpid());
   // Its /tmp is a tmpfs of its own: a write there succeeds and stays inside.
-  auto tmp = sandbox().run_python("open('/tmp/" + name + "', 'w').write('inside')\n", quick());
+  auto tmp = shared_sandbox().run_python("open('/tmp/" + name + "', 'w').write('inside')\n", quick());
   EXPECT_TRUE(tmp.passed()) << tmp.output;
   EXPECT_FALSE(std::ifstream("/tmp/" + name).good()) << "the sandbox's /tmp is not the host's";
   // Everything else is read-only or absent.
-  for (const std::string path : {"/usr/" + name, "/" + name, "/dev/" + name, "/var/tmp/" + name}) {
-    auto r = sandbox().run_python("open('" + path + "', 'w').write('escaped')\n", quick());
+  for (const std::string &path : {"/usr/" + name, "/" + name, "/dev/" + name, "/var/tmp/" + name}) {
+    auto r = shared_sandbox().run_python("open('" + path + "', 'w').write('escaped')\n", quick());
     EXPECT_EQ(r.outcome, SandboxResult::Outcome::failed) << path;
     EXPECT_TRUE(r.output.find("Read-only file system") != std::string::npos ||
                 r.output.find("No such file or directory") != std::string::npos)
@@ -124,18 +124,18 @@ TEST(Sandbox, WritesNeverReachTheHost) {
   }
   EXPECT_FALSE(std::ifstream("/var/tmp/" + name).good());
   // Its own directory is writable.
-  auto own = sandbox().run_python("open('scratch.txt', 'w').write('fine')\nprint(open('scratch.txt').read())\n", quick());
+  auto own = shared_sandbox().run_python("open('scratch.txt', 'w').write('fine')\nprint(open('scratch.txt').read())\n", quick());
   EXPECT_TRUE(own.passed()) << own.output;
 }
 
 // What the probe found is what a run sees: no capabilities in any set, no_new_privs, a seccomp filter that refuses
 // mount and new namespaces, and a /proc that shows the run's processes only.
 TEST(Sandbox, RunsHoldNoPrivilegeAndSeeOnlyThemselves) {
-  if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
-  EXPECT_TRUE(sandbox().isolation().no_capabilities);
-  EXPECT_TRUE(sandbox().isolation().no_new_privs);
-  EXPECT_TRUE(sandbox().isolation().seccomp);
-  auto r = sandbox().run_python(R"(import ctypes, os
+  if (!shared_sandbox().isolation().namespaces) GTEST_SKIP() << shared_sandbox().isolation().note;
+  EXPECT_TRUE(shared_sandbox().isolation().no_capabilities);
+  EXPECT_TRUE(shared_sandbox().isolation().no_new_privs);
+  EXPECT_TRUE(shared_sandbox().isolation().seccomp);
+  auto r = shared_sandbox().run_python(R"(import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 print('mount', libc.mount(None, b'/', None, ctypes.c_ulong(32 | 4096), None), ctypes.get_errno())
 print('unshare', libc.unshare(0x10000000), ctypes.get_errno())
@@ -153,10 +153,10 @@ print('cgroup-visible', 'cgroup' in open('/proc/self/mounts').read())
 // The cap holds for the run as a whole, not per process: children that each stay under the per-process limit
 // together exceed the run's memory, and some of them are killed.
 TEST(Sandbox, MemoryIsCappedForTheWholeRun) {
-  if (sandbox().isolation().cgroup.empty()) GTEST_SKIP() << sandbox().isolation().note;
+  if (shared_sandbox().isolation().cgroup.empty()) GTEST_SKIP() << shared_sandbox().isolation().note;
   SandboxLimits l = quick(20);
   l.memory_bytes = 256u << 20;
-  auto r = sandbox().run_python(R"(import os, time
+  auto r = shared_sandbox().run_python(R"(import os, time
 kids = []
 for _ in range(4):
     pid = os.fork()
@@ -175,7 +175,7 @@ print('survivors', ok)
 }
 
 TEST(Sandbox, ThereIsNoNetwork) {
-  if (!sandbox().isolation().namespaces) GTEST_SKIP() << sandbox().isolation().note;
+  if (!shared_sandbox().isolation().namespaces) GTEST_SKIP() << shared_sandbox().isolation().note;
   // A port that IS listening on the host's loopback: the sandbox still cannot reach it.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -186,7 +186,7 @@ TEST(Sandbox, ThereIsNoNetwork) {
   ASSERT_EQ(listen(fd, 1), 0);
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len), 0);
   const int port = ntohs(addr.sin_port);
-  auto r = sandbox().run_python("import socket\ns = socket.create_connection(('127.0.0.1', " + std::to_string(port) +
+  auto r = shared_sandbox().run_python("import socket\ns = socket.create_connection(('127.0.0.1', " + std::to_string(port) +
                                     "), timeout=2)\nprint('connected')\n",
                                 quick());
   close(fd);
@@ -195,4 +195,4 @@ TEST(Sandbox, ThereIsNoNetwork) {
 }
 
 } // namespace
-} // namespace aio::eval
+} // namespace aio::sandbox

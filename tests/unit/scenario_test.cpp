@@ -110,8 +110,8 @@ TEST(Scenario, LongContextPaddingKeepsProgramsValid) {
   c.set_long_context(300);
   auto w = build_workload(c, sample_data(), 4, 3, words);
   ASSERT_TRUE(w.ok());
-  auto sandbox = *Sandbox::create();
-  const Scorer scorer(&sandbox, SandboxLimits{});
+  auto sandbox = *sandbox::Sandbox::create();
+  const Scorer scorer(&sandbox, sandbox::SandboxLimits{});
   int padded = 0;
   for (const auto &item : *w) {
     if (item.item.task != Task::humaneval) {

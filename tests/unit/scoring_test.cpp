@@ -17,15 +17,15 @@ namespace {
 std::string fixture(const std::string &name) { return std::string(AIO_SOURCE_DIR) + "/tests/fixtures/eval/" + name; }
 std::string sample(const std::string &name) { return std::string(AIO_SOURCE_DIR) + "/data/sample/" + name; }
 
-const Sandbox &sandbox() {
-  static const Sandbox s = *Sandbox::create();
+const sandbox::Sandbox &shared_sandbox() {
+  static const sandbox::Sandbox s = *sandbox::Sandbox::create();
   return s;
 }
 
 Scorer scorer() {
-  SandboxLimits l;
+  sandbox::SandboxLimits l;
   l.timeout_seconds = 3;
-  return Scorer(&sandbox(), l);
+  return Scorer(&shared_sandbox(), l);
 }
 
 TEST(Scoring, LastNumber) {
@@ -128,11 +128,11 @@ TEST(Scoring, NoProgramCanForgeItsPass) {
 // is scored like any other.
 TEST(Scoring, MemoryCapsAndBinaryOutputAreReportedAsSuch) {
   const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
-  if (sandbox().isolation().cgroup.empty()) GTEST_SKIP() << "no cgroup here: the memory cap is per process";
-  SandboxLimits l;
+  if (shared_sandbox().isolation().cgroup.empty()) GTEST_SKIP() << "no cgroup here: the memory cap is per process";
+  sandbox::SandboxLimits l;
   l.timeout_seconds = 20;
   l.memory_bytes = 128u << 20;
-  const ItemScore hog = Scorer(&sandbox(), l).score(item, "    x = []\n    while True:\n        x.append(bytearray(1 << 20))\n");
+  const ItemScore hog = Scorer(&shared_sandbox(), l).score(item, "    x = []\n    while True:\n        x.append(bytearray(1 << 20))\n");
   EXPECT_FALSE(hog.correct);
   EXPECT_TRUE(hog.detail == "exceeded the memory cap" || hog.detail.find("MemoryError") != std::string::npos)
       << hog.extracted << " " << hog.detail;
@@ -151,7 +151,7 @@ TEST(Scoring, HostileCompletionsAreContainedAndFail) {
       {"socket", "    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n" + right},
   };
   for (const auto &[what, completion] : hostile) {
-    if ((what == "write outside" || what == "socket") && !sandbox().isolation().namespaces) continue;
+    if ((what == "write outside" || what == "socket") && !shared_sandbox().isolation().namespaces) continue;
     const ItemScore s = scorer().score(item, completion);
     EXPECT_FALSE(s.correct) << what;
     EXPECT_FALSE(s.detail.empty()) << what;
