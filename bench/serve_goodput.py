@@ -239,7 +239,7 @@ def main():
     ap.add_argument("--schedule", default="shared", help="aio serve --schedule")
     ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated")
     ap.add_argument("--out", default="goodput.json", help="results file under bench/results/")
-    ap.add_argument("--turns", default="fair",
+    ap.add_argument("--turns", default="first",
                     help="aio serve --turns orders to compare, comma-separated (the first is `aio`; others run as aio-NAME)")
     args = ap.parse_args()
     t_start = time.time()

@@ -28,7 +28,7 @@ struct ServeOptions {
   size_t max_upstream_line = size_t{4} << 20;
   openai::RequestLimits limits; // the bounds on a request's shape (docs/operations.md: Limits)
   double grace_seconds = 10;
-  std::string turns = "fair";      // with a shared schedule: which model steps next
+  std::string turns = "first";     // with a shared schedule: which model steps next
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
   std::string step_budget;         // "" = the config's
   double step_factor = 0;          // 0 = the config's
@@ -135,10 +135,11 @@ void add_serve_command(CLI::App &app, Runner &runner) {
       ->check(CLI::IsMember({"shared", "parallel"}))
       ->capture_default_str();
   sub->add_option("--turns", o->turns,
-                  "With --schedule shared, which model steps next: 'fair' (an equal share of time to each busy model), "
-                  "'fuller' (the one with more requests), 'oldest' (the one whose request has waited longest for a "
-                  "token) or 'first' (first tokens before running streams' next, within two steps of the slowest "
-                  "model); measured by bench/serve_goodput.py --turns")
+                  "With --schedule shared, which model steps next: 'first' (the one whose request waits for its first "
+                  "token, while running streams get a token every two steps of the slowest model; the default), "
+                  "'fair' (an equal share of time to each busy model), 'fuller' (the one with more requests) or "
+                  "'oldest' (the one whose request has waited longest for a token); measured by "
+                  "bench/serve_goodput.py --turns")
       ->check(CLI::IsMember({"fair", "fuller", "oldest", "first"}))
       ->capture_default_str();
   sub->add_option("--step-budget", o->step_budget,

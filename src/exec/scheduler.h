@@ -5,15 +5,17 @@
 // Co-resident models share the cores. Driven from ONE scheduler they step in turn: each step has every core to itself,
 // and since ggml's CPU backend runs on the calling thread's OpenMP team (the pinned build has GGML_OPENMP on), all
 // models share one thread pool - instead of two models' pools competing for the cores and spinning at each other's
-// barriers. Turns are shared by time, not by step: the engine with work that has used the least stepping time goes
-// next (a fair share, as CFS does it: exec/fair_share.h), so a small model's short steps are not held to the pace of a
-// large model's long ones - with two busy models each gets half of the machine's time. One scheduler per engine
-// (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures both.
+// barriers. One scheduler per engine (side by side) is the alternative; bench/serve_aio_vs_llama_server.py measures
+// both.
 //
-// Other turn orders can be chosen (Turns) and are measured against fair share on goodput and time to first token
-// (bench/serve_goodput.py --turns): the engine with the most requests (its batch fuller, more tokens per weight read),
-// the engine holding the request that has waited longest for a token (the nearest to a latency objective), and first
-// tokens first (a newcomer's prompt ahead of running streams, as long as those keep getting tokens).
+// Which engine steps next is the turn order (Turns). The default, `first`, serves time to first token: the engine
+// holding the request that has waited longest for its first token goes next (a prompt routed to the large model is
+// prefilled in consecutive steps), unless some engine's running streams have waited longer than two of the slowest
+// engine's steps for their next token. With no request waiting for a first token, turns are shared by time: the
+// engine with work that has used the least stepping time goes next (a fair share, as CFS does it: exec/fair_share.h),
+// so a small model's short steps are not held to the pace of a large model's long ones. The fair share alone, the
+// engine with the most requests, and the engine whose request has waited longest for any token are the alternatives,
+// measured against it on goodput and time to first token (bench/serve_goodput.py --turns; docs/benchmarks.md).
 #pragma once
 
 #include <atomic>
@@ -46,7 +48,7 @@ Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "olde
 class Scheduler {
 public:
   // Starts the thread. The engines must outlive the scheduler; it takes their on_submit hook.
-  explicit Scheduler(std::vector<BatchEngine *> engines, Turns turns = Turns::fair);
+  explicit Scheduler(std::vector<BatchEngine *> engines, Turns turns = Turns::first);
   ~Scheduler(); // stops with no grace
   Scheduler(const Scheduler &) = delete;
   Scheduler &operator=(const Scheduler &) = delete;

@@ -157,54 +157,8 @@ void HttpServer::handle(const http::HttpRequest &req, http::HttpResponder &res) 
     return send_json(res, 405, client_error(405, req.method + " is not allowed on " + req.path).to_json(),
                      {{"Allow", route->second == "GET" ? "GET, HEAD" : route->second}});
 
-  if (req.path == "/health") {
-    auto err = std::atomic_load(&load_error_);
-    if (draining_) return send_json(res, 503, {{"status", "draining"}});
-    // Without the key (when one is set) only the state: the pools' URLs and their last errors are the operator's.
-    const bool details = !check_key(req);
-    if (auto svc = service()) {
-      json body = {{"status", "ok"}};
-      if (!details) return send_json(res, 200, body);
-      // Remote models' pools: each replica's state, so a fleet's health is one GET away.
-      for (const auto &[model, replicas] : svc->replica_states()) {
-        json list = json::array();
-        size_t healthy = 0;
-        for (const backend::ReplicaState &r : replicas) {
-          healthy += r.healthy;
-          json one = {{"name", r.name},          {"url", r.url},
-                      {"state", r.healthy ? "healthy" : "ejected"},
-                      {"in_flight", r.in_flight}, {"requests", r.n_requests},
-                      {"failures", r.n_failures}, {"ejections", r.n_ejections}};
-          if (!r.last_error.empty()) one["last_error"] = r.last_error;
-          list.push_back(std::move(one));
-        }
-        body["pools"][model] = {{"healthy", healthy}, {"replicas", std::move(list)}};
-      }
-      return send_json(res, 200, body);
-    }
-    json body = {{"status", err ? "failed" : "loading"}};
-    if (details) body["error"] = err ? *err : "";
-    return send_json(res, 503, body);
-  }
-  if (req.path == "/metrics") {
-    // The same figures /v1/aio/stats guards: behind the key unless the operator opened it (--metrics-public).
-    if (!params_.metrics_public)
-      if (auto refused = check_key(req)) return send_error(res, *refused);
-    auto svc = service();
-    if (svc) {
-      svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
-      const http::TransportStats st = transport_->stats();
-      observe::Metrics &m = svc->metrics();
-      m.set("aio_http_open_connections", {}, static_cast<double>(st.open_connections));
-      m.set("aio_http_active_requests", {}, static_cast<double>(st.active_handlers));
-      std::lock_guard lock(scrape_mu_); // counters move by what changed since the last scrape
-      m.inc("aio_http_refused_connections_total", {},
-            static_cast<double>(st.refused_connections) - m.value("aio_http_refused_connections_total"));
-      m.inc("aio_http_timeouts_total", {}, static_cast<double>(st.timed_out) - m.value("aio_http_timeouts_total"));
-    }
-    res.send(200, "text/plain; version=0.0.4", svc ? svc->metrics().render() : "");
-    return;
-  }
+  if (req.path == "/health") return health(req, res);
+  if (req.path == "/metrics") return metrics(req, res);
   if (req.path == "/dashboard") {
     // The page holds no data (it reads /v1/aio/stats, behind the API key); it must not be framed by another site.
     res.send(200, "text/html; charset=utf-8", kDashboardHtml,
@@ -223,6 +177,125 @@ void HttpServer::handle(const http::HttpRequest &req, http::HttpResponder &res) 
   completion(req.path == "/v1/chat/completions" ? Endpoint::chat_completions : Endpoint::completions, req, res);
 }
 
+void HttpServer::health(const http::HttpRequest &req, http::HttpResponder &res) {
+  auto err = std::atomic_load(&load_error_);
+  if (draining_) return send_json(res, 503, {{"status", "draining"}});
+  // Without the key (when one is set) only the state: the pools' URLs and their last errors are the operator's.
+  const bool details = !check_key(req);
+  auto svc = service();
+  if (!svc) {
+    json body = {{"status", err ? "failed" : "loading"}};
+    if (details) body["error"] = err ? *err : "";
+    return send_json(res, 503, body);
+  }
+  json body = {{"status", "ok"}};
+  if (!details) return send_json(res, 200, body);
+  // Remote models' pools: each replica's state, so a fleet's health is one GET away.
+  for (const auto &[model, replicas] : svc->replica_states()) {
+    json list = json::array();
+    size_t healthy = 0;
+    for (const backend::ReplicaState &r : replicas) {
+      healthy += r.healthy;
+      json one = {{"name", r.name},          {"url", r.url},
+                  {"state", r.healthy ? "healthy" : "ejected"},
+                  {"in_flight", r.in_flight}, {"requests", r.n_requests},
+                  {"failures", r.n_failures}, {"ejections", r.n_ejections}};
+      if (!r.last_error.empty()) one["last_error"] = r.last_error;
+      list.push_back(std::move(one));
+    }
+    body["pools"][model] = {{"healthy", healthy}, {"replicas", std::move(list)}};
+  }
+  send_json(res, 200, body);
+}
+
+void HttpServer::metrics(const http::HttpRequest &req, http::HttpResponder &res) {
+  // The same figures /v1/aio/stats guards: behind the key unless the operator opened it (--metrics-public).
+  if (!params_.metrics_public)
+    if (auto refused = check_key(req)) return send_error(res, *refused);
+  auto svc = service();
+  if (svc) {
+    svc->refresh_gauges(); // read at scrape time: a gauge is what holds now, not at the last event
+    const http::TransportStats st = transport_->stats();
+    observe::Metrics &m = svc->metrics();
+    m.set("aio_http_open_connections", {}, static_cast<double>(st.open_connections));
+    m.set("aio_http_active_requests", {}, static_cast<double>(st.active_handlers));
+    std::lock_guard lock(scrape_mu_); // counters move by what changed since the last scrape
+    m.inc("aio_http_refused_connections_total", {},
+          static_cast<double>(st.refused_connections) - m.value("aio_http_refused_connections_total"));
+    m.inc("aio_http_timeouts_total", {}, static_cast<double>(st.timed_out) - m.value("aio_http_timeouts_total"));
+  }
+  res.send(200, "text/plain; version=0.0.4", svc ? svc->metrics().render() : "");
+}
+
+namespace {
+// One answer streamed as server-sent events in the API's chunk shapes: the opening chunk, each piece (text, or for a
+// request with tools the content and tool-call deltas read out of it), then the closing chunk with the route record,
+// usage when asked for, and [DONE].
+class EventStream {
+public:
+  EventStream(const ApiRequest &api, const std::string &id, http::HttpResponder &res,
+              std::optional<chat::OutputFormat> format)
+      : api_(api), id_(id), created_(std::time(nullptr)), res_(res),
+        offset_(api.echo ? api.prompt.size() : 0) { // completions' logprobs count text offsets from here
+    if (format) parser_.emplace(*format);
+  }
+  // The API's order: the role first (chat), the prompt first (completions with echo). False: the client is gone.
+  bool open() {
+    if (api_.endpoint == Endpoint::chat_completions) return send(role_chunk(id_, created_, api_.model));
+    return !api_.echo || send(stream_chunk(api_, id_, created_, api_.model, api_.prompt, std::nullopt));
+  }
+  bool piece(const StreamPiece &p) {
+    if (p.tool_call) return send_deltas({*p.tool_call}); // relayed from a remote model as its upstream streamed it
+    if (parser_) {
+      auto deltas = parser_->update(p.text, /*final=*/false);
+      return !deltas || send_deltas(*deltas);
+    }
+    const bool sent = send(stream_chunk(api_, id_, created_, api_.model, p.text, std::nullopt, p.logprobs, offset_));
+    offset_ += p.text.size();
+    return sent;
+  }
+  void close(const Expected<engine::GenerationRecord> &result, const RouteRecord &route) {
+    if (!result) {
+      send(error_from_status(result.status()).to_json());
+    } else {
+      if (parser_) {
+        // The last parse is final only when the answer ended on its own; a cut one is read as far as it goes.
+        const bool complete = result->finish_reason == FinishReason::end_of_generation ||
+                              result->finish_reason == FinishReason::stop_string;
+        if (auto deltas = parser_->update("", complete); deltas) send_deltas(*deltas);
+      }
+      json last = parser_ || tool_calls_
+                      ? finish_chunk(id_, created_, api_.model, openai_finish_reason(result->finish_reason, tool_calls_))
+                      : stream_chunk(api_, id_, created_, api_.model, "", result->finish_reason);
+      last["aio"] = aio_object(route, *result);
+      send(last);
+      if (api_.include_usage)
+        send(usage_chunk(api_, id_, created_, api_.model, Usage{result->n_prompt_tokens, result->n_generated}));
+    }
+    res_.write_chunk("data: [DONE]\n\n");
+    res_.end_stream();
+  }
+
+private:
+  bool send(const json &j) { return res_.write_chunk("data: " + dump(j) + "\n\n"); }
+  bool send_deltas(const std::vector<chat::OutputDelta> &deltas) {
+    for (const auto &d : deltas) {
+      tool_calls_ = tool_calls_ || d.tool_index >= 0;
+      if (!send(tool_delta_chunk(id_, created_, api_.model, d))) return false;
+    }
+    return true;
+  }
+
+  const ApiRequest &api_;
+  const std::string &id_;
+  const int64_t created_;
+  http::HttpResponder &res_;
+  size_t offset_;
+  std::optional<chat::OutputParser> parser_; // a request with tools answered locally: its text read as it grows
+  bool tool_calls_ = false;
+};
+} // namespace
+
 void HttpServer::completion(Endpoint endpoint, const http::HttpRequest &req, http::HttpResponder &res) {
   // The body is within --max-body however it was framed: the transport refused larger ones before reading them.
   ApiRequest api;
@@ -230,97 +303,48 @@ void HttpServer::completion(Endpoint endpoint, const http::HttpRequest &req, htt
   auto channel = std::make_shared<StreamChannel>(api.stream);
   service()->submit(api, channel);
   const std::string id = new_id(endpoint == Endpoint::chat_completions ? "chatcmpl" : "cmpl");
-  const int64_t created = std::time(nullptr);
-  const std::string model = api.model;
-  if (!api.stream) {
-    // The record carries the whole text: wait for the outcome alone - and for the client, who may leave meanwhile:
-    // then the request is cancelled, which frees its slot within a step.
-    while (!channel->wait_output(std::chrono::milliseconds(200)))
-      if (res.client_gone()) return channel->cancel();
-    auto result = channel->result();
-    if (!result) return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
-    const RouteRecord route = channel->route().value_or(RouteRecord{});
-    std::optional<chat::ParsedOutput> parsed;
-    if (auto format = channel->output_format()) parsed = read_answer(*format, result->text, result->finish_reason);
-    else if (auto calls = channel->tool_calls(); !calls.empty()) parsed = chat::ParsedOutput{result->text, calls};
-    send_json(res, 200,
-              completion_response(api, id, created, model, result->text, result->finish_reason,
-                                  {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
-                                  result->logprobs, parsed ? &*parsed : nullptr),
-              route_record_headers(route));
-    return;
-  }
-  // Commit to a 200 only once the answer has begun: a request that fails before its first token (an upstream that is
-  // down, a prompt refused at admission) gets its real status code instead of an error event. A client that leaves
-  // while it waits frees its place.
+  // Wait for the answer to begin (streamed) or end (whole) - and for the client, who may leave meanwhile: then the
+  // request is cancelled, which frees its slot within a step.
   while (!channel->wait_output(std::chrono::milliseconds(200)))
     if (res.client_gone()) return channel->cancel();
-  if (channel->done())
-    if (auto result = channel->result(); !result)
+  if (api.stream) return answer_streamed(api, id, *channel, res);
+  auto result = channel->result();
+  if (!result) return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
+  const RouteRecord route = channel->route().value_or(RouteRecord{});
+  std::optional<chat::ParsedOutput> parsed;
+  if (auto format = channel->output_format()) parsed = read_answer(*format, result->text, result->finish_reason);
+  else if (auto calls = channel->tool_calls(); !calls.empty()) parsed = chat::ParsedOutput{result->text, calls};
+  send_json(res, 200,
+            completion_response(api, id, std::time(nullptr), api.model, result->text, result->finish_reason,
+                                {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
+                                result->logprobs, parsed ? &*parsed : nullptr),
+            route_record_headers(route));
+}
+
+void HttpServer::answer_streamed(const ApiRequest &api, const std::string &id, StreamChannel &channel,
+                                 http::HttpResponder &res) {
+  // Commit to a 200 only once the answer has begun: a request that fails before its first token (an upstream that is
+  // down, a prompt refused at admission) gets its real status code instead of an error event.
+  if (channel.done())
+    if (auto result = channel.result(); !result)
       return send_error(res, error_from_status(result.status()), params_.retry_after_seconds);
   // The route is decided before the first text: its headers go out with the 200.
-  const RouteRecord route = channel->route().value_or(RouteRecord{});
+  const RouteRecord route = channel.route().value_or(RouteRecord{});
   http::HttpHeaders headers = route_record_headers(route);
   headers.emplace_back("Cache-Control", "no-cache");
-  auto send = [&](const json &j) { return res.write_chunk("data: " + dump(j) + "\n\n"); };
   if (res.begin_stream(200, "text/event-stream", headers)) {
-    // The API's order: the role first (chat), the prompt first (completions with echo), then the text.
-    bool open = api.endpoint == Endpoint::chat_completions ? send(role_chunk(id, created, model))
-                : api.echo ? send(stream_chunk(api, id, created, model, api.prompt, std::nullopt))
-                           : true;
-    size_t offset = api.echo ? api.prompt.size() : 0; // completions' logprobs count text offsets from here
-    // A request with tools answered locally: the text is read into content and tool-call deltas as it grows.
-    std::optional<chat::OutputParser> parser;
-    if (auto format = channel->output_format()) parser.emplace(*format);
-    bool tool_calls = false;
-    auto send_deltas = [&](const std::vector<chat::OutputDelta> &deltas) {
-      for (const auto &d : deltas) {
-        tool_calls = tool_calls || d.tool_index >= 0;
-        if (!send(tool_delta_chunk(id, created, model, d))) return false;
-      }
-      return true;
-    };
-    while (open) {
-      if (auto piece = channel->next(std::chrono::milliseconds(100))) {
-        if (piece->tool_call) { // relayed from a remote model as its upstream streamed it
-          if (!send_deltas({*piece->tool_call})) break;
-          continue;
-        }
-        if (parser) {
-          auto deltas = parser->update(piece->text, /*final=*/false);
-          if (deltas && !send_deltas(*deltas)) break;
-          continue;
-        }
-        if (!send(stream_chunk(api, id, created, model, piece->text, std::nullopt, piece->logprobs, offset))) break;
-        offset += piece->text.size();
+    EventStream events(api, id, res, channel.output_format());
+    for (bool open = events.open(); open;) {
+      if (auto piece = channel.next(std::chrono::milliseconds(100))) {
+        open = events.piece(*piece);
         continue;
       }
       if (res.client_gone()) break;
-      if (!channel->done()) continue;
-      auto result = channel->result();
-      if (result) {
-        if (parser) {
-          // The last parse is final only when the answer ended on its own; a cut one is read as far as it goes.
-          const bool complete = result->finish_reason == FinishReason::end_of_generation ||
-                                result->finish_reason == FinishReason::stop_string;
-          if (auto deltas = parser->update("", complete); deltas) send_deltas(*deltas);
-        }
-        json last = parser || tool_calls
-                        ? finish_chunk(id, created, model, openai_finish_reason(result->finish_reason, tool_calls))
-                        : stream_chunk(api, id, created, model, "", result->finish_reason);
-        last["aio"] = aio_object(route, *result);
-        send(last);
-        if (api.include_usage)
-          send(usage_chunk(api, id, created, model, Usage{result->n_prompt_tokens, result->n_generated}));
-      } else {
-        send(error_from_status(result.status()).to_json());
-      }
-      res.write_chunk("data: [DONE]\n\n");
-      res.end_stream();
-      return;
+      if (!channel.done()) continue;
+      return events.close(channel.result(), route);
     }
   }
-  channel->cancel(); // the client went away: stop generating and free the slot
+  channel.cancel(); // the client went away: stop generating and free the slot
 }
 
 } // namespace aio::serve

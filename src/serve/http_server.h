@@ -47,7 +47,12 @@ private:
   // nullopt when the request may use what the API key guards (or no key is set); else the 401 (400 for two
   // Authorization headers) to answer with.
   std::optional<openai::ApiError> check_key(const http::HttpRequest &req) const;
+  void health(const http::HttpRequest &req, http::HttpResponder &res);
+  void metrics(const http::HttpRequest &req, http::HttpResponder &res);
+  // A chat or completion request: parsed, handed to the service, answered whole or streamed.
   void completion(openai::Endpoint endpoint, const http::HttpRequest &req, http::HttpResponder &res);
+  void answer_streamed(const openai::ApiRequest &api, const std::string &id, StreamChannel &channel,
+                       http::HttpResponder &res);
   std::shared_ptr<AioService> service() const { return std::atomic_load(&service_); }
 
   HttpParams params_;

@@ -21,7 +21,7 @@ struct ServiceParams {
   size_t queue_capacity = 64;   // waiting requests per model beyond its slots (more get 429)
   int32_t n_batch = 512;        // tokens per batched decode step
   bool shared_scheduler = true; // co-resident models step in turn on one thread (false: a thread per model)
-  exec::Turns turns = exec::Turns::fair; // with a shared scheduler: which model steps next
+  exec::Turns turns = exec::Turns::first; // with a shared scheduler: which model steps next
   size_t max_upstream_line = size_t{4} << 20; // longest line of an upstream's event stream (--max-upstream-line)
 };
 
