@@ -18,6 +18,7 @@
 #include "core/router.h"
 #include "exec/batch_engine.h"
 #include "probe/fasttext_probe.h"
+#include "util/data_dir.h"
 
 using namespace aio;
 using Clock = std::chrono::steady_clock;
@@ -77,7 +78,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   core::Router &router = **lm_router;
-  auto ft = probe::FastTextProbe::load(AIO_DEFAULT_PROBE_PATH, cfg.categories);
+  auto builtin = builtin_probe_path();
+  auto ft = builtin ? probe::FastTextProbe::load(*builtin, cfg.categories)
+                    : Expected<std::unique_ptr<probe::FastTextProbe>>(builtin.status());
   if (!ft) {
     std::fprintf(stderr, "bench: %s\n", ft.status().message().c_str());
     return 1;

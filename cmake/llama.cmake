@@ -39,6 +39,16 @@ set(LLAMA_BUILD_SERVER ${AIO_LLAMA_TOOLS} CACHE BOOL "" FORCE)
 # EXCLUDE_FROM_ALL: only what A-IO links, plus the three anchor tools below, gets built.
 add_subdirectory(${AIO_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL)
 
+# llama.cpp's AMX kernels (Intel Sapphire Rapids and later), which a native build turns on by itself on such a CPU,
+# crash in their first matrix product on some of these machines (a general protection fault in
+# ggml_backend_amx_mul_mat; llama.cpp issue 20824, closed without a fix) - seen here with llama-bench itself on Q8_0
+# models. Off unless asked for; the CPU backend's AVX-512 kernels serve those machines. This build's llama.cpp tools
+# (the anchors A-IO is measured against) get the same kernels as aio.
+option(AIO_GGML_AMX "Let a native build use llama.cpp's AMX kernels (they crash on some AMX machines)" OFF)
+if(NOT AIO_GGML_AMX AND TARGET ggml-cpu AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(ggml-cpu PRIVATE -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+endif()
+
 # llama.cpp's common library for A-IO's own targets, WITHOUT what it links privately: its copy of cpp-httplib (for
 # model downloads, which A-IO never does) would shadow Debian's cpp-httplib that A-IO and its tests use - the same
 # symbols in another version, a silent mismatch of struct layouts. So A-IO links the archive itself; llama.cpp's tools

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages A-IO builds and tests with, if any are missing.
+#   scripts/install-deps.sh           what make, make test and make demo need
+#   scripts/install-deps.sh release   also what make image and make install-test need (a Debian root, containers)
 # As root it runs apt-get directly, otherwise through sudo; if neither works it prints the command and stops.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache git pkg-config clang libclang-rt-14-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev libyaml-cpp-dev libfasttext-dev zlib1g-dev
-  python3 bubblewrap libseccomp-dev libboost-dev
+  python3 bubblewrap libseccomp-dev libsystemd-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  help2man               # the man page, from aio --help
   chromium prometheus   # the dashboard and report tests in a real browser; promtool, which checks /metrics
 )
+if [ "${1:-}" = release ]; then
+  packages+=(debootstrap podman buildah runc) # a clean Debian 12 root; the container image, built and run
+fi
 
 missing=()
 for p in "${packages[@]}"; do

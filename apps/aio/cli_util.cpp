@@ -27,8 +27,8 @@ nlohmann::json model_info_json(const engine::ModelInfo &info) {
   return j;
 }
 
-Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path, int32_t n_slots) {
-  auto cfg = config::load_config(config_path);
+Expected<std::unique_ptr<core::Router>> load_router(const ConfigSource &source, int32_t n_slots) {
+  auto cfg = load_config_source(source);
   if (!cfg) return cfg.status();
   return core::Router::create(std::move(*cfg), {.n_slots = n_slots});
 }

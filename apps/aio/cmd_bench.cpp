@@ -14,7 +14,8 @@ namespace aio::cli {
 namespace {
 
 struct BenchOptions {
-  std::string config, scenario, data, output, python;
+  ConfigSource source;
+  std::string scenario, data, output, python;
   std::string policies = "static-small,static-large,random,aio";
   std::vector<std::string> datasets; // task=PATH
   int n = 100;
@@ -45,7 +46,7 @@ int run_bench_command(const BenchOptions &o) {
   }
 
   if (o.concurrency < 1) return report_error(invalid_argument("--concurrency must be at least 1"));
-  auto router = load_router(o.config, o.concurrency);
+  auto router = load_router(o.source, o.concurrency);
   if (!router) return report_error(router.status());
   const auto policies = split_list(o.policies);
   if (policies.empty()) return report_error(invalid_argument("--policies is empty"));
@@ -124,7 +125,7 @@ int run_bench_command(const BenchOptions &o) {
 void add_bench_command(CLI::App &app, Runner &runner) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App *sub = app.add_subcommand("bench", "Run a mixed-workload scenario under several policies (results JSONL)");
-  sub->add_option("--config", o->config, "A-IO config (models, probe)")->required();
+  add_config_source(sub, o->source, "A-IO config (models, probe); or --small and --large");
   sub->add_option("--scenario", o->scenario, "A, B, C (built in) or a scenario YAML file")->required();
   sub->add_option("--policies", o->policies, "Comma-separated policies: baselines, ablations, aio")
       ->capture_default_str();

@@ -15,7 +15,7 @@ namespace {
 
 struct GenerateOptions {
   std::vector<std::string> models;
-  std::string config;
+  ConfigSource source; // --config, or --small and --large
   std::string policy;
   std::string label;
   std::string prompt;
@@ -85,7 +85,7 @@ void print_summary_row(const engine::ModelInfo &info, const engine::GenerationRe
 
 // With --config: the request goes through A-IO (probe, policy, strategy) and the route record is printed.
 int run_routed(const GenerateOptions &o, const std::string &prompt, const GenerateParams &gp) {
-  auto router = load_router(o.config);
+  auto router = load_router(o.source);
   if (!router) return report_error(router.status());
   Request req = make_request(prompt, o.chat);
   req.policy = o.policy;
@@ -131,8 +131,10 @@ int run_routed(const GenerateOptions &o, const std::string &prompt, const Genera
 }
 
 int run_generate(const GenerateOptions &o) {
-  if (o.models.empty() == o.config.empty())
-    return report_error(invalid_argument("give --model FILE (one or more) or --config aio.yaml, not both"));
+  const bool routed = !o.source.config.empty() || !o.source.small.empty();
+  if (o.models.empty() == !routed)
+    return report_error(invalid_argument("give --model FILE (one or more), or --config aio.yaml, or --small SMALL.gguf "
+                                         "--large LARGE.gguf to route through A-IO - one of the three"));
   if (o.prompt.empty() == o.prompt_file.empty())
     return report_error(invalid_argument("give exactly one of --prompt TEXT or --prompt-file FILE"));
   auto prompt_text = read_prompt(o);
@@ -144,7 +146,7 @@ int run_generate(const GenerateOptions &o) {
   gp.sampling = {o.temperature, o.top_k, o.top_p, o.seed};
   gp.ignore_eos = o.ignore_eos;
   if (Status s = gp.validate(); !s.ok()) return report_error(s);
-  if (!o.config.empty()) return run_routed(o, *prompt_text, gp);
+  if (routed) return run_routed(o, *prompt_text, gp);
   if (!o.policy.empty() || !o.label.empty())
     return report_error(invalid_argument("--policy and --label need --config (they choose how A-IO routes)"));
 
@@ -217,7 +219,7 @@ void add_generate_command(CLI::App &app, Runner &runner) {
   auto opts = std::make_shared<GenerateOptions>();
   CLI::App *sub = app.add_subcommand("generate", "Generate text with one or more co-resident models");
   sub->add_option("-m,--model", opts->models, "GGUF model file; repeat to load several models into one process");
-  sub->add_option("--config", opts->config, "Route through A-IO with this config (probe, policy, strategy)");
+  add_config_source(sub, opts->source, "Route through A-IO with this config (probe, policy, strategy); or --small and --large");
   sub->add_option("--policy", opts->policy, "With --config: the policy to use instead of the config's default");
   sub->add_option("--label", opts->label, "With --config: the request's true category (for the oracle policy)");
   sub->add_option("-p,--prompt", opts->prompt, "Prompt text");

@@ -12,6 +12,7 @@
 #include "core/router.h"
 #include "eval/labeled_data.h"
 #include "probe/fasttext_probe.h"
+#include "util/data_dir.h"
 
 namespace aio::cli {
 namespace {
@@ -114,7 +115,11 @@ int run_eval(const ProbeEvalOptions &o) {
       categories = cfg->categories;
       path = cfg->probe.fasttext_model;
     }
-    if (path.empty() || path == "builtin") path = AIO_DEFAULT_PROBE_PATH;
+    if (path.empty() || path == "builtin") {
+      auto builtin = builtin_probe_path();
+      if (!builtin) return report_error(builtin.status());
+      path = std::move(*builtin);
+    }
     auto p = probe::FastTextProbe::load(path, categories);
     if (!p) return report_error(p.status());
     ft = std::move(*p);

@@ -21,7 +21,8 @@ namespace aio::cli {
 namespace {
 
 struct ProfileOptions {
-  std::string config, data, output, results, python;
+  ConfigSource source;
+  std::string data, output, results, python;
   std::string tasks = "humaneval,ceval,gsm8k";
   std::string configs = "small/plain,small/pld,large/plain,large/pld";
   std::vector<std::string> datasets;
@@ -59,7 +60,7 @@ int run_profile(const ProfileOptions &o) {
     data[task] = std::move(*items);
   }
 
-  auto router = load_router(o.config);
+  auto router = load_router(o.source);
   if (!router) return report_error(router.status());
   // One fixed policy per configuration.
   std::vector<std::string> policies;
@@ -130,7 +131,7 @@ void add_profile_command(CLI::App &app, Runner &runner) {
   auto o = std::make_shared<ProfileOptions>();
   CLI::App *sub = app.add_subcommand("profile", "Measure a planner profile (accuracy, tokens/s per task x "
                                                 "configuration) on this machine");
-  sub->add_option("--config", o->config, "A-IO config (models, probe)")->required();
+  add_config_source(sub, o->source, "A-IO config (models, probe); or --small and --large");
   sub->add_option("--data", o->data, "Folder holding the datasets (as for aio bench)");
   sub->add_option("--dataset", o->datasets, "TASK=PATH for one dataset (repeatable)");
   sub->add_option("--tasks", o->tasks, "Tasks to measure")->capture_default_str();

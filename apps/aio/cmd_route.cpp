@@ -9,7 +9,7 @@ namespace aio::cli {
 namespace {
 
 struct RouteOptions {
-  std::string config;
+  ConfigSource source;
   std::string prompt;
   bool chat = false;
   std::string policy;
@@ -32,7 +32,7 @@ void print_route(const RouteRecord &r) {
 }
 
 int run_route(const RouteOptions &o) {
-  auto router = load_router(o.config);
+  auto router = load_router(o.source);
   if (!router) return report_error(router.status());
   Request req = make_request(o.prompt, o.chat);
   req.policy = o.policy;
@@ -52,7 +52,7 @@ int run_route(const RouteOptions &o) {
 void add_route_command(CLI::App &app, Runner &runner) {
   auto opts = std::make_shared<RouteOptions>();
   CLI::App *sub = app.add_subcommand("route", "Probe a request and show the model and strategy the policy picks");
-  sub->add_option("--config", opts->config, "A-IO config file (e.g. configs/aio.yaml)")->required();
+  add_config_source(sub, opts->source, "A-IO config file (e.g. configs/aio.yaml); or --small and --large");
   sub->add_option("-p,--prompt", opts->prompt, "The request text")->required();
   sub->add_flag("--chat", opts->chat, "Treat the prompt as a user chat message (apply the chat template)");
   sub->add_option("--policy", opts->policy, "Policy to use instead of the config's default");

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <systemd/sd-daemon.h>
+
 #include "commands.h"
 #include "config/config.h"
 #include "serve/http_server.h"
@@ -13,7 +15,7 @@ namespace aio::cli {
 namespace {
 
 struct ServeOptions {
-  std::string config;
+  ConfigSource source;
   std::string policy; // overrides the config's
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -45,7 +47,7 @@ int run_serve(ServeOptions o) {
     return report_error(invalid_argument("refusing to serve on " + o.host +
                                          " without an API key: anyone who can reach it could use it. Pass --api-key "
                                          "(or set AIO_API_KEY), or --insecure if that is really what you want"));
-  auto cfg = config::load_config(o.config);
+  auto cfg = load_config_source(o.source);
   if (!cfg) return report_error(cfg.status());
   if (!o.policy.empty()) {
     if (auto p = cfg->find_policy(o.policy); !p) return report_error(p.status());
@@ -75,6 +77,8 @@ int run_serve(ServeOptions o) {
   std::string error;
   if (!http.bind(&error)) return report_error(invalid_argument(error));
   std::printf("aio serve: listening on http://%s:%d (loading models...)\n", o.host.c_str(), http.bound_port());
+  // Under systemd (Type=notify) the service manager hears how far start-up got; elsewhere these are no-ops.
+  sd_notify(0, "STATUS=loading models");
   std::fflush(stdout);
   std::thread http_thread([&] { http.run(); });
 
@@ -93,6 +97,8 @@ int run_serve(ServeOptions o) {
     for (const auto &m : service->model_names()) std::printf("%s%s", first ? "" : ", ", m.c_str()), first = false;
     std::printf("; route with model \"aio\"); live dashboard: http://%s:%d/dashboard\n", o.host.c_str(),
                 http.bound_port());
+    // `systemctl start aio` returns now, with the models loaded and the port answering.
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", o.host.c_str(), http.bound_port());
   } else {
     // A server without its models is no use: say why and exit, so a supervisor sees the failure.
     http.set_load_error(s.status().message());
@@ -107,6 +113,7 @@ int run_serve(ServeOptions o) {
   std::printf("aio serve: %s received, finishing running requests (up to %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
               o.grace_seconds);
   std::fflush(stdout);
+  sd_notify(0, "STOPPING=1\nSTATUS=finishing running requests");
   http.set_draining();
   if (service) service->stop(std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000)));
   http.stop();
@@ -120,7 +127,7 @@ int run_serve(ServeOptions o) {
 void add_serve_command(CLI::App &app, Runner &runner) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App *sub = app.add_subcommand("serve", "Serve the OpenAI-compatible API, routing each request through A-IO");
-  sub->add_option("--config", o->config, "A-IO config (models, probe, policy)")->required();
+  add_config_source(sub, o->source, "A-IO config (models, probe, policy); or --small and --large");
   sub->add_option("--policy", o->policy, "Routing policy for model \"aio\" (default: the config's)");
   sub->add_option("--host", o->host, "Address to listen on")->capture_default_str();
   sub->add_option("--port", o->port, "Port (0 = any free port)")->capture_default_str();

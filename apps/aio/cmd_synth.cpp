@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "progress.h"
 #include "synth/gguf_writer.h"
+#include "util/data_dir.h"
 
 namespace aio::cli {
 namespace {
@@ -21,16 +22,19 @@ struct SynthOptions {
   bool list = false;
 };
 
-// "llama3" -> the pinned Llama-3 tokenizer fetched at build time (or $AIO_TOKENIZER); "byte" -> built in; else a path.
+// "llama3" -> $AIO_TOKENIZER, else the pinned Llama-3 tokenizer shipped in aio's data directory (fetched at build
+// time); "byte" -> built in; else a path.
 Expected<synth::VocabSpec> resolve_tokenizer(const std::string &spec) {
   if (spec == "byte") return synth::byte_level_vocab();
   std::string path = spec;
   if (spec == "llama3") {
-    const char *env = std::getenv("AIO_TOKENIZER");
-    path = env && *env ? env : AIO_DEFAULT_TOKENIZER_DIR;
-    if (path.empty())
-      return not_found("the Llama-3 tokenizer was not fetched at build time; run scripts/fetch-deps.sh tokenizer and "
-                       "pass --tokenizer DIR, or use --tokenizer byte");
+    if (const char *env = std::getenv("AIO_TOKENIZER"); env && *env) {
+      path = env;
+    } else {
+      auto shipped = find_data_file("tokenizer/tokenizer.json", "the Llama-3 tokenizer (fetched when aio was built)");
+      if (!shipped) return Status(shipped.status().code(), shipped.status().message() + "; or pass --tokenizer FILE, or --tokenizer byte");
+      path = std::move(*shipped);
+    }
   }
   return synth::load_hf_tokenizer(path);
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aio/status.h"
+#include "config_source.h"
 #include "core/router.h"
 #include "engine/model.h"
 
@@ -28,6 +29,7 @@ void add_bench_command(CLI::App &app, Runner &runner);
 void add_report_command(CLI::App &app, Runner &runner);
 void add_plan_command(CLI::App &app, Runner &runner);
 void add_profile_command(CLI::App &app, Runner &runner);
+void add_config_command(CLI::App &app, Runner &runner);
 
 // Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong.
 constexpr int kExitFailure = 1;
@@ -46,7 +48,7 @@ constexpr const char *kSyntheticNotice =
 
 // Reads the config and loads its models and probe: what route, generate --config and the lm probe eval start with.
 // Loads the config and its models; n_slots > 1 lets that many requests decode together on each model.
-Expected<std::unique_ptr<core::Router>> load_router(const std::string &config_path, int32_t n_slots = 1);
+Expected<std::unique_ptr<core::Router>> load_router(const ConfigSource &source, int32_t n_slots = 1);
 // A request from the command line's text: a user chat message with --chat, else a plain prompt.
 Request make_request(const std::string &text, bool chat);
 

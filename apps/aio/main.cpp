@@ -1,12 +1,14 @@
 // `aio`: the A-IO command line. One binary, one subcommand per job; see `aio --help`.
 #include <cstdio>
 
+#include "aio_git_commit.h"
 #include "commands.h"
 #include "util/files.h"
 
 int main(int argc, char **argv) {
   CLI::App app{"A-IO: request-aware inference orchestration over co-resident LLMs (llama.cpp)", "aio"};
-  app.set_version_flag("--version", std::string("aio ") + AIO_VERSION);
+  // The release (CMakeLists.txt's project version, the one place it is set) and the commit it was built from.
+  app.set_version_flag("--version", std::string("aio ") + AIO_VERSION + " (commit " + AIO_GIT_COMMIT + ")");
   app.require_subcommand(1);
   size_t max_file = 0;
   app.add_option("--max-file-size", max_file,
@@ -25,6 +27,7 @@ int main(int argc, char **argv) {
   aio::cli::add_report_command(app, runner);
   aio::cli::add_plan_command(app, runner);
   aio::cli::add_profile_command(app, runner);
+  aio::cli::add_config_command(app, runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

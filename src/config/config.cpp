@@ -296,8 +296,8 @@ Expected<const policy::Policy *> AioConfig::find_policy(const std::string &name)
 
 namespace {
 
-Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root) {
-  const std::string dir = fs::absolute(path).parent_path().string();
+// `path` names the config in messages; `dir` is where its relative paths start.
+Expected<AioConfig> parse_config(const std::string &path, const std::string &dir, const YAML::Node &root) {
   AioConfig cfg;
   cfg.source = path;
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, root, "the config",
@@ -388,7 +388,15 @@ Expected<AioConfig> parse_config(const std::string &path, const YAML::Node &root
 Expected<AioConfig> load_config(const std::string &path) {
   auto root = yaml::load_file(path, "config file");
   if (!root) return root.status();
-  return yaml::guarded(path, [&] { return parse_config(path, *root); });
+  const std::string dir = fs::absolute(path).parent_path().string();
+  return yaml::guarded(path, [&] { return parse_config(path, dir, *root); });
+}
+
+Expected<AioConfig> load_config_text(const std::string &text, const std::string &source) {
+  auto root = yaml::load_string(text, source);
+  if (!root) return root.status();
+  const std::string dir = fs::current_path().string();
+  return yaml::guarded(source, [&] { return parse_config(source, dir, *root); });
 }
 
 } // namespace aio::config

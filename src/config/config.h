@@ -77,5 +77,8 @@ struct AioConfig {
 
 // Reads and checks a config file. Errors say FILE:LINE and what to change.
 Expected<AioConfig> load_config(const std::string &path);
+// The same for a config given as text (relative paths start in the current directory); `source` names it in messages
+// and run records.
+Expected<AioConfig> load_config_text(const std::string &text, const std::string &source);
 
 } // namespace aio::config

@@ -7,6 +7,7 @@
 
 #include "backend/pool_backend.h"
 #include "policy/policy_config.h"
+#include "util/data_dir.h"
 
 namespace aio::core {
 namespace {
@@ -110,7 +111,12 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     if (!probe) return probe.status();
     r->lm_probe_ = std::move(*probe);
   } else {
-    const std::string path = cfg.probe.fasttext_model == "builtin" ? AIO_DEFAULT_PROBE_PATH : cfg.probe.fasttext_model;
+    std::string path = cfg.probe.fasttext_model;
+    if (path == "builtin") {
+      auto builtin = builtin_probe_path();
+      if (!builtin) return builtin.status();
+      path = std::move(*builtin);
+    }
     auto probe = probe::FastTextProbe::load(path, cfg.categories);
     if (!probe) return probe.status();
     r->ft_probe_ = std::move(*probe);

@@ -77,6 +77,7 @@ Expected<std::shared_ptr<Model>> Model::load(const ModelParams &params) {
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.n_gpu_layers;
   mp.load_mode = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+  mp.vocab_only = params.vocab_only;
   llama_model *raw = llama_model_load_from_file(params.path.c_str(), mp);
   if (raw == nullptr) {
     std::string why = last_backend_error();
@@ -100,14 +101,16 @@ Expected<std::shared_ptr<Model>> Model::load(const ModelParams &params) {
   llama_model_desc(raw, desc, sizeof(desc));
   info.description = desc;
   info.file_type = file_type_name(info.description);
-  info.n_params = llama_model_n_params(raw);
-  info.n_bytes = llama_model_size(raw);
   info.n_vocab = llama_vocab_n_tokens(model->vocab_);
-  info.n_ctx_train = llama_model_n_ctx_train(raw);
-  info.n_layer = llama_model_n_layer(raw);
-  info.n_embd = llama_model_n_embd(raw);
-  info.n_head = llama_model_n_head(raw);
-  info.n_head_kv = llama_model_n_head_kv(raw);
+  if (!params.vocab_only) { // the shape is not read without the weights (llama.cpp aborts on asking for it)
+    info.n_params = llama_model_n_params(raw);
+    info.n_bytes = llama_model_size(raw);
+    info.n_ctx_train = llama_model_n_ctx_train(raw);
+    info.n_layer = llama_model_n_layer(raw);
+    info.n_embd = llama_model_n_embd(raw);
+    info.n_head = llama_model_n_head(raw);
+    info.n_head_kv = llama_model_n_head_kv(raw);
+  }
   info.has_chat_template = llama_model_chat_template(raw, nullptr) != nullptr;
   info.synthetic = meta_str(raw, "aio.synthetic") == "true";
   info.synthetic_preset = meta_str(raw, "aio.synthetic.preset");

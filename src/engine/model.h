@@ -18,6 +18,7 @@ struct ModelParams {
   std::string path;       // the GGUF file to load
   int n_gpu_layers = -1;  // layers to offload to an accelerator; -1 = all; no effect on CPU-only builds
   bool use_mmap = true;   // map the file rather than copying it into memory (pages are shared and load is instant)
+  bool vocab_only = false; // the tokenizer and metadata only, no weights: for comparing two files' tokenizers
   Status validate() const;
 };
 

@@ -4,6 +4,8 @@
 Every ```sh (or bash / shell) block in README.md and docs/*.md must be introduced by a marker on the line before it:
   <!-- runnable -->            this test runs the block, as written, against the tiny synthetic pair
   <!-- not run: REASON -->     it cannot run here (real models, your own data, ...); the reason is shown
+  <!-- install-test: WHERE -->  the install test runs it (scripts/install-test.sh: WHERE is `root`, a clean Debian 12
+                                root with the package installed, `container` or `service`); listed with --extract WHERE
 A shell block without a marker fails the test: a new command in the docs has to say which it is.
 
 Runnable blocks run with `bash -e` in a scratch directory laid out like a checkout after `make demo`: build/bin (the
@@ -21,7 +23,7 @@ import sys
 import time
 
 FENCE = re.compile(r"^```(\w*)\s*$")
-MARKER = re.compile(r"^<!--\s*(runnable|not run:\s*(.+?))\s*-->\s*$")
+MARKER = re.compile(r"^<!--\s*(runnable|not run:\s*(.+?)|install-test:\s*(\w+))\s*-->\s*$")
 SHELLS = {"sh", "bash", "shell"}
 
 
@@ -40,8 +42,9 @@ def blocks(path):
             j += 1
         prev = next((lines[k] for k in range(start - 1, -1, -1) if lines[k].strip()), "")
         marker = MARKER.match(prev)
-        kind = None if not marker else ("runnable" if marker.group(1) == "runnable" else "not run")
-        reason = marker.group(2) if marker and marker.group(2) else ""
+        kind = None if not marker else ("runnable" if marker.group(1) == "runnable" else
+                                        "install-test" if marker.group(3) else "not run")
+        reason = marker.group(2) or marker.group(3) or "" if marker else ""
         yield start + 1, lang, kind, reason, "\n".join(lines[start + 1:j])
         i = j + 1
 
@@ -98,10 +101,21 @@ def stop_group(pgid):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", required=True)
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--work", required=True)
+    ap.add_argument("--bin")
+    ap.add_argument("--work")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per block")
+    ap.add_argument("--extract", metavar="WHERE",
+                    help="print the README's <!-- install-test: WHERE --> blocks (each after a '# block FILE:LINE' line)")
     args = ap.parse_args()
+    if args.extract:
+        found = 0
+        for line, lang, kind, where, text in blocks(os.path.join(args.source, "README.md")):
+            if lang in SHELLS and kind == "install-test" and where == args.extract:
+                print(f"# block README.md:{line}\n{text}")
+                found += 1
+        return 0 if found else 1
+    if not args.bin or not args.work:
+        ap.error("--bin and --work are needed to run the blocks")
     args.source, args.bin, args.work = (os.path.abspath(p) for p in (args.source, args.bin, args.work))
     files = [os.path.join(args.source, "README.md")] + sorted(glob.glob(os.path.join(args.source, "docs", "*.md")))
     unmarked, runnable, skipped = [], [], []
@@ -115,6 +129,10 @@ def main():
                 unmarked.append(where)
             elif kind == "runnable":
                 runnable.append((where, text))
+            elif kind == "install-test":
+                place = {"root": "in a clean Debian 12 root with the package installed", "service": "under systemd",
+                         "container": "with the container image"}.get(reason, reason)
+                skipped.append((where, f"run by the install test (make install-test) {place}"))
             else:
                 skipped.append((where, reason))
     for where in unmarked:

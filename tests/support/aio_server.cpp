@@ -27,7 +27,8 @@ std::string serve_config(const std::string &extra_yaml, const std::string &model
 
 AioServer::AioServer(std::vector<std::string> extra, std::string config) {
   if (config.empty()) config = serve_config();
-  std::vector<std::string> argv = {aio_binary(), "serve", "--config", config, "--port", "0"};
+  std::vector<std::string> argv = {aio_binary(), "serve", "--port", "0"};
+  if (config != kNoConfig) argv.insert(argv.end(), {"--config", config});
   if (std::find(extra.begin(), extra.end(), "--slots") == extra.end()) argv.insert(argv.end(), {"--slots", "2"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc = std::make_unique<BackgroundProcess>(argv, /*merge_stderr=*/true); // its log lines (a pool's) are on stderr

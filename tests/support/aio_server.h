@@ -21,7 +21,9 @@ struct AioServer {
   std::unique_ptr<httplib::Client> client;
 
   // Starts `aio serve --config CONFIG --port 0 [--slots 2] EXTRA...` and waits until it is ready (port stays 0 when
-  // it never listened: the test then reports proc->output()).
+  // it never listened: the test then reports proc->output()). CONFIG kNoConfig: no --config (EXTRA names the models,
+  // e.g. --small A --large B).
+  static constexpr const char *kNoConfig = "(none)";
   explicit AioServer(std::vector<std::string> extra = {}, std::string config = "");
   httplib::Result chat(const nlohmann::json &body, const httplib::Headers &headers = {});
 };
