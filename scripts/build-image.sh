@@ -22,7 +22,10 @@ done
 t0=$SECONDS
 say() { printf '[build-image %4ds] %s\n' $((SECONDS - t0)) "$*"; }
 die() { say "FAILED: $*"; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, buildah): run it as root, e.g. sudo make image"
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo > /dev/null && sudo -n true 2> /dev/null && exec sudo -n -E "$0" "$@"
+  die "needs root (debootstrap, namespaces, buildah): run it as root, e.g. sudo make image"
+fi
 "$src/scripts/install-deps.sh" release
 [ -n "$deb" ] || deb=$(ls -t "$build"/package/aio_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] && [ -f "$deb" ] || die "no package: run make package first (or pass --deb FILE)"

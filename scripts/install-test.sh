@@ -23,7 +23,10 @@ t0=$SECONDS
 say() { printf '[install-test %4ds] %s\n' $((SECONDS - t0)) "$*"; }
 die() { say "FAILED: $*"; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and podman): run it as root, e.g. sudo make install-test"
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo > /dev/null && sudo -n true 2> /dev/null && exec sudo -n -E "$0" "$@"
+  die "needs root (debootstrap, namespaces, podman): run it as root, e.g. sudo make install-test"
+fi
 "$src/scripts/install-deps.sh" release
 for c in debootstrap unshare chroot curl; do command -v $c >/dev/null || die "$c is missing: run scripts/install-deps.sh"; done
 deb=$(ls -t "$build"/package/aio_*.deb 2>/dev/null | head -1)
