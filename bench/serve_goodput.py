@@ -241,6 +241,9 @@ def main():
     ap.add_argument("--out", default="goodput.json", help="results file under bench/results/")
     ap.add_argument("--turns", default="first",
                     help="aio serve --turns orders to compare, comma-separated (the first is `aio`; others run as aio-NAME)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="another aio serve beside `aio` with these extra arguments (comma-separated), run as aio-NAME; "
+                         "e.g. --variant stall=--max-stall-ms,1500 (repeatable)")
     args = ap.parse_args()
     t_start = time.time()
     small_preset, large_preset = PAIRS[args.pair]
@@ -264,9 +267,19 @@ def main():
             "aio": aio_cmd(18401, turn_orders[0])}
     bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}
     models = {"llama-server": "large", "aio": "aio"}
+    labels = {}
     for i, turns in enumerate(turn_orders[1:]):  # the first order is `aio`; the others run beside it as aio-NAME
         name, port = f"aio-{turns}", 18402 + i
         cmds[name], bases[name], models[name] = aio_cmd(port, turns), f"http://127.0.0.1:{port}", "aio"
+        labels[name] = f"--turns {turns}"
+    for i, spec in enumerate(args.variant):
+        vname, _, vargs = spec.partition("=")
+        if not vname or not vargs:
+            sys.exit(f"--variant {spec}: give NAME=ARGS, e.g. stall=--max-stall-ms,1500")
+        name, port = f"aio-{vname}", 18420 + i
+        extra = [x for x in vargs.split(",") if x]
+        cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
+        labels[name] = " ".join(extra)
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
            "synthetic_weights": True, "scenario": "A", "workloads": {}}
     run = [0]
@@ -394,7 +407,7 @@ def main():
                       f"(work-ratio bound {bound:.2f}x at {100 * share_small:.0f}% small)", flush=True)
                 for name in cmds:
                     if name.startswith("aio-") and goodputs["llama-server"] > 0:
-                        print(f"  {name} (--turns {name[4:]}): {goodputs[name]:.3f} req/s -> "
+                        print(f"  {name} ({labels.get(name, '')}): {goodputs[name]:.3f} req/s -> "
                               f"{goodputs[name] / goodputs['llama-server']:.2f}x", flush=True)
                 save()
     print(f"\ndone in {(time.time() - t_start) / 60:.1f} min; bench/results/{args.out}")

@@ -34,6 +34,7 @@ struct ServeOptions {
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
   std::string step_budget;         // "" = the config's
   double step_factor = 0;          // 0 = the config's
+  double max_stall_ms = -1;        // < 0 = the config's
 };
 
 bool is_loopback(const std::string &host) {
@@ -55,6 +56,7 @@ int run_serve(ServeOptions o) {
   }
   if (!o.step_budget.empty()) cfg->step_budget = o.step_budget;
   if (o.step_factor > 0) cfg->step_factor = o.step_factor;
+  if (o.max_stall_ms >= 0) cfg->max_stall_ms = o.max_stall_ms;
 
   // Signals are taken by one thread with sigwait; every other thread (HTTP, engines) inherits the block.
   sigset_t signals;
@@ -155,6 +157,11 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_option("--step-factor", o->step_factor,
                   "With an automatic step budget: how many decode-only steps a step with prefill may last "
                   "(default: the config's step_factor, 2)");
+  sub->add_option("--max-stall-ms", o->max_stall_ms,
+                  "A prompt whose whole prefill is expected within this many ms goes in one step even beside running "
+                  "streams: its first token sooner, one longer gap for them (0 = always in budget chunks; default: the "
+                  "config's max_stall_ms, 0)")
+      ->check(CLI::Range(0.0, 3.6e6));
   sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
   sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
   sub->add_option("--max-connections", o->connection.max_connections, "Open connections in all; more get 503")

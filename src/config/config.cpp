@@ -302,7 +302,7 @@ Expected<AioConfig> parse_config(const std::string &path, const std::string &dir
   cfg.source = path;
   AIO_RETURN_IF_ERROR(yaml::check_keys(path, root, "the config",
                                        {"categories", "entropy_unit", "models", "probe", "policy", "decoding",
-                                        "threads", "policies", "step_budget", "step_factor"}));
+                                        "threads", "policies", "step_budget", "step_factor", "max_stall_ms"}));
   if (root["entropy_unit"] && root["entropy_unit"].Scalar() != "bits")
     return error_at(path, root["entropy_unit"],
                     "entropy_unit must be 'bits' (thresholds such as tau are read as Shannon entropy in bits)");
@@ -350,6 +350,17 @@ Expected<AioConfig> parse_config(const std::string &path, const std::string &dir
       return error_at(path, root["step_factor"],
                       "step_factor must be a number from 1.1 to 100 (how many decode-only steps a step with prefill "
                       "may last, e.g. 2)");
+  }
+  if (root["max_stall_ms"]) {
+    try {
+      cfg.max_stall_ms = root["max_stall_ms"].as<double>();
+    } catch (const YAML::Exception &) {
+      cfg.max_stall_ms = -1;
+    }
+    if (!(cfg.max_stall_ms >= 0 && cfg.max_stall_ms <= 3.6e6))
+      return error_at(path, root["max_stall_ms"],
+                      "max_stall_ms must be a number of milliseconds from 0 (off) to 3600000: a prompt whose whole "
+                      "prefill is expected within it goes in one step beside running streams, e.g. 1500");
   }
   cfg.policies = policy::builtin_policies();
   if (root["policies"]) {

@@ -68,6 +68,9 @@ struct AioConfig {
   // step (decode + prefill). Checked where the engines are made (exec/step_budget.h).
   std::string step_budget = "auto";
   double step_factor = 2.0;
+  // A prompt whose whole prefill is expected within this many ms goes in one step beside running streams (first token
+  // sooner, one longer gap for the streams); 0 = every prompt in budget chunks (exec/step_budget.h).
+  double max_stall_ms = 0;
   policy::PolicySet policies;            // the built-in ones plus any the file defines
 
   const ModelEntry *find_model(const std::string &name) const;

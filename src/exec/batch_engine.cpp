@@ -320,11 +320,13 @@ int32_t BatchEngine::fill_batch() {
   // prompt goes in chunks small enough that their next tokens are not held up for long, and a prompt admitted earlier
   // is never passed by later ones (in slot order, a job in a high slot waited while newcomers in lower slots took
   // every chunk: under overload, some first tokens came minutes late).
-  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode);
   std::vector<Slot *> prefilling;
   for (auto &s : slots_)
     if (s->active() && s->pending < 0) prefilling.push_back(s.get());
   std::sort(prefilling.begin(), prefilling.end(), [](const Slot *a, const Slot *b) { return a->last_used < b->last_used; });
+  const int32_t oldest_remaining =
+      prefilling.empty() ? 0 : static_cast<int32_t>(prefilling.front()->input.size() - prefilling.front()->n_prefilled);
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, oldest_remaining);
   for (Slot *s : prefilling) {
     if (prefill_left <= 0) break;
     const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);

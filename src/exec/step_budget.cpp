@@ -18,6 +18,8 @@ Status StepBudgetParams::validate() const {
   if (!(step_factor >= 1.1 && step_factor <= 100))
     return invalid_argument("the step factor must be between 1.1 and 100 (times a decode-only step)");
   if (min_chunk < 1 || first_chunk < min_chunk) return invalid_argument("need 1 <= min_chunk <= first_chunk");
+  if (!(max_stall_ms >= 0 && max_stall_ms <= 3.6e6))
+    return invalid_argument("max_stall_ms must be from 0 (off) to 3600000 milliseconds");
   return {};
 }
 
@@ -36,17 +38,27 @@ Expected<StepBudgetParams> StepBudgetParams::parse(const std::string &budget, do
 }
 
 std::string StepBudgetParams::describe() const {
-  char buf[64];
+  char buf[128];
   if (fixed_tokens > 0) std::snprintf(buf, sizeof(buf), "%d tokens per step", fixed_tokens);
   else std::snprintf(buf, sizeof(buf), "auto (a step with prefill <= %.1fx a decode step)", step_factor);
-  return buf;
+  std::string out = buf;
+  if (max_stall_ms > 0) {
+    std::snprintf(buf, sizeof(buf), "; a prompt that fits in %.0f ms goes whole", max_stall_ms);
+    out += buf;
+  }
+  return out;
 }
 
-int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room) const {
+int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, int32_t oldest_remaining) const {
   room = std::max(room, 0);
   if (n_decode == 0) return room; // nobody is waiting for a token
   const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
-  return std::min(room, std::max(static_cast<int32_t>(budget), p_.min_chunk));
+  int32_t tokens = std::max(static_cast<int32_t>(budget), p_.min_chunk);
+  // A short prompt whole: its expected step (the decode plus its prefill) within the stall allowed.
+  if (p_.max_stall_ms > 0 && oldest_remaining > tokens && token_ms_ > 0 && decode_ms_ > 0 &&
+      decode_ms_ + oldest_remaining * token_ms_ <= p_.max_stall_ms)
+    tokens = oldest_remaining;
+  return std::min(room, tokens);
 }
 
 void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
@@ -55,6 +67,11 @@ void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
     if (n_decode > 0) blend(decode_ms_, ms);
     return;
   }
+  // A prefill token's cost: the step beyond what its decode alone takes (all of it in a prefill-only step). Only from
+  // chunks of some size: a handful of tokens beside decodes costs little more than the decode (the weights are read
+  // anyway), which would make every prompt look cheap.
+  if (n_prefill >= 16 && (n_decode == 0 || decode_ms_ > 0))
+    blend(token_ms_, std::max(ms - (n_decode > 0 ? decode_ms_ : 0.0), 0.0) / n_prefill);
   if (n_decode == 0 || decode_ms_ == 0 || p_.fixed_tokens > 0) return; // nothing to keep a step within
   const double target = p_.step_factor * decode_ms_;
   if (ms > target) {

@@ -25,6 +25,13 @@ struct StepBudgetParams {
   // first token comes after 91-132 s instead of 31-39 s.
   double step_factor = 2.0;
   int32_t min_chunk = 4;     // at least this many prefill tokens per step: a long prompt still advances
+  // > 0: a prompt whose whole remaining prefill the engine expects to take at most this long (ms, the step included)
+  // goes in one step even beside running streams - its first token comes without the budget's many small steps, each
+  // of which also carries the streams' decode (on a compute-bound prefill, a short prompt in budget chunks takes about
+  // twice its prefill time alone), at the price of one longer gap for the streams. The streams wait for the same
+  // prefill work either way, so their mean time per token barely moves; longer prompts still go in budget chunks.
+  // 0: every prompt beside running streams goes in budget chunks.
+  double max_stall_ms = 0;
   int32_t first_chunk = 128; // the chunk before any step is measured (the controller shrinks it at once if too big)
   Status validate() const;
   // "auto" or a number of tokens, as `--step-budget` and the config's step_budget take it.
@@ -35,18 +42,22 @@ struct StepBudgetParams {
 class StepBudget {
 public:
   explicit StepBudget(StepBudgetParams params = {}) : p_(params), chunk_(params.first_chunk) {}
-  // The most prefill tokens the next step may carry, given its decode tokens and the room left in the batch.
-  int32_t prefill_tokens(int32_t n_decode, int32_t room) const;
+  // The most prefill tokens the next step may carry, given its decode tokens, the room left in the batch and the
+  // remaining prompt of the request that has waited longest for its prefill (0: none).
+  int32_t prefill_tokens(int32_t n_decode, int32_t room, int32_t oldest_remaining = 0) const;
   // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, and the time of its forward pass.
   void observe(int32_t n_decode, int32_t n_prefill, double ms);
   // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes.
   double decode_step_ms() const { return decode_ms_; }
   double chunk() const { return chunk_; }
+  // The measured cost of one prefill token (ms; 0 until a step with prefill was seen).
+  double prefill_token_ms() const { return token_ms_; }
 
 private:
   StepBudgetParams p_;
   double decode_ms_ = 0; // moving average of decode-only steps
   double chunk_;         // prefill tokens beside running decodes (auto)
+  double token_ms_ = 0;  // moving average of a prefill token's cost: a step's time beyond its decode, per token
 };
 
 } // namespace aio::exec

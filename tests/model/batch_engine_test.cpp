@@ -47,7 +47,7 @@ protected:
   }
   // An engine of its own on the same model: n_slots (+ probe lanes), 512 context each, one thread, `budget` ("" = auto).
   std::unique_ptr<BatchEngine> engine_with(int32_t n_slots, const std::string &budget = "", int32_t probe_lanes = 0,
-                                           size_t queue_capacity = 64) {
+                                           size_t queue_capacity = 64, double max_stall_ms = 0) {
     BatchEngineParams p;
     p.n_slots = n_slots;
     p.probe_lanes = probe_lanes;
@@ -56,6 +56,7 @@ protected:
     p.n_batch = 64;
     p.n_threads = 1;
     if (!budget.empty()) p.step_budget = *StepBudgetParams::parse(budget, 2.0);
+    p.step_budget.max_stall_ms = max_stall_ms;
     auto e = BatchEngine::create(model_, p);
     EXPECT_TRUE(e.ok()) << e.status().to_string();
     return e.ok() ? std::move(*e) : nullptr;
@@ -165,6 +166,32 @@ TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudge
   EXPECT_EQ(running.result->n_generated, 200);
   EXPECT_EQ(longer.result->n_generated, 3);
   EXPECT_EQ(longer.result->n_prompt_tokens, n_prompt);
+}
+
+// With a stall allowed (max_stall_ms), a prompt the engine expects to prefill within it goes in one step beside the
+// running stream, budget or not; the same prompt without one takes the budget's chunks (the test above).
+TEST_F(BatchEngineTest, AShortPromptWithinTheStallAllowedGoesInOneStepBesideRunningStreams) {
+  auto e = engine_with(2, "12", 0, 64, /*max_stall_ms=*/60000);
+  ASSERT_TRUE(e);
+  Outcome running, shorter;
+  // The running stream's own prompt, prefilled alone, tells the budget what a prefill token costs here.
+  ASSERT_TRUE(e->submit(job_for(*model_, numbered_words(30), 200, running)));
+  for (int i = 0; i < 4; ++i) e->step();
+  ASSERT_GT(e->step_budget().prefill_token_ms(), 0);
+  const std::string text = numbered_words(15);
+  const size_t n_prompt = model_->tokenize(text)->size();
+  ASSERT_GT(n_prompt, 24u) << "longer than two of the budget's chunks";
+  ASSERT_LT(n_prompt, 60u) << "within one batch (64 tokens, one of them the running stream's)";
+  ASSERT_TRUE(e->submit(job_for(*model_, text, 3, shorter)));
+  const int64_t calls_before = e->n_decode_calls();
+  while (shorter.streamed.empty() && !shorter.done && e->step()) {
+  }
+  EXPECT_EQ(e->n_decode_calls() - calls_before, 1) << "the whole prompt in one step";
+  while (e->step()) {
+  }
+  ASSERT_TRUE(running.result.ok() && shorter.result.ok());
+  EXPECT_EQ(running.result->n_generated, 200);
+  EXPECT_EQ(shorter.result->tokens, alone(text, 3)) << "the same tokens as a prompt prefilled alone";
 }
 
 // Prefill chunks go to prompts in the order they were admitted, whatever slot each landed in: an earlier prompt in a

@@ -90,6 +90,8 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "step_budget: 0\n", "step_budget must be 'auto'"},
       {std::string(kMinimal) + "step_factor: 0.5\n", "step_factor must be a number from 1.1"},
       {std::string(kMinimal) + "step_factor: fast\n", "step_factor must be a number from 1.1"},
+      {std::string(kMinimal) + "max_stall_ms: -5\n", "max_stall_ms must be a number of milliseconds"},
+      {std::string(kMinimal) + "max_stall_ms: soon\n", "max_stall_ms must be a number of milliseconds"},
       {std::string(kMinimal) + "probe: {read_tokens: 8}\n", "probe.read_tokens must be 0 (read the whole request) or"},
       {std::string(kMinimal) + "probe: {read_tokens: many}\n", "probe.read_tokens must be a whole number"},
       {std::string(kMinimal) + "probe: {lanes: -1}\n", "probe.lanes must be between 0 (probes queue for a slot"},

@@ -67,6 +67,37 @@ TEST(StepBudget, AlwaysAdvancesAndHonoursAFixedBudget) {
   EXPECT_EQ(f.prefill_tokens(0, 512), 512);
 }
 
+TEST(StepBudget, WithAStallAllowedAShortPromptGoesWholeAndALongOneInChunks) {
+  // A compute-bound prefill (a 3B on a CPU): decode steps 200 ms, 20 ms a prefill token. The budget's chunk is a
+  // handful of tokens; a 60-token prompt fits in 1.5 s (200 + 60 x 20 = 1.4 s) and goes whole, a 3,000-token one does not.
+  StepBudgetParams p;
+  p.max_stall_ms = 1500;
+  ASSERT_TRUE(p.validate().ok());
+  StepBudget b(p);
+  EXPECT_EQ(b.prefill_tokens(1, 500, 60), p.first_chunk) << "nothing measured: the budget's first chunk";
+  for (int i = 0; i < 5; ++i) b.observe(1, 0, 200);
+  b.observe(0, 50, 1000); // a prompt prefilled alone: 20 ms a token
+  EXPECT_NEAR(b.prefill_token_ms(), 20, 1e-9);
+  double ms = 0;
+  for (int i = 0; i < 50; ++i) { // the controller settles beside one stream
+    const int32_t n = b.prefill_tokens(1, 500);
+    ms = 200 + 20.0 * n;
+    b.observe(1, n, ms);
+  }
+  const int32_t chunk = b.prefill_tokens(1, 500);
+  EXPECT_LE(chunk, 12);
+  EXPECT_EQ(b.prefill_tokens(1, 500, 60), 60) << "a short prompt whole";
+  EXPECT_EQ(b.prefill_tokens(1, 40, 60), 40) << "never more than the room";
+  EXPECT_EQ(b.prefill_tokens(1, 500, 3000), chunk) << "a long prompt in chunks";
+  EXPECT_EQ(b.prefill_tokens(1, 500, 66), chunk) << "200 + 66 x 20 = 1,520 ms: over the allowance, in chunks";
+  StepBudget off; // max_stall_ms 0: the budget alone, as before
+  for (int i = 0; i < 5; ++i) off.observe(1, 0, 200);
+  off.observe(0, 50, 1000);
+  EXPECT_EQ(off.prefill_tokens(1, 500, 60), off.prefill_tokens(1, 500));
+  p.max_stall_ms = -1;
+  EXPECT_FALSE(p.validate().ok());
+}
+
 TEST(StepBudget, BadSettingsAreRefusedWithWhatToGive) {
   for (const char *bad : {"", "0", "-3", "12x", "lots", "99999999999"}) {
     auto p = StepBudgetParams::parse(bad, 2.0);
