@@ -296,6 +296,21 @@ Expected<const policy::Policy *> AioConfig::find_policy(const std::string &name)
 
 namespace {
 
+// root[key], when given, as a number within [lo, hi] into `out`; anything else is `message` at the key's line.
+Status read_number(const std::string &path, const YAML::Node &root, const char *key, double lo, double hi,
+                   const std::string &message, double &out) {
+  const YAML::Node node = root[key];
+  if (!node) return {};
+  double v = lo - 1;
+  try {
+    v = node.as<double>();
+  } catch (const YAML::Exception &) {
+  }
+  if (!(v >= lo && v <= hi)) return error_at(path, node, message);
+  out = v;
+  return {};
+}
+
 // `path` names the config in messages; `dir` is where its relative paths start.
 Expected<AioConfig> parse_config(const std::string &path, const std::string &dir, const YAML::Node &root) {
   AioConfig cfg;
@@ -340,28 +355,14 @@ Expected<AioConfig> parse_config(const std::string &path, const std::string &dir
       return error_at(path, root["step_budget"],
                       "step_budget must be 'auto' (measured) or a number of tokens per step, e.g. 64");
   }
-  if (root["step_factor"]) {
-    try {
-      cfg.step_factor = root["step_factor"].as<double>();
-    } catch (const YAML::Exception &) {
-      cfg.step_factor = -1;
-    }
-    if (!(cfg.step_factor >= 1.1 && cfg.step_factor <= 100))
-      return error_at(path, root["step_factor"],
-                      "step_factor must be a number from 1.1 to 100 (how many decode-only steps a step with prefill "
-                      "may last, e.g. 2)");
-  }
-  if (root["max_stall_ms"]) {
-    try {
-      cfg.max_stall_ms = root["max_stall_ms"].as<double>();
-    } catch (const YAML::Exception &) {
-      cfg.max_stall_ms = -1;
-    }
-    if (!(cfg.max_stall_ms >= 0 && cfg.max_stall_ms <= 3.6e6))
-      return error_at(path, root["max_stall_ms"],
-                      "max_stall_ms must be a number of milliseconds from 0 (off) to 3600000: a prompt whose whole "
-                      "prefill is expected within it goes in one step beside running streams, e.g. 1500");
-  }
+  AIO_RETURN_IF_ERROR(read_number(path, root, "step_factor", 1.1, 100,
+                                  "step_factor must be a number from 1.1 to 100 (how many decode-only steps a step "
+                                  "with prefill may last, e.g. 2)",
+                                  cfg.step_factor));
+  AIO_RETURN_IF_ERROR(read_number(path, root, "max_stall_ms", 0, 3.6e6,
+                                  "max_stall_ms must be a number of milliseconds from 0 (off) to 3600000: a prompt whose "
+                                  "whole prefill is expected within it goes in one step beside running streams, e.g. 1500",
+                                  cfg.max_stall_ms));
   cfg.policies = policy::builtin_policies();
   if (root["policies"]) {
     auto own = policy::parse_policies(root["policies"], path);
