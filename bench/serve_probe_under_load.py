@@ -28,6 +28,8 @@ def main():
     ap.add_argument("--tokens", default="32,128", help="answer lengths, comma-separated")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--lanes", default="1", help="the lm server's probe.lanes; 'a,b' runs one lm server per value")
+    ap.add_argument("--extra", default="", help="more aio serve arguments for every server, comma-separated "
+                    "(e.g. --max-stall-ms,1500)")
     args = ap.parse_args()
     lengths = [int(t) for t in args.tokens.split(",")]
     synth("llama3.2-1b", args.model)
@@ -42,10 +44,10 @@ def main():
             f.write(f"models:\n  small: {{path: {args.model}, n_ctx: 1024}}\n  large: {{path: {args.model}, n_ctx: 1024}}\n"
                     f"policy: oracle\nprobe: {probe}\nthreads: {args.threads}\n")
         cmds[name] = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(18200 + i), "--slots",
-                      str(args.slots)]
+                      str(args.slots)] + [a for a in args.extra.split(",") if a]
         bases[name] = f"http://127.0.0.1:{18200 + i}"
     out = {"model": args.model, "threads": args.threads, "slots": args.slots, "clients": args.clients, "lanes": lanes,
-           "requests": args.requests, "synthetic_weights": True, "policy": "oracle", "by_tokens": {}}
+           "extra": args.extra, "requests": args.requests, "synthetic_weights": True, "policy": "oracle", "by_tokens": {}}
     run = 0
     with Servers(cmds, bases):
         for name in cmds:

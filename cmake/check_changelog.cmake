@@ -1,7 +1,9 @@
 # Fails unless CHANGELOG.md's newest entry ("## [X.Y.Z] - DATE", the first one) is the project's version: the version
-# lives in one place (CMakeLists.txt) and a release without its changelog entry does not pass the tests.
+# lives in one place (CMakeLists.txt) and a release without its changelog entry does not pass the tests. An
+# "## [Unreleased]" section above it (changes since the release, as Keep a Changelog has it) is allowed.
 #   cmake -DVERSION=x.y.z -DCHANGELOG=path -P check_changelog.cmake
 file(STRINGS "${CHANGELOG}" headings REGEX "^## \\[")
+list(FILTER headings EXCLUDE REGEX "^## \\[Unreleased\\]$")
 if(NOT headings)
   message(FATAL_ERROR "${CHANGELOG} has no '## [X.Y.Z] - YYYY-MM-DD' entry")
 endif()

@@ -11,6 +11,9 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIO_BUILD_DIR:-$src/build}
 cache="${AIO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/aio}"
+log_name=build-image
+source "$src/scripts/debian-root.sh"
+as_root "sudo make image" "$@"
 deb="" tag=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,13 +22,6 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--deb FILE] [--tag NAME]" >&2; exit 2 ;;
   esac
 done
-t0=$SECONDS
-say() { printf '[build-image %4ds] %s\n' $((SECONDS - t0)) "$*"; }
-die() { say "FAILED: $*"; exit 1; }
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo > /dev/null && sudo -n true 2> /dev/null && exec sudo -n -E "$0" "$@"
-  die "needs root (debootstrap, namespaces, buildah): run it as root, e.g. sudo make image"
-fi
 "$src/scripts/install-deps.sh" release
 [ -n "$deb" ] || deb=$(ls -t "$build"/package/aio_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] && [ -f "$deb" ] || die "no package: run make package first (or pass --deb FILE)"
@@ -33,7 +29,6 @@ version=$(dpkg-deb -f "$deb" Version)
 work=$(mktemp -d /tmp/aio-image.XXXXXX)
 ctr=""
 trap '[ -n "$ctr" ] && buildah rm "$ctr" > /dev/null 2>&1; rm -rf "$work"' EXIT
-source "$src/scripts/debian-root.sh"
 
 root="$work/root"
 debian_root "$root"

@@ -6,7 +6,21 @@
 #                        ends. The host's network and DNS. DIR becomes the root with pivot_root, not chroot: the
 #                        kernel refuses user namespaces to a chrooted process, and aio's sandbox (bubblewrap) needs one
 #   verify_unit DIR      systemd-analyze verify on DIR's installed aio.service (systemd installed into DIR for it)
-# Expects $cache, $work and the functions say and die.
+#   say MSG / die MSG    progress and failure lines, "[$log_name SECONDS] MSG" (seconds since the script started)
+#   as_root HOW ARGS...  unless root: re-runs the calling script with ARGS through sudo when sudo needs no password,
+#                        else dies saying it needs root and HOW to run it
+# Expects $log_name; $cache and $work before debian_root, in_root or verify_unit are used.
+
+t0=${t0:-$SECONDS}
+say() { printf '[%s %4ds] %s\n' "$log_name" $((SECONDS - t0)) "$*"; }
+die() { say "FAILED: $*"; exit 1; }
+as_root() {
+  local how=$1
+  shift
+  [ "$(id -u)" -eq 0 ] && return 0
+  command -v sudo > /dev/null && sudo -n true 2> /dev/null && exec sudo -n -E "$0" "$@"
+  die "needs root (debootstrap, namespaces, buildah/podman): run it as root, e.g. $how"
+}
 
 debian_mirror() { # the host's own Debian mirror (its apt sources), else deb.debian.org
   local uri

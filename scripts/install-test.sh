@@ -19,14 +19,9 @@ build=${AIO_BUILD_DIR:-$src/build}
 cache="${AIO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/aio}"
 container=1
 [ "${1:-}" = "--no-container" ] && container=0
-t0=$SECONDS
-say() { printf '[install-test %4ds] %s\n' $((SECONDS - t0)) "$*"; }
-die() { say "FAILED: $*"; exit 1; }
-
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo > /dev/null && sudo -n true 2> /dev/null && exec sudo -n -E "$0" "$@"
-  die "needs root (debootstrap, namespaces, podman): run it as root, e.g. sudo make install-test"
-fi
+log_name=install-test
+source "$src/scripts/debian-root.sh"
+as_root "sudo make install-test" "$@"
 "$src/scripts/install-deps.sh" release
 for c in debootstrap unshare chroot curl; do command -v $c >/dev/null || die "$c is missing: run scripts/install-deps.sh"; done
 deb=$(ls -t "$build"/package/aio_*.deb 2>/dev/null | head -1)
@@ -42,7 +37,6 @@ trap cleanup EXIT
 say "package $(basename "$deb"), work in $work"
 
 # --- 1. a clean Debian 12 root, with the package installed -----------------------------------------------------------
-source "$src/scripts/debian-root.sh"
 root="$work/root"
 debian_root "$root"
 cp "$deb" "$root/tmp/"

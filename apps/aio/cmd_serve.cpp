@@ -34,7 +34,7 @@ struct ServeOptions {
   std::string schedule = "shared"; // co-resident models: step in turn on one thread, or side by side
   std::string step_budget;         // "" = the config's
   double step_factor = 0;          // 0 = the config's
-  double max_stall_ms = -1;        // < 0 = the config's
+  std::string max_stall_ms;        // "" = the config's; "auto" or milliseconds
 };
 
 bool is_loopback(const std::string &host) {
@@ -56,7 +56,8 @@ int run_serve(ServeOptions o) {
   }
   if (!o.step_budget.empty()) cfg->step_budget = o.step_budget;
   if (o.step_factor > 0) cfg->step_factor = o.step_factor;
-  if (o.max_stall_ms >= 0) cfg->max_stall_ms = o.max_stall_ms;
+  if (!o.max_stall_ms.empty()) // "auto" or a number CLI11 has range-checked; anything else reaches the engine's check
+    cfg->max_stall_ms = o.max_stall_ms == "auto" ? -1 : std::strtod(o.max_stall_ms.c_str(), nullptr);
 
   // Signals are taken by one thread with sigwait; every other thread (HTTP, engines) inherits the block.
   sigset_t signals;
@@ -159,9 +160,9 @@ void add_serve_command(CLI::App &app, Runner &runner) {
                   "(default: the config's step_factor, 2)");
   sub->add_option("--max-stall-ms", o->max_stall_ms,
                   "A prompt whose whole prefill is expected within this many ms goes in one step even beside running "
-                  "streams: its first token sooner, one longer gap for them (0 = always in budget chunks; default: the "
-                  "config's max_stall_ms, 0)")
-      ->check(CLI::Range(0.0, 3.6e6));
+                  "streams: its first token sooner, one longer gap for them ('auto' = 7 of the model's decode steps; "
+                  "0 = always in budget chunks; default: the config's max_stall_ms, auto)")
+      ->check(CLI::IsMember({"auto"}) | CLI::Range(0.0, 3.6e6));
   sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
   sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
   sub->add_option("--max-connections", o->connection.max_connections, "Open connections in all; more get 503")

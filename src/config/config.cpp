@@ -359,10 +359,14 @@ Expected<AioConfig> parse_config(const std::string &path, const std::string &dir
                                   "step_factor must be a number from 1.1 to 100 (how many decode-only steps a step "
                                   "with prefill may last, e.g. 2)",
                                   cfg.step_factor));
-  AIO_RETURN_IF_ERROR(read_number(path, root, "max_stall_ms", 0, 3.6e6,
-                                  "max_stall_ms must be a number of milliseconds from 0 (off) to 3600000: a prompt whose "
-                                  "whole prefill is expected within it goes in one step beside running streams, e.g. 1500",
-                                  cfg.max_stall_ms));
+  if (root["max_stall_ms"] && root["max_stall_ms"].IsScalar() && root["max_stall_ms"].Scalar() == "auto")
+    cfg.max_stall_ms = -1;
+  else
+    AIO_RETURN_IF_ERROR(read_number(path, root, "max_stall_ms", 0, 3.6e6,
+                                    "max_stall_ms must be auto (a few of the model's decode steps) or a number of "
+                                    "milliseconds from 0 (off) to 3600000: a prompt whose whole prefill is expected "
+                                    "within it goes in one step beside running streams, e.g. 1500",
+                                    cfg.max_stall_ms));
   cfg.policies = policy::builtin_policies();
   if (root["policies"]) {
     auto own = policy::parse_policies(root["policies"], path);

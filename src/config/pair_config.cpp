@@ -57,7 +57,9 @@ std::string pair_config_yaml(const PairSpec &pair) {
          "\n"
          "# Chunked prefill: a long prompt never stalls the running streams for long (auto measures this machine).\n"
          "step_budget: auto\n"
-         "step_factor: 2.0\n";
+         "step_factor: 2.0\n"
+         "# A short prompt goes whole beside running streams if it fits in this many ms (auto: 7 decode steps; 0: off).\n"
+         "max_stall_ms: auto\n";
 }
 
 } // namespace aio::config

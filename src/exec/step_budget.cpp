@@ -18,8 +18,8 @@ Status StepBudgetParams::validate() const {
   if (!(step_factor >= 1.1 && step_factor <= 100))
     return invalid_argument("the step factor must be between 1.1 and 100 (times a decode-only step)");
   if (min_chunk < 1 || first_chunk < min_chunk) return invalid_argument("need 1 <= min_chunk <= first_chunk");
-  if (!(max_stall_ms >= 0 && max_stall_ms <= 3.6e6))
-    return invalid_argument("max_stall_ms must be from 0 (off) to 3600000 milliseconds");
+  if (max_stall_ms != kStallAuto && !(max_stall_ms >= 0 && max_stall_ms <= 3.6e6))
+    return invalid_argument("max_stall_ms must be auto or from 0 (off) to 3600000 milliseconds");
   return {};
 }
 
@@ -42,7 +42,10 @@ std::string StepBudgetParams::describe() const {
   if (fixed_tokens > 0) std::snprintf(buf, sizeof(buf), "%d tokens per step", fixed_tokens);
   else std::snprintf(buf, sizeof(buf), "auto (a step with prefill <= %.1fx a decode step)", step_factor);
   std::string out = buf;
-  if (max_stall_ms > 0) {
+  if (max_stall_ms == kStallAuto) {
+    std::snprintf(buf, sizeof(buf), "; a prompt that fits in %.0f decode steps goes whole", kAutoStallSteps);
+    out += buf;
+  } else if (max_stall_ms > 0) {
     std::snprintf(buf, sizeof(buf), "; a prompt that fits in %.0f ms goes whole", max_stall_ms);
     out += buf;
   }
@@ -55,10 +58,15 @@ int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, int32_t oldes
   const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
   int32_t tokens = std::max(static_cast<int32_t>(budget), p_.min_chunk);
   // A short prompt whole: its expected step (the decode plus its prefill) within the stall allowed.
-  if (p_.max_stall_ms > 0 && oldest_remaining > tokens && token_ms_ > 0 && decode_ms_ > 0 &&
-      decode_ms_ + oldest_remaining * token_ms_ <= p_.max_stall_ms)
+  if (oldest_remaining > tokens && token_ms_ > 0 && decode_ms_ > 0 &&
+      decode_ms_ + oldest_remaining * token_ms_ <= stall_allowance_ms())
     tokens = oldest_remaining;
   return std::min(room, tokens);
+}
+
+double StepBudget::stall_allowance_ms() const {
+  if (p_.max_stall_ms == StepBudgetParams::kStallAuto) return StepBudgetParams::kAutoStallSteps * decode_ms_;
+  return p_.max_stall_ms;
 }
 
 void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {

@@ -333,6 +333,12 @@ TEST(Serve, AnUnknownScheduleIsACommandLineError) {
   r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--turns", "fastest"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--turns"), std::string::npos) << r.err;
+  for (const char *bad : {"soon", "-1", "4e6", "nan"}) { // auto, or milliseconds from 0 to 3,600,000
+    r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--max-stall-ms", bad}, 60);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_TRUE(r.err.find("--max-stall-ms") != std::string::npos || r.err.find("max_stall_ms") != std::string::npos)
+        << bad << ": " << r.err;
+  }
 }
 
 } // namespace

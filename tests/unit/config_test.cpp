@@ -33,6 +33,13 @@ TEST(Config, MinimalFileGetsThePapersDefaults) {
   EXPECT_EQ(cfg->find_model("large")->path, "/abs/l.gguf");
   EXPECT_EQ(cfg->find_model("large")->n_ctx, 2048u);
   EXPECT_TRUE(cfg->find_policy("static-large").ok());
+  EXPECT_EQ(cfg->max_stall_ms, -1) << "a short prompt whole within a few decode steps (auto)";
+  for (const auto &[text, want] : std::vector<std::pair<std::string, double>>{
+           {"max_stall_ms: auto\n", -1}, {"max_stall_ms: 0\n", 0}, {"max_stall_ms: 1500\n", 1500}}) {
+    auto c = load_config(write(std::string(kMinimal) + text));
+    ASSERT_TRUE(c.ok()) << text << c.status().to_string();
+    EXPECT_EQ(c->max_stall_ms, want) << text;
+  }
 }
 
 TEST(Config, TheShippedConfigLoads) {
@@ -90,8 +97,10 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {std::string(kMinimal) + "step_budget: 0\n", "step_budget must be 'auto'"},
       {std::string(kMinimal) + "step_factor: 0.5\n", "step_factor must be a number from 1.1"},
       {std::string(kMinimal) + "step_factor: fast\n", "step_factor must be a number from 1.1"},
-      {std::string(kMinimal) + "max_stall_ms: -5\n", "max_stall_ms must be a number of milliseconds"},
-      {std::string(kMinimal) + "max_stall_ms: soon\n", "max_stall_ms must be a number of milliseconds"},
+      {std::string(kMinimal) + "max_stall_ms: -5\n", "max_stall_ms must be auto (a few of the model's decode steps) or"},
+      {std::string(kMinimal) + "max_stall_ms: -1\n", "max_stall_ms must be auto"},
+      {std::string(kMinimal) + "max_stall_ms: soon\n", "max_stall_ms must be auto"},
+      {std::string(kMinimal) + "max_stall_ms: [1500]\n", "max_stall_ms must be auto"},
       {std::string(kMinimal) + "probe: {read_tokens: 8}\n", "probe.read_tokens must be 0 (read the whole request) or"},
       {std::string(kMinimal) + "probe: {read_tokens: many}\n", "probe.read_tokens must be a whole number"},
       {std::string(kMinimal) + "probe: {lanes: -1}\n", "probe.lanes must be between 0 (probes queue for a slot"},

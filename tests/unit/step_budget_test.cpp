@@ -90,12 +90,43 @@ TEST(StepBudget, WithAStallAllowedAShortPromptGoesWholeAndALongOneInChunks) {
   EXPECT_EQ(b.prefill_tokens(1, 40, 60), 40) << "never more than the room";
   EXPECT_EQ(b.prefill_tokens(1, 500, 3000), chunk) << "a long prompt in chunks";
   EXPECT_EQ(b.prefill_tokens(1, 500, 66), chunk) << "200 + 66 x 20 = 1,520 ms: over the allowance, in chunks";
-  StepBudget off; // max_stall_ms 0: the budget alone, as before
+  StepBudgetParams none;
+  none.max_stall_ms = 0; // off: the budget alone, as before
+  StepBudget off(none);
   for (int i = 0; i < 5; ++i) off.observe(1, 0, 200);
   off.observe(0, 50, 1000);
   EXPECT_EQ(off.prefill_tokens(1, 500, 60), off.prefill_tokens(1, 500));
-  p.max_stall_ms = -1;
-  EXPECT_FALSE(p.validate().ok());
+  for (double bad : {-5.0, -0.5, 4e6}) {
+    p.max_stall_ms = bad;
+    EXPECT_FALSE(p.validate().ok()) << bad;
+  }
+}
+
+TEST(StepBudget, TheAutomaticStallIsSevenDecodeStepsOfTheModelAsItRuns) {
+  StepBudget b; // the default: auto
+  EXPECT_EQ(b.stall_allowance_ms(), 0) << "nothing measured: no prompt goes whole on a guess";
+  EXPECT_EQ(b.prefill_tokens(1, 500, 60), StepBudgetParams{}.first_chunk);
+  for (int i = 0; i < 20; ++i) b.observe(1, 0, 200); // a 3B's decode step on a CPU
+  b.observe(0, 50, 1000);                             // 20 ms a prompt token
+  EXPECT_NEAR(b.stall_allowance_ms(), 7 * 200, 1e-6);
+  for (int i = 0; i < 50; ++i) { // the controller settles beside one stream: a handful of tokens a step
+    const int32_t n = b.prefill_tokens(1, 500);
+    b.observe(1, n, 200 + 20.0 * n);
+  }
+  EXPECT_EQ(b.prefill_tokens(1, 500, 59), 59) << "200 + 59 x 20 = 1,380 ms <= 1,400: whole";
+  EXPECT_LT(b.prefill_tokens(1, 500, 61), 61) << "1,420 ms: in chunks";
+  // A fast machine (20 ms steps, 0.2 ms a prompt token): the allowance shrinks with it - 140 ms, some 600 tokens, not 7,000.
+  StepBudget fast;
+  for (int i = 0; i < 20; ++i) fast.observe(1, 0, 20);
+  fast.observe(0, 1000, 200);
+  for (int i = 0; i < 50; ++i) {
+    const int32_t n = fast.prefill_tokens(1, 5000);
+    fast.observe(1, n, 20 + 0.2 * n);
+  }
+  EXPECT_NEAR(fast.stall_allowance_ms(), 140, 1e-6);
+  EXPECT_EQ(fast.prefill_tokens(1, 5000, 590), 590) << "20 + 590 x 0.2 = 138 ms";
+  EXPECT_LT(fast.prefill_tokens(1, 5000, 3000), 3000);
+  EXPECT_NE(StepBudgetParams{}.describe().find("7 decode steps"), std::string::npos) << StepBudgetParams{}.describe();
 }
 
 TEST(StepBudget, BadSettingsAreRefusedWithWhatToGive) {
