@@ -57,7 +57,8 @@ int run_serve(ServeOptions o) {
   if (!o.step_budget.empty()) cfg->step_budget = o.step_budget;
   if (o.step_factor > 0) cfg->step_factor = o.step_factor;
   if (!o.max_stall_ms.empty()) // "auto" or a number CLI11 has range-checked; anything else reaches the engine's check
-    cfg->max_stall_ms = o.max_stall_ms == "auto" ? -1 : std::strtod(o.max_stall_ms.c_str(), nullptr);
+    cfg->max_stall_ms =
+        o.max_stall_ms == "auto" ? config::AioConfig::kMaxStallAuto : std::strtod(o.max_stall_ms.c_str(), nullptr);
 
   // Signals are taken by one thread with sigwait; every other thread (HTTP, engines) inherits the block.
   sigset_t signals;

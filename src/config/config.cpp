@@ -360,7 +360,7 @@ Expected<AioConfig> parse_config(const std::string &path, const std::string &dir
                                   "with prefill may last, e.g. 2)",
                                   cfg.step_factor));
   if (root["max_stall_ms"] && root["max_stall_ms"].IsScalar() && root["max_stall_ms"].Scalar() == "auto")
-    cfg.max_stall_ms = -1;
+    cfg.max_stall_ms = AioConfig::kMaxStallAuto;
   else
     AIO_RETURN_IF_ERROR(read_number(path, root, "max_stall_ms", 0, 3.6e6,
                                     "max_stall_ms must be auto (a few of the model's decode steps) or a number of "

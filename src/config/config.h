@@ -69,9 +69,10 @@ struct AioConfig {
   std::string step_budget = "auto";
   double step_factor = 2.0;
   // A prompt whose whole prefill is expected within this many ms goes in one step beside running streams (first token
-  // sooner, one longer gap for the streams); 0 = every prompt in budget chunks; -1 = auto, a few decode steps of the
-  // model (exec/step_budget.h: StepBudgetParams::kStallAuto).
-  double max_stall_ms = -1;
+  // sooner, one longer gap for the streams); 0 = every prompt in budget chunks; kMaxStallAuto = a few decode steps of
+  // the model (exec/step_budget.h: StepBudgetParams::kStallAuto, the same value).
+  static constexpr double kMaxStallAuto = -1;
+  double max_stall_ms = kMaxStallAuto;
   policy::PolicySet policies;            // the built-in ones plus any the file defines
 
   const ModelEntry *find_model(const std::string &name) const;

@@ -75,6 +75,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   AIO_RETURN_IF_ERROR(params.validate());
   auto budget = exec::StepBudgetParams::parse(cfg.step_budget, cfg.step_factor);
   if (!budget) return invalid_argument(cfg.source + ": step_budget / step_factor: " + budget.status().message());
+  static_assert(config::AioConfig::kMaxStallAuto == exec::StepBudgetParams::kStallAuto, "one meaning of 'auto'");
   budget->max_stall_ms = cfg.max_stall_ms;
   if (Status st = budget->validate(); !st.ok()) return invalid_argument(cfg.source + ": max_stall_ms: " + st.message());
   const exec::StepBudgetParams step_budget = *budget;
