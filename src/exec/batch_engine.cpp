@@ -324,9 +324,10 @@ int32_t BatchEngine::fill_batch() {
   for (auto &s : slots_)
     if (s->active() && s->pending < 0) prefilling.push_back(s.get());
   std::sort(prefilling.begin(), prefilling.end(), [](const Slot *a, const Slot *b) { return a->last_used < b->last_used; });
-  const int32_t oldest_remaining =
-      prefilling.empty() ? 0 : static_cast<int32_t>(prefilling.front()->input.size() - prefilling.front()->n_prefilled);
-  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, oldest_remaining);
+  std::vector<int32_t> waiting;
+  waiting.reserve(prefilling.size());
+  for (const Slot *s : prefilling) waiting.push_back(static_cast<int32_t>(s->input.size() - s->n_prefilled));
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting);
   for (Slot *s : prefilling) {
     if (prefill_left <= 0) break;
     const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);

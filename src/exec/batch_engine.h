@@ -46,7 +46,15 @@ struct BatchEngineParams {
   int32_t n_batch = 512;          // most tokens per llama_decode: decode tokens first, prefill chunks fill the rest
   int32_t n_threads = 0;          // CPU threads (0 = all)
   size_t queue_capacity = 64;     // waiting jobs beyond the slots; more are refused
-  bool kv_unified = true;         // one KV cache for all slots (false: n_ctx_per_slot cells each)
+  // One KV cache for all sequences (true, the default), or a stream of n_ctx_per_slot cells each (false, as
+  // llama-server has it with several slots). Split, each sequence's attention reads only its own cells, and 8 streams
+  // decoding together ran at 0.986 of llama-server's rate against 0.963 unified (six alternated repeats) - but over
+  // split caches the pinned llama.cpp puts only sequences with consecutive ids in one ubatch (llama_batch_allocr::
+  // split_equal, sequential), so streams in non-adjacent slots decode in separate forward passes: two streams ran at
+  // one stream's rate (9.1 instead of 17.8 tok/s) in every fourth pair of bench/serve_vs_llama_server.py's 2-stream
+  // level, as the slots they were given came round. Slots are picked for their cached prompts, not their ids, so the
+  // cache stays unified.
+  bool kv_unified = true;
   StepBudgetParams step_budget;   // prefill tokens per step beside running decodes (step_budget.h)
   Status validate() const;
 };

@@ -52,15 +52,23 @@ std::string StepBudgetParams::describe() const {
   return out;
 }
 
-int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, int32_t oldest_remaining) const {
+int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, const std::vector<int32_t> &waiting) const {
   room = std::max(room, 0);
   if (n_decode == 0) return room; // nobody is waiting for a token
   const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
   int32_t tokens = std::max(static_cast<int32_t>(budget), p_.min_chunk);
-  // A short prompt whole: its expected step (the decode plus its prefill) within the stall allowed.
-  if (oldest_remaining > tokens && token_ms_ > 0 && decode_ms_ > 0 &&
-      decode_ms_ + oldest_remaining * token_ms_ <= stall_allowance_ms())
-    tokens = oldest_remaining;
+  // Short prompts whole, in the order they are filled: the step's expected time (its decode plus their prefill)
+  // within the stall allowed. The first prompt that does not fit ends the run - later ones do not pass it.
+  if (token_ms_ > 0 && decode_ms_ > 0) {
+    const double allowance = stall_allowance_ms();
+    int64_t whole = 0;
+    for (int32_t remaining : waiting) {
+      if (remaining <= 0) continue;
+      if (decode_ms_ + static_cast<double>(whole + remaining) * token_ms_ > allowance) break;
+      whole += remaining;
+    }
+    if (whole > tokens) tokens = static_cast<int32_t>(std::min<int64_t>(whole, room));
+  }
   return std::min(room, tokens);
 }
 

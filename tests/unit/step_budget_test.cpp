@@ -74,7 +74,7 @@ TEST(StepBudget, WithAStallAllowedAShortPromptGoesWholeAndALongOneInChunks) {
   p.max_stall_ms = 1500;
   ASSERT_TRUE(p.validate().ok());
   StepBudget b(p);
-  EXPECT_EQ(b.prefill_tokens(1, 500, 60), p.first_chunk) << "nothing measured: the budget's first chunk";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {60}), p.first_chunk) << "nothing measured: the budget's first chunk";
   for (int i = 0; i < 5; ++i) b.observe(1, 0, 200);
   b.observe(0, 50, 1000); // a prompt prefilled alone: 20 ms a token
   EXPECT_NEAR(b.prefill_token_ms(), 20, 1e-9);
@@ -86,26 +86,47 @@ TEST(StepBudget, WithAStallAllowedAShortPromptGoesWholeAndALongOneInChunks) {
   }
   const int32_t chunk = b.prefill_tokens(1, 500);
   EXPECT_LE(chunk, 12);
-  EXPECT_EQ(b.prefill_tokens(1, 500, 60), 60) << "a short prompt whole";
-  EXPECT_EQ(b.prefill_tokens(1, 40, 60), 40) << "never more than the room";
-  EXPECT_EQ(b.prefill_tokens(1, 500, 3000), chunk) << "a long prompt in chunks";
-  EXPECT_EQ(b.prefill_tokens(1, 500, 66), chunk) << "200 + 66 x 20 = 1,520 ms: over the allowance, in chunks";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {60}), 60) << "a short prompt whole";
+  EXPECT_EQ(b.prefill_tokens(1, 40, {60}), 40) << "never more than the room";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {3000}), chunk) << "a long prompt in chunks";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {66}), chunk) << "200 + 66 x 20 = 1,520 ms: over the allowance, in chunks";
   StepBudgetParams none;
   none.max_stall_ms = 0; // off: the budget alone, as before
   StepBudget off(none);
   for (int i = 0; i < 5; ++i) off.observe(1, 0, 200);
   off.observe(0, 50, 1000);
-  EXPECT_EQ(off.prefill_tokens(1, 500, 60), off.prefill_tokens(1, 500));
+  EXPECT_EQ(off.prefill_tokens(1, 500, {60}), off.prefill_tokens(1, 500));
   for (double bad : {-5.0, -0.5, 4e6}) {
     p.max_stall_ms = bad;
     EXPECT_FALSE(p.validate().ok()) << bad;
   }
 }
 
+TEST(StepBudget, PromptsWaitingTogetherGoWholeWhileTheirSumFitsTheAllowance) {
+  // 200 ms decode steps, 20 ms a prompt token, 1,500 ms allowed: 65 prompt tokens fit beside the decode.
+  StepBudgetParams p;
+  p.max_stall_ms = 1500;
+  StepBudget b(p);
+  for (int i = 0; i < 5; ++i) b.observe(1, 0, 200);
+  b.observe(0, 50, 1000);
+  for (int i = 0; i < 50; ++i) {
+    const int32_t n = b.prefill_tokens(1, 500);
+    b.observe(1, n, 200 + 20.0 * n);
+  }
+  const int32_t chunk = b.prefill_tokens(1, 500);
+  ASSERT_LT(chunk, 12);
+  EXPECT_EQ(b.prefill_tokens(1, 500, {12, 12, 12, 12, 12}), 60) << "five short prompts that arrived together, whole";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {12, 12, 12, 12, 12, 12}), 60) << "the sixth would pass 1,500 ms: it waits";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {12, 3000, 12}), 12) << "a long prompt ends the run; the one after it does not pass it";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {3000, 12}), chunk) << "a long prompt first: chunks, as before";
+  EXPECT_EQ(b.prefill_tokens(1, 30, {12, 12, 12}), 30) << "never more than the room";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {0, 12}), 12) << "an empty remainder counts nothing";
+}
+
 TEST(StepBudget, TheAutomaticStallIsSevenDecodeStepsOfTheModelAsItRuns) {
   StepBudget b; // the default: auto
   EXPECT_EQ(b.stall_allowance_ms(), 0) << "nothing measured: no prompt goes whole on a guess";
-  EXPECT_EQ(b.prefill_tokens(1, 500, 60), StepBudgetParams{}.first_chunk);
+  EXPECT_EQ(b.prefill_tokens(1, 500, {60}), StepBudgetParams{}.first_chunk);
   for (int i = 0; i < 20; ++i) b.observe(1, 0, 200); // a 3B's decode step on a CPU
   b.observe(0, 50, 1000);                             // 20 ms a prompt token
   EXPECT_NEAR(b.stall_allowance_ms(), 7 * 200, 1e-6);
@@ -113,8 +134,8 @@ TEST(StepBudget, TheAutomaticStallIsSevenDecodeStepsOfTheModelAsItRuns) {
     const int32_t n = b.prefill_tokens(1, 500);
     b.observe(1, n, 200 + 20.0 * n);
   }
-  EXPECT_EQ(b.prefill_tokens(1, 500, 59), 59) << "200 + 59 x 20 = 1,380 ms <= 1,400: whole";
-  EXPECT_LT(b.prefill_tokens(1, 500, 61), 61) << "1,420 ms: in chunks";
+  EXPECT_EQ(b.prefill_tokens(1, 500, {59}), 59) << "200 + 59 x 20 = 1,380 ms <= 1,400: whole";
+  EXPECT_LT(b.prefill_tokens(1, 500, {61}), 61) << "1,420 ms: in chunks";
   // A fast machine (20 ms steps, 0.2 ms a prompt token): the allowance shrinks with it - 140 ms, some 600 tokens, not 7,000.
   StepBudget fast;
   for (int i = 0; i < 20; ++i) fast.observe(1, 0, 20);
@@ -124,8 +145,8 @@ TEST(StepBudget, TheAutomaticStallIsSevenDecodeStepsOfTheModelAsItRuns) {
     fast.observe(1, n, 20 + 0.2 * n);
   }
   EXPECT_NEAR(fast.stall_allowance_ms(), 140, 1e-6);
-  EXPECT_EQ(fast.prefill_tokens(1, 5000, 590), 590) << "20 + 590 x 0.2 = 138 ms";
-  EXPECT_LT(fast.prefill_tokens(1, 5000, 3000), 3000);
+  EXPECT_EQ(fast.prefill_tokens(1, 5000, {590}), 590) << "20 + 590 x 0.2 = 138 ms";
+  EXPECT_LT(fast.prefill_tokens(1, 5000, {3000}), 3000);
   EXPECT_NE(StepBudgetParams{}.describe().find("7 decode steps"), std::string::npos) << StepBudgetParams{}.describe();
 }
 
