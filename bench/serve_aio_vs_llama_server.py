@@ -13,7 +13,8 @@ import os
 import statistics
 import tempfile
 
-from serve_common import BIN, ROOT, SCENARIO_A, Servers, run_clients, save_results, scenario_requests, synth
+from serve_common import (BIN, LLAMA_SERVER_SHARED_KV, ROOT, SCENARIO_A, Servers, run_clients, save_results,
+                          scenario_requests, synth)
 
 
 def main():
@@ -41,7 +42,8 @@ def main():
     schedules = args.schedules.split(",")
     requests = scenario_requests(SCENARIO_A, args.requests, 1, args.tokens)
     cmds = {"llama-server": [os.path.join(BIN, "llama-server"), "-m", args.large, "--port", "18100", "-t",
-                             str(args.threads), "--parallel", str(args.slots), "-c", str(1024 * args.slots)]}
+                             str(args.threads), "--parallel", str(args.slots), "-c", str(1024 * args.slots)]
+                            + LLAMA_SERVER_SHARED_KV}
     bases = {"llama-server": "http://127.0.0.1:18100"}
     models = {"llama-server": "large"}
     for i, sched in enumerate(schedules):

@@ -24,7 +24,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import BIN, ROOT, Servers, one_model_args, percentile, save_results, synth  # noqa: E402
+from serve_common import (BIN, LLAMA_SERVER_SHARED_KV, ROOT, Servers, one_model_args, percentile,  # noqa: E402
+                          save_results, synth)
 
 
 def stream_gaps(url, body, out, key):
@@ -118,7 +119,7 @@ def main():
                              str(ports["aio-whole-chunks"]), "--slots", str(a.slots + 1), "--step-budget", "512"],
         "llama-server": [os.path.join(BIN, "llama-server"), "-m", a.model, "--port", str(ports["llama-server"]),
                          "-t", str(a.threads), "-np", str(a.slots + 1), "-c", str(n_ctx * (a.slots + 1)),
-                         "--no-webui", "-b", "512"],
+                         "--no-webui", "-b", "512"] + LLAMA_SERVER_SHARED_KV,
     }
     if a.step_factor:
         cmds["aio-auto"] += ["--step-factor", a.step_factor]

@@ -33,6 +33,7 @@ struct ProbeEvalOptions {
   int show_errors = 0;
   bool json = false;
   int read_tokens = -1;       // lm: the probe's read budget (-1: the config's probe.read_tokens)
+  double escalate_entropy_gt = -1; // cascade: the fastText entropy above which the lm probe reads (-1: the config's)
   bool against_whole = false; // lm: read each longer prompt whole too and compare the verdicts
 };
 
@@ -104,9 +105,14 @@ int run_eval(const ProbeEvalOptions &o) {
   std::unique_ptr<probe::FastTextProbe> ft;
   std::unique_ptr<core::Router> router, whole_router; // whole: the same probe reading every token (--against-whole)
   int32_t read_tokens = 0;
-  if (o.probe != "lm" && (o.read_tokens >= 0 || o.against_whole))
-    return report_error(invalid_argument("--read-tokens and --against-whole are for --probe lm (the fastText probe "
-                                         "reads the whole request)"));
+  const bool runs_lm = o.probe == "lm" || o.probe == "cascade";
+  if (!runs_lm && (o.read_tokens >= 0 || o.against_whole))
+    return report_error(invalid_argument("--read-tokens and --against-whole are for --probe lm or cascade (the "
+                                         "fastText probe reads the whole request)"));
+  if (o.probe != "cascade" && o.escalate_entropy_gt >= 0)
+    return report_error(invalid_argument("--escalate-entropy-gt is for --probe cascade (the threshold above which "
+                                         "the lm probe reads what fastText was unsure of)"));
+  double escalate_entropy_gt = 0;
   if (o.probe == "fasttext") {
     std::string path = o.model;
     if (path.empty() && !o.config.empty()) {
@@ -124,11 +130,18 @@ int run_eval(const ProbeEvalOptions &o) {
     if (!p) return report_error(p.status());
     ft = std::move(*p);
     categories = ft->categories();
-  } else if (o.probe == "lm") {
-    if (o.config.empty()) return report_error(invalid_argument("--probe lm needs --config (it runs the small model)"));
+  } else if (runs_lm) {
+    if (o.config.empty())
+      return report_error(invalid_argument("--probe " + o.probe + " needs --config (it runs the small model)"));
     auto cfg = config::load_config(o.config);
     if (!cfg) return report_error(cfg.status());
-    cfg->probe.kind = "lm";
+    cfg->probe.kind = o.probe;
+    if (o.probe == "cascade") {
+      if (!o.model.empty()) cfg->probe.fasttext_model = o.model;
+      if (cfg->probe.fasttext_model.empty()) cfg->probe.fasttext_model = "builtin";
+      if (o.escalate_entropy_gt >= 0) cfg->probe.escalate_entropy_gt = o.escalate_entropy_gt;
+      escalate_entropy_gt = cfg->probe.escalate_entropy_gt;
+    }
     if (o.read_tokens >= 0) cfg->probe.lm.read_tokens = o.read_tokens;
     if (auto st = cfg->probe.lm.validate(); !st.ok()) return report_error(st);
     read_tokens = cfg->probe.lm.read_tokens;
@@ -150,13 +163,14 @@ int run_eval(const ProbeEvalOptions &o) {
       whole_router = std::move(*w);
     }
   } else {
-    return report_error(invalid_argument("--probe must be fasttext or lm"));
+    return report_error(invalid_argument("--probe must be fasttext, lm or cascade, not '" + o.probe + "'"));
   }
 
   std::vector<eval::ProbeSample> samples;
   WindowCheck window;
   // The fastText probe takes microseconds a prompt; the lm probe a forward pass each, so show how far it is.
-  std::unique_ptr<Progress> bar = router ? std::make_unique<Progress>("probing with the lm probe", "prompts") : nullptr;
+  std::unique_ptr<Progress> bar =
+      router ? std::make_unique<Progress>("probing with the " + o.probe + " probe", "prompts") : nullptr;
   for (const auto &p : *data) {
     if (bar) bar->update(static_cast<uint64_t>(&p - data->data()) + 1, data->size());
     if (std::find(categories.begin(), categories.end(), p.label) == categories.end()) {
@@ -213,7 +227,16 @@ int run_eval(const ProbeEvalOptions &o) {
                            {"right", split->hits},          {"precision", split->precision()},
                            {"recall", split->recall()}};
     for (size_t i = 0; i < n_cat; ++i) j["recall"][categories[i]] = ev->recall[i];
-    if (o.probe == "lm") j["read_tokens"] = read_tokens;
+    if (runs_lm) j["read_tokens"] = read_tokens;
+    j["read_by"] = ev->read_by;
+    if (o.probe == "cascade") j["escalate_entropy_gt"] = escalate_entropy_gt;
+    if (o.probe == "fasttext")
+      for (const auto &row : ev->escalation)
+        j["escalation"].push_back({{"entropy_gt", row.entropy_gt},
+                                   {"escalated", row.escalated},
+                                   {"escalated_share", row.escalated_share()},
+                                   {"kept_accuracy", row.kept_accuracy()},
+                                   {"escalated_correct", row.escalated_correct}});
     if (whole_router)
       j["against_whole"] = {{"longer", window.longer},
                             {"agree", window.agree},
@@ -259,7 +282,20 @@ int run_eval(const ProbeEvalOptions &o) {
   std::printf("calibration  expected calibration error %.4f, log loss %.4f\n", ev->expected_calibration_error,
               ev->log_loss);
   std::printf("latency      p50 %.4f ms, p99 %.4f ms per request\n", ev->latency_p50_ms, ev->latency_p99_ms);
-  if (o.probe == "lm")
+  if (o.probe == "cascade")
+    std::printf("cascade      fastText read all %d; the lm probe read the %d it was unsure of (entropy > %.3f bits)\n",
+                ev->total, ev->read_by.count("lm") ? ev->read_by.at("lm") : 0, escalate_entropy_gt);
+  if (o.probe == "fasttext") {
+    // What a cascade with this probe first would send on to the lm probe at each threshold (probe.kind cascade).
+    std::printf("escalation   entropy >   sent on to the lm probe   accuracy of the rest   right on those sent on\n");
+    for (const auto &row : ev->escalation) {
+      char kept[16] = "        -";
+      if (row.kept) std::snprintf(kept, sizeof kept, "%8.2f%%", 100 * row.kept_accuracy());
+      std::printf("             %9.2f   %8d (%6.2f%%)       %s          %8d\n", row.entropy_gt, row.escalated,
+                  100 * row.escalated_share(), kept, row.escalated_correct);
+    }
+  }
+  if (runs_lm)
     std::printf("read         %s\n", read_tokens ? ("at most " + std::to_string(read_tokens) +
                                                       " tokens of a request (its first 3/4 and last 1/4)").c_str()
                                                    : "every token of a request");
@@ -306,7 +342,8 @@ void add_probe_command(CLI::App &app, Runner &runner) {
   ev->add_option("--data", e->data,
                  "Labeled JSONL, GSM8K JSONL (math), MMLU/C-Eval CSV file or folder (qa); repeatable")
       ->required();
-  ev->add_option("--probe", e->probe, "fasttext or lm")->capture_default_str();
+  ev->add_option("--probe", e->probe, "fasttext, lm, or cascade (fastText, then lm on what it is unsure of)")
+      ->capture_default_str();
   ev->add_option("--config", e->config, "A-IO config (needed for the lm probe; gives the fastText model path)");
   ev->add_option("--model", e->model, "fastText model file (default: the config's, else the one built with aio)");
   ev->add_option("--show-errors", e->show_errors, "Print up to N misclassified prompts");
@@ -317,6 +354,10 @@ void add_probe_command(CLI::App &app, Runner &runner) {
   ev->add_flag("--against-whole", e->against_whole,
                "lm probe: read each prompt longer than --read-tokens whole too, and report how often the window "
                "agrees and both accuracies on those prompts");
+  ev->add_option("--escalate-entropy-gt", e->escalate_entropy_gt,
+                 "cascade: the fastText entropy (bits) above which the lm probe reads the request (default: the "
+                 "config's probe.escalate_entropy_gt)")
+      ->check(CLI::Range(0.0, 64.0));
   ev->add_flag("--json", e->json, "Print JSON");
   ev->callback([e, &runner] { runner = [e] { return run_eval(*e); }; });
 }

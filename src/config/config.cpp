@@ -1,6 +1,8 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <set>
 #include <filesystem>
 #include <optional>
@@ -215,12 +217,27 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
 
 Status parse_probe(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
   AIO_RETURN_IF_ERROR(
-      yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model", "read_tokens", "lanes"}));
+      yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model", "read_tokens", "lanes",
+                                             "escalate_entropy_gt"}));
   ProbeConfig &p = cfg.probe;
   if (node["kind"]) {
     p.kind = node["kind"].Scalar();
-    if (p.kind != "lm" && p.kind != "fasttext")
-      return error_at(src, node["kind"], "probe.kind must be lm or fasttext, not '" + p.kind + "'");
+    if (p.kind != "lm" && p.kind != "fasttext" && p.kind != "cascade")
+      return error_at(src, node["kind"], "probe.kind must be lm, fasttext or cascade, not '" + p.kind + "'");
+  }
+  if (node["escalate_entropy_gt"]) {
+    auto h = yaml::as_number(src, node["escalate_entropy_gt"], "probe.escalate_entropy_gt");
+    if (!h) return h.status();
+    // Entropy over the categories is at most log2(their number): a threshold at or above it never escalates.
+    const double h_max = std::log2(static_cast<double>(cfg.categories.size()));
+    if (!(*h >= 0 && *h < h_max)) {
+      char max[32];
+      std::snprintf(max, sizeof max, "%.3f", h_max);
+      return error_at(src, node["escalate_entropy_gt"],
+                      "probe.escalate_entropy_gt must be at least 0 and below log2 of the number of categories (" +
+                          std::string(max) + " bits; at or above it the lm probe would never run: use kind fasttext)");
+    }
+    p.escalate_entropy_gt = *h;
   }
   if (node["model"]) p.model = node["model"].Scalar();
   if (node["suffix"]) p.lm.suffix = node["suffix"].Scalar();
@@ -337,8 +354,9 @@ Expected<AioConfig> parse_config(const std::string &path, const std::string &dir
     return error_at(path, root["probe"] ? root["probe"] : root,
                     "probe.model '" + cfg.probe.model + "' is a remote endpoint, but the probe runs locally (it needs "
                     "the model's tokenizer, and the lm probe its forward pass); name a local model");
-  if (cfg.probe.kind == "fasttext" && cfg.probe.fasttext_model.empty())
-    return error_at(path, root["probe"], "probe.kind fasttext needs probe.fasttext_model (a path, or builtin)");
+  if (cfg.probe.runs_fasttext() && cfg.probe.fasttext_model.empty())
+    return error_at(path, root["probe"], "probe.kind " + cfg.probe.kind +
+                                             " needs probe.fasttext_model (a path, or builtin)");
   if (Status s = cfg.probe.lm.validate(); !s.ok()) return error_at(path, root["probe"], "probe: " + s.message());
   if (root["decoding"]) AIO_RETURN_IF_ERROR(parse_decoding(path, root["decoding"], cfg));
   if (root["threads"]) {

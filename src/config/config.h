@@ -49,10 +49,15 @@ struct ModelEntry {
 };
 
 struct ProbeConfig {
-  std::string kind = "lm";          // "lm" (the paper's) or "fasttext"
+  // "lm" (the paper's), "fasttext", or "cascade": the fastText probe reads every request and the lm probe only those
+  // it is unsure of (entropy above escalate_entropy_gt), so most requests cost microseconds, not a forward pass.
+  std::string kind = "lm";
   std::string model = "small";      // the model the lm probe runs on
   probe::LmProbeParams lm;          // template and labels of the lm probe
   std::string fasttext_model;       // path of a trained fastText probe ("builtin" = the one built with aio)
+  double escalate_entropy_gt = 0.5; // cascade: bits of the fastText verdict above which the lm probe reads the request
+  bool runs_lm() const { return kind == "lm" || kind == "cascade"; }
+  bool runs_fasttext() const { return kind == "fasttext" || kind == "cascade"; }
 };
 
 struct AioConfig {

@@ -90,7 +90,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
       bp.step_budget = step_budget;
       bp.n_threads = cfg.threads;
       bp.queue_capacity = params.queue_capacity;
-      if (cfg.probe.kind == "lm" && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
+      if (cfg.probe.runs_lm() && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
       auto made = backend::LocalBackend::create(entry, bp, cfg.source);
       if (!made) return made.status();
       local = std::move(*made);
@@ -109,11 +109,12 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
                                    .max_line_bytes = params.max_upstream_line};
     r->backends_[entry.name] = std::make_unique<backend::PoolBackend>(entry, std::move(local), pool);
   }
-  if (cfg.probe.kind == "lm") {
+  if (cfg.probe.runs_lm()) {
     auto probe = probe::LmProbe::create(r->local_.at(cfg.probe.model)->shared_model(), cfg.probe.lm);
     if (!probe) return probe.status();
     r->lm_probe_ = std::move(*probe);
-  } else {
+  }
+  if (cfg.probe.runs_fasttext()) {
     std::string path = cfg.probe.fasttext_model;
     if (path == "builtin") {
       auto builtin = builtin_probe_path();
@@ -286,10 +287,12 @@ void Router::submit(Request request, GenerateParams params, Callbacks callbacks)
     rec.probe.probe_kind = "none"; // nothing the probe could say would change the route
     rec.route = std::move(*decided);
     return dispatch(p, std::move(*prompt));
-  } else if (lm_probe_) {
-    return submit_probe(p, std::move(*prompt));
   } else {
-    adopt_probe(rec, ft_probe_->classify(req.probe_text()));
+    // fastText reads every request it is configured for; the lm probe reads the rest, and in a cascade those
+    // fastText was unsure of (its verdict is replaced by the lm probe's, whose kind the record then shows).
+    if (ft_probe_) adopt_probe(rec, ft_probe_->classify(req.probe_text()));
+    if (lm_probe_ && (!ft_probe_ || rec.probe.entropy_bits > cfg_.probe.escalate_entropy_gt))
+      return submit_probe(p, std::move(*prompt));
   }
   if (Status st = decide(*p); !st.ok()) return p->fail(st);
   dispatch(p, std::move(*prompt));

@@ -134,8 +134,8 @@ private:
   config::AioConfig cfg_;
   std::map<std::string, std::unique_ptr<backend::Backend>> backends_; // every configured model
   std::map<std::string, backend::LocalBackend *> local_;              // the models loaded here (owned by backends_)
-  std::unique_ptr<probe::LmProbe> lm_probe_;          // probe.kind lm
-  std::unique_ptr<probe::FastTextProbe> ft_probe_;    // probe.kind fasttext
+  std::unique_ptr<probe::LmProbe> lm_probe_;          // probe.kind lm or cascade
+  std::unique_ptr<probe::FastTextProbe> ft_probe_;    // probe.kind fasttext or cascade
   std::vector<std::unique_ptr<exec::Scheduler>> schedulers_; // after backends_: stopped and destroyed before them
 };
 

@@ -29,6 +29,7 @@ Expected<ProbeEvaluation> evaluate_probe(const std::vector<std::string> &categor
   };
   e.reliability.resize(10);
   for (size_t b = 0; b < e.reliability.size(); ++b) e.reliability[b].lo = b / 10.0, e.reliability[b].hi = (b + 1) / 10.0;
+  for (double h : kEscalationThresholds) e.escalation.push_back({.entropy_gt = h});
   double log_loss = 0;
   for (size_t i = 0; i < samples.size(); ++i) {
     const ProbeSample &s = samples[i];
@@ -47,6 +48,12 @@ Expected<ProbeEvaluation> evaluate_probe(const std::vector<std::string> &categor
     else e.misses.push_back(i);
     count(sources, s.source, t, p == t);
     count(langs, s.lang, t, p == t);
+    ++e.read_by[s.result.probe_kind];
+    for (EscalationRow &row : e.escalation) {
+      const bool escalate = s.result.entropy_bits > row.entropy_gt;
+      ++(escalate ? row.escalated : row.kept);
+      if (p == t) ++(escalate ? row.escalated_correct : row.kept_correct);
+    }
     const auto &dist = s.result.distribution;
     if (dist.size() == n) {
       const double confidence = dist[p];

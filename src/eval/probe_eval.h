@@ -2,6 +2,7 @@
 // recall and the latency it adds. Pure data in, data out (`aio probe eval` prints it).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,18 @@ struct ConfidenceBin {
   double mean_confidence = 0, accuracy = 0;
 };
 
+// What a cascade (probe.kind cascade) with this probe first would do at one entropy threshold: the samples it would
+// send on to the lm probe (entropy above the threshold), and how often this probe was right on those it keeps and on
+// those it sends on.
+struct EscalationRow {
+  double entropy_gt = 0;
+  int kept = 0, kept_correct = 0, escalated = 0, escalated_correct = 0;
+  double escalated_share() const { return kept + escalated ? static_cast<double>(escalated) / (kept + escalated) : 0; }
+  double kept_accuracy() const { return kept ? static_cast<double>(kept_correct) / kept : 0; }
+};
+// The thresholds the escalation table shows, in bits.
+inline const std::vector<double> kEscalationThresholds = {0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0};
+
 struct ProbeEvaluation {
   std::vector<std::string> categories;
   std::vector<std::vector<int>> confusion; // [true][predicted], in the order of `categories`
@@ -48,6 +61,8 @@ struct ProbeEvaluation {
   // confidence| weighted by their share) and the mean log loss of the true category (natural log).
   std::vector<ConfidenceBin> reliability;
   double expected_calibration_error = 0, log_loss = 0;
+  std::vector<EscalationRow> escalation;   // at each of kEscalationThresholds
+  std::map<std::string, int> read_by;      // samples per probe kind that gave the verdict (a cascade: fasttext or lm)
   double accuracy() const { return total ? static_cast<double>(correct) / total : 0; }
 };
 

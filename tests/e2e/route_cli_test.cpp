@@ -106,6 +106,50 @@ TEST(ProbeCli, LmProbeEvalRunsOnTheSmallModel) {
   EXPECT_EQ(json::parse(r.out)["n"], 2);
 }
 
+// fastText's escalation table says what a cascade would send on to the lm probe at each threshold; the cascade,
+// run, sends on exactly that many (the same fastText verdicts decide), at 0 every request it is not certain of.
+TEST(ProbeCli, ACascadeEscalatesWhatTheFastTextTableSays) {
+  const std::string file = make_temp_dir("cascade-eval") + "/mixed.jsonl";
+  {
+    std::ifstream in(std::string(AIO_SOURCE_DIR) + "/data/calibration.jsonl");
+    std::ofstream out(file);
+    std::string line;
+    for (int i = 0; i < 842 && std::getline(in, line); ++i)
+      if (i % 14 == 0) out << line << "\n"; // 61 prompts of every category
+  }
+  auto ft = aio({"probe", "eval", "--data", file, "--json"});
+  ASSERT_EQ(ft.exit_code, 0) << ft.err;
+  const json table = json::parse(ft.out);
+  const int n = table["n"];
+  ASSERT_EQ(table["escalation"].size(), 7u);
+  int previous = n;
+  for (const auto &row : table["escalation"]) {
+    EXPECT_LE(row["escalated"].get<int>(), previous) << "a higher threshold sends fewer on";
+    previous = row["escalated"];
+  }
+  auto text = aio({"probe", "eval", "--data", file});
+  EXPECT_NE(text.out.find("sent on to the lm probe"), std::string::npos) << text.out;
+  int at_0 = -1, at_05 = -1;
+  for (const auto &row : table["escalation"]) {
+    if (row["entropy_gt"] == 0.0) at_0 = row["escalated"];
+    if (row["entropy_gt"] == 0.5) at_05 = row["escalated"];
+  }
+  ASSERT_GE(at_05, 0);
+  EXPECT_GT(at_0, at_05) << "some prompts are between certain and 0.5 bits";
+  for (const auto &[threshold, want] : std::vector<std::pair<std::string, int>>{{"0.5", at_05}, {"0", at_0}}) {
+    auto r = aio({"probe", "eval", "--probe", "cascade", "--config", config("cascade"), "--data", file,
+                  "--escalate-entropy-gt", threshold, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["n"], n);
+    EXPECT_EQ(j["read_by"].value("lm", 0), want) << "threshold " << threshold;
+    EXPECT_EQ(j["read_by"].value("fasttext", 0), n - want) << "threshold " << threshold;
+  }
+  auto misuse = aio({"probe", "eval", "--data", file, "--escalate-entropy-gt", "0.5"});
+  EXPECT_NE(misuse.exit_code, 0);
+  EXPECT_NE(misuse.err.find("--escalate-entropy-gt is for --probe cascade"), std::string::npos) << misuse.err;
+}
+
 TEST(CalibrateCli, PrintsOneRowPerTauAndChoosesOne) {
   const std::string file = make_temp_dir("calib") + "/few.jsonl";
   std::ofstream(file) << "{\"text\": \"Write a Python function that adds two numbers.\", \"label\": \"code\"}\n"

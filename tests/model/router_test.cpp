@@ -304,5 +304,47 @@ TEST(Router, APolicyNoVerdictCanChangeSkipsTheProbe) {
   EXPECT_EQ(shadow->probe.probe_kind, "lm");
 }
 
+// A cascade: fastText reads every request; the lm probe reads one only when fastText's entropy is above the
+// threshold, and then its verdict is the one routed on (and a request the small model answers goes on in the lm
+// probe's slot, as with the lm probe alone).
+TEST(Router, ACascadeSendsOnlyWhatFastTextIsUnsureOfToTheLmProbe) {
+  const char *prompts[] = {"def add(a, b):\n    return a + b\n\nWrite tests for this function.",
+                           "What is the capital of France?", "Solve for x: 3x + 5 = 20.", "hello there"};
+  auto fasttext = make_router("probe: {kind: fasttext, fasttext_model: builtin}\n");
+  ASSERT_TRUE(fasttext);
+  int escalated = 0, kept = 0;
+  for (const char *prompt : prompts) {
+    auto screened = fasttext->route({.prompt = prompt});
+    ASSERT_TRUE(screened.ok()) << screened.status().to_string();
+    ASSERT_EQ(screened->probe.probe_kind, "fasttext");
+    const double h = screened->probe.entropy_bits;
+    // Just below fastText's entropy for this prompt: unsure, so the lm probe reads it and its verdict routes.
+    if (h > 1e-3) {
+      auto unsure = make_router("probe: {kind: cascade, fasttext_model: builtin, escalate_entropy_gt: " +
+                                std::to_string(h * 0.99) + "}\n");
+      ASSERT_TRUE(unsure);
+      auto r = unsure->generate({.prompt = prompt}, greedy(4));
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_EQ(r->record.probe.probe_kind, "lm") << prompt << " (fastText entropy " << h << ")";
+      EXPECT_GT(r->record.probe.probe_ms, 0) << prompt;
+      EXPECT_EQ(r->generation.tokens.size(), 4u);
+      ++escalated;
+    }
+    // Just above it: fastText's verdict stands and no forward pass is spent on the probe.
+    if (h * 1.01 + 1e-6 < std::log2(3.0)) {
+      auto sure = make_router("probe: {kind: cascade, fasttext_model: builtin, escalate_entropy_gt: " +
+                              std::to_string(h * 1.01 + 1e-6) + "}\n");
+      ASSERT_TRUE(sure);
+      auto r = sure->route({.prompt = prompt});
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_EQ(r->probe.probe_kind, "fasttext") << prompt << " (fastText entropy " << h << ")";
+      EXPECT_EQ(r->probe.distribution, screened->probe.distribution) << prompt;
+      ++kept;
+    }
+  }
+  EXPECT_EQ(escalated, 4) << "every prompt had a fastText entropy above 0.001 bits";
+  EXPECT_EQ(kept, 4) << "every prompt had a fastText entropy below log2(3)";
+}
+
 } // namespace
 } // namespace aio::core

@@ -42,6 +42,20 @@ TEST(Config, MinimalFileGetsThePapersDefaults) {
   }
 }
 
+// The cascade runs both probes: fastText on every request, the lm probe on those fastText is unsure of.
+TEST(Config, ACascadeProbeRunsBothProbesAboveItsThreshold) {
+  auto cfg = load_config(write(std::string(kMinimal) + "probe: {kind: cascade, fasttext_model: builtin, "
+                                                       "escalate_entropy_gt: 0.25}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_TRUE(cfg->probe.runs_lm());
+  EXPECT_TRUE(cfg->probe.runs_fasttext());
+  EXPECT_EQ(cfg->probe.escalate_entropy_gt, 0.25);
+  auto lm = load_config(write(kMinimal));
+  ASSERT_TRUE(lm.ok());
+  EXPECT_TRUE(lm->probe.runs_lm());
+  EXPECT_FALSE(lm->probe.runs_fasttext());
+}
+
 TEST(Config, TheShippedConfigLoads) {
   auto cfg = load_config(std::string(AIO_SOURCE_DIR) + "/configs/aio.yaml");
   ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
@@ -84,7 +98,14 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {"models: {}\n", "'models' must map names"},
       {"models:\n  small: {file: a.gguf}\n", ":2: unknown key 'file'"},
       {"models:\n  small: {path: a.gguf, n_ctx: lots}\n", "models.small.n_ctx must be a whole number"},
-      {std::string(kMinimal) + "probe: {kind: magic}\n", "probe.kind must be lm or fasttext"},
+      {std::string(kMinimal) + "probe: {kind: magic}\n", "probe.kind must be lm, fasttext or cascade"},
+      {std::string(kMinimal) + "probe: {kind: cascade}\n", "probe.kind cascade needs probe.fasttext_model"},
+      {std::string(kMinimal) + "probe: {kind: cascade, fasttext_model: builtin, escalate_entropy_gt: 1.6}\n",
+       "below log2 of the number of categories (1.585 bits; at or above it the lm probe would never run"},
+      {std::string(kMinimal) + "probe: {kind: cascade, fasttext_model: builtin, escalate_entropy_gt: -0.1}\n",
+       "escalate_entropy_gt must be at least 0"},
+      {std::string(kMinimal) + "probe: {kind: cascade, fasttext_model: builtin, escalate_entropy_gt: unsure}\n",
+       "probe.escalate_entropy_gt must be a number"},
       {std::string(kMinimal) + "probe: {model: medium}\n", "probe.model 'medium' is not one of the configured models"},
       {std::string(kMinimal) + "policy: fastest\n", "no policy named 'fastest'"},
       {std::string(kMinimal) + "policy: quant\n", "add models.quant.path"},
