@@ -288,8 +288,8 @@ void Router::submit(Request request, GenerateParams params, Callbacks callbacks)
     rec.route = std::move(*decided);
     return dispatch(p, std::move(*prompt));
   } else {
-    // fastText reads every request it is configured for; the lm probe reads the rest, and in a cascade those
-    // fastText was unsure of (its verdict is replaced by the lm probe's, whose kind the record then shows).
+    // The fastText probe, when configured, reads first. The lm probe reads when it is the only probe or, in a
+    // cascade, when fastText was unsure; its verdict then replaces fastText's, and the record shows its kind.
     if (ft_probe_) adopt_probe(rec, ft_probe_->classify(req.probe_text()));
     if (lm_probe_ && (!ft_probe_ || rec.probe.entropy_bits > cfg_.probe.escalate_entropy_gt))
       return submit_probe(p, std::move(*prompt));
