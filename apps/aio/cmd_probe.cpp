@@ -33,7 +33,7 @@ struct ProbeEvalOptions {
   int show_errors = 0;
   bool json = false;
   int read_tokens = -1;       // lm: the probe's read budget (-1: the config's probe.read_tokens)
-  double escalate_entropy_gt = -1; // cascade: the fastText entropy above which the lm probe reads (-1: the config's)
+  std::optional<double> escalate_entropy_gt; // cascade: fastText entropy above which the lm probe reads (unset: config's)
   bool against_whole = false; // lm: read each longer prompt whole too and compare the verdicts
 };
 
@@ -109,7 +109,7 @@ int run_eval(const ProbeEvalOptions &o) {
   if (!runs_lm && (o.read_tokens >= 0 || o.against_whole))
     return report_error(invalid_argument("--read-tokens and --against-whole are for --probe lm or cascade (the "
                                          "fastText probe reads the whole request)"));
-  if (o.probe != "cascade" && o.escalate_entropy_gt >= 0)
+  if (o.probe != "cascade" && o.escalate_entropy_gt)
     return report_error(invalid_argument("--escalate-entropy-gt is for --probe cascade (the threshold above which "
                                          "the lm probe reads what fastText was unsure of)"));
   double escalate_entropy_gt = 0;
@@ -139,7 +139,8 @@ int run_eval(const ProbeEvalOptions &o) {
     if (o.probe == "cascade") {
       if (!o.model.empty()) cfg->probe.fasttext_model = o.model;
       if (cfg->probe.fasttext_model.empty()) cfg->probe.fasttext_model = "builtin";
-      if (o.escalate_entropy_gt >= 0) cfg->probe.escalate_entropy_gt = o.escalate_entropy_gt;
+      if (o.escalate_entropy_gt) cfg->probe.escalate_entropy_gt = *o.escalate_entropy_gt;
+      if (Status st = cfg->probe.check_escalation(cfg->categories.size()); !st.ok()) return report_error(st);
       escalate_entropy_gt = cfg->probe.escalate_entropy_gt;
     }
     if (o.read_tokens >= 0) cfg->probe.lm.read_tokens = o.read_tokens;
@@ -356,8 +357,7 @@ void add_probe_command(CLI::App &app, Runner &runner) {
                "agrees and both accuracies on those prompts");
   ev->add_option("--escalate-entropy-gt", e->escalate_entropy_gt,
                  "cascade: the fastText entropy (bits) above which the lm probe reads the request (default: the "
-                 "config's probe.escalate_entropy_gt)")
-      ->check(CLI::Range(0.0, 64.0));
+                 "config's probe.escalate_entropy_gt)");
   ev->add_flag("--json", e->json, "Print JSON");
   ev->callback([e, &runner] { runner = [e] { return run_eval(*e); }; });
 }

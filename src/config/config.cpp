@@ -215,6 +215,19 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
   return {};
 }
 
+} // namespace
+
+Status ProbeConfig::check_escalation(size_t n_categories) const {
+  const double h_max = std::log2(static_cast<double>(n_categories));
+  if (escalate_entropy_gt >= 0 && escalate_entropy_gt < h_max) return {};
+  char max[32];
+  std::snprintf(max, sizeof max, "%.3f", h_max);
+  return invalid_argument("probe.escalate_entropy_gt must be at least 0 and below log2 of the number of categories (" +
+                          std::string(max) + " bits; at or above it the lm probe would never run: use kind fasttext)");
+}
+
+namespace {
+
 Status parse_probe(const std::string &src, const YAML::Node &node, const std::string &dir, AioConfig &cfg) {
   AIO_RETURN_IF_ERROR(
       yaml::check_keys(src, node, "probe", {"kind", "model", "suffix", "labels", "fasttext_model", "read_tokens", "lanes",
@@ -228,16 +241,9 @@ Status parse_probe(const std::string &src, const YAML::Node &node, const std::st
   if (node["escalate_entropy_gt"]) {
     auto h = yaml::as_number(src, node["escalate_entropy_gt"], "probe.escalate_entropy_gt");
     if (!h) return h.status();
-    // Entropy over the categories is at most log2(their number): a threshold at or above it never escalates.
-    const double h_max = std::log2(static_cast<double>(cfg.categories.size()));
-    if (!(*h >= 0 && *h < h_max)) {
-      char max[32];
-      std::snprintf(max, sizeof max, "%.3f", h_max);
-      return error_at(src, node["escalate_entropy_gt"],
-                      "probe.escalate_entropy_gt must be at least 0 and below log2 of the number of categories (" +
-                          std::string(max) + " bits; at or above it the lm probe would never run: use kind fasttext)");
-    }
     p.escalate_entropy_gt = *h;
+    if (Status st = p.check_escalation(cfg.categories.size()); !st.ok())
+      return error_at(src, node["escalate_entropy_gt"], st.message());
   }
   if (node["model"]) p.model = node["model"].Scalar();
   if (node["suffix"]) p.lm.suffix = node["suffix"].Scalar();

@@ -58,6 +58,9 @@ struct ProbeConfig {
   double escalate_entropy_gt = 0.5; // cascade: bits of the fastText verdict above which the lm probe reads the request
   bool runs_lm() const { return kind == "lm" || kind == "cascade"; }
   bool runs_fasttext() const { return kind == "fasttext" || kind == "cascade"; }
+  // Errors: escalate_entropy_gt below 0, not a number, or at or above log2(n_categories), the most entropy a verdict
+  // over that many categories can have (the lm probe would never run).
+  Status check_escalation(size_t n_categories) const;
 };
 
 struct AioConfig {

@@ -145,6 +145,12 @@ TEST(ProbeCli, ACascadeEscalatesWhatTheFastTextTableSays) {
     EXPECT_EQ(j["read_by"].value("lm", 0), want) << "threshold " << threshold;
     EXPECT_EQ(j["read_by"].value("fasttext", 0), n - want) << "threshold " << threshold;
   }
+  for (const char *bad : {"nan", "-1", "1.6"}) {
+    auto r = aio({"probe", "eval", "--probe", "cascade", "--config", config("cascade"), "--data", file,
+                  "--escalate-entropy-gt", bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find("escalate_entropy_gt must be at least 0 and below log2"), std::string::npos) << bad << r.err;
+  }
   auto misuse = aio({"probe", "eval", "--data", file, "--escalate-entropy-gt", "0.5"});
   EXPECT_NE(misuse.exit_code, 0);
   EXPECT_NE(misuse.err.find("--escalate-entropy-gt is for --probe cascade"), std::string::npos) << misuse.err;
