@@ -13,7 +13,7 @@ build/bin/aio-bench-strategies
 build/bin/aio-bench-batching -r 3
 build/bin/aio-bench-batching --speculation -n 64 -r 3
 build/bin/aio-bench-scoring | tee bench/results/scoring.json
-python3 bench/serve_vs_llama_server.py
+python3 bench/serve_vs_llama_server.py --llama-server-kv both
 python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
 python3 bench/serve_long_prompt.py

@@ -11,7 +11,11 @@ it and no request failed. The ladder's rates are multiples of llama-server's mea
 requests/s with every slot busy), searched: each server starts near its expected goodput (its earlier ladders'
 median) and steps up while it meets the objective, down while it breaks; its goodput is the highest rate met below
 the lowest one broken (the slow low rates every server meets are not spent on). Goodput is the median of --repeats
-ladders. With 24 requests per rate, p99 is the slowest request.
+ladders. Each rate sends at least 24 requests (--requests) and enough for its arrivals to span --min-window times
+llama-server's unloaded request time (8: about 4 minutes with 128-token answers on a 3B here), so that a fast rate is
+held long enough for the queues to reach their steady state: a burst of 24 arrivals within a minute can be absorbed by
+a server that could not sustain the rate (until 2026-12-06 every rate sent 24, so the highest rates lasted under a
+minute). With few requests per rate, p99 is the slowest request.
 The objective, as DistServe states one (fixed multiples of the unloaded latencies): p99 TTFT <= 5x llama-server's
 unloaded TTFT, and p99 TPOT (a request's mean time per output token after its first) <= 3x llama-server's unloaded
 inter-token latency, its decode step with one stream (--ttft-factor, --tpot-factor). Fixed rather than taken from a
@@ -40,6 +44,7 @@ import argparse
 import collections
 import gzip
 import json
+import math
 import os
 import random
 import statistics
@@ -234,7 +239,9 @@ def main():
     ap.add_argument("--slots", type=int, default=8)
     ap.add_argument("--workloads", default="bench,chat")
     ap.add_argument("--tokens", default="32,128", help="answer lengths (ignore_eos: every answer this long)")
-    ap.add_argument("--requests", type=int, default=24, help="requests per open-loop rate")
+    ap.add_argument("--requests", type=int, default=24, help="requests per open-loop rate, at least")
+    ap.add_argument("--min-window", type=float, default=8.0,
+                    help="each rate's arrivals span at least this many of llama-server's unloaded request times")
     ap.add_argument("--repeats", type=int, default=3, help="ladders per workload (goodput is their median)")
     ap.add_argument("--clients", default="1,2,4,8,16", help="closed-loop K values")
     ap.add_argument("--closed-requests", type=int, default=16)
@@ -326,11 +333,15 @@ def main():
                 # The objective: fixed multiples of llama-server's unloaded latencies (see the module's docstring).
                 slo = {"ttft_s": args.ttft_factor * one["ttft_p50"], "tpot_s": args.tpot_factor * one["itl_p50"]}
                 capacity = full["requests_per_s"]
-                res.update({"objective": slo, "capacity_rps": capacity, "unloaded": one, "at_capacity": full})
+                # How long one request takes on an idle llama-server: the unit of a rate's minimum arrival window.
+                request_s = one["ttft_p50"] + (tokens - 1) * one["itl_p50"]
+                window_s = args.min_window * request_s
+                res.update({"objective": slo, "capacity_rps": capacity, "unloaded": one, "at_capacity": full,
+                            "min_window_s": window_s})
                 print(f"\n== {key}: llama-server unloaded TTFT {one['ttft_p50']:.2f} s, ITL {1000 * one['itl_p50']:.0f} ms; "
                       f"at capacity ({capacity:.3f} req/s) p99 TTFT {full['ttft_p99']:.2f} s, p99 TPOT "
                       f"{1000 * full['tpot_p99']:.0f} ms; objective p99 TTFT <= {slo['ttft_s']:.2f} s, p99 TPOT <= "
-                      f"{1000 * slo['tpot_s']:.0f} ms", flush=True)
+                      f"{1000 * slo['tpot_s']:.0f} ms; each rate's arrivals span >= {window_s:.0f} s", flush=True)
                 save()
                 # Closed loop at each K, both servers alternating.
                 for k in [int(c) for c in args.clients.split(",") if c]:
@@ -369,7 +380,8 @@ def main():
                             st = search[name]
                             mult = grid[st["next"]]
                             rate = mult * capacity
-                            reqs = workload(wl, args.requests, 1000 * rep + int(100 * mult), tokens)
+                            n = max(args.requests, math.ceil(rate * window_s))
+                            reqs = workload(wl, n, 1000 * rep + int(100 * mult), tokens)
                             s = open_loop(bases[name], models[name], reqs, rate, 7 * rep + 1, tag())
                             ok = meets(s, slo)
                             ladder["steps"].append({"server": name, "rate": rate, "x_capacity": mult, name: s})
@@ -380,7 +392,7 @@ def main():
                             else:
                                 st["broke"] = st["next"]
                                 st["next"] = st["next"] - 1 if st["next"] - 1 > st["met"] else None
-                            print(f"  ladder {rep + 1}/{args.repeats} rate {rate:.3f} req/s ({mult:.2f}x): {name:12s} "
+                            print(f"  ladder {rep + 1}/{args.repeats} rate {rate:.3f} req/s ({mult:.2f}x, {n} requests): {name:12s} "
                                   f"TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, ITL p50/p99 "
                                   f"{1000 * s['itl_p50']:.0f}/{1000 * s['itl_p99']:.0f} ms, TPOT p99 "
                                   f"{1000 * s['tpot_p99']:.0f} ms, errors {s['errors']}"

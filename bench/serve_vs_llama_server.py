@@ -3,13 +3,15 @@
 1, 2, 4 and 8 concurrent streams: same synthetic llama3.2-1b Q8_0 file, same threads, same slots, both servers up and
 measured in alternation within one script run.
 Prints the ratio at each level (aio / llama-server). Synthetic weights: speeds are real, text is not.
+llama-server keeps a KV cache per slot by default (its fastest layout when every stream starts together, as here);
+`--llama-server-kv unified` starts it with one shared cache like aio's engine, `both` measures the two side by side.
 Writes bench/results/serve.json."""
 import itertools
 import json
 import os
 import statistics
 
-from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post, save_results
+from serve_common import BIN, LLAMA_SERVER_SHARED_KV, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post, save_results
 
 
 RUN = itertools.count()
@@ -30,41 +32,52 @@ def run_level(base, model, streams, tokens):
 
 
 def main():
-    args = one_model_args(__doc__).parse_args()
+    ap = one_model_args(__doc__)
+    ap.add_argument("--llama-server-kv", choices=["split", "unified", "both"], default="split",
+                    help="llama-server's KV layout: a cache per slot (its default), one shared cache, or both")
+    args = ap.parse_args()
     cfg = one_model_config(args, "aio-bench-serve-")
     levels = [1, 2, 4, 8]
     out = {"model": args.model, "threads": args.threads, "tokens": args.tokens, "repeats": args.repeats,
-           "synthetic_weights": True, "levels": {}}
-    # Both servers stay up and are measured in alternation (order flipped each repeat), so drift in this VM's speed
-    # hits both alike; each level reports the median of the repeats.
-    cmds = {
-        "llama-server": [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", "18000", "-t",
-                         str(args.threads), "--parallel", str(args.slots), "-c", str(512 * args.slots)],
-        "aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18001", "--slots", str(args.slots)],
-    }
-    bases = {"llama-server": "http://127.0.0.1:18000", "aio": "http://127.0.0.1:18001"}
+           "synthetic_weights": True, "llama_server_kv": args.llama_server_kv, "levels": {}}
+    # The servers stay up and are measured in alternation (the order rotated each repeat), so drift in this VM's speed
+    # hits all alike; each level reports the median of the repeats.
+    layouts = {"split": ("llama-server", []), "unified": ("llama-server-unified", LLAMA_SERVER_SHARED_KV)}
+    anchors = [layouts[k] for k in (["split", "unified"] if args.llama_server_kv == "both" else [args.llama_server_kv])]
+    cmds, bases = {}, {}
+    for i, (name, extra) in enumerate(anchors):
+        cmds[name] = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(18000 + 2 * i), "-t",
+                      str(args.threads), "--parallel", str(args.slots), "-c", str(512 * args.slots)] + extra
+        bases[name] = f"http://127.0.0.1:{18000 + 2 * i}"
+    cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18001", "--slots", str(args.slots)]
+    bases["aio"] = "http://127.0.0.1:18001"
+    names = list(cmds)
     with Servers(cmds, bases):
-        for name in cmds:
+        for name in names:
             run_level(bases[name], "small", 1, 4)  # warm-up: page the weights in
-        samples = {name: {n: [] for n in levels} for name in cmds}
+        samples = {name: {n: [] for n in levels} for name in names}
         for rep in range(args.repeats):
-            order = ["llama-server", "aio"] if rep % 2 == 0 else ["aio", "llama-server"]
+            order = names[rep % len(names):] + names[:rep % len(names)]
             for n in levels:
                 for name in order:
                     samples[name][n].append(run_level(bases[name], "small", n, args.tokens))
-            print(f"repeat {rep + 1}/{args.repeats}: " + "  ".join(
-                f"{n}: {samples['aio'][n][-1] / samples['llama-server'][n][-1]:.3f}" for n in levels) +
-                "  (aio / llama-server)", flush=True)
-    rates = {name: {n: statistics.median(samples[name][n]) for n in levels} for name in cmds}
+            for anchor, _ in anchors:
+                print(f"repeat {rep + 1}/{args.repeats}: " + "  ".join(
+                    f"{n}: {samples['aio'][n][-1] / samples[anchor][n][-1]:.3f}" for n in levels) +
+                    f"  (aio / {anchor})", flush=True)
+    rates = {name: {n: statistics.median(samples[name][n]) for n in levels} for name in names}
     print(f"\naggregate decode tok/s, {os.path.basename(args.model)}, {args.threads} threads, {args.slots} slots, "
           f"{args.tokens} tokens per stream, median of {args.repeats} alternating repeats "
           f"(synthetic weights, real speed):")
     for n in levels:
-        ratio = rates["aio"][n] / rates["llama-server"][n]
-        out["levels"][n] = {"aio": rates["aio"][n], "llama_server": rates["llama-server"][n], "ratio": ratio,
-                            "aio_samples": samples["aio"][n], "llama_server_samples": samples["llama-server"][n]}
-        print(f"  {n} streams: aio {rates['aio'][n]:6.2f}  llama-server {rates['llama-server'][n]:6.2f}  "
-              f"ratio {ratio:.3f}  (target >= 1.0)")
+        row = out["levels"][n] = {"aio": rates["aio"][n], "aio_samples": samples["aio"][n]}
+        for anchor, _ in anchors:
+            key = anchor.replace("-", "_")
+            ratio = rates["aio"][n] / rates[anchor][n]
+            row.update({key: rates[anchor][n], f"{key}_samples": samples[anchor][n],
+                        "ratio" if anchor == "llama-server" else f"ratio_{key}": ratio})
+            print(f"  {n} streams: aio {rates['aio'][n]:6.2f}  {anchor} {rates[anchor][n]:6.2f}  "
+                  f"ratio {ratio:.3f}  (target >= 1.0)")
     save_results("serve.json", out)
 
 
