@@ -260,6 +260,8 @@ def main():
                     help="another aio serve beside `aio` with these extra arguments (comma-separated), run as aio-NAME; "
                          "e.g. --variant stall=--max-stall-ms,1500 (repeatable)")
     args = ap.parse_args()
+    if not (args.min_window >= 0 and args.requests >= 1):  # `not >=` also refuses nan
+        ap.error("--min-window must be 0 or more and --requests at least 1")
     t_start = time.time()
     small_preset, large_preset = PAIRS[args.pair]
     small = synth(small_preset, os.path.join(ROOT, "models", f"{small_preset}-q8_0.gguf"))
