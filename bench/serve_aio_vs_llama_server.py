@@ -8,12 +8,11 @@ Default pair: synthetic llama3.2-1b + llama3.1-8b Q8_0 (real speed, meaningless 
 bench/results/serve_aio.json."""
 import argparse
 import collections
-import json
 import os
 import statistics
 import tempfile
 
-from serve_common import (BIN, LLAMA_SERVER_SHARED_KV, ROOT, SCENARIO_A, Servers, run_clients, save_results,
+from serve_common import (BIN, llama_server_cmd, ROOT, SCENARIO_A, Servers, run_clients, save_results,
                           scenario_requests, synth)
 
 
@@ -41,9 +40,7 @@ def main():
     clients = [int(k) for k in args.clients.split(",")]
     schedules = args.schedules.split(",")
     requests = scenario_requests(SCENARIO_A, args.requests, 1, args.tokens)
-    cmds = {"llama-server": [os.path.join(BIN, "llama-server"), "-m", args.large, "--port", "18100", "-t",
-                             str(args.threads), "--parallel", str(args.slots), "-c", str(1024 * args.slots)]
-                            + LLAMA_SERVER_SHARED_KV}
+    cmds = {"llama-server": llama_server_cmd(args.large, 18100, args.threads, args.slots, 1024)}
     bases = {"llama-server": "http://127.0.0.1:18100"}
     models = {"llama-server": "large"}
     for i, sched in enumerate(schedules):

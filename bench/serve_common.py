@@ -23,6 +23,15 @@ SAMPLE = os.path.join(ROOT, "data", "sample")
 LLAMA_SERVER_SHARED_KV = ["--kv-unified"]
 
 
+def llama_server_cmd(model, port, threads, slots, ctx_per_slot, unified_kv=True, extra=()):
+    """The anchor's command line, one place for every serving benchmark: `slots` parallel sequences of
+    `ctx_per_slot` tokens each (llama-server splits -c among them), the web UI off, and by default the unified KV
+    cache above."""
+    return ([os.path.join(BIN, "llama-server"), "-m", model, "--port", str(port), "-t", str(threads), "--parallel",
+             str(slots), "-c", str(ctx_per_slot * slots), "--no-webui"]
+            + (LLAMA_SERVER_SHARED_KV if unified_kv else []) + list(extra))
+
+
 def post(url, body, timeout=1800):
     """POSTs JSON; returns (parsed body, response headers)."""
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})

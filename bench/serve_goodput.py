@@ -28,7 +28,8 @@ Workloads (Scenario A's mix: 70% code, 20% QA, 10% math):
   bench   the benchmark prompts of data/sample (HumanEval completions, C-Eval and GSM8K chats; ~75 tokens)
   chat    short real requests (15-30 words: CoNaLa/LeetCode asks, NQ/WebQuestions questions, short math problems)
           from the probe's held-out split (data/probe/heldout.jsonl.gz), sent as chats
-  long    the bench mix with a fifth of the requests carrying 2-4k tokens of real text before them (Scenario C style)
+  long    the bench mix with a fifth of the requests carrying 2-4k tokens of real text before them (Scenario C style;
+          n_ctx 4,608 a slot)
 
 Also the closed-loop table (K clients, each sending its next request when the last one is answered) at K = 1..16.
 Pairs (synthetic Q8_0): `3b` (default) smollm2-135m + llama3.2-3b, a per-token cost ratio near the paper's 1B:7B at a
@@ -36,6 +37,10 @@ speed whose ladder fits this machine; `8b` llama3.2-1b + llama3.1-8b, the paper'
 llama3.2-1b, for trying the harness. Synthetic weights: speeds are real, text is not.
 The per-token work-ratio bound on aio's gain, 1 / (share_large + share_small x cost_small / cost_large), is printed
 from the route split aio reported and the two models' measured decode speeds.
+llama-server prefills each arrival's prompt in the step it arrives in, up to its batch size (-b, 2048 by default),
+stalling its running streams; a smaller -b chunks prompts across steps, its nearest to aio's step budget.
+--anchor-variant NAME=ARGS runs such a llama-server beside the default one (e.g. b32=-b,32,-ub,32), and aio's ratio
+to each is printed.
 
 Run: python3 bench/serve_goodput.py [--workloads bench,chat] [--tokens 32,128] [--repeats 3] [--budget-minutes 60]
 Writes bench/results/goodput.json as each measurement completes.
@@ -56,17 +61,19 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import (BIN, LLAMA_SERVER_SHARED_KV, ROOT, SCENARIO_A, Servers, percentile,  # noqa: E402
+from serve_common import (BIN, llama_server_cmd, ROOT, SCENARIO_A, Servers, percentile,  # noqa: E402
                           save_results, scenario_requests, synth)
 
 # Small and large presets. Measured here (llama-bench, 2 threads, tg32): smollm2-135m 81 tok/s, llama3.2-1b 23,
 # llama3.2-3b 5.4: a cost ratio of 0.28 for `fast`, 0.07 for `3b`; the paper's 1B:7B pair is `8b`.
 PAIRS = {"8b": ("llama3.2-1b", "llama3.1-8b"), "3b": ("smollm2-135m", "llama3.2-3b"),
          "fast": ("smollm2-135m", "llama3.2-1b")}
-# x llama-server's capacity. The searched ladder starts near each server's expected goodput, so the low rungs are
-# only run by a server that breaks above them, the high ones only by one that meets below them (aio met 3.0x on the
-# benchmark's prompts, 2026-12-06).
-LADDER = [0.125, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+# x llama-server's capacity, in equal ratios (2^(1/4), 19% apart) from 1/8 to 5.7: a goodput is known to within one
+# step, and the ratio of two goodputs to within two, the same at every rate. (Until 2026-12-06 the steps were 0.25
+# wide, 50% apart between llama-server's 0.5x and 0.75x where it usually sat, so its goodput could be half again the
+# rung reported and aio's ratio inflated by as much.) The searched ladder starts near each server's expected goodput,
+# so the low rungs are only run by a server that breaks above them, the high ones only by one that meets below them.
+LADDER = [round(2 ** (k / 4), 3) for k in range(-12, 11)]
 
 
 def stream_one(base, req, model, tag, t_arrival):
@@ -197,20 +204,26 @@ def chat_requests(n, seed, max_tokens):
     return out
 
 
+# Characters per token of the context text below under the Llama-3 tokenizer (HumanEval and GSM8K prompts of
+# data/sample, measured with llama-server's /tokenize: 3.19 for the code, 3.45 for the math), the lower one taken so
+# that a context is at most its target. C-Eval's Chinese is left out: with no spaces between words, a share of it
+# would make lengths in words or characters meaningless (1.35 characters a token), and 2-4k tokens of it fit 4,608.
+CONTEXT_CHARS_PER_TOKEN = 3.19
+
+
 def long_requests(n, seed, max_tokens):
-    """The bench mix with every fifth request carrying 2,000-4,000 words of real text (C-Eval, GSM8K and HumanEval
-    prompts of data/sample, concatenated) before it, sent as a chat."""
+    """The bench mix with every fifth request carrying 2,000-4,000 tokens of real text (the code and math prompts of
+    data/sample, concatenated with their layout kept) before it, sent as a chat."""
     base = scenario_requests(SCENARIO_A, n, seed, max_tokens)
-    corpus = []
-    for r in scenario_requests(SCENARIO_A, 60, seed + 1, max_tokens):
-        corpus.append(r["body"].get("prompt") or r["body"]["messages"][0]["content"])
-    words = " ".join(corpus).split()
+    corpus = [r["body"].get("prompt") or r["body"]["messages"][0]["content"]
+              for r in scenario_requests(SCENARIO_A, 60, seed + 1, max_tokens) if r["label"] in ("code", "math")]
+    text_all = "\n\n".join(corpus)
     rng = random.Random(seed)
     for i, r in enumerate(base):
         if i % 5 != 2:
             continue
-        length = rng.randint(2000, 4000)
-        context = " ".join(words[j % len(words)] for j in range(length))
+        chars = int(rng.randint(2000, 4000) * CONTEXT_CHARS_PER_TOKEN)
+        context = (text_all * (chars // len(text_all) + 1))[:chars]
         text = r["body"].get("prompt") or r["body"]["messages"][0]["content"]
         r["path"] = "/v1/chat/completions"
         r["body"] = {"messages": [{"role": "user", "content": f"Context:\n{context}\n\n{text}"}],
@@ -253,6 +266,12 @@ def main():
     ap.add_argument("--budget-minutes", type=float, default=60, help="stop starting new measurements after this")
     ap.add_argument("--schedule", default="shared", help="aio serve --schedule")
     ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated")
+    ap.add_argument("--llama-server-extra", default="", metavar="ARGS",
+                    help="more llama-server arguments, comma-separated, given with '=' as they start with a dash: "
+                         "--llama-server-extra=-b,64,-ub,64 (its prefill chunk: the nearest it has to a step budget)")
+    ap.add_argument("--anchor-variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="another llama-server beside the first with these extra arguments (comma-separated), run as "
+                         "llama-server-NAME; e.g. --anchor-variant b32=-b,32,-ub,32 (repeatable)")
     ap.add_argument("--out", default="goodput.json", help="results file under bench/results/")
     ap.add_argument("--turns", default="first",
                     help="aio serve --turns orders to compare, comma-separated (the first is `aio`; others run as aio-NAME)")
@@ -279,9 +298,8 @@ def main():
                  "--queue", "1024", "--schedule", args.schedule, "--turns", turns]
                 + [x for x in args.extra.split(",") if x])
 
-    cmds = {"llama-server": [os.path.join(BIN, "llama-server"), "-m", large, "--port", "18400", "-t", str(args.threads),
-                             "--parallel", str(args.slots), "-c", str(n_ctx * args.slots), "--no-webui"]
-                            + LLAMA_SERVER_SHARED_KV,
+    cmds = {"llama-server": llama_server_cmd(large, 18400, args.threads, args.slots, n_ctx,
+                                             extra=[x for x in args.llama_server_extra.split(",") if x]),
             "aio": aio_cmd(18401, turn_orders[0])}
     bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}
     models = {"llama-server": "large", "aio": "aio"}
@@ -298,8 +316,17 @@ def main():
         extra = [x for x in vargs.split(",") if x]
         cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
         labels[name] = " ".join(extra)
+    for i, spec in enumerate(args.anchor_variant):
+        vname, _, vargs = spec.partition("=")
+        if not vname or not vargs:
+            sys.exit(f"--anchor-variant {spec}: give NAME=ARGS, e.g. b32=-b,32,-ub,32")
+        name, port = f"llama-server-{vname}", 18440 + i
+        extra = [x for x in args.llama_server_extra.split(",") if x] + [x for x in vargs.split(",") if x]
+        cmds[name] = llama_server_cmd(large, port, args.threads, args.slots, n_ctx, extra=extra)
+        bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "large", " ".join(extra)
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
-           "synthetic_weights": True, "scenario": "A", "workloads": {}}
+           "synthetic_weights": True, "scenario": "A", "workloads": {},
+           "commands": {n: " ".join(c) for n, c in cmds.items()}}
     run = [0]
 
     def tag():
@@ -366,12 +393,14 @@ def main():
                 for rep in range(args.repeats):
                     if over_budget():
                         break
-                    ladder = {"steps": [], "goodput": {n: 0.0 for n in cmds}}
+                    # goodput: the highest rate met; first_broken: the next rung up, which broke (None: the ladder's
+                    # top was met). A server's true goodput lies between them.
+                    ladder = {"steps": [], "goodput": {n: 0.0 for n in cmds}, "first_broken": {n: None for n in cmds}}
                     res["ladders"].append(ladder)
                     search = {}
                     for n in cmds:
                         done = [l["goodput"][n] / capacity for l in res["ladders"][:-1]]
-                        guess = statistics.median(done) if done else (0.75 if n == "llama-server" else 1.0)
+                        guess = statistics.median(done) if done else (0.75 if n.startswith("llama-server") else 1.0)
                         search[n] = {"next": min(range(len(grid)), key=lambda i: abs(grid[i] - guess)),
                                      "met": -1, "broke": len(grid)}
                     while not over_budget():
@@ -404,6 +433,8 @@ def main():
                     for name in cmds:
                         if search[name]["met"] < 0 and search[name]["next"] is None:
                             ladder["goodput"][name] = 0.0  # broke at the lowest rate tried
+                        if search[name]["broke"] < len(grid):
+                            ladder["first_broken"][name] = grid[search[name]["broke"]] * capacity
                     # A ladder the budget cut short found no goodput for a server still searching: it is kept in the
                     # results but not counted.
                     ladder["complete"] = all(search[n]["next"] is None for n in cmds)
@@ -428,10 +459,24 @@ def main():
                 print(f"  goodput ({len(complete)} complete ladders, median): aio {goodputs['aio']:.3f} req/s, "
                       f"llama-server {goodputs['llama-server']:.3f} req/s -> {ratio:.2f}x "
                       f"(work-ratio bound {bound:.2f}x at {100 * share_small:.0f}% small)", flush=True)
+                # What the ladder's resolution allows: aio's goodput over llama-server's first broken rate, at least;
+                # aio's first broken over llama-server's goodput, at most (median over ladders; open above the top).
+                broken = {n: [l["first_broken"][n] for l in complete] for n in ("aio", "llama-server")}
+                low = (goodputs["aio"] / statistics.median(broken["llama-server"])
+                       if None not in broken["llama-server"] else float("nan"))
+                high = (statistics.median(broken["aio"]) / goodputs["llama-server"]
+                        if None not in broken["aio"] and goodputs["llama-server"] > 0 else float("inf"))
+                res["goodput_ratio_bracket"] = [low, high]
+                print(f"  within the ladder's steps the ratio lies in [{low:.2f}, {high:.2f}]x", flush=True)
                 for name in cmds:
                     if name.startswith("aio-") and goodputs["llama-server"] > 0:
                         print(f"  {name} ({labels.get(name, '')}): {goodputs[name]:.3f} req/s -> "
                               f"{goodputs[name] / goodputs['llama-server']:.2f}x", flush=True)
+                    if name.startswith("llama-server-"):
+                        res.setdefault("goodput_ratio_vs", {})[name] = (
+                            goodputs["aio"] / goodputs[name] if goodputs[name] > 0 else float("nan"))
+                        print(f"  {name} ({labels.get(name, '')}): {goodputs[name]:.3f} req/s; aio / {name} "
+                              f"{res['goodput_ratio_vs'][name]:.2f}x", flush=True)
                 save()
     print(f"\ndone in {(time.time() - t_start) / 60:.1f} min; bench/results/{args.out}")
 

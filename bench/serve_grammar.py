@@ -6,11 +6,11 @@ conditions measured in alternation. Both enforce the grammar with llama.cpp's gr
 is each server's grammar cost (with / without) and aio against llama-server under the same grammar.
 Writes bench/results/serve_grammar.json. Synthetic weights: the speeds are real, the text is not."""
 import itertools
-import json
 import os
 import statistics
 
-from serve_common import BIN, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post, save_results
+from serve_common import (BIN, Servers, concurrent_rate, llama_server_cmd, one_model_args, one_model_config, post,
+                          save_results)
 
 SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 64}
 RUN = itertools.count()
@@ -34,8 +34,7 @@ def main():
     args = one_model_args(__doc__).parse_args()
     cfg = one_model_config(args, "aio-bench-grammar-")
     cmds = {
-        "llama-server": [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", "18020", "-t",
-                         str(args.threads), "--parallel", str(args.slots), "-c", str(512 * args.slots)],
+        "llama-server": llama_server_cmd(args.model, 18020, args.threads, args.slots, 512, unified_kv=False),
         "aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18021", "--slots", str(args.slots)],
     }
     bases = {"llama-server": "http://127.0.0.1:18020", "aio": "http://127.0.0.1:18021"}

@@ -4,7 +4,6 @@
 connections open (each made one request and stays), and with 40 slowloris connections dripping header bytes.
 Conditions alternate within one run (the same server), so the ratios compare like with like. Also times /health and a
 16-token chat while the slowloris connections are open. Writes bench/results/serve_hostile_clients.json."""
-import json
 import os
 import socket
 import statistics
@@ -12,7 +11,7 @@ import threading
 import time
 import urllib.request
 
-from serve_common import BIN, ROOT, Servers, one_model_args, one_model_config, post, save_results
+from serve_common import BIN, Servers, one_model_args, one_model_config, post, save_results
 from serve_vs_llama_server import run_level
 
 PORT = 18011

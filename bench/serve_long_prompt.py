@@ -24,7 +24,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import (BIN, LLAMA_SERVER_SHARED_KV, ROOT, Servers, one_model_args, percentile,  # noqa: E402
+from serve_common import (BIN, llama_server_cmd, Servers, one_model_args, percentile,  # noqa: E402
                           save_results, synth)
 
 
@@ -117,9 +117,8 @@ def main():
                      "--slots", str(a.slots + 1), "--step-budget", "auto"],
         "aio-whole-chunks": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port",
                              str(ports["aio-whole-chunks"]), "--slots", str(a.slots + 1), "--step-budget", "512"],
-        "llama-server": [os.path.join(BIN, "llama-server"), "-m", a.model, "--port", str(ports["llama-server"]),
-                         "-t", str(a.threads), "-np", str(a.slots + 1), "-c", str(n_ctx * (a.slots + 1)),
-                         "--no-webui", "-b", "512"] + LLAMA_SERVER_SHARED_KV,
+        "llama-server": llama_server_cmd(a.model, ports["llama-server"], a.threads, a.slots + 1, n_ctx,
+                                         extra=["-b", "512"]),
     }
     if a.step_factor:
         cmds["aio-auto"] += ["--step-factor", a.step_factor]

@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.request
 
-from serve_common import BIN, ROOT, Servers, concurrent_rate, percentile, post, save_results, synth
+from serve_common import BIN, ROOT, llama_server_cmd, Servers, concurrent_rate, percentile, post, save_results, synth
 
 AIO_PORT = 18040
 REPLICA_PORTS = [18041, 18042]
@@ -56,8 +56,7 @@ def servers(args, n_replicas):
     cmds, bases = {}, {}
     for i in range(n_replicas):
         port = REPLICA_PORTS[i]
-        cmds[f"replica{i}"] = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(port), "-t",
-                               str(threads), "--parallel", str(slots), "-c", str(512 * slots)]
+        cmds[f"replica{i}"] = llama_server_cmd(args.model, port, threads, slots, 512, unified_kv=False)
         bases[f"replica{i}"] = f"http://127.0.0.1:{port}"
     cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config",
                    pool_config(os.path.dirname(args.model), REPLICA_PORTS[:n_replicas]),
@@ -116,8 +115,8 @@ def measure_mixed(args):
     slots = max(1, args.streams // 2)
     cmds, bases = {}, {}
     for i in range(2):
-        cmds[f"replica{i}"] = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(REPLICA_PORTS[i]),
-                               "-t", "1", "--parallel", str(slots), "-c", str(512 * slots)]
+        cmds[f"replica{i}"] = llama_server_cmd(args.model, REPLICA_PORTS[i], 1, slots, 512,
+                                                        unified_kv=False)
         bases[f"replica{i}"] = f"http://127.0.0.1:{REPLICA_PORTS[i]}"
     cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config",
                    pool_config(os.path.dirname(args.model), REPLICA_PORTS[:1], local_path=args.model),
@@ -199,8 +198,7 @@ def measure_affinity(model_dir):
         cmds, bases = {}, {}
         ports = [18043, 18044, 18045]
         for i, port in enumerate(ports):
-            cmds[f"replica{i}"] = [os.path.join(BIN, "llama-server"), "-m", tiny, "--port", str(port), "-t", "1",
-                                   "--parallel", "2", "-c", "2048"]
+            cmds[f"replica{i}"] = llama_server_cmd(tiny, port, 1, 2, 1024, unified_kv=False)
             bases[f"replica{i}"] = f"http://127.0.0.1:{port}"
         cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config", pool_config(model_dir, ports, affinity),
                        "--port", str(AIO_PORT), "--slots", "2"]

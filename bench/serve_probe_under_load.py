@@ -10,7 +10,6 @@ those fastText is unsure of: --cascade bits). Prints tok/s of each and the ratio
 answer length of --tokens (default 32 and 128).
 Default: the synthetic llama3.2-1b Q8_0 file as both models. Writes bench/results/probe_load.json."""
 import argparse
-import json
 import os
 import statistics
 import tempfile

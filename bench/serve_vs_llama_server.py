@@ -7,11 +7,11 @@ llama-server keeps a KV cache per slot by default (its fastest layout when every
 `--llama-server-kv unified` starts it with one shared cache like aio's engine, `both` measures the two side by side.
 Writes bench/results/serve.json."""
 import itertools
-import json
 import os
 import statistics
 
-from serve_common import BIN, LLAMA_SERVER_SHARED_KV, ROOT, Servers, concurrent_rate, one_model_args, one_model_config, post, save_results
+from serve_common import (BIN, Servers, concurrent_rate, llama_server_cmd, one_model_args, one_model_config, post,
+                          save_results)
 
 
 RUN = itertools.count()
@@ -42,12 +42,11 @@ def main():
            "synthetic_weights": True, "llama_server_kv": args.llama_server_kv, "levels": {}}
     # The servers stay up and are measured in alternation (the order rotated each repeat), so drift in this VM's speed
     # hits all alike; each level reports the median of the repeats.
-    layouts = {"split": ("llama-server", []), "unified": ("llama-server-unified", LLAMA_SERVER_SHARED_KV)}
+    layouts = {"split": ("llama-server", False), "unified": ("llama-server-unified", True)}
     anchors = [layouts[k] for k in (["split", "unified"] if args.llama_server_kv == "both" else [args.llama_server_kv])]
     cmds, bases = {}, {}
-    for i, (name, extra) in enumerate(anchors):
-        cmds[name] = [os.path.join(BIN, "llama-server"), "-m", args.model, "--port", str(18000 + 2 * i), "-t",
-                      str(args.threads), "--parallel", str(args.slots), "-c", str(512 * args.slots)] + extra
+    for i, (name, unified) in enumerate(anchors):
+        cmds[name] = llama_server_cmd(args.model, 18000 + 2 * i, args.threads, args.slots, 512, unified_kv=unified)
         bases[name] = f"http://127.0.0.1:{18000 + 2 * i}"
     cmds["aio"] = [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18001", "--slots", str(args.slots)]
     bases["aio"] = "http://127.0.0.1:18001"
