@@ -231,6 +231,11 @@ def long_requests(n, seed, max_tokens):
     return base
 
 
+def comma_args(text):
+    """Command-line arguments given comma-separated in one option (--extra, --variant, --anchor-variant)."""
+    return [x for x in text.split(",") if x]
+
+
 def workload(name, n, seed, max_tokens):
     if name == "bench":
         return scenario_requests(SCENARIO_A, n, seed, max_tokens)
@@ -296,10 +301,10 @@ def main():
     def aio_cmd(port, turns):
         return ([os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(port), "--slots", str(args.slots),
                  "--queue", "1024", "--schedule", args.schedule, "--turns", turns]
-                + [x for x in args.extra.split(",") if x])
+                + comma_args(args.extra))
 
-    cmds = {"llama-server": llama_server_cmd(large, 18400, args.threads, args.slots, n_ctx,
-                                             extra=[x for x in args.llama_server_extra.split(",") if x]),
+    ls_extra = comma_args(args.llama_server_extra)
+    cmds = {"llama-server": llama_server_cmd(large, 18400, args.threads, args.slots, n_ctx, extra=ls_extra),
             "aio": aio_cmd(18401, turn_orders[0])}
     bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}
     models = {"llama-server": "large", "aio": "aio"}
@@ -313,7 +318,7 @@ def main():
         if not vname or not vargs:
             sys.exit(f"--variant {spec}: give NAME=ARGS, e.g. stall=--max-stall-ms,1500")
         name, port = f"aio-{vname}", 18420 + i
-        extra = [x for x in vargs.split(",") if x]
+        extra = comma_args(vargs)
         cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
         labels[name] = " ".join(extra)
     for i, spec in enumerate(args.anchor_variant):
@@ -321,7 +326,7 @@ def main():
         if not vname or not vargs:
             sys.exit(f"--anchor-variant {spec}: give NAME=ARGS, e.g. b32=-b,32,-ub,32")
         name, port = f"llama-server-{vname}", 18440 + i
-        extra = [x for x in args.llama_server_extra.split(",") if x] + [x for x in vargs.split(",") if x]
+        extra = ls_extra + comma_args(vargs)
         cmds[name] = llama_server_cmd(large, port, args.threads, args.slots, n_ctx, extra=extra)
         bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "large", " ".join(extra)
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
