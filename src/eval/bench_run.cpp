@@ -112,6 +112,13 @@ Status run_bench(core::Router &router, const BenchRun &run, const Scorer &scorer
       rec.route = slot->route;
       rec.output = g->text;
       rec.score = scorer.score(slot->item->item, g->text);
+      if (rec.score.extracted == "setup-error") { // the sandbox failed, not the model: no wrong answer is recorded
+        failure = resource_exhausted("the sandbox could not start the program that judges " + rec.id + " (" +
+                                     rec.score.detail + "), three times; nothing was recorded for it. Free the "
+                                     "machine's processes or memory and run the same command again: it resumes");
+        todo.clear();
+        continue;
+      }
       progress.generated_tokens += g->n_generated;
       progress.generation_seconds += (g->prefill_ms + g->decode_ms) / 1000.0;
     } else {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -325,6 +326,14 @@ void HumanEvalChecker::give_back(std::unique_ptr<Checker> checker) const {
 }
 
 CheckVerdict HumanEvalChecker::check(const TaskItem &item, const std::string &completion) const {
+  for (int attempt = 0;; ++attempt) {
+    CheckVerdict v = check_once(item, completion);
+    if (v.outcome != "setup-error" || attempt == 2) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 << (2 * attempt)));
+  }
+}
+
+CheckVerdict HumanEvalChecker::check_once(const TaskItem &item, const std::string &completion) const {
   using Clock = std::chrono::steady_clock;
   CheckVerdict v;
   auto checker = take();
@@ -416,8 +425,10 @@ CheckVerdict HumanEvalChecker::check(const TaskItem &item, const std::string &co
     v.outcome = "failed";
     v.detail = verdict->second;
   } else {
-    v.outcome = "failed";
-    const sandbox::SandboxResult ended = ck.finish();
+    const sandbox::SandboxResult ended = ck.finish(false, /*grace_seconds=*/0.5); // it closed its end: let it exit
+    // The checker is our code: a sandbox that failed to start it is aio's failure, not the candidate's. (A candidate's
+    // own run is not read this way - its program could print bwrap's words and exit 1.)
+    v.outcome = ended.outcome == sandbox::SandboxResult::Outcome::setup_error ? "setup-error" : "failed";
     v.detail = "the checker ended without a verdict: " + last_line(ended.output);
   }
   // A checker goes back for the next item only when its channel holds nothing of this one (no half-sent frame).

@@ -20,7 +20,10 @@ namespace aio::eval {
 
 struct CheckVerdict {
   bool passed = false;
-  std::string outcome; // ok, failed, timeout, memory-cap, setup-error, ...
+  // ok, failed, timeout, memory-cap, setup-error, ... setup-error: the sandbox could not start the trusted checker or a
+  // run (aio's side, never the candidate's doing - the candidate's own exit codes and output cannot make it); the
+  // item was not judged and is no wrong answer.
+  std::string outcome;
   std::string detail;  // why it failed: the test's error ("AssertionError", "NameError: ..."), "timed out", ...
 };
 
@@ -29,7 +32,8 @@ public:
   HumanEvalChecker(const sandbox::Sandbox &sandbox, sandbox::SandboxLimits limits);
   ~HumanEvalChecker();
   // Runs `completion` for `item` against the item's test. Safe to call from several threads (each call takes a
-  // checker of its own).
+  // checker of its own). A setup error (e.g. the machine out of processes for a moment) is tried twice more, after
+  // 0.2 and 0.8 s.
   CheckVerdict check(const TaskItem &item, const std::string &completion) const;
 
   // The programs, for inspection and tests: the candidate's (prompt + completion, serving calls) and the checker's.
@@ -38,6 +42,7 @@ public:
 
 private:
   struct Checker;
+  CheckVerdict check_once(const TaskItem &item, const std::string &completion) const;
   std::unique_ptr<Checker> take() const;
   void give_back(std::unique_ptr<Checker> checker) const;
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -44,7 +45,17 @@ const char *SandboxResult::outcome_name() const {
 namespace {
 
 constexpr int kSetupFailed = 125; // the child could not set the sandbox up (message on its output)
-constexpr uid_t kNobody = 65534;
+// As root, each run takes a uid of its own that no account uses: 2^30 + (our pid << 8) + a per-process counter. Two
+// runs at once then share no per-user budget - above all RLIMIT_NPROC's count, where one run's fork bomb would leave
+// the other's bwrap unable to fork ("Resource temporarily unavailable") - and no file or signal is the other's. Pids
+// are unique among live processes and runs die with us, so live runs of two aio processes never meet; within one,
+// only 256 runs started while an older one still runs could.
+constexpr uid_t kRunUidBase = uid_t{1} << 30;
+uid_t fresh_run_uid() {
+  static std::atomic<unsigned> next{0};
+  const auto pid = static_cast<uid_t>(getpid()) & 0x3fffff; // pid_max is at most 2^22
+  return kRunUidBase + (pid << 8) + (next.fetch_add(1, std::memory_order_relaxed) & 0xff);
+}
 constexpr const char *kWorkDir = "/work"; // the run's directory inside the sandbox
 
 // Everything the child needs, prepared before fork: after fork in a threaded program only plain system calls are safe.
@@ -55,10 +66,10 @@ struct Plan {
   int program_fd = -1, seccomp_fd = -1; // handed to bwrap as descriptors 3 and 4
   std::array<int, 2> channel = {-1, -1}; // a pair's pipes, handed to the program as descriptors 5 (read), 6 (write)
   std::vector<int> cgroup_fds;    // cgroup.procs files to join
-  bool drop_to_nobody = false;
+  uid_t run_uid = 0;               // as root: the run's own uid and gid (0 = keep ours)
   pid_t parent = 0;
   SandboxLimits limits;
-  rlim_t nproc = 0;
+  rlim_t nproc = RLIM_INFINITY;   // RLIMIT_NPROC: where no cgroup caps the run's processes
 };
 
 rlim_t processes_of_user(uid_t me) {
@@ -98,7 +109,7 @@ void set_limits(const Plan &p, int out_fd) {
   limit(RLIMIT_AS, p.limits.memory_bytes, "RLIMIT_AS");
   limit(RLIMIT_CPU, static_cast<rlim_t>(p.limits.timeout_seconds) + 1, "RLIMIT_CPU");
   limit(RLIMIT_FSIZE, p.limits.file_size_bytes, "RLIMIT_FSIZE");
-  limit(RLIMIT_NPROC, p.nproc, "RLIMIT_NPROC");
+  if (p.nproc != RLIM_INFINITY) limit(RLIMIT_NPROC, p.nproc, "RLIMIT_NPROC");
   limit(RLIMIT_NOFILE, 256, "RLIMIT_NOFILE");
   limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
 }
@@ -111,7 +122,7 @@ void close_from(int from) {
   for (rlim_t fd = static_cast<rlim_t>(from); fd < std::min<rlim_t>(r.rlim_cur, 1 << 20); ++fd) close(static_cast<int>(fd));
 }
 
-// In the forked child: join the run's cgroup, become nobody (as root), die with us, take the limits, and exec bwrap
+// In the forked child: join the run's cgroup, take the run's own uid (as root), die with us, take the limits, and exec bwrap
 // (or, not contained, python) with exactly stdin=/dev/null, stdout=stderr=the output pipe, 3=program, 4=filter.
 [[noreturn]] void run_child(const Plan &p, int out_fd) {
   setpgid(0, 0);
@@ -120,10 +131,10 @@ void close_from(int from) {
   const int pid_len = std::snprintf(pid_text, sizeof(pid_text), "%d", me);
   for (int fd : p.cgroup_fds)
     if (!write_all(fd, pid_text, static_cast<size_t>(pid_len))) die(out_fd, "joining the run's cgroup");
-  if (p.drop_to_nobody) {
-    if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
-        setresuid(kNobody, kNobody, kNobody) != 0)
-      die(out_fd, "becoming nobody");
+  if (p.run_uid != 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(p.run_uid, p.run_uid, p.run_uid) != 0 ||
+        setresuid(p.run_uid, p.run_uid, p.run_uid) != 0)
+      die(out_fd, "taking the run's own uid");
   }
   // After the uid change (which clears it): when aio dies, so does the run.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die(out_fd, "PR_SET_PDEATHSIG");
@@ -329,12 +340,11 @@ std::unique_ptr<Sandbox::Run> Sandbox::start(const std::string &program, const S
   p.limits = limits;
   p.parent = getpid();
   p.channel = channel;
-  // As root, the run is nobody's: the host's files are not its own, and RLIMIT_NPROC (from which root is exempt)
-  // holds.
-  p.drop_to_nobody = geteuid() == 0;
+  // As root, the run is a uid of its own (fresh_run_uid): the host's files are not its own, and the per-user
+  // budgets (RLIMIT_NPROC, from which root is exempt) are its alone.
+  p.run_uid = geteuid() == 0 ? fresh_run_uid() : 0;
   // bwrap and its PID-namespace init count as processes of the run too.
   const int processes = limits.max_processes + 3;
-  p.nproc = processes_of_user(p.drop_to_nobody ? kNobody : geteuid()) + static_cast<rlim_t>(processes);
   if (cgroups_) {
     std::string why;
     run->cgroup = RunCgroup::create(limits.memory_bytes, processes, &why);
@@ -344,6 +354,10 @@ std::unique_ptr<Sandbox::Run> Sandbox::start(const std::string &program, const S
     }
     p.cgroup_fds = run->cgroup->join_fds();
   }
+  // RLIMIT_NPROC counts every process of the uid: exact for a run's own uid, and the cap where no cgroup gives one.
+  // Not root and without a cgroup it is the only cap, shared with the user's other processes and runs.
+  if (p.run_uid != 0 || !cgroups_)
+    p.nproc = processes_of_user(p.run_uid != 0 ? p.run_uid : geteuid()) + static_cast<rlim_t>(processes);
   const bool contained = !bwrap_.empty();
   p.env = {"PATH=/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0", "LANG=C.UTF-8"};
   if (contained) {
@@ -356,7 +370,7 @@ std::unique_ptr<Sandbox::Run> Sandbox::start(const std::string &program, const S
       return run;
     }
   } else {
-    // Not contained (--no-sandbox): a fresh host directory, the run's (nobody's, as root) and removed afterwards.
+    // Not contained (--no-sandbox): a fresh host directory, the run's (its own uid's, as root) and removed afterwards.
     char dir_template[] = "/tmp/aio-sandbox-XXXXXX";
     if (mkdtemp(dir_template) == nullptr) {
       r.output = std::string("cannot create a work directory under /tmp: ") + std::strerror(errno);
@@ -364,8 +378,8 @@ std::unique_ptr<Sandbox::Run> Sandbox::start(const std::string &program, const S
     }
     run->dir = p.host_workdir = dir_template;
     std::ofstream(p.host_workdir + "/program.py", std::ios::binary) << program;
-    if (p.drop_to_nobody && (chown(p.host_workdir.c_str(), kNobody, kNobody) != 0 ||
-                             chown((p.host_workdir + "/program.py").c_str(), kNobody, kNobody) != 0)) {
+    if (p.run_uid != 0 && (chown(p.host_workdir.c_str(), p.run_uid, p.run_uid) != 0 ||
+                           chown((p.host_workdir + "/program.py").c_str(), p.run_uid, p.run_uid) != 0)) {
       r.output = std::string("chown of the work directory: ") + std::strerror(errno);
       return run;
     }
@@ -514,13 +528,19 @@ bool SandboxProcess::read_output() {
   return !output_closed_;
 }
 
-SandboxResult SandboxProcess::finish(bool timed_out) {
+SandboxResult SandboxProcess::finish(bool timed_out, double grace_seconds) {
   Sandbox::Run &run = *run_;
   if (run.child <= 0 || run.reaped) return run.r;
   if (to_ >= 0) close(to_); // a program reading its channel sees the end
   to_ = -1;
   int status = 0;
-  const bool ended = waitpid(run.child, &status, WNOHANG) == run.child;
+  bool ended = false;
+  const auto grace_until = Sandbox::Run::Clock::now() + std::chrono::duration<double>(grace_seconds);
+  for (;;) {
+    ended = waitpid(run.child, &status, WNOHANG) == run.child;
+    if (ended || Sandbox::Run::Clock::now() >= grace_until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   kill(-run.child, SIGKILL);
   if (run.cgroup) run.cgroup->kill_all();
   if (!ended)

@@ -1,6 +1,6 @@
 // Sandbox: runs untrusted Python (a model's HumanEval completion and its tests) the way a careful evaluator must,
 // with what the kernel and the distribution already trust. Each run is started by bubblewrap (Debian's `bwrap`, as
-// the unprivileged user `nobody` when we are root) in new mount, PID, network, IPC, UTS and user namespaces: it sees
+// an unprivileged uid of the run's own when we are root) in new mount, PID, network, IPC, UTS and user namespaces: it sees
 // /usr read-only, a fresh /proc of its own PID namespace, a minimal /dev, and two small tmpfs (/work, its directory,
 // and /tmp) - no host /tmp, no host sockets, no network. All capabilities are dropped (the bounding set too),
 // no_new_privs is set, and a seccomp filter (libseccomp) refuses mounts, namespaces, ptrace, keyrings, BPF and the
@@ -25,7 +25,7 @@ struct SandboxLimits {
   double timeout_seconds = 10;             // wall clock, whole run
   size_t memory_bytes = size_t{1} << 30;   // address space per process (RLIMIT_AS)
   size_t file_size_bytes = 16u << 20;      // largest file it may write (RLIMIT_FSIZE)
-  int max_processes = 32;                  // processes it may start (RLIMIT_NPROC above what already runs)
+  int max_processes = 32;                  // processes it may start (its cgroup's pids cap, or RLIMIT_NPROC)
   size_t output_bytes = 64u << 10;         // stdout + stderr kept (the rest is read and dropped)
   size_t scratch_bytes = 64u << 20;        // size of its writable directory (tmpfs)
 };
@@ -107,8 +107,9 @@ public:
   int output() const;              // its stdout + stderr (non-blocking); read it with read_output()
   // Reads what waits on output() into the kept output; false once it is closed.
   bool read_output();
-  // Stops it (stopped = true: we ended it) unless it ended by itself, reaps it and classifies the end.
-  SandboxResult finish(bool timed_out = false);
+  // Stops it (stopped = true: we ended it) unless it ended by itself - within `grace_seconds`, for one that closed
+  // its channel and is on its way out - reaps it and classifies the end.
+  SandboxResult finish(bool timed_out = false, double grace_seconds = 0);
 
 private:
   friend class Sandbox;

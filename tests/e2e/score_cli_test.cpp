@@ -83,7 +83,7 @@ TEST(ScoreCli, TheSandboxFailsClosed) {
   const std::string dir = make_temp_dir("score-open");
   const std::string python = dir + "/python3";
   std::filesystem::permissions(dir, std::filesystem::perms::others_exec | std::filesystem::perms::group_exec,
-                               std::filesystem::perm_options::add); // reachable by nobody, whom root runs code as
+                               std::filesystem::perm_options::add); // reachable by others: root runs code as a uid of its own
   std::filesystem::copy_file(std::filesystem::canonical("/usr/bin/python3"), python);
   std::filesystem::permissions(python, std::filesystem::perms::owner_all | std::filesystem::perms::others_exec |
                                            std::filesystem::perms::others_read | std::filesystem::perms::group_exec |

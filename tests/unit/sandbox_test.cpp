@@ -74,6 +74,40 @@ TEST(Sandbox, AForkBombIsContainedAndCleanedUp) {
   EXPECT_TRUE(left.empty()) << left.size() << " left, e.g. " << (left.empty() ? "" : left.front());
 }
 
+// Runs at once take nothing from each other: a run that forks after a fork bomb has filled its own cap still can
+// (CI saw a scoring run's bwrap refused a fork - "Resource temporarily unavailable" - while another test's bomb ran,
+// when every run as root was `nobody` and RLIMIT_NPROC counted them all together). As root, each run is a uid of its own.
+TEST(Sandbox, AForkBombTakesNothingFromOtherRuns) {
+  SandboxResult patient;
+  std::thread t([&] {
+    patient = shared_sandbox().run_python(R"(import os, time
+time.sleep(1.5)
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+print('forked 4 as', os.getuid())
+)",
+                                          quick(15));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto bomb = shared_sandbox().run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                                          quick(4));
+  t.join();
+  EXPECT_FALSE(bomb.passed());
+  ASSERT_TRUE(patient.passed()) << patient.outcome_name() << ": " << patient.output;
+  EXPECT_NE(patient.output.find("forked 4 as"), std::string::npos) << patient.output;
+  if (geteuid() == 0) {
+    auto again = shared_sandbox().run_python("import os\nprint(os.getuid())\n", quick());
+    ASSERT_TRUE(again.passed()) << again.output;
+    const std::string uid = again.output.substr(0, again.output.find('\n'));
+    EXPECT_NE(uid, "0");
+    EXPECT_NE(uid, "65534") << "not a uid any account or other run uses";
+    EXPECT_EQ(patient.output.find("forked 4 as " + uid + "\n"), std::string::npos) << "two runs, one uid: " << uid;
+  }
+}
+
 TEST(Sandbox, BackgroundChildrenDieWithTheRun) {
   // A child that detaches (new session) and would outlive the program.
   auto r = shared_sandbox().run_python("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n"

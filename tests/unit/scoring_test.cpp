@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -122,6 +123,34 @@ TEST(Scoring, NoProgramCanForgeItsPass) {
   const ItemScore raised = scorer().score(item, "    raise ValueError('no pairs today')\n");
   EXPECT_FALSE(raised.correct);
   EXPECT_NE(raised.detail.find("ValueError: no pairs today"), std::string::npos) << raised.detail;
+}
+
+// A sandbox that cannot start the checker (the machine out of processes, say) leaves the item unjudged - a setup
+// error, which `aio bench` stops on instead of recording a wrong answer - while nothing a candidate prints or exits
+// with passes for one: otherwise a program could halt the whole evaluation.
+TEST(Scoring, ASandboxThatCannotStartIsNoWrongAnswerAndNoProgramCanFakeIt) {
+  const TaskItem item = (*load_task(Task::humaneval, sample("HumanEval.jsonl")))[0];
+  const std::string dir = test::make_temp_dir("no-start");
+  const std::string python = dir + "/python3";
+  std::ofstream(python) << "#!/bin/sh\necho 'sandbox setup failed: simulated: Resource temporarily unavailable'\nexit 125\n";
+  namespace fs = std::filesystem;
+  fs::permissions(dir, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
+  fs::permissions(python, fs::perms::owner_all | fs::perms::others_exec | fs::perms::others_read, fs::perm_options::add);
+  // Under /tmp the real sandbox cannot see it, so this one runs unisolated: the script is all it runs.
+  auto broken = sandbox::Sandbox::create(python, /*allow_uncontained=*/true);
+  ASSERT_TRUE(broken.ok()) << broken.status().to_string();
+  sandbox::SandboxLimits l;
+  l.timeout_seconds = 3;
+  const ItemScore unjudged = Scorer(&*broken, l).score(item, Scorer::reference_completion(item));
+  EXPECT_FALSE(unjudged.correct);
+  EXPECT_EQ(unjudged.extracted, "setup-error") << unjudged.detail;
+  EXPECT_NE(unjudged.detail.find("simulated"), std::string::npos) << unjudged.detail;
+  for (const std::string &fake : {std::string("import os\nprint('bwrap: Creating new namespace failed', flush=True)\nos._exit(1)\n"),
+                                  std::string("import os\nprint('sandbox setup failed: x', flush=True)\nos._exit(125)\n")}) {
+    const ItemScore s = scorer().score(item, "    return []\n" + fake);
+    EXPECT_FALSE(s.correct);
+    EXPECT_EQ(s.extracted, "failed") << fake << ": " << s.detail;
+  }
 }
 
 // A run the memory cap ends says so (not "timed out"); a completion that prints invalid UTF-8 and terminal escapes
