@@ -236,6 +236,14 @@ def comma_args(text):
     return [x for x in text.split(",") if x]
 
 
+def named_args(spec, option, example):
+    """NAME=ARGS (--variant, --anchor-variant): the name and the comma-separated arguments; exits on a malformed one."""
+    name, _, args = spec.partition("=")
+    if not name or not comma_args(args):
+        sys.exit(f"{option} {spec}: give NAME=ARGS, e.g. {example}")
+    return name, comma_args(args)
+
+
 def workload(name, n, seed, max_tokens):
     if name == "bench":
         return scenario_requests(SCENARIO_A, n, seed, max_tokens)
@@ -314,19 +322,14 @@ def main():
         cmds[name], bases[name], models[name] = aio_cmd(port, turns), f"http://127.0.0.1:{port}", "aio"
         labels[name] = f"--turns {turns}"
     for i, spec in enumerate(args.variant):
-        vname, _, vargs = spec.partition("=")
-        if not vname or not vargs:
-            sys.exit(f"--variant {spec}: give NAME=ARGS, e.g. stall=--max-stall-ms,1500")
+        vname, extra = named_args(spec, "--variant", "stall=--max-stall-ms,1500")
         name, port = f"aio-{vname}", 18420 + i
-        extra = comma_args(vargs)
         cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
         labels[name] = " ".join(extra)
     for i, spec in enumerate(args.anchor_variant):
-        vname, _, vargs = spec.partition("=")
-        if not vname or not vargs:
-            sys.exit(f"--anchor-variant {spec}: give NAME=ARGS, e.g. b32=-b,32,-ub,32")
+        vname, vargs = named_args(spec, "--anchor-variant", "b32=-b,32,-ub,32")
         name, port = f"llama-server-{vname}", 18440 + i
-        extra = ls_extra + comma_args(vargs)
+        extra = ls_extra + vargs
         cmds[name] = llama_server_cmd(large, port, args.threads, args.slots, n_ctx, extra=extra)
         bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "large", " ".join(extra)
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
