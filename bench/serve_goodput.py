@@ -131,6 +131,10 @@ def summarize(results, wall):
             "routes": dict(collections.Counter(r["route"] or "-" for r in ok)), "wall_s": wall,
             "ttft_p99_by_model": {m: percentile([r["ttft"] for r in ok if r["route"] == m], 0.99)
                                   for m in sorted({r["route"] for r in ok if r["route"]})},
+            # Which model's streams break the TPOT objective (aio: the large one's, or the small one's too).
+            "tpot_p99_by_model": {m: percentile([sum(r["gaps"]) / len(r["gaps"]) for r in ok
+                                                 if r["route"] == m and r["gaps"]], 0.99)
+                                  for m in sorted({r["route"] for r in ok if r["route"]})},
             "ttft_by_arrival": [round(r["ttft"], 2) if r["ttft"] is not None else None for r in results],
             "model_by_arrival": [r["route"] for r in results]}
 
@@ -435,7 +439,8 @@ def main():
                                   f"TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, ITL p50/p99 "
                                   f"{1000 * s['itl_p50']:.0f}/{1000 * s['itl_p99']:.0f} ms, TPOT p99 "
                                   f"{1000 * s['tpot_p99']:.0f} ms, errors {s['errors']}"
-                                  f"{' ' + str(s['routes']) if name.startswith('aio') else ''} -> "
+                                  f"{' ' + str(s['routes']) if name.startswith('aio') else ''}"
+                                  f"{' TPOT p99 by model ' + ', '.join(f'{m} {1000 * v:.0f} ms' for m, v in s['tpot_p99_by_model'].items()) if name.startswith('aio') else ''} -> "
                                   f"{'meets' if ok else 'BREAKS'}", flush=True)
                             save()
                     for name in cmds:
