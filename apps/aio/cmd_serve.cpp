@@ -148,10 +148,11 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_option("--turns", o->turns,
                   "With --schedule shared, which model steps next: 'first' (the one whose request waits for its first "
                   "token, while running streams get a token every two steps of the slowest model; the default), "
-                  "'fair' (an equal share of time to each busy model), 'fuller' (the one with more requests) or "
-                  "'oldest' (the one whose request has waited longest for a token); measured by "
-                  "bench/serve_goodput.py --turns")
-      ->check(CLI::IsMember({"fair", "fuller", "oldest", "first"}))
+                  "'rounds' (as 'first', but otherwise one step of each busy model in turn, not an equal share of "
+                  "time: every stream gets about a token a round), 'fair' (an equal share of time to each busy "
+                  "model), 'fuller' (the one with more requests) or 'oldest' (the one whose request has waited "
+                  "longest for a token); measured by bench/serve_goodput.py --turns")
+      ->check(CLI::IsMember({"fair", "fuller", "oldest", "first", "rounds"}))
       ->capture_default_str();
   sub->add_option("--step-budget", o->step_budget,
                   "Prefill tokens a step may carry beside running streams: 'auto' (measured: a step with prefill lasts "

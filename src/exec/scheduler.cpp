@@ -15,11 +15,13 @@ Expected<Turns> parse_turns(const std::string &name) {
   if (name == "fuller") return Turns::fuller;
   if (name == "oldest") return Turns::oldest;
   if (name == "first") return Turns::first;
-  return invalid_argument("unknown turn order '" + name + "': use fair, fuller, oldest or first");
+  if (name == "rounds") return Turns::rounds;
+  return invalid_argument("unknown turn order '" + name + "': use fair, fuller, oldest, first or rounds");
 }
 
 Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns)
-    : engines_(std::move(engines)), turns_(turns), share_(engines_.size()), last_step_s_(engines_.size(), 0.0) {
+    : engines_(std::move(engines)), turns_(turns), share_(engines_.size()), rounds_(engines_.size()),
+      last_step_s_(engines_.size(), 0.0) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -38,8 +40,10 @@ std::optional<size_t> Scheduler::pick() {
   std::vector<bool> is_busy(engines_.size());
   for (size_t i = 0; i < engines_.size(); ++i) is_busy[i] = engines_[i]->busy();
   const std::optional<size_t> least_time = share_.update(is_busy);
+  const std::optional<size_t> fewest_steps = rounds_.update(is_busy);
   if (!least_time || turns_ == Turns::fair) return least_time;
   if (turns_ == Turns::first) return first_tokens_first(is_busy, least_time);
+  if (turns_ == Turns::rounds) return first_tokens_first(is_busy, fewest_steps);
   const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
   std::vector<std::chrono::steady_clock::time_point> since; // Turns::oldest only: each scan of an engine done once
   if (turns_ == Turns::oldest)
@@ -96,7 +100,10 @@ void Scheduler::run() {
       worked = engines_[*i]->step();
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       share_.charge(*i, took);
-      if (worked) last_step_s_[*i] = took;
+      if (worked) {
+        last_step_s_[*i] = took;
+        rounds_.charge(*i, 1);
+      }
     }
     if (stopping_) {
       if (std::none_of(engines_.begin(), engines_.end(), [](BatchEngine *e) { return e->busy(); })) return;

@@ -42,8 +42,14 @@ enum class Turns {
   // that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled in consecutive
   // steps instead of taking turns with the small model's streams, which still get a token every two large steps.
   first,
+  // As `first`, but with no request waiting for a first token the busy engines take turns by steps, not by time: one
+  // step each a round, so every running stream, on whichever model, gets about one token a round. Under the time
+  // share a small model's short steps take half the machine whenever it has a stream (a dozen 135M steps for each 3B
+  // step), which doubles the large model's time per token; here they take one short step per large one, and the
+  // small model's streams keep the large one's pace - within a time-per-token objective both models' streams meet.
+  rounds,
 };
-Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest", "first"
+Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest", "first", "rounds"
 
 class Scheduler {
 public:
@@ -66,6 +72,7 @@ private:
   std::vector<BatchEngine *> engines_;
   Turns turns_;
   FairShare share_; // each engine's stepping time (scheduler thread only)
+  FairShare rounds_; // each engine's steps, for Turns::rounds (scheduler thread only)
   std::vector<double> last_step_s_; // each engine's last step, in seconds (scheduler thread only)
   std::mutex mu_;
   std::condition_variable cv_;

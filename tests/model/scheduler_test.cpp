@@ -2,6 +2,7 @@
 // in turn), and shuts down without leaving a caller waiting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -92,14 +93,53 @@ TEST(Scheduler, TurnOrdersPickTheEngineTheyName) {
   EXPECT_EQ(first_to_step(Turns::first, 1, 2, false), "X");
 }
 
+// The order in which two engines' streams emit their tokens (X: the tiny small model, Y: the tiny large one), one
+// stream each, both submitted before the scheduler starts.
+std::string token_order(Turns turns, int tokens) {
+  auto small = *engine::Model::load({.path = test::tiny_pair().small_path});
+  auto large = *engine::Model::load({.path = test::tiny_pair().large_path});
+  auto x = make_engine(small), y = make_engine(large);
+  std::mutex mu;
+  std::string order;
+  std::vector<std::promise<Expected<engine::GenerationRecord>>> done(2);
+  const auto submit = [&](BatchEngine &e, char name, std::promise<Expected<engine::GenerationRecord>> &d) {
+    Job j = job(e.model(), tokens, d);
+    j.on_token = [&, name](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
+      std::lock_guard lock(mu);
+      order += name;
+      return true;
+    };
+    EXPECT_TRUE(e.submit(std::move(j)));
+  };
+  submit(*x, 'X', done[0]);
+  submit(*y, 'Y', done[1]);
+  Scheduler scheduler({x.get(), y.get()}, turns);
+  for (auto &d : done) EXPECT_EQ(d.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  scheduler.stop(std::chrono::seconds(5));
+  std::lock_guard lock(mu);
+  return order;
+}
+
+// Rounds: once both engines' streams run, one step of each in turn - X's short steps do not run several to each of
+// Y's long ones, as under a share of time.
+TEST(Scheduler, RoundsStepEachBusyEngineOnceInTurn) {
+  const std::string order = token_order(Turns::rounds, 24);
+  ASSERT_EQ(order.size(), 48u) << order;
+  const size_t both_from = std::max(order.find('X'), order.find('Y')), both_until = order.rfind(order.back() == 'X' ? 'Y' : 'X');
+  const std::string both = order.substr(both_from, both_until - both_from + 1);
+  EXPECT_EQ(both.find("XX"), std::string::npos) << order;
+  EXPECT_EQ(both.find("YY"), std::string::npos) << order;
+}
+
 TEST(Scheduler, TurnOrdersAreParsedByName) {
   EXPECT_EQ(*parse_turns("fair"), Turns::fair);
   EXPECT_EQ(*parse_turns("fuller"), Turns::fuller);
   EXPECT_EQ(*parse_turns("oldest"), Turns::oldest);
   EXPECT_EQ(*parse_turns("first"), Turns::first);
+  EXPECT_EQ(*parse_turns("rounds"), Turns::rounds);
   auto bad = parse_turns("fastest");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("use fair, fuller, oldest or first"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("use fair, fuller, oldest, first or rounds"), std::string::npos);
 }
 
 TEST(Scheduler, StopFinishesWithinGraceOrAbortsTheRest) {
