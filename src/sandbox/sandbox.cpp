@@ -432,6 +432,15 @@ void classify(SandboxResult &r, int status, bool timed_out, bool contained) {
 } // namespace
 
 namespace {
+// Whether `child` ended (reaped, its wait status in `status`) by `until`; checked at least once.
+template <class TimePoint> bool reaped_by(pid_t child, int &status, TimePoint until) {
+  for (;;) {
+    if (waitpid(child, &status, WNOHANG) == child) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // Appends up to `limit` bytes of what `fd` has now to `r`'s output; false at EOF.
 bool read_into(int fd, SandboxResult &r, size_t limit) {
   char buf[8192];
@@ -463,12 +472,8 @@ void Sandbox::collect(Run &run, const SandboxLimits &limits) const {
       run.eof = true; // the program and everything it started are gone
   }
   // The output is closed: wait (until the deadline) for the process to report how it ended.
-  bool late = timed_out;
-  while (!late && !run.reaped) {
-    if (waitpid(run.child, &run.status, WNOHANG) == run.child) run.reaped = true;
-    else if (Clock::now() >= deadline) late = true;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  if (!timed_out && !run.reaped) run.reaped = reaped_by(run.child, run.status, deadline);
+  const bool late = timed_out || !run.reaped;
   // Whatever still runs goes now: bwrap's death takes its namespace along (--die-with-parent, the namespace's init),
   // and the cgroup is emptied for good measure; not contained, its process group.
   kill(-run.child, SIGKILL);
@@ -534,13 +539,8 @@ SandboxResult SandboxProcess::finish(bool timed_out, double grace_seconds) {
   if (to_ >= 0) close(to_); // a program reading its channel sees the end
   to_ = -1;
   int status = 0;
-  bool ended = false;
-  const auto grace_until = Sandbox::Run::Clock::now() + std::chrono::duration<double>(grace_seconds);
-  for (;;) {
-    ended = waitpid(run.child, &status, WNOHANG) == run.child;
-    if (ended || Sandbox::Run::Clock::now() >= grace_until) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const bool ended = reaped_by(run.child, status,
+                               Sandbox::Run::Clock::now() + std::chrono::duration<double>(grace_seconds));
   kill(-run.child, SIGKILL);
   if (run.cgroup) run.cgroup->kill_all();
   if (!ended)

@@ -49,34 +49,42 @@ TEST(Scheduler, ServesJobsForSeveralEnginesFromOtherThreads) {
   scheduler.stop(std::chrono::seconds(5));
 }
 
-// Which engine emits the first token when jobs wait on both before the scheduler starts: X (listed first) or Y.
-std::string first_to_step(Turns turns, int jobs_x, int jobs_y, bool y_submitted_first) {
-  auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
-  auto x = make_engine(model), y = make_engine(model);
+// The order in which two engines' streams emit their tokens (X, listed first, and Y), when `jobs_x` and `jobs_y`
+// jobs of `tokens` tokens wait on them before the scheduler starts; the engine submitted to second has younger jobs.
+std::string token_order(Turns turns, const std::shared_ptr<engine::Model> &model_x,
+                        const std::shared_ptr<engine::Model> &model_y, int jobs_x, int jobs_y, int tokens,
+                        bool y_submitted_first) {
+  auto x = make_engine(model_x), y = make_engine(model_y);
   std::mutex mu;
-  std::string first;
+  std::string order;
   std::vector<std::promise<Expected<engine::GenerationRecord>>> done(static_cast<size_t>(jobs_x + jobs_y));
   size_t next = 0;
-  const auto submit = [&](BatchEngine &e, const std::string &name, int n) {
+  const auto submit = [&](BatchEngine &e, char name, int n) {
     for (int i = 0; i < n; ++i) {
-      Job j = job(*model, 2, done[next++]);
+      Job j = job(e.model(), tokens, done[next++]);
       j.on_token = [&, name](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
         std::lock_guard lock(mu);
-        if (first.empty()) first = name;
+        order += name;
         return true;
       };
       EXPECT_TRUE(e.submit(std::move(j)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5)); // the other engine's jobs are younger
   };
-  if (y_submitted_first) submit(*y, "Y", jobs_y);
-  submit(*x, "X", jobs_x);
-  if (!y_submitted_first) submit(*y, "Y", jobs_y);
+  if (y_submitted_first) submit(*y, 'Y', jobs_y);
+  submit(*x, 'X', jobs_x);
+  if (!y_submitted_first) submit(*y, 'Y', jobs_y);
   Scheduler scheduler({x.get(), y.get()}, turns);
   for (auto &d : done) EXPECT_EQ(d.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
   scheduler.stop(std::chrono::seconds(5));
   std::lock_guard lock(mu);
-  return first;
+  return order;
+}
+
+// Which engine emits the first token, both engines on one model: X or Y.
+std::string first_to_step(Turns turns, int jobs_x, int jobs_y, bool y_submitted_first) {
+  auto model = *engine::Model::load({.path = test::tiny_pair().small_path});
+  return token_order(turns, model, model, jobs_x, jobs_y, 2, y_submitted_first).substr(0, 1);
 }
 
 TEST(Scheduler, TurnOrdersPickTheEngineTheyName) {
@@ -93,37 +101,12 @@ TEST(Scheduler, TurnOrdersPickTheEngineTheyName) {
   EXPECT_EQ(first_to_step(Turns::first, 1, 2, false), "X");
 }
 
-// The order in which two engines' streams emit their tokens (X: the tiny small model, Y: the tiny large one), one
-// stream each, both submitted before the scheduler starts.
-std::string token_order(Turns turns, int tokens) {
-  auto small = *engine::Model::load({.path = test::tiny_pair().small_path});
-  auto large = *engine::Model::load({.path = test::tiny_pair().large_path});
-  auto x = make_engine(small), y = make_engine(large);
-  std::mutex mu;
-  std::string order;
-  std::vector<std::promise<Expected<engine::GenerationRecord>>> done(2);
-  const auto submit = [&](BatchEngine &e, char name, std::promise<Expected<engine::GenerationRecord>> &d) {
-    Job j = job(e.model(), tokens, d);
-    j.on_token = [&, name](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
-      std::lock_guard lock(mu);
-      order += name;
-      return true;
-    };
-    EXPECT_TRUE(e.submit(std::move(j)));
-  };
-  submit(*x, 'X', done[0]);
-  submit(*y, 'Y', done[1]);
-  Scheduler scheduler({x.get(), y.get()}, turns);
-  for (auto &d : done) EXPECT_EQ(d.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
-  scheduler.stop(std::chrono::seconds(5));
-  std::lock_guard lock(mu);
-  return order;
-}
-
 // Rounds: once both engines' streams run, one step of each in turn - X's short steps do not run several to each of
 // Y's long ones, as under a share of time.
 TEST(Scheduler, RoundsStepEachBusyEngineOnceInTurn) {
-  const std::string order = token_order(Turns::rounds, 24);
+  // X: the tiny small model, Y: the tiny large one, one 24-token stream each.
+  const std::string order = token_order(Turns::rounds, *engine::Model::load({.path = test::tiny_pair().small_path}),
+                                        *engine::Model::load({.path = test::tiny_pair().large_path}), 1, 1, 24, false);
   ASSERT_EQ(order.size(), 48u) << order;
   const size_t both_from = std::max(order.find('X'), order.find('Y')), both_until = order.rfind(order.back() == 'X' ? 'Y' : 'X');
   const std::string both = order.substr(both_from, both_until - both_from + 1);
