@@ -86,7 +86,7 @@ def stream_one(base, req, model, tag, t_arrival):
     delay = t_arrival - time.time()
     if delay > 0:
         time.sleep(delay)
-    out = {"ttft": None, "gaps": [], "chunks": 0, "route": None, "error": None}
+    out = {"ttft": None, "gaps": [], "chunks": 0, "route": None, "error": None, "timings": None}
     http = urllib.request.Request(base + req["path"], data=json.dumps(body).encode(),
                                   headers={"Content-Type": "application/json"})
     try:
@@ -97,7 +97,10 @@ def stream_one(base, req, model, tag, t_arrival):
                 line = raw.decode(errors="replace").strip()
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
-                choices = json.loads(line[6:]).get("choices") or []
+                chunk = json.loads(line[6:])
+                if isinstance(chunk.get("aio"), dict):  # aio's route record (the last chunk): where the time went
+                    out["timings"] = chunk["aio"].get("timings_ms")
+                choices = chunk.get("choices") or []
                 if not choices:
                     continue
                 text = choices[0].get("text") if "text" in choices[0] else choices[0].get("delta", {}).get("content")
@@ -136,7 +139,11 @@ def summarize(results, wall):
                                                  if r["route"] == m and r["gaps"]], 0.99)
                                   for m in sorted({r["route"] for r in ok if r["route"]})},
             "ttft_by_arrival": [round(r["ttft"], 2) if r["ttft"] is not None else None for r in results],
-            "model_by_arrival": [r["route"] for r in results]}
+            "model_by_arrival": [r["route"] for r in results],
+            # aio's own account of each request (its route record): ms queued for a slot, and from the prefill's
+            # start to the first token - where a slow first token's time went.
+            "queue_prefill_ms_by_arrival": [[round((r["timings"] or {}).get(k) or 0) for k in ("queue", "prefill")]
+                                            if r["timings"] else None for r in results]}
 
 
 def open_loop(base, model, requests, rate, seed, tag):
