@@ -139,7 +139,10 @@ void add_serve_command(CLI::App &app, Runner &runner) {
   sub->add_flag("--insecure", o->insecure, "Allow a non-loopback address without an API key");
   sub->add_flag("--metrics-public", o->metrics_public,
                 "Serve /metrics without the API key (for a scraper that cannot send one; it shows the traffic)");
-  sub->add_option("--slots", o->slots, "Sequences each model decodes together")->capture_default_str();
+  sub->add_option("--slots", o->slots,
+                  "Sequences each model decodes together (a model's `slots` in the config overrides it)")
+      ->check(CLI::Range(1, config::kMaxSlots))
+      ->capture_default_str();
   sub->add_option("--schedule", o->schedule,
                   "Co-resident models: 'shared' steps them in turn on one thread (each step gets every core), "
                   "'parallel' gives each its own thread")

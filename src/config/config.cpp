@@ -174,12 +174,21 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
   for (const auto &kv : node) {
     const std::string name = kv.first.Scalar(), path = "models." + name;
     AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path,
-                                         {"path", "n_ctx", "n_gpu_layers", "endpoint", "endpoints", "health",
-                                          "affinity", "remote_model", "timeout_seconds", "api_key_env"}));
+                                         {"path", "n_ctx", "n_gpu_layers", "slots", "endpoint", "endpoints",
+                                          "health", "affinity", "remote_model", "timeout_seconds", "api_key_env"}));
     ModelEntry m;
     m.name = name;
     m.line = kv.first.Mark().line + 1;
     if (name == "aio") return error_at(src, kv.first, "'aio' is the routed model's name; call this model otherwise");
+    if (kv.second["slots"]) {
+      auto n = yaml::as_int(src, kv.second["slots"], path + ".slots");
+      if (!n) return n.status();
+      if (*n < 1 || *n > kMaxSlots)
+        return error_at(src, kv.second["slots"],
+                        path + ".slots must be from 1 to " + std::to_string(kMaxSlots) +
+                            " (the sequences this model decodes together; leave it out to use the server's --slots)");
+      m.slots = static_cast<int32_t>(*n);
+    }
     const bool remote = kv.second["endpoint"] || kv.second["endpoints"];
     if (!kv.second["path"] && !remote)
       return error_at(src, kv.second, path + " needs 'path' (a local GGUF file) or 'endpoint' / 'endpoints' (the URL "

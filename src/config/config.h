@@ -29,11 +29,18 @@ struct HealthCheck {
   double timeout_seconds = 2;
 };
 
+// The most sequences one model decodes together: llama.cpp's limit for one context (LLAMA_MAX_SEQ).
+inline constexpr int32_t kMaxSlots = 256;
+
 struct ModelEntry {
   std::string name;          // how policies refer to it, e.g. "small"
   std::string path;          // GGUF file (absolute after loading); empty for a model served only by remote replicas
   uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
   int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
+  // Sequences this model decodes together (each with n_ctx tokens of KV cache), or for a pool the requests forwarded
+  // to each remote replica at once; 0 = the server's --slots. A small model's KV cache is cheap: more slots for it let
+  // its streams wait less for a free one than the large model's.
+  int32_t slots = 0;
   // A pool: requests routed here go to one of the OpenAI-compatible servers (llama-server, vLLM, ...) listed
   // (`endpoint: URL` is a pool of one, `endpoints: [...]` of several) - or, in a mixed pool, to the member marked
   // `local`, the GGUF at `path` run by this process's own engine.

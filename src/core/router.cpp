@@ -1,5 +1,6 @@
 #include "core/router.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -84,9 +85,9 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     std::unique_ptr<backend::LocalBackend> local;
     if (!entry.path.empty()) {
       exec::BatchEngineParams bp;
-      bp.n_slots = params.n_slots;
+      bp.n_slots = entry.slots > 0 ? entry.slots : params.n_slots;
       bp.n_ctx_per_slot = entry.n_ctx;
-      bp.n_batch = params.n_batch;
+      bp.n_batch = std::max(params.n_batch, bp.n_slots); // a step must hold every slot's next token
       bp.step_budget = step_budget;
       bp.n_threads = cfg.threads;
       bp.queue_capacity = params.queue_capacity;
@@ -103,7 +104,8 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
     // A pool forwards up to n_slots requests per remote replica at once (a mixed pool's local member has its engine).
     const auto n_remote = std::count_if(entry.replicas.begin(), entry.replicas.end(),
                                         [](const config::Replica &rep) { return !rep.local; });
-    const backend::PoolParams pool{.n_workers = params.n_slots * static_cast<int32_t>(n_remote),
+    const int32_t per_replica = entry.slots > 0 ? entry.slots : params.n_slots;
+    const backend::PoolParams pool{.n_workers = per_replica * static_cast<int32_t>(n_remote),
                                    .queue_capacity = params.queue_capacity,
                                    .metrics = params.metrics,
                                    .max_line_bytes = params.max_upstream_line};

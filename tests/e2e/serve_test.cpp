@@ -339,6 +339,11 @@ TEST(Serve, AnUnknownScheduleIsACommandLineError) {
     EXPECT_TRUE(r.err.find("--max-stall-ms") != std::string::npos || r.err.find("max_stall_ms") != std::string::npos)
         << bad << ": " << r.err;
   }
+  for (const char *bad : {"0", "-2", "257", "100000", "many"}) { // llama.cpp decodes at most 256 sequences together
+    r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--slots", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--slots"), std::string::npos) << bad << ": " << r.err;
+  }
 }
 
 } // namespace

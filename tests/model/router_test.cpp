@@ -170,6 +170,21 @@ TEST(Router, AShadowLabelRoutesTheOracleAndStillRunsTheProbe) {
   EXPECT_NE(bad.status().message().find("not a category"), std::string::npos) << bad.status().message();
 }
 
+// A model's own `slots` overrides the server's: its engine decodes that many sequences together, and load-aware
+// policies read that many.
+TEST(Router, AModelsOwnSlotsOverrideTheServers) {
+  const std::string path = test::make_temp_dir("router-slots") + "/aio.yaml";
+  std::ofstream(path) << "models:\n  small: {path: " << test::tiny_pair().small_path << ", n_ctx: 256, slots: 5}\n"
+                      << "  large: {path: " << test::tiny_pair().large_path << ", n_ctx: 256}\n"
+                      << "threads: 1\nprobe: {kind: fasttext, fasttext_model: builtin}\n";
+  auto cfg = config::load_config(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  auto router = Router::create(std::move(*cfg), {.n_slots = 2});
+  ASSERT_TRUE(router.ok()) << router.status().to_string();
+  EXPECT_EQ((*router)->load("small").slots, 5);
+  EXPECT_EQ((*router)->load("large").slots, 2) << "no slots of its own: the server's";
+}
+
 // Many requests in flight at once (the server's way, and `aio bench --concurrency`): each is routed by the lm probe
 // inside the small model's engine and finishes with its own route.
 TEST(Router, ConcurrentRequestsAreProbedAndRoutedInsideTheEngines) {

@@ -32,6 +32,7 @@ TEST(Config, MinimalFileGetsThePapersDefaults) {
   EXPECT_EQ(cfg->find_model("small")->path, std::filesystem::path(path).parent_path().string() + "/s.gguf");
   EXPECT_EQ(cfg->find_model("large")->path, "/abs/l.gguf");
   EXPECT_EQ(cfg->find_model("large")->n_ctx, 2048u);
+  EXPECT_EQ(cfg->find_model("small")->slots, 0) << "no slots of its own: the server's --slots";
   EXPECT_TRUE(cfg->find_policy("static-large").ok());
   EXPECT_EQ(cfg->max_stall_ms, -1) << "a short prompt whole within a few decode steps (auto)";
   for (const auto &[text, want] : std::vector<std::pair<std::string, double>>{
@@ -89,6 +90,16 @@ TEST(Config, FileCanAddAndOverridePolicies) {
   EXPECT_TRUE(cfg->policies.count("aio"));
 }
 
+// A model's own slots (its KV cache's sequences; for a pool, requests forwarded to each replica at once).
+TEST(Config, AModelTakesItsOwnSlots) {
+  auto cfg = load_config(write("models:\n  small: {path: s.gguf, slots: 16}\n  large: {path: l.gguf}\n"
+                               "  remote: {endpoint: 'http://h:1/v1', slots: 3}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_EQ(cfg->find_model("small")->slots, 16);
+  EXPECT_EQ(cfg->find_model("large")->slots, 0);
+  EXPECT_EQ(cfg->find_model("remote")->slots, 3);
+}
+
 TEST(Config, MistakesAreReportedWithFileAndLine) {
   struct Case {
     std::string yaml, expect;
@@ -98,6 +109,11 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {"models: {}\n", "'models' must map names"},
       {"models:\n  small: {file: a.gguf}\n", ":2: unknown key 'file'"},
       {"models:\n  small: {path: a.gguf, n_ctx: lots}\n", "models.small.n_ctx must be a whole number"},
+      {"models:\n  small: {path: a.gguf, slots: 0}\n", ":2: models.small.slots must be from 1 to 256"},
+      {"models:\n  small: {path: a.gguf, slots: 257}\n", "models.small.slots must be from 1 to 256"},
+      {"models:\n  small: {path: a.gguf, slots: -3}\n", "models.small.slots must be from 1 to 256"},
+      {"models:\n  small: {path: a.gguf, slots: 99999999999999999999}\n", "models.small.slots must be a whole number"},
+      {"models:\n  small: {path: a.gguf, slots: [4]}\n", "models.small.slots"},
       {std::string(kMinimal) + "probe: {kind: magic}\n", "probe.kind must be lm, fasttext or cascade"},
       {std::string(kMinimal) + "probe: {kind: cascade}\n", "probe.kind cascade needs probe.fasttext_model"},
       {std::string(kMinimal) + "probe: {kind: cascade, fasttext_model: builtin, escalate_entropy_gt: 1.6}\n",
