@@ -82,10 +82,11 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   const exec::StepBudgetParams step_budget = *budget;
   std::unique_ptr<Router> r(new Router());
   for (const auto &entry : cfg.models) {
+    const int32_t slots = entry.slots > 0 ? entry.slots : params.n_slots; // the model's own, else the server's
     std::unique_ptr<backend::LocalBackend> local;
     if (!entry.path.empty()) {
       exec::BatchEngineParams bp;
-      bp.n_slots = entry.slots > 0 ? entry.slots : params.n_slots;
+      bp.n_slots = slots;
       bp.n_ctx_per_slot = entry.n_ctx;
       bp.n_batch = std::max(params.n_batch, bp.n_slots); // a step must hold every slot's next token
       bp.step_budget = step_budget;
@@ -101,11 +102,10 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
       r->backends_[entry.name] = std::move(local);
       continue;
     }
-    // A pool forwards up to n_slots requests per remote replica at once (a mixed pool's local member has its engine).
+    // A pool forwards up to `slots` requests per remote replica at once (a mixed pool's local member has its engine).
     const auto n_remote = std::count_if(entry.replicas.begin(), entry.replicas.end(),
                                         [](const config::Replica &rep) { return !rep.local; });
-    const int32_t per_replica = entry.slots > 0 ? entry.slots : params.n_slots;
-    const backend::PoolParams pool{.n_workers = per_replica * static_cast<int32_t>(n_remote),
+    const backend::PoolParams pool{.n_workers = slots * static_cast<int32_t>(n_remote),
                                    .queue_capacity = params.queue_capacity,
                                    .metrics = params.metrics,
                                    .max_line_bytes = params.max_upstream_line};

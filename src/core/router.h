@@ -34,14 +34,15 @@
 namespace aio::core {
 
 struct RouterParams {
-  int32_t n_slots = 1;         // sequences each local model decodes together (1: one request at a time)
+  int32_t n_slots = 1;         // sequences each local model decodes together, unless it has its own `slots`
   size_t queue_capacity = 64;  // waiting requests per model beyond its slots; more are refused (429)
   int32_t n_batch = 512;       // tokens per batched decode step
   // One scheduler thread steps every model's engine in turn (true), or each engine has a thread of its own.
   bool shared_scheduler = true;
   exec::Turns turns = exec::Turns::first; // the shared scheduler's turn order (exec/scheduler.h)
-  // Remote replicas: a pool forwards up to n_slots requests per replica at once; a replica's event-stream line is held
-  // up to max_upstream_line bytes; the pools' per-replica series go to `metrics` (may be null).
+  // Remote replicas: a pool forwards up to n_slots (or the model's own slots) requests per replica at once; a
+  // replica's event-stream line is held up to max_upstream_line bytes; the pools' per-replica series go to `metrics`
+  // (may be null).
   size_t max_upstream_line = size_t{4} << 20;
   observe::Metrics *metrics = nullptr;
   Status validate() const;
