@@ -142,7 +142,7 @@ def summarize(results, wall):
             "model_by_arrival": [r["route"] for r in results],
             # aio's own account of each request (its route record): ms queued for a slot, and from the prefill's
             # start to the first token - where a slow first token's time went.
-            "queue_prefill_ms_by_arrival": [[round((r["timings"] or {}).get(k) or 0) for k in ("queue", "prefill")]
+            "queue_prefill_ms_by_arrival": [[round(r["timings"].get(k) or 0) for k in ("queue", "prefill")]
                                             if r["timings"] else None for r in results]}
 
 

@@ -40,7 +40,9 @@ std::optional<size_t> Scheduler::pick() {
   std::vector<bool> is_busy(engines_.size());
   for (size_t i = 0; i < engines_.size(); ++i) is_busy[i] = engines_[i]->busy();
   const std::optional<size_t> least_time = share_.update(is_busy);
-  const std::optional<size_t> fewest_steps = rounds_.update(is_busy);
+  // The step count only matters to `rounds`; it is updated on every pick (idle ones too), so that an engine back
+  // from a pause rejoins level with the others.
+  const std::optional<size_t> fewest_steps = turns_ == Turns::rounds ? rounds_.update(is_busy) : std::nullopt;
   if (!least_time || turns_ == Turns::fair) return least_time;
   if (turns_ == Turns::first) return first_tokens_first(is_busy, least_time);
   if (turns_ == Turns::rounds) return first_tokens_first(is_busy, fewest_steps);

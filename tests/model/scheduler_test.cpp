@@ -108,7 +108,9 @@ TEST(Scheduler, RoundsStepEachBusyEngineOnceInTurn) {
   const std::string order = token_order(Turns::rounds, *engine::Model::load({.path = test::tiny_pair().small_path}),
                                         *engine::Model::load({.path = test::tiny_pair().large_path}), 1, 1, 24, false);
   ASSERT_EQ(order.size(), 48u) << order;
-  const size_t both_from = std::max(order.find('X'), order.find('Y')), both_until = order.rfind(order.back() == 'X' ? 'Y' : 'X');
+  // From the first token of the later-starting engine to the last token of the earlier-finishing one.
+  const size_t both_from = std::max(order.find('X'), order.find('Y'));
+  const size_t both_until = order.rfind(order.back() == 'X' ? 'Y' : 'X');
   const std::string both = order.substr(both_from, both_until - both_from + 1);
   EXPECT_EQ(both.find("XX"), std::string::npos) << order;
   EXPECT_EQ(both.find("YY"), std::string::npos) << order;
