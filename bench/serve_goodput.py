@@ -302,6 +302,9 @@ def main():
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
                     help="another aio serve beside `aio` with these extra arguments (comma-separated), run as aio-NAME; "
                          "e.g. --variant stall=--max-stall-ms,1500 (repeatable)")
+    ap.add_argument("--small-slots", action="append", default=[], metavar="NAME=N",
+                    help="another aio serve beside `aio` whose small model has N slots of its own (the config's "
+                         "models.small.slots; the large model keeps --slots), run as aio-NAME; e.g. s16=16")
     args = ap.parse_args()
     if not (args.min_window >= 0 and args.requests >= 1):  # `not >=` also refuses nan
         ap.error("--min-window must be 0 or more and --requests at least 1")
@@ -311,14 +314,23 @@ def main():
     large = synth(large_preset, os.path.join(ROOT, "models", f"{large_preset}-q8_0.gguf"))
     workloads = args.workloads.split(",")
     n_ctx = 4608 if "long" in workloads else 1024
-    cfg = os.path.join(tempfile.mkdtemp(prefix="aio-goodput-"), "aio.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}}}\n  large: {{path: {large}, n_ctx: {n_ctx}}}\n"
-                f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+    cfg_dir = tempfile.mkdtemp(prefix="aio-goodput-")
+
+    def write_config(small_slots):
+        # small_slots: the small model's own `slots` (0: the server's --slots, as the large model always has).
+        path = os.path.join(cfg_dir, f"aio-small{small_slots}.yaml")
+        own = f", slots: {small_slots}" if small_slots else ""
+        with open(path, "w") as f:
+            f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}{own}}}\n"
+                    f"  large: {{path: {large}, n_ctx: {n_ctx}}}\n"
+                    f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
+        return path
+
+    cfg = write_config(0)
     turn_orders = [t for t in args.turns.split(",") if t]
 
-    def aio_cmd(port, turns):
-        return ([os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", str(port), "--slots", str(args.slots),
+    def aio_cmd(port, turns, config=cfg):
+        return ([os.path.join(BIN, "aio"), "serve", "--config", config, "--port", str(port), "--slots", str(args.slots),
                  "--queue", "1024", "--schedule", args.schedule, "--turns", turns]
                 + comma_args(args.extra))
 
@@ -337,6 +349,13 @@ def main():
         name, port = f"aio-{vname}", 18420 + i
         cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
         labels[name] = " ".join(extra)
+    for i, spec in enumerate(args.small_slots):
+        vname, vargs = named_args(spec, "--small-slots", "s16=16")
+        if len(vargs) != 1 or not vargs[0].isdigit() or not 1 <= int(vargs[0]) <= 256:
+            ap.error(f"--small-slots {spec}: give NAME=N with N a slot count from 1 to 256, e.g. s16=16")
+        name, port = f"aio-{vname}", 18460 + i
+        cmds[name] = aio_cmd(port, turn_orders[0], write_config(int(vargs[0])))
+        bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "aio", f"small model slots {vargs[0]}"
     for i, spec in enumerate(args.anchor_variant):
         vname, vargs = named_args(spec, "--anchor-variant", "b32=-b,32,-ub,32")
         name, port = f"llama-server-{vname}", 18440 + i
@@ -345,7 +364,7 @@ def main():
         bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "large", " ".join(extra)
     out = {"pair": [small_preset, large_preset], "threads": args.threads, "slots": args.slots,
            "synthetic_weights": True, "scenario": "A", "workloads": {},
-           "commands": {n: " ".join(c) for n, c in cmds.items()}}
+           "commands": {n: " ".join(c) for n, c in cmds.items()}, "labels": labels}
     run = [0]
 
     def tag():

@@ -88,6 +88,9 @@ public:
   // Requests running and waiting here (for gauges and the dashboard).
   virtual size_t n_active() const = 0;
   virtual size_t n_queued() const = 0;
+  // Requests it runs at once: a local engine's slots, a pool's forwarding workers (plus its local member's slots).
+  // Models differ (a model's own `slots`), so the dashboard shows each one's beside its busy count.
+  virtual size_t n_slots() const = 0;
   // The replicas of a pool (empty for a local engine).
   virtual std::vector<ReplicaState> replicas() const { return {}; }
   // Stops taking requests, lets running ones finish within `grace`, ends the rest with an error. (A local engine is

@@ -24,6 +24,7 @@ public:
   bool takes_in_place(const Request &, const LocalBackend &engine, Callbacks &) override { return &engine == this; }
   LocalBackend *local() override { return this; }
   size_t n_active() const override { return engine_->n_active(); }
+  size_t n_slots() const override { return static_cast<size_t>(engine_->n_slots()); }
   size_t n_queued() const override { return engine_->n_queued(); }
   void stop(std::chrono::milliseconds) override {} // its scheduler stops the engine
 

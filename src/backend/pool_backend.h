@@ -42,6 +42,7 @@ public:
   bool remote() const override { return true; }
   size_t n_active() const override { return n_sending_.load() + (local_ ? local_->n_active() : 0); }
   size_t n_queued() const override { return queue_.size() + (local_ ? local_->n_queued() : 0); }
+  size_t n_slots() const override { return workers_.size() + (local_ ? local_->n_slots() : 0); }
   std::vector<ReplicaState> replicas() const override { return pool_.states(); }
   // Stops accepting, lets forwarded requests finish within `grace`, then cuts them off.
   void stop(std::chrono::milliseconds grace) override;

@@ -100,6 +100,7 @@ public:
   // Requests running / waiting for a model, here and on its remote replicas (for metrics).
   size_t n_active(const std::string &name) const { return backends_.at(name)->n_active(); }
   size_t n_queued(const std::string &name) const { return backends_.at(name)->n_queued(); }
+  size_t n_slots(const std::string &name) const { return backends_.at(name)->n_slots(); }
   // A local model's load as load-aware policies read it (busy slots, queue, a new request's expected wait for a slot).
   ModelLoad load(const std::string &name) const { return local_.at(name)->load(); }
 

@@ -115,6 +115,7 @@ public:
 
   size_t n_active() const { return n_active_.load(); }
   size_t n_queued() const { return queue_.size(); }
+  int32_t n_slots() const { return params_.n_slots; }
   // Busy slots, queue and the expected wait of a new request of `prompt_tokens` for its first token (for a slot, then
   // its prefill; load_estimate.h). Thread-safe.
   ModelLoad load(int32_t prompt_tokens = 0) const {

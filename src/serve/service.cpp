@@ -53,6 +53,7 @@ void AioService::declare_metrics(size_t n_categories) {
                      observe::latency_buckets_seconds());
   metrics_.gauge("aio_queue_depth", "Requests waiting for a slot, by model.");
   metrics_.gauge("aio_busy_slots", "Slots decoding, by model.");
+  metrics_.gauge("aio_slots", "Requests a model runs at once (its slots; a pool's forwarding workers), by model.");
   metrics_.gauge("aio_expected_wait_seconds",
                  "How long a request arriving now would wait for a slot, by local model (what load-aware policies read).");
   metrics_.counter("aio_routes_by_load_total",
@@ -83,6 +84,7 @@ void AioService::refresh_gauges() {
   for (const auto &name : router_->model_names()) {
     metrics_.set("aio_queue_depth", {{"model", name}}, static_cast<double>(router_->n_queued(name)));
     metrics_.set("aio_busy_slots", {{"model", name}}, static_cast<double>(router_->n_active(name)));
+    metrics_.set("aio_slots", {{"model", name}}, static_cast<double>(router_->n_slots(name)));
     if (router_->is_local(name))
       metrics_.set("aio_expected_wait_seconds", {{"model", name}}, router_->load(name).wait_ms / 1000.0);
   }
@@ -136,6 +138,7 @@ nlohmann::json AioService::live_stats() const {
                         {"where", entry.remote() ? "remote" : entry.mixed() ? "local+remote" : "local"}};
     if (!entry.path.empty()) m["file"] = std::filesystem::path(entry.path).filename().string();
     m["busy"] = router_->n_active(entry.name);
+    m["slots"] = router_->n_slots(entry.name);
     m["queued"] = router_->n_queued(entry.name);
     if (router_->is_local(entry.name)) m["wait_ms"] = std::round(router_->load(entry.name).wait_ms);
     if (const auto replicas = router_->backend(entry.name).replicas(); !replicas.empty()) {

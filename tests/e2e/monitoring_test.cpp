@@ -186,7 +186,11 @@ TEST(Monitoring, TheLiveStatsCountWhatHappenedAndFollowTheApiKey) {
   EXPECT_EQ(routed, 2) << doc["routes"].dump();
   ASSERT_EQ(doc["recent"].size(), 3u);
   EXPECT_EQ(doc["recent"][2]["status"], 404);
-  EXPECT_EQ(doc["models"].size(), 2u);
+  ASSERT_EQ(doc["models"].size(), 2u);
+  for (const json &m : doc["models"]) {
+    EXPECT_EQ(m["slots"], 2) << m.dump() << ": each model runs the server's --slots (2) at once";
+    EXPECT_EQ(m["busy"], 0) << m.dump();
+  }
   EXPECT_EQ(doc["policy"], "aio");
   EXPECT_EQ(doc["entropy"]["edges"].size(), doc["entropy"]["counts"].size() + 1);
   int probed = 0;

@@ -306,12 +306,21 @@ TEST(ServePool, ARemoteThatFailsARequestHandsItBackToTheLocalMember) {
 
 TEST(ServePool, AllReplicasDownIs503WithRetryAfter) {
   const std::string path = make_temp_dir("pool-down") + "/aio.yaml";
+  // The pool's own `slots` (3 requests forwarded per replica) against the server's --slots 2 for the local model.
   std::ofstream(path) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512}\n  large:\n"
+                      << "    slots: 3\n"
                       << "    endpoints: ['http://127.0.0.1:" << free_loopback_port() << "/v1', 'http://127.0.0.1:"
                       << free_loopback_port() << "/v1']\n"
                       << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
-  AioServer s({}, path);
+  AioServer s({"--slots", "2"}, path);
   ASSERT_GT(s.port, 0) << s.proc->output();
+  auto stats = s.client->Get("/v1/aio/stats");
+  ASSERT_TRUE(stats && stats->status == 200);
+  std::map<std::string, int> slots;
+  const json doc = json::parse(stats->body); // not a temporary in the loop's range: its models would dangle
+  for (const json &m : doc["models"]) slots[m["name"]] = m["slots"];
+  EXPECT_EQ(slots, (std::map<std::string, int>{{"large", 6}, {"small", 2}}))
+      << "a pool forwards its own slots per replica (3 x 2); the local model runs the server's --slots\n" << stats->body;
   json body = chat_body("hello");
   body["model"] = "large";
   for (int i = 0; i < 3; ++i) {

@@ -24,9 +24,10 @@ const browser = await launchChromium();
 try {
   const {page, errors} = await openPage(browser);
   await page.goto(`${base}/dashboard?interval=500`, {waitUntil: 'load'});
-  // While the long answer runs, the models table shows the large model busy with a wait.
+  // While the long answer runs, the models table shows the large model's one slot busy, with a wait.
   await page.waitForFunction(() => [...document.querySelectorAll('#models tr')].some(tr =>
-    tr.cells[0]?.textContent === 'large' && tr.cells[5]?.textContent.endsWith(' s')), {timeout: 20000});
+    tr.cells[0]?.textContent === 'large' && tr.cells[3]?.textContent === '1 / 1' &&
+    tr.cells[5]?.textContent.endsWith(' s')), {timeout: 20000});
   const answer = await (await post({model: 'aio', max_tokens: 4, temperature: 0,
                                     messages: [{role: 'user', content: 'What is the capital city of France?'}]})).json();
   check('the question went to the small model because the large one was busy', () => {
