@@ -302,12 +302,19 @@ def main():
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
                     help="another aio serve beside `aio` with these extra arguments (comma-separated), run as aio-NAME; "
                          "e.g. --variant stall=--max-stall-ms,1500 (repeatable)")
+    ap.add_argument("--start-aio", type=float, default=1.0,
+                    help="the first ladder's first rate for every aio serve, x llama-server's capacity (later "
+                         "ladders start at the earlier ones' median); from an earlier run of the cell it saves rungs")
+    ap.add_argument("--start-anchor", type=float, default=0.75,
+                    help="the same for every llama-server")
     ap.add_argument("--small-slots", action="append", default=[], metavar="NAME=N",
                     help="another aio serve beside `aio` whose small model has N slots of its own (the config's "
                          "models.small.slots; the large model keeps --slots), run as aio-NAME; e.g. s16=16")
     args = ap.parse_args()
     if not (args.min_window >= 0 and args.requests >= 1):  # `not >=` also refuses nan
         ap.error("--min-window must be 0 or more and --requests at least 1")
+    if not (args.start_aio > 0 and args.start_anchor > 0):
+        ap.error("--start-aio and --start-anchor are rates, x llama-server's capacity: more than 0")
     t_start = time.time()
     small_preset, large_preset = PAIRS[args.pair]
     small = synth(small_preset, os.path.join(ROOT, "models", f"{small_preset}-q8_0.gguf"))
@@ -438,7 +445,8 @@ def main():
                     search = {}
                     for n in cmds:
                         done = [l["goodput"][n] / capacity for l in res["ladders"][:-1]]
-                        guess = statistics.median(done) if done else (0.75 if n.startswith("llama-server") else 1.0)
+                        guess = statistics.median(done) if done else (args.start_anchor if n.startswith("llama-server")
+                                                                      else args.start_aio)
                         search[n] = {"next": min(range(len(grid)), key=lambda i: abs(grid[i] - guess)),
                                      "met": -1, "broke": len(grid)}
                     while not over_budget():

@@ -68,7 +68,7 @@ struct Router::Pending {
 
 Status RouterParams::validate() const {
   if (n_slots < 1) return invalid_argument("n_slots must be at least 1");
-  if (n_batch < n_slots) return invalid_argument("n_batch must be at least n_slots");
+  if (n_batch < 1) return invalid_argument("n_batch must be at least 1"); // each engine raises it to its sequences
   return {};
 }
 
@@ -88,11 +88,12 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
       exec::BatchEngineParams bp;
       bp.n_slots = slots;
       bp.n_ctx_per_slot = entry.n_ctx;
-      bp.n_batch = std::max(params.n_batch, bp.n_slots); // a step must hold every slot's next token
+      if (cfg.probe.runs_lm() && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
+      // A step must hold every sequence's next token: each slot's and each probe lane's.
+      bp.n_batch = std::max(params.n_batch, bp.n_slots + bp.probe_lanes);
       bp.step_budget = step_budget;
       bp.n_threads = cfg.threads;
       bp.queue_capacity = params.queue_capacity;
-      if (cfg.probe.runs_lm() && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
       auto made = backend::LocalBackend::create(entry, bp, cfg.source);
       if (!made) return made.status();
       local = std::move(*made);

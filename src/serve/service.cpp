@@ -16,7 +16,7 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   core::RouterParams rp;
   rp.n_slots = params.n_slots;
   rp.queue_capacity = params.queue_capacity;
-  rp.n_batch = std::max(params.n_batch, params.n_slots);
+  rp.n_batch = params.n_batch; // the router raises it per engine to that model's slots and probe lanes
   rp.shared_scheduler = params.shared_scheduler;
   rp.turns = params.turns;
   rp.max_upstream_line = params.max_upstream_line;

@@ -185,6 +185,19 @@ TEST(Router, AModelsOwnSlotsOverrideTheServers) {
   EXPECT_EQ((*router)->load("large").slots, 2) << "no slots of its own: the server's";
 }
 
+// A step holds every sequence's next token: the router raises a small batch to each model's slots and, on the lm
+// probe's model, its probe lane too (once the server raised it to --slots only, and the probe's engine refused).
+TEST(Router, EachEnginesBatchHoldsItsSlotsAndProbeLanes) {
+  auto cfg = config::load_config(write_config("probe: {kind: lm, model: small, lanes: 1}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  auto router = Router::create(std::move(*cfg), {.n_slots = 3, .n_batch = 3});
+  ASSERT_TRUE(router.ok()) << router.status().to_string();
+  auto out = (*router)->generate({.prompt = "Write a Python function that reverses a list."}, greedy(4));
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(out->record.probe.probe_kind, "lm");
+  EXPECT_FALSE(Router::create(*config::load_config(write_config()), {.n_slots = 3, .n_batch = 0}).ok());
+}
+
 // Many requests in flight at once (the server's way, and `aio bench --concurrency`): each is routed by the lm probe
 // inside the small model's engine and finishes with its own route.
 TEST(Router, ConcurrentRequestsAreProbedAndRoutedInsideTheEngines) {
