@@ -24,6 +24,9 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   auto router = core::Router::create(std::move(cfg), rp);
   if (!router) return router.status();
   s->router_ = std::move(*router);
+  // A model's slot count is fixed once its engine or pool exists: set here, not at every scrape.
+  for (const auto &name : s->router_->model_names())
+    s->metrics_.set("aio_slots", {{"model", name}}, static_cast<double>(s->router_->n_slots(name)));
   s->live_ = std::make_unique<observe::LiveStats>(s->router_->config().categories);
   return s;
 }
@@ -84,7 +87,6 @@ void AioService::refresh_gauges() {
   for (const auto &name : router_->model_names()) {
     metrics_.set("aio_queue_depth", {{"model", name}}, static_cast<double>(router_->n_queued(name)));
     metrics_.set("aio_busy_slots", {{"model", name}}, static_cast<double>(router_->n_active(name)));
-    metrics_.set("aio_slots", {{"model", name}}, static_cast<double>(router_->n_slots(name)));
     if (router_->is_local(name))
       metrics_.set("aio_expected_wait_seconds", {{"model", name}}, router_->load(name).wait_ms / 1000.0);
   }
