@@ -140,16 +140,21 @@ void BatchEngine::abort_all(const Status &why) {
 }
 
 BatchEngine::Slot &BatchEngine::pick_slot(const std::vector<llama_token> &prompt) {
-  // The slot holding the longest prefix of the prompt, if that prefix is worth the slot's cache it overwrites (more
-  // than the BOS token, and at least a tenth of what the slot holds, like llama-server's default similarity);
-  // otherwise the least recently used free slot, so unrelated requests do not evict each other's conversations.
+  // The free slot holding the longest prefix of the prompt (more than the BOS token), least recently used on a tie,
+  // if that prefix is worth taking the slot for: a tenth of the prompt (llama-server's default similarity) or of what
+  // the slot holds. Otherwise the least recently used free slot, so unrelated requests do not evict each other's
+  // conversations. (Until 2026-12-07 only the slot's share counted: a prompt sharing a short preamble - a system
+  // prompt, a chat template's header - with a slot that also held a long answer went to another slot and read the
+  // preamble again, where llama-server reused it; on a compute-bound 3B that was ~1 s of a 3 s first token.)
   Slot *by_prefix = nullptr, *lru = nullptr;
   size_t best_len = 1;
   for (auto &s : slots_) {
     if (s->active()) continue;
     if (lru == nullptr || s->last_used < lru->last_used) lru = s.get();
     const size_t len = common_prefix(s->cached, prompt, prompt.size());
-    if (len > best_len && len * 10 >= s->cached.size()) {
+    const bool worth = len * 10 >= prompt.size() || len * 10 >= s->cached.size();
+    if (len <= 1 || len < best_len || !worth) continue;
+    if (len > best_len || by_prefix == nullptr || s->last_used < by_prefix->last_used) {
       by_prefix = s.get();
       best_len = len;
     }

@@ -468,6 +468,38 @@ TEST_F(BatchEngineTest, APromptThatExtendsAFinishedOneReusesItsSlotsKv) {
   EXPECT_EQ(again.result->tokens, second.result->tokens);
 }
 
+TEST_F(BatchEngineTest, APromptSharingAPreambleWithALongFinishedAnswerReusesThePreamble) {
+  // A system prompt (or a chat template's header) shared by unrelated requests: short beside the first request's
+  // prompt + long answer that its slot holds, but a fair share of the next prompt - llama-server reuses it, and so
+  // must we, rather than reading it again in an empty slot.
+  const std::string preamble = "System: you answer in plain words, briefly, and you never use lists or tables. ";
+  Outcome first;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, preamble + "User: what is rain?", 200, first)));
+  drain();
+  ASSERT_TRUE(first.result.ok());
+  const auto preamble_tokens = static_cast<int32_t>(model_->tokenize(preamble)->size());
+  ASSERT_LT(preamble_tokens * 10, first.result->n_prompt_tokens + first.result->n_generated)
+      << "the preamble must be under a tenth of what the slot holds, or this does not test the prompt's share";
+
+  Outcome second;
+  const std::string prompt2 = preamble + "User: why is the sky blue?";
+  ASSERT_TRUE(engine_->submit(job_for(*model_, prompt2, 10, second)));
+  drain();
+  ASSERT_TRUE(second.result.ok());
+  EXPECT_GE(second.result->n_prefill_tokens_saved, preamble_tokens - 1) << "the preamble came from the cache";
+  EXPECT_EQ(second.result->tokens, alone(prompt2, 10));
+
+  // A prompt sharing nothing beyond BOS still takes the least recently used slot, leaving both caches alone.
+  Outcome unrelated;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, "Completely different text.", 5, unrelated)));
+  drain();
+  EXPECT_EQ(unrelated.result->n_prefill_tokens_saved, 0);
+  Outcome third;
+  ASSERT_TRUE(engine_->submit(job_for(*model_, prompt2, 5, third)));
+  drain();
+  EXPECT_EQ(third.result->n_prefill_tokens_saved, third.result->n_prompt_tokens - 1) << "the second prompt's slot kept it";
+}
+
 TEST_F(BatchEngineTest, ClosedEngineRefusesNewJobs) {
   engine_->close();
   Outcome o;
