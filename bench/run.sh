@@ -17,6 +17,7 @@ python3 bench/serve_vs_llama_server.py --llama-server-kv both
 python3 bench/serve_aio_vs_llama_server.py --schedules shared,parallel
 python3 bench/serve_probe_under_load.py
 python3 bench/serve_long_prompt.py
+python3 bench/serve_cross_model_prompt.py
 python3 bench/serve_goodput.py --budget-minutes 60
 python3 bench/serve_overload.py
 python3 bench/serve_hostile_clients.py

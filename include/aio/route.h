@@ -85,6 +85,8 @@ struct GenerationStats {
   double queue_ms = 0;                // in the engine's queue for a slot (or a probe lane) before its prompt was read
   double prefill_ms = 0;              // prompt processing plus the first token (= time to first token once admitted)
   int32_t n_prefill_tokens_saved = 0; // prompt tokens whose KV was already cached (the probe's or an earlier turn's)
+  int32_t n_prompt_tokens_cached = 0; // of those, the ones an earlier request left in the slot (a replica's prompt
+                                      // cache for a pool): OpenAI's usage.prompt_tokens_details.cached_tokens
   int32_t n_generated = 0;            // tokens generated
   int32_t n_decode_steps = 0;         // forward passes that carried this sequence after its prompt
   double decode_ms = 0;               // time from the first generated token to the last

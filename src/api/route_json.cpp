@@ -32,8 +32,8 @@ nlohmann::json route_record_json(const RouteRecord &r) {
                      {"prefill", g.prefill_ms},
                      {"decode", g.decode_ms}};
   j["tokens"] = {{"prompt", g.n_prompt_tokens}, {"prefill_saved", g.n_prefill_tokens_saved},
-                 {"generated", g.n_generated},  {"drafted", g.n_drafted},
-                 {"accepted", g.n_accepted}};
+                 {"prompt_cached", g.n_prompt_tokens_cached}, {"generated", g.n_generated},
+                 {"drafted", g.n_drafted}, {"accepted", g.n_accepted}};
   if (!r.true_label.empty()) j["true_label"] = r.true_label;
   if (r.grammar) j["route"]["grammar"] = true;
   if (!g.replica.empty()) j["route"]["replica"] = g.replica;
@@ -160,6 +160,7 @@ Expected<RouteRecord> route_record_from_json(const nlohmann::json &j) {
     for (auto [key, field] : {std::pair{"prompt", &g.n_prompt_tokens}, {"prefill_saved", &g.n_prefill_tokens_saved},
                               {"generated", &g.n_generated}, {"drafted", &g.n_drafted}, {"accepted", &g.n_accepted}})
       AIO_RETURN_IF_ERROR(read(k, key, tw, *field));
+    if (k.contains("prompt_cached")) AIO_RETURN_IF_ERROR(read(k, "prompt_cached", tw, g.n_prompt_tokens_cached)); // newer
     if (t.contains("queue")) AIO_RETURN_IF_ERROR(read(t, "queue", w + ".timings_ms", g.queue_ms)); // older logs lack it
     AIO_RETURN_IF_ERROR(read(t, "prefill", w + ".timings_ms", g.prefill_ms));
     AIO_RETURN_IF_ERROR(read(t, "decode", w + ".timings_ms", g.decode_ms));

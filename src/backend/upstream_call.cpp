@@ -110,6 +110,7 @@ bool UpstreamCall::on_event(const openai::UpstreamEvent &ev, const Callbacks &cb
     rec_.n_prompt_tokens = ev.usage->prompt_tokens;
     rec_.n_generated = ev.usage->completion_tokens;
     rec_.n_prefill_tokens_saved = ev.usage->cached_tokens; // the replica's prompt cache (affinity keeps it warm)
+    rec_.n_prompt_tokens_cached = ev.usage->cached_tokens;
   }
   saw_done_ = saw_done_ || ev.done;
   return !ev.done;

@@ -32,6 +32,7 @@ struct BatchEngine::Slot {
   std::vector<llama_token> history;                  // speculative: prompt + output, what proposers read
   decode::Proposal proposal;                         // this step's drafts (verified after the pending token)
   size_t n_prefilled = 0;     // input tokens in the KV cache
+  size_t n_cached = 0;        // of those, the prompt prefix an earlier request left in this slot (at admission)
   llama_pos n_past = 0;       // positions used by this sequence
   llama_token pending = -1;   // sampled but not yet decoded (-1 while prefilling)
   int32_t output_row = -1;    // this step's batch row holding the slot's (first) logits
@@ -233,6 +234,7 @@ void BatchEngine::admit() {
     slot.probing = job.probe.has_value();
     if (slot.probing) slot.input.insert(slot.input.end(), job.probe->suffix.begin(), job.probe->suffix.end());
     slot.n_prefilled = keep;
+    slot.n_cached = keep;
     slot.n_past = static_cast<llama_pos>(keep);
     slot.pending = -1;
     if (!slot.probing)
@@ -247,6 +249,7 @@ Status BatchEngine::start_decoding(Slot &slot) {
   slot.out = std::make_unique<engine::OutputTracker>(model(), j.params, j.on_token, params_.n_ctx_per_slot);
   slot.out->start(static_cast<int32_t>(j.prompt.size()), n_saved,
                   std::chrono::duration<double, std::milli>(slot.t_admitted - slot.t_queued).count());
+  slot.out->record().n_prompt_tokens_cached = static_cast<int32_t>(slot.n_cached);
   const int32_t n_vocab = model().info().n_vocab;
   std::unique_ptr<engine::Constrainer> constraints;
   if (j.params.constraints.any()) {
@@ -332,7 +335,7 @@ int32_t BatchEngine::fill_batch() {
   std::vector<int32_t> waiting;
   waiting.reserve(prefilling.size());
   for (const Slot *s : prefilling) waiting.push_back(static_cast<int32_t>(s->input.size() - s->n_prefilled));
-  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting);
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting, others_waiting_);
   for (Slot *s : prefilling) {
     if (prefill_left <= 0) break;
     const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);

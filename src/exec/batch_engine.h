@@ -131,6 +131,9 @@ public:
   Waiting waiting() const;
   // The earlier of the two: since when its longest-waiting request has waited for a token; nullopt when idle.
   std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
+  // Whether another engine sharing the cores has streams waiting for their next token: the scheduler sets it before
+  // each step (engine thread), and the step budget then holds this engine's prefill too (step_budget.h).
+  void set_others_waiting(bool waiting) { others_waiting_ = waiting; }
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }
   const engine::Model &model() const { return session_->model(); }
@@ -180,6 +183,7 @@ private:
   std::function<void()> on_submit_;
   llama_batch batch_{};
   StepBudget budget_;
+  bool others_waiting_ = false; // set_others_waiting
   LoadEstimate load_;
   std::chrono::steady_clock::time_point t_last_step_{}; // when the last step's tokens were emitted
   bool had_work_ = false; // the last step left work behind (the next one follows on: its interval is a step's time)

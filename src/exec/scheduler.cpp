@@ -98,6 +98,11 @@ void Scheduler::run() {
     }
     bool worked = false;
     if (const auto i = pick()) {
+      // One engine steps at a time: another's decoding streams wait through this step as if they were its own.
+      bool others_waiting = false;
+      for (size_t j = 0; j < engines_.size() && !others_waiting; ++j)
+        others_waiting = j != *i && engines_[j]->waiting().next_token.has_value();
+      engines_[*i]->set_others_waiting(others_waiting);
       const auto t0 = std::chrono::steady_clock::now();
       worked = engines_[*i]->step();
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -6,8 +6,9 @@
 // is measured, and the prefill chunk is adjusted after every step that carried one - grown while such steps stay well
 // under `step_factor` decode-only steps, shrunk in proportion when one runs over. A controller rather than a per-token
 // cost, because on a CPU a token's cost falls steeply with the chunk's size (small batches re-read the weights, large
-// ones run as matrix products): a chunk of 50 can cost little more than one of 8. With no stream running, nobody
-// waits: prefill takes the whole batch. A fixed budget (tokens per step, decode included) replaces the controller.
+// ones run as matrix products): a chunk of 50 can cost little more than one of 8. With no stream running - on this
+// engine or on another sharing the cores - nobody waits: prefill takes the whole batch. A fixed budget (tokens per
+// step, decode included) replaces the controller.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +56,13 @@ public:
   // arrive together (a burst of short chats) start together, as they would with no stream running, instead of the
   // first one whole and the rest a chunk a step - which left them a step or more behind it for the rest of their
   // answers, in steps with fewer sequences (measured: 8 streams arriving together at 0.92-0.95x llama-server's rate).
-  int32_t prefill_tokens(int32_t n_decode, int32_t room, const std::vector<int32_t> &waiting = {}) const;
+  // others_waiting: another engine on the same cores has streams waiting for their next token (the scheduler steps
+  // one engine at a time, so this step holds them up as much as this engine's own): with no decode token here, a step
+  // of prefill may then last the stall allowance (at least the chunk), not the whole batch. (Without it a 3,000-token
+  // prompt for a 1B went in 512-token steps of ~12 s while a 135M's streams waited: inter-token p99 41 s in the long
+  // mix.)
+  int32_t prefill_tokens(int32_t n_decode, int32_t room, const std::vector<int32_t> &waiting = {},
+                         bool others_waiting = false) const;
   // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, and the time of its forward pass.
   void observe(int32_t n_decode, int32_t n_prefill, double ms);
   // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes.

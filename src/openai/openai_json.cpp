@@ -639,7 +639,8 @@ json tool_calls_json(const std::vector<ToolCall> &calls) {
 
 json Usage::to_json() const {
   return {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
-          {"total_tokens", prompt_tokens + completion_tokens}};
+          {"total_tokens", prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
 namespace {

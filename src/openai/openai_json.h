@@ -101,7 +101,7 @@ nlohmann::json tool_calls_json(const std::vector<ToolCall> &calls);
 struct Usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
-  int32_t cached_tokens = 0; // of the prompt, found in a cache (read from upstreams; not sent)
+  int32_t cached_tokens = 0; // of the prompt, found in a cache: prompt_tokens_details.cached_tokens
   nlohmann::json to_json() const;
 };
 

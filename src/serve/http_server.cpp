@@ -270,7 +270,8 @@ public:
       last["aio"] = aio_object(route, *result);
       send(last);
       if (api_.include_usage)
-        send(usage_chunk(api_, id_, created_, api_.model, Usage{result->n_prompt_tokens, result->n_generated}));
+        send(usage_chunk(api_, id_, created_, api_.model,
+                         Usage{result->n_prompt_tokens, result->n_generated, result->n_prompt_tokens_cached}));
     }
     res_.write_chunk("data: [DONE]\n\n");
     res_.end_stream();
@@ -316,7 +317,8 @@ void HttpServer::completion(Endpoint endpoint, const http::HttpRequest &req, htt
   else if (auto calls = channel->tool_calls(); !calls.empty()) parsed = chat::ParsedOutput{result->text, calls};
   send_json(res, 200,
             completion_response(api, id, std::time(nullptr), api.model, result->text, result->finish_reason,
-                                {result->n_prompt_tokens, result->n_generated}, aio_object(route, *result),
+                                {result->n_prompt_tokens, result->n_generated, result->n_prompt_tokens_cached},
+                                aio_object(route, *result),
                                 result->logprobs, parsed ? &*parsed : nullptr),
             route_record_headers(route));
 }

@@ -140,6 +140,12 @@ TEST(ServeStrategies, TheNextTurnOfAChatPrefillsOnlyWhatIsNew) {
   ASSERT_EQ(b["aio"]["route"]["model"], a["aio"]["route"]["model"]);
   EXPECT_GE(b["aio"]["tokens"]["prefill_saved"].get<int>(), a["usage"]["prompt_tokens"].get<int>() - 1)
       << "the first turn's prompt is still in the slot's KV cache: " << b["aio"].dump();
+  // As the OpenAI API reports it: the first turn found nothing cached, the second its predecessor's prompt.
+  EXPECT_EQ(a["usage"]["prompt_tokens_details"]["cached_tokens"], 0) << a["usage"].dump();
+  EXPECT_EQ(b["usage"]["prompt_tokens_details"]["cached_tokens"], b["aio"]["tokens"]["prompt_cached"]) << b.dump();
+  EXPECT_GE(b["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(),
+            a["usage"]["prompt_tokens"].get<int>() - 1) << b["usage"].dump();
+  EXPECT_LT(b["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(), b["usage"]["prompt_tokens"].get<int>());
 }
 
 TEST(ServeStrategies, UnknownPolicyIsRefusedAtStart) {

@@ -168,6 +168,29 @@ TEST_F(BatchEngineTest, ALongPromptAmongRunningStreamsGoesInChunksOfTheStepBudge
   EXPECT_EQ(longer.result->n_prompt_tokens, n_prompt);
 }
 
+// The same with the running streams on another engine (the scheduler says so before each step): the prompt still
+// goes in the budget's chunks, not in whole batches of 64.
+TEST_F(BatchEngineTest, ALongPromptGoesInChunksWhileAnotherEnginesStreamsWait) {
+  const std::string text = numbered_words(60);
+  const auto n_prompt = static_cast<int64_t>(model_->tokenize(text)->size());
+  ASSERT_GT(n_prompt, 100);
+  for (bool others : {false, true}) {
+    auto e = engine_with(1, "12");
+    ASSERT_TRUE(e);
+    e->set_others_waiting(others);
+    Outcome o;
+    ASSERT_TRUE(e->submit(job_for(*model_, text, 3, o)));
+    while (o.streamed.empty() && !o.done && e->step()) {
+    }
+    if (others) EXPECT_GE(e->n_decode_calls(), n_prompt / 12) << n_prompt << " prompt tokens, 12 a step";
+    else EXPECT_LE(e->n_decode_calls(), (n_prompt + 63) / 64) << "nobody waits: whole batches of 64";
+    while (e->step()) {
+    }
+    ASSERT_TRUE(o.result.ok());
+    EXPECT_EQ(o.result->tokens, alone(text, 3));
+  }
+}
+
 // With a stall allowed (max_stall_ms), a prompt the engine expects to prefill within it goes in one step beside the
 // running stream, budget or not; the same prompt without one takes the budget's chunks (the test above).
 TEST_F(BatchEngineTest, AShortPromptWithinTheStallAllowedGoesInOneStepBesideRunningStreams) {

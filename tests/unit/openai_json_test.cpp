@@ -123,6 +123,9 @@ TEST(OpenAiJson, ResponsesAndChunks) {
   EXPECT_EQ(r["choices"][0]["message"]["content"], "hello");
   EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(r["usage"]["total_tokens"], 8);
+  EXPECT_EQ(r["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(completion_response(chat, "id1", 42, "aio", "hello", FinishReason::max_tokens, {3, 5, 2},
+                                nlohmann::json::object())["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
   EXPECT_EQ(r["aio"]["route"], "x");
   auto delta = stream_chunk(chat, "id1", 42, "aio", "he", std::nullopt);
   EXPECT_EQ(delta["object"], "chat.completion.chunk");

@@ -17,6 +17,28 @@ TEST(StepBudget, NobodyDecodingMeansTheWholeBatch) {
   EXPECT_EQ(b.prefill_tokens(0, 300), 300);
 }
 
+// Another engine's streams waiting on the same cores hold a prompt with no decode of its own: a step of it lasts the
+// stall allowance (at least the chunk), not the whole batch (the long mix: a 1B's 512-token steps of ~12 s stalled a
+// 135M's streams for 41 s).
+TEST(StepBudget, AnotherEnginesWaitingStreamsHoldPrefillToTheAllowance) {
+  StepBudget b; // the automatic allowance: 7 decode-only steps
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, false), 512) << "nobody waits: the whole batch";
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, true), StepBudgetParams{}.first_chunk) << "before anything is measured";
+  b.observe(4, 0, 100);   // this model's decode-only step: 100 ms, so 700 ms allowed
+  b.observe(0, 512, 5120); // 10 ms a prompt token, from a whole-batch step
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, false), 512);
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, true), 70) << "700 ms of prefill at 10 ms a token, not the chunk (128)";
+  for (int i = 0; i < 10; ++i) b.observe(4, b.prefill_tokens(4, 508), 100 + 10.0 * b.prefill_tokens(4, 508));
+  ASSERT_LT(b.chunk(), 70) << "the chunk beside own streams settled near 100 ms of prefill";
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, true), 70) << "still the allowance, whatever the chunk";
+  StepBudgetParams off;
+  off.max_stall_ms = 0;
+  StepBudget chunked(off);
+  chunked.observe(4, 0, 100);
+  chunked.observe(0, 512, 5120);
+  EXPECT_EQ(chunked.prefill_tokens(0, 512, {3000}, true), off.first_chunk) << "no allowance: the chunk alone";
+}
+
 // The controller on simulated machines: decode-only steps take 100 ms, a step with prefill 100 ms plus what its chunk
 // costs. Whatever the cost curve, the chunk settles where a step with prefill stays within (and near) the factor.
 double settle(StepBudget &b, const std::function<double(int32_t)> &prefill_cost, double *last_ms) {
