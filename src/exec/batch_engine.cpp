@@ -506,7 +506,8 @@ void BatchEngine::publish_load() {
     else decoding = true;
     remaining.push_back(steps);
   }
-  // A newcomer's prompt goes in budget chunks beside running streams, in whole batches when none runs.
+  // A newcomer's prompt goes in budget chunks beside running streams, in whole batches when none runs (an estimate:
+  // with only another engine's streams waiting it goes in steps of the stall allowance).
   load_.publish(std::move(remaining), decoding ? chunk : static_cast<double>(params_.n_batch));
 }
 
