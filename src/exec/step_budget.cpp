@@ -58,18 +58,18 @@ int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, const std::ve
   if (n_decode == 0 && !others_waiting) return room; // nobody is waiting for a token
   const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
   int32_t tokens = std::max(static_cast<int32_t>(budget), p_.min_chunk);
-  if (n_decode == 0 && p_.fixed_tokens == 0 && token_ms_ > 0 && stall_allowance_ms() > 0) {
+  const double allowance = stall_allowance_ms();
+  if (n_decode == 0 && p_.fixed_tokens == 0 && token_ms_ > 0 && allowance > 0) {
     // Only another engine's streams wait: a step of prefill alone may last the stall allowance, as a short prompt
     // beside this engine's own streams may (held to the chunk instead, a burst of short prompts paid for it in the
     // closed loop before: K = 8 TTFT p99 26.0 s against 13.9 s, docs/benchmarks.md). Not the chunk: that is sized
     // for steps with this engine's decode and stays at its first 128 tokens on an engine that never had both (3 s
     // on a 1B here, 7-9 s gaps for the other model's streams).
-    tokens = std::max<int32_t>(p_.min_chunk, static_cast<int32_t>(stall_allowance_ms() / token_ms_));
+    tokens = std::max<int32_t>(p_.min_chunk, static_cast<int32_t>(allowance / token_ms_));
   }
   // Short prompts whole, in the order they are filled: the step's expected time (its decode plus their prefill)
   // within the stall allowed. The first prompt that does not fit ends the run - later ones do not pass it.
   if (token_ms_ > 0 && decode_ms_ > 0) {
-    const double allowance = stall_allowance_ms();
     int64_t whole = 0;
     for (int32_t remaining : waiting) {
       if (remaining <= 0) continue;
