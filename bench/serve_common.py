@@ -68,8 +68,15 @@ class Servers:
         self.cmds, self.bases, self.procs = cmds, bases, {}
 
     def __enter__(self):
+        # AIO_BENCH_LOGS=DIR keeps each server's stderr in DIR/NAME.log (to see what a server did in a run).
+        logs = os.environ.get("AIO_BENCH_LOGS")
+        if logs:
+            os.makedirs(logs, exist_ok=True)
         for name, cmd in self.cmds.items():
-            self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            err = open(os.path.join(logs, f"{name}.log"), "ab") if logs else subprocess.DEVNULL
+            self.procs[name] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            if logs:
+                err.close()  # the child holds its own copy
         for name in self.cmds:
             wait_ready(f"{self.bases[name]}/health", self.procs[name], name)
         return self

@@ -9,7 +9,8 @@ time to first token beside its unloaded one (the same request alone on the same 
 Before 2026-12-07 the step budget held prefill only to an engine's OWN streams: the 1B, with none of its own, read the
 prompt in whole 512-token batches of ~12 s on two cores while the 135M's streams waited (in the goodput ladder of the
 long mix: inter-token p99 41 s). Now the scheduler tells each engine whether another's streams are waiting, and the
-budget holds then too. There is no anchor in this run: llama-server serves one model, so it has no such case.
+budget holds then too (to the stall allowance: gaps p99 2.6 s, the streams stepping after every second or third held
+step), and since the turn order bounds their wait by decode-only steps, they step after each one (p99 0.95 s). There is no anchor in this run: llama-server serves one model, so it has no such case.
 
 Run: python3 bench/serve_cross_model_prompt.py [--streams 6] [--tokens 300]
 """
@@ -31,10 +32,13 @@ def main():
     ap.add_argument("--tokens", type=int, default=300, help="each small stream's answer (long enough that the streams run "
                     "through the prompt's reading)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--aio", default=os.path.join(BIN, "aio"), help="the aio binary to measure (e.g. an earlier build's)")
     ap.add_argument("--out", default="cross_model_prompt.json")
     args = ap.parse_args()
     if args.streams < 1 or args.tokens < 2:
         ap.error("--streams must be >= 1 and --tokens >= 2")
+    if not os.access(args.aio, os.X_OK):
+        ap.error(f"--aio {args.aio}: not an executable file (build with `make build`, or give an aio binary)")
     small = synth("smollm2-135m", os.path.join(ROOT, "models", "smollm2-135m-q8_0.gguf"))
     large = synth("llama3.2-1b", os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
     cfg = os.path.join(tempfile.mkdtemp(prefix="aio-cross-"), "aio.yaml")
@@ -42,7 +46,7 @@ def main():
         f.write(f"models:\n  small: {{path: {small}, n_ctx: 4608}}\n  large: {{path: {large}, n_ctx: 4608}}\n"
                 f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
     base = "http://127.0.0.1:18530"
-    cmds = {"aio": [os.path.join(BIN, "aio"), "serve", "--config", cfg, "--port", "18530",
+    cmds = {"aio": [args.aio, "serve", "--config", cfg, "--port", "18530",
                     "--slots", str(max(8, args.streams))]}
     reqs = serve_goodput.workload("long", 10, 7, args.tokens)
     long_req = next(r for r in reqs if r.get("context_tokens"))

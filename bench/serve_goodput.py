@@ -43,7 +43,8 @@ from the route split aio reported and the two models' measured decode speeds.
 llama-server prefills each arrival's prompt in the step it arrives in, up to its batch size (-b, 2048 by default),
 stalling its running streams; a smaller -b chunks prompts across steps, its nearest to aio's step budget.
 --anchor-variant NAME=ARGS runs such a llama-server beside the default one (e.g. b32=-b,32,-ub,32), and aio's ratio
-to each is printed.
+to each is printed. --binary NAME=PATH runs another `aio serve` from another binary (a copy of an earlier build) with
+the same arguments, to measure a change against what it replaces in one alternated run.
 
 Run: python3 bench/serve_goodput.py [--workloads bench,chat] [--tokens 32,128] [--repeats 3] [--budget-minutes 60]
 Writes bench/results/goodput.json as each measurement completes.
@@ -325,6 +326,9 @@ def main():
     ap.add_argument("--out", default="goodput.json", help="results file under bench/results/")
     ap.add_argument("--turns", default="first",
                     help="aio serve --turns orders to compare, comma-separated (the first is `aio`; others run as aio-NAME)")
+    ap.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
+                    help="another aio serve beside `aio`, the same arguments from another binary (e.g. a copy of an "
+                         "earlier build), run as aio-NAME; e.g. --binary old=/tmp/aio-old (repeatable)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
                     help="another aio serve beside `aio` with these extra arguments (comma-separated), run as aio-NAME; "
                          "e.g. --variant stall=--max-stall-ms,1500 (repeatable)")
@@ -382,6 +386,13 @@ def main():
         name, port = f"aio-{vname}", 18420 + i
         cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
         labels[name] = " ".join(extra)
+    for i, spec in enumerate(args.binary):
+        vname, vargs = named_args(spec, "--binary", "old=/tmp/aio-old")
+        if len(vargs) != 1 or not os.access(vargs[0], os.X_OK):
+            ap.error(f"--binary {spec}: give NAME=PATH with PATH an executable aio binary, e.g. old=/tmp/aio-old")
+        name, port = f"aio-{vname}", 18480 + i
+        cmds[name] = [vargs[0]] + aio_cmd(port, turn_orders[0])[1:]
+        bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "aio", f"binary {vargs[0]}"
     for i, spec in enumerate(args.small_slots):
         vname, vargs = named_args(spec, "--small-slots", "s16=16")
         if len(vargs) != 1 or not vargs[0].isdigit() or not 1 <= int(vargs[0]) <= 256:

@@ -63,13 +63,24 @@ std::optional<size_t> Scheduler::pick() {
   return best;
 }
 
+double Scheduler::gap_bound_s(const std::vector<bool> &is_busy, const std::vector<double> &decode_ms,
+                              const std::vector<double> &last_step_s) {
+  // Decode-only steps, not the last steps: a step with prefill may last the stall allowance (7 decode steps), and a
+  // bound of two such steps let a long prompt hold the other model's streams for three of them (2.6-s gaps for a
+  // 135M's streams beside a 1B's 2,663-token prompt in bench/serve_cross_model_prompt.py; 0.95 s, one step, now).
+  constexpr double kGapSteps = 2;
+  double slowest = 0;
+  for (size_t i = 0; i < is_busy.size(); ++i)
+    if (is_busy[i]) slowest = std::max(slowest, decode_ms[i] > 0 ? decode_ms[i] / 1e3 : last_step_s[i]);
+  return kGapSteps * slowest;
+}
+
 std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) const {
   using Clock = std::chrono::steady_clock;
-  constexpr double kGapSteps = 2; // running streams wait at most this many of the slowest engine's steps
-  double slowest = 0;
-  for (size_t i = 0; i < engines_.size(); ++i)
-    if (is_busy[i]) slowest = std::max(slowest, last_step_s_[i]);
-  const auto bound = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kGapSteps * slowest));
+  std::vector<double> decode_ms(engines_.size());
+  for (size_t i = 0; i < engines_.size(); ++i) decode_ms[i] = engines_[i]->step_budget().decode_step_ms();
+  const double bound_s = gap_bound_s(is_busy, decode_ms, last_step_s_);
+  const auto bound = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(bound_s));
   const auto now = Clock::now();
   std::optional<size_t> overdue, first;
   Clock::time_point overdue_since = Clock::time_point::max(), first_since = Clock::time_point::max();

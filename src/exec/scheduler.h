@@ -11,9 +11,9 @@
 // Which engine steps next is the turn order (Turns). The default, `first`, serves time to first token: the engine
 // holding the request that has waited longest for its first token goes next (a prompt routed to the large model is
 // prefilled in consecutive steps), unless some engine's running streams have waited longer than two of the slowest
-// engine's steps for their next token. With no request waiting for a first token, turns are shared by time: the
-// engine with work that has used the least stepping time goes next (a fair share, as CFS does it: exec/fair_share.h),
-// so a small model's short steps are not held to the pace of a large model's long ones. The fair share alone, the
+// engine's decode-only steps for their next token. With no request waiting for a first token, turns are shared by
+// time: the engine with work that has used the least stepping time goes next (a fair share, as CFS does it:
+// exec/fair_share.h), so a small model's short steps are not held to the pace of a large model's long ones. The fair share alone, the
 // engine with the most requests, and the engine whose request has waited longest for any token are the alternatives,
 // measured against it on goodput and time to first token (bench/serve_goodput.py --turns; docs/benchmarks.md).
 #pragma once
@@ -38,8 +38,8 @@ enum class Turns {
   fuller, // the most requests running and queued (ties: fair)
   oldest, // the longest-waiting request for a token (BatchEngine::waiting_since)
   // The engine whose request has waited longest for its FIRST token (queued or prefilling), unless some engine's
-  // decoding streams have waited longer than two of the slowest busy engine's last steps for their next token - then
-  // that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled in consecutive
+  // decoding streams have waited longer than two of the slowest busy engine's decode-only steps for their next token -
+  // then that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled in consecutive
   // steps instead of taking turns with the small model's streams, which still get a token every two large steps.
   first,
   // As `first`, but with no request waiting for a first token the busy engines take turns by steps, not by time: one
@@ -61,6 +61,12 @@ public:
 
   // Stops accepting, waits up to `grace` for running and queued jobs, aborts what is left, joins the thread.
   void stop(std::chrono::milliseconds grace);
+
+  // How long running streams may wait for their next token before their engine goes first (Turns::first, rounds):
+  // two of the slowest busy engine's decode-only steps (decode_ms; 0 = not measured yet: its last step, last_step_s),
+  // in seconds.
+  static double gap_bound_s(const std::vector<bool> &is_busy, const std::vector<double> &decode_ms,
+                            const std::vector<double> &last_step_s);
 
 private:
   void run();

@@ -116,6 +116,16 @@ TEST(Scheduler, RoundsStepEachBusyEngineOnceInTurn) {
   EXPECT_EQ(both.find("YY"), std::string::npos) << order;
 }
 
+// Streams wait at most two of the slowest busy engine's decode-only steps, however long its last step (a prefill step
+// may last seven): bounded by last steps, a long prompt held another model's streams for three of its steps.
+TEST(Scheduler, StreamsWaitAtMostTwoDecodeStepsOfTheSlowestBusyEngine) {
+  // A 1B reading a long prompt in 700-ms steps (decode-only 100 ms) beside a 135M's streams (10-ms steps).
+  EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({true, true}, {100, 10}, {0.7, 0.01}), 0.2);
+  EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({false, true}, {100, 10}, {0.7, 0.01}), 0.02) << "an idle engine counts not";
+  EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({true, true}, {0, 10}, {0.7, 0.01}), 1.4) << "unmeasured: its last step";
+  EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({false, false}, {100, 10}, {0.7, 0.01}), 0);
+}
+
 TEST(Scheduler, TurnOrdersAreParsedByName) {
   EXPECT_EQ(*parse_turns("fair"), Turns::fair);
   EXPECT_EQ(*parse_turns("fuller"), Turns::fuller);

@@ -144,5 +144,37 @@ TEST(RouteRecordLoad, RoundTripsAndMalformedLoadsAreRefusedByName) {
   EXPECT_FALSE(route_record_from_json(nested).ok());
 }
 
+// tokens.prompt_cached (usage.prompt_tokens_details.cached_tokens): round-trips, reads as 0 from a log written before
+// it existed, and a malformed one is refused by name, as its siblings are.
+TEST(RouteRecordTokens, PromptCachedRoundTripsIsOptionalAndMalformedOnesAreRefusedByName) {
+  RouteRecord r;
+  r.probe.probe_kind = "none";
+  r.route.model = "large";
+  GenerationStats g;
+  g.n_prompt_tokens = 40;
+  g.n_prefill_tokens_saved = 12;
+  g.n_prompt_tokens_cached = 12;
+  g.n_generated = 5;
+  r.generation = g;
+  const nlohmann::json j = route_record_json(r);
+  auto back = route_record_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_TRUE(back->generation.has_value());
+  EXPECT_EQ(back->generation->n_prompt_tokens_cached, 12);
+  nlohmann::json older = j;
+  ASSERT_EQ(older["tokens"].erase("prompt_cached"), 1u) << j.dump();
+  back = route_record_from_json(older);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->generation->n_prompt_tokens_cached, 0);
+  for (const nlohmann::json &value : {nlohmann::json("twelve"), nlohmann::json(1e30), nlohmann::json::array(),
+                                      nlohmann::json(nullptr), nlohmann::json(2.5)}) {
+    nlohmann::json bad = j;
+    bad["tokens"]["prompt_cached"] = value;
+    auto r2 = route_record_from_json(bad);
+    ASSERT_FALSE(r2.ok()) << value.dump();
+    EXPECT_NE(r2.status().message().find("tokens.prompt_cached"), std::string::npos) << r2.status().message();
+  }
+}
+
 } // namespace
 } // namespace aio
