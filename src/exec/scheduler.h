@@ -13,9 +13,10 @@
 // prefilled in consecutive steps), unless some engine's running streams have waited longer than two of the slowest
 // engine's decode-only steps for their next token. With no request waiting for a first token, turns are shared by
 // time: the engine with work that has used the least stepping time goes next (a fair share, as CFS does it:
-// exec/fair_share.h), so a small model's short steps are not held to the pace of a large model's long ones. The fair share alone, the
-// engine with the most requests, and the engine whose request has waited longest for any token are the alternatives,
-// measured against it on goodput and time to first token (bench/serve_goodput.py --turns; docs/benchmarks.md).
+// exec/fair_share.h), so a small model's short steps are not held to the pace of a large model's long ones. The fair
+// share alone, the engine with the most requests, and the engine whose request has waited longest for any token are
+// the alternatives, measured against it on goodput and time to first token (bench/serve_goodput.py --turns;
+// docs/benchmarks.md).
 #pragma once
 
 #include <atomic>
