@@ -10,11 +10,17 @@ Before 2026-12-07 the step budget held prefill only to an engine's OWN streams: 
 prompt in whole 512-token batches of ~12 s on two cores while the 135M's streams waited (in the goodput ladder of the
 long mix: inter-token p99 41 s). Now the scheduler tells each engine whether another's streams are waiting, and the
 budget holds then too (to the stall allowance: gaps p99 2.6 s, the streams stepping after every second or third held
-step), and since the turn order bounds their wait by decode-only steps, they step after each one (p99 0.95 s). There is no anchor in this run: llama-server serves one model, so it has no such case.
+step), and since the turn order bounds their wait by decode-only steps, they step after each one (p99 0.95 s). There
+is no anchor in this run: llama-server serves one model, so it has no such case.
+
+The server runs with --trace-steps, and the steps of the contended run are summed up: the large model's prefill steps
+(tokens and time each, its cost per prompt token early and late in the prompt) and how many small steps came between
+two of them - the step log that found the 2.6-s gaps' cause. --no-trace for an aio binary older than the option.
 
 Run: python3 bench/serve_cross_model_prompt.py [--streams 6] [--tokens 300]
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -33,6 +39,9 @@ def main():
                     "through the prompt's reading)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--aio", default=os.path.join(BIN, "aio"), help="the aio binary to measure (e.g. an earlier build's)")
+    ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated (e.g. "
+                    "--extra=--max-stall-ms,150: the held steps' length)")
+    ap.add_argument("--no-trace", action="store_true", help="run aio serve without --trace-steps (an older binary)")
     ap.add_argument("--out", default="cross_model_prompt.json")
     args = ap.parse_args()
     if args.streams < 1 or args.tokens < 2:
@@ -41,13 +50,15 @@ def main():
         ap.error(f"--aio {args.aio}: not an executable file (build with `make build`, or give an aio binary)")
     small = synth("smollm2-135m", os.path.join(ROOT, "models", "smollm2-135m-q8_0.gguf"))
     large = synth("llama3.2-1b", os.path.join(ROOT, "models", "llama3.2-1b-q8_0.gguf"))
-    cfg = os.path.join(tempfile.mkdtemp(prefix="aio-cross-"), "aio.yaml")
+    tmp = tempfile.mkdtemp(prefix="aio-cross-")
+    cfg, trace = os.path.join(tmp, "aio.yaml"), os.path.join(tmp, "steps.jsonl")
     with open(cfg, "w") as f:
         f.write(f"models:\n  small: {{path: {small}, n_ctx: 4608}}\n  large: {{path: {large}, n_ctx: 4608}}\n"
                 f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
     base = "http://127.0.0.1:18530"
     cmds = {"aio": [args.aio, "serve", "--config", cfg, "--port", "18530",
-                    "--slots", str(max(8, args.streams))]}
+                    "--slots", str(max(8, args.streams))] + [a for a in args.extra.split(",") if a]
+            + ([] if args.no_trace else ["--trace-steps", trace])}
     reqs = serve_goodput.workload("long", 10, 7, args.tokens)
     long_req = next(r for r in reqs if r.get("context_tokens"))
     long_req = dict(long_req, body=dict(long_req["body"], max_tokens=4))
@@ -64,6 +75,7 @@ def main():
         def go(i, req, model, t):
             out[i] = serve_goodput.stream_one(base, req, model, f"[run {i}] ", t)
 
+        steps_before = len(read_trace(trace)) # the contended run's steps come after these
         t0 = time.time() + 0.2
         threads = [threading.Thread(target=go, args=(i, r, "small", t0)) for i, r in enumerate(shorts)]
         threads.append(threading.Thread(target=go, args=(args.streams, long_req, "large", t0 + 3)))
@@ -77,16 +89,65 @@ def main():
     # Every gap of the small streams: they outlast the prompt's reading, so its stalls are among them.
     gaps = [g for o in out[:-1] for g in o["gaps"]]
     tpot = max(sum(o["gaps"]) / len(o["gaps"]) for o in out[:-1] if o["gaps"])
-    res = {"streams": args.streams, "tokens": args.tokens, "context_tokens": long_req["context_tokens"],
+    res = {"streams": args.streams, "extra": args.extra, "tokens": args.tokens, "context_tokens": long_req["context_tokens"],
            "long_ttft_alone_s": alone["ttft"], "long_ttft_s": out[-1]["ttft"],
            "small_gap_p50_s": percentile(gaps, 0.5), "small_gap_p99_s": percentile(gaps, 0.99),
            "small_gap_max_s": max(gaps), "small_tpot_max_s": tpot, "synthetic_weights": True}
+    if not args.no_trace:
+        res["steps"] = step_summary(read_trace(trace)[steps_before:], long_req["context_tokens"])
     save_results(args.out, res)
     print(f"{args.streams} small streams beside a {long_req['context_tokens']}-token-context prompt for the large "
           f"model: gaps p50 {1000 * res['small_gap_p50_s']:.0f} ms, p99 {1000 * res['small_gap_p99_s']:.0f} ms, max "
           f"{1000 * res['small_gap_max_s']:.0f} ms; worst time per output token {1000 * tpot:.0f} ms; the long "
           f"prompt's first token after {res['long_ttft_s']:.1f} s ({res['long_ttft_s'] / alone['ttft']:.2f}x alone)",
           flush=True)
+    if res.get("steps"):
+        st = res["steps"]
+        print(f"steps (--trace-steps): the large model read the prompt in {st['large_prefill_steps']} steps of "
+              f"{st['large_prefill_tokens_p50']:.0f} tokens and {st['large_prefill_ms_p50']:.0f} ms (p50; max "
+              f"{st['large_prefill_ms_max']:.0f} ms), {st['large_ms_per_token_early']:.1f} ms a prompt token in its "
+              f"first third, {st['large_ms_per_token_late']:.1f} ms in its last; between two of them the small model "
+              f"stepped {st['small_between_p50']:.0f} times (p50; min {st['small_between_min']}, max "
+              f"{st['small_between_max']}); "
+              f"time stepping: large {st['large_s']:.1f} s, small {st['small_s']:.1f} s", flush=True)
+
+
+def read_trace(path):
+    """The step trace's lines so far (the server flushes each as the step ends); [] before the first."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.endswith("\n")]
+
+
+def step_summary(steps, context_tokens):
+    """What the contended run's steps were: the large model's prefill steps and the small steps between them."""
+    large = [s for s in steps if s["model"] == "large" and s["prefill"] > 0]
+    if not large:
+        return {}
+    small_between, run = [], None
+    for s in steps:
+        if s["model"] == "large" and s["prefill"] > 0:
+            if run is not None:
+                small_between.append(run)
+            run = 0
+        elif s["model"] == "small" and run is not None:
+            run += 1
+    # Cost per prompt token as the context grows: the steps reading the prompt's first and last thirds.
+    read, early, late = 0, [], []
+    for s in large:
+        (early if read < context_tokens / 3 else late if read >= 2 * context_tokens / 3 else []).append(s)
+        read += s["prefill"]
+    per_token = lambda ss: sum(x["ms"] for x in ss) / max(1, sum(x["prefill"] for x in ss))  # noqa: E731
+    return {"large_prefill_steps": len(large),
+            "large_prefill_tokens_p50": percentile([s["prefill"] for s in large], 0.5),
+            "large_prefill_ms_p50": percentile([s["ms"] for s in large], 0.5),
+            "large_prefill_ms_max": max(s["ms"] for s in large),
+            "large_ms_per_token_early": per_token(early), "large_ms_per_token_late": per_token(late),
+            "small_between_p50": percentile(small_between, 0.5) if small_between else 0,
+            "small_between_min": min(small_between, default=0), "small_between_max": max(small_between, default=0),
+            "large_s": sum(s["ms"] for s in steps if s["model"] == "large") / 1e3,
+            "small_s": sum(s["ms"] for s in steps if s["model"] == "small") / 1e3}
 
 
 if __name__ == "__main__":

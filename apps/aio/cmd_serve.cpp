@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "config/config.h"
+#include "observe/step_trace.h"
 #include "serve/http_server.h"
 
 namespace aio::cli {
@@ -35,6 +36,7 @@ struct ServeOptions {
   std::string step_budget;         // "" = the config's
   double step_factor = 0;          // 0 = the config's
   std::string max_stall_ms;        // "" = the config's; "auto" or milliseconds
+  std::string trace_steps;         // a file for every engine step, one JSON line each ("" = none)
 };
 
 bool is_loopback(const std::string &host) {
@@ -50,6 +52,13 @@ int run_serve(ServeOptions o) {
                                          "(or set AIO_API_KEY), or --insecure if that is really what you want"));
   auto cfg = load_config_source(o.source);
   if (!cfg) return report_error(cfg.status());
+  // Opened before anything starts, so a path that cannot be written fails at once. It outlives the service below.
+  std::unique_ptr<observe::StepTrace> trace;
+  if (!o.trace_steps.empty()) {
+    auto t = observe::StepTrace::open(o.trace_steps);
+    if (!t) return report_error(t.status());
+    trace = std::move(*t);
+  }
   if (!o.policy.empty()) {
     if (auto p = cfg->find_policy(o.policy); !p) return report_error(p.status());
     cfg->policy = o.policy;
@@ -92,6 +101,8 @@ int run_serve(ServeOptions o) {
   sp.shared_scheduler = o.schedule == "shared";
   sp.turns = *exec::parse_turns(o.turns); // checked by the option
   sp.max_upstream_line = o.max_upstream_line;
+  if (trace)
+    sp.on_step = [t = trace.get()](const std::string &model, const exec::StepEvent &e) { t->record(model, e); };
   std::shared_ptr<serve::AioService> service;
   if (auto s = serve::AioService::create(std::move(*cfg), sp); s) {
     service = std::move(*s);
@@ -168,6 +179,10 @@ void add_serve_command(CLI::App &app, Runner &runner) {
                   "streams: its first token sooner, one longer gap for them ('auto' = 7 of the model's decode steps; "
                   "0 = always in budget chunks; default: the config's max_stall_ms, auto)")
       ->check(CLI::IsMember({"auto"}) | CLI::Range(0.0, 3.6e6));
+  sub->add_option("--trace-steps", o->trace_steps,
+                  "Write every engine step to FILE as it ends, one JSON line each: the model, its time, its decode "
+                  "and prefill tokens, its requests, whether another model's streams waited through it "
+                  "(docs/operations.md)");
   sub->add_option("--queue", o->queue, "Waiting requests per model before 429")->capture_default_str();
   sub->add_option("--max-body", o->max_body, "Largest request body in bytes")->capture_default_str();
   sub->add_option("--max-connections", o->connection.max_connections, "Open connections in all; more get 503")

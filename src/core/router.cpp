@@ -135,11 +135,24 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
   AIO_RETURN_IF_ERROR(r->check_runs_here(**serving));
   r->cfg_ = std::move(cfg);
   std::vector<exec::BatchEngine *> engines;
-  for (auto &[_, local] : r->local_) engines.push_back(&local->engine());
+  std::vector<std::string> names; // engines[i] is model names[i]'s
+  for (auto &[name, local] : r->local_) {
+    engines.push_back(&local->engine());
+    names.push_back(name);
+  }
+  // A step observer tells the step's model by name; a scheduler knows only its engines' indices.
+  const auto observer = [&params](std::vector<std::string> model) -> exec::StepObserver {
+    if (!params.on_step) return {};
+    return [on_step = params.on_step, model = std::move(model)](const exec::StepEvent &e) {
+      on_step(model[e.engine], e);
+    };
+  };
   if (params.shared_scheduler) {
-    r->schedulers_.push_back(std::make_unique<exec::Scheduler>(engines, params.turns));
+    r->schedulers_.push_back(std::make_unique<exec::Scheduler>(engines, params.turns, observer(names)));
   } else {
-    for (exec::BatchEngine *e : engines) r->schedulers_.push_back(std::make_unique<exec::Scheduler>(std::vector{e}));
+    for (size_t i = 0; i < engines.size(); ++i)
+      r->schedulers_.push_back(
+          std::make_unique<exec::Scheduler>(std::vector{engines[i]}, exec::Turns::first, observer({names[i]})));
   }
   return r;
 }

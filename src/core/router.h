@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,9 @@ struct RouterParams {
   // One scheduler thread steps every model's engine in turn (true), or each engine has a thread of its own.
   bool shared_scheduler = true;
   exec::Turns turns = exec::Turns::first; // the shared scheduler's turn order (exec/scheduler.h)
+  // Hears every step of every local model's engine, with the model's name (a step trace: observe/step_trace.h); on a
+  // scheduler's thread, so it must be quick and, with one scheduler per engine, thread-safe.
+  std::function<void(const std::string &model, const exec::StepEvent &)> on_step;
   // Remote replicas: a pool forwards up to n_slots (or the model's own slots) requests per replica at once; a
   // replica's event-stream line is held up to max_upstream_line bytes; the pools' per-replica series go to `metrics`
   // (may be null).

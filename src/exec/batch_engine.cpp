@@ -440,8 +440,10 @@ bool BatchEngine::step() {
   const auto t_decode = std::chrono::steady_clock::now();
   Status st = session_->decode(batch_);
   ++n_decode_calls_;
-  budget_.observe(n_decode, batch_.n_tokens - n_decode,
-                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count());
+  const double forward_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count();
+  last_step_ = {.decode = n_decode, .prefill = batch_.n_tokens - n_decode, .forward_ms = forward_ms};
+  budget_.observe(last_step_.decode, last_step_.prefill, last_step_.forward_ms);
   if (!st.ok()) {
     // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.
     for (auto &s : slots_)

@@ -136,6 +136,13 @@ public:
   void set_others_waiting(bool waiting) { others_waiting_ = waiting; }
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }
+  // What the engine's last step with work carried (engine thread): its decode tokens (every stream's next token and
+  // drafts), its prefill tokens (prompts and probe suffixes), and how long the batched forward pass itself took.
+  struct StepTokens {
+    int32_t decode = 0, prefill = 0;
+    double forward_ms = 0;
+  };
+  const StepTokens &last_step() const { return last_step_; }
   const engine::Model &model() const { return session_->model(); }
 
 private:
@@ -184,6 +191,7 @@ private:
   llama_batch batch_{};
   StepBudget budget_;
   bool others_waiting_ = false; // set_others_waiting
+  StepTokens last_step_;         // last_step
   LoadEstimate load_;
   std::chrono::steady_clock::time_point t_last_step_{}; // when the last step's tokens were emitted
   bool had_work_ = false; // the last step left work behind (the next one follows on: its interval is a step's time)

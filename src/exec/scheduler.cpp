@@ -19,9 +19,9 @@ Expected<Turns> parse_turns(const std::string &name) {
   return invalid_argument("unknown turn order '" + name + "': use fair, fuller, oldest, first or rounds");
 }
 
-Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns)
-    : engines_(std::move(engines)), turns_(turns), share_(engines_.size()), rounds_(engines_.size()),
-      last_step_s_(engines_.size(), 0.0) {
+Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns, StepObserver on_step)
+    : engines_(std::move(engines)), turns_(turns), on_step_(std::move(on_step)), share_(engines_.size()),
+      rounds_(engines_.size()), last_step_s_(engines_.size(), 0.0) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -121,6 +121,16 @@ void Scheduler::run() {
       if (worked) {
         last_step_s_[*i] = took;
         rounds_.charge(*i, 1);
+        if (on_step_) {
+          BatchEngine &e = *engines_[*i];
+          on_step_({.engine = *i,
+                    .start = t0,
+                    .ms = took * 1e3,
+                    .tokens = e.last_step(),
+                    .active = e.n_active(),
+                    .queued = e.n_queued(),
+                    .others_waiting = others_waiting});
+        }
       }
     }
     if (stopping_) {

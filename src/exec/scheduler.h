@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,10 +53,22 @@ enum class Turns {
 };
 Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest", "first", "rounds"
 
+// One step the scheduler drove, as an observer hears it (a step trace: observe/step_trace.h).
+struct StepEvent {
+  size_t engine = 0;                           // its index in the scheduler's engines
+  std::chrono::steady_clock::time_point start; // when the step began
+  double ms = 0;                  // the whole step: admission, the batch, the forward pass, the tokens out
+  BatchEngine::StepTokens tokens; // what it carried
+  size_t active = 0, queued = 0;  // the engine's requests after the step
+  bool others_waiting = false;    // another engine's streams were waiting for a token through it
+};
+// Called on the scheduler's thread after every step that did work; it must be quick (it delays the next step).
+using StepObserver = std::function<void(const StepEvent &)>;
+
 class Scheduler {
 public:
   // Starts the thread. The engines must outlive the scheduler; it takes their on_submit hook.
-  explicit Scheduler(std::vector<BatchEngine *> engines, Turns turns = Turns::first);
+  explicit Scheduler(std::vector<BatchEngine *> engines, Turns turns = Turns::first, StepObserver on_step = {});
   ~Scheduler(); // stops with no grace
   Scheduler(const Scheduler &) = delete;
   Scheduler &operator=(const Scheduler &) = delete;
@@ -78,6 +91,7 @@ private:
   std::optional<size_t> first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) const;
   std::vector<BatchEngine *> engines_;
   Turns turns_;
+  StepObserver on_step_;
   FairShare share_; // each engine's stepping time (scheduler thread only)
   FairShare rounds_; // each engine's steps, for Turns::rounds (scheduler thread only)
   std::vector<double> last_step_s_; // each engine's last step, in seconds (scheduler thread only)

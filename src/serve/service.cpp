@@ -19,6 +19,7 @@ Expected<std::unique_ptr<AioService>> AioService::create(config::AioConfig cfg, 
   rp.n_batch = params.n_batch; // the router raises it per engine to that model's slots and probe lanes
   rp.shared_scheduler = params.shared_scheduler;
   rp.turns = params.turns;
+  rp.on_step = params.on_step;
   rp.max_upstream_line = params.max_upstream_line;
   rp.metrics = &s->metrics_;
   auto router = core::Router::create(std::move(cfg), rp);

@@ -23,6 +23,8 @@ struct ServiceParams {
   bool shared_scheduler = true; // co-resident models step in turn on one thread (false: a thread per model)
   exec::Turns turns = exec::Turns::first; // with a shared scheduler: which model steps next
   size_t max_upstream_line = size_t{4} << 20; // longest line of an upstream's event stream (--max-upstream-line)
+  // Hears every engine step (`aio serve --trace-steps`; core::RouterParams::on_step).
+  std::function<void(const std::string &model, const exec::StepEvent &)> on_step;
 };
 
 class AioService {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -343,6 +344,61 @@ TEST(Serve, AnUnknownScheduleIsACommandLineError) {
     r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--slots", bad});
     EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
     EXPECT_NE(r.err.find("--slots"), std::string::npos) << bad << ": " << r.err;
+  }
+}
+
+// --trace-steps: every step of every model, one JSON line each. What the lines add up to is what the requests were: the
+// model that answered prefilled its prompt and decoded one token a step after the first. Both schedules: one thread
+// stepping both models, and a thread per model (two writers).
+TEST(Serve, TraceStepsWritesEveryStepOfEachModel) {
+  for (const std::string schedule : {"shared", "parallel"}) {
+    SCOPED_TRACE(schedule);
+    const std::string path = make_temp_dir("trace") + "/steps.jsonl";
+    Server s({"--trace-steps", path, "--schedule", schedule});
+    ASSERT_GT(s.port, 0) << s.proc->output();
+    auto r = s.chat(chat_body("Write a Python function that reverses a list."));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json small = json::parse(r->body);
+    ASSERT_EQ(small["aio"]["route"]["model"], "small");
+    auto pinned = s.client->Post("/v1/completions", R"({"model": "large", "prompt": "def f(", "max_tokens": 3})",
+                                 "application/json");
+    ASSERT_TRUE(pinned);
+    ASSERT_EQ(pinned->status, 200) << pinned->body;
+    const json large = json::parse(pinned->body);
+
+    // Written as steps end: complete before the server stops.
+    std::map<std::string, std::pair<int64_t, int64_t>> tokens; // model -> (decode, prefill)
+    std::ifstream in(path);
+    size_t n = 0;
+    for (std::string line; std::getline(in, line); ++n) {
+      const json step = json::parse(line);
+      tokens[step["model"]].first += step["decode"].get<int64_t>();
+      tokens[step["model"]].second += step["prefill"].get<int64_t>();
+      EXPECT_GE(step["ms"].get<double>(), step["forward_ms"].get<double>()) << line;
+      EXPECT_GT(step["forward_ms"].get<double>(), 0) << line;
+      EXPECT_GE(step["t"].get<double>(), 0) << line;
+      EXPECT_FALSE(step["others_waiting"].get<bool>()) << "one request at a time: " << line;
+    }
+    EXPECT_EQ(tokens.size(), 2u);
+    EXPECT_EQ(tokens["small"].second, small["usage"]["prompt_tokens"].get<int64_t>());
+    EXPECT_EQ(tokens["small"].first, small["usage"]["completion_tokens"].get<int64_t>() - 1);
+    EXPECT_EQ(tokens["large"].second, large["usage"]["prompt_tokens"].get<int64_t>());
+    EXPECT_EQ(tokens["large"].first, large["usage"]["completion_tokens"].get<int64_t>() - 1);
+    EXPECT_GE(n, 2u + 11u + 2u);
+    s.proc->send_signal(SIGTERM);
+    EXPECT_EQ(s.proc->wait(), 0);
+  }
+}
+
+TEST(Serve, ATraceFileThatCannotBeWrittenStopsTheServerBeforeItListens) {
+  const std::string dir = make_temp_dir("trace-bad");
+  for (const std::string &bad : {dir + "/missing/steps.jsonl", dir}) {
+    auto r = run_aio({"serve", "--config", serve_config(), "--port", "0", "--trace-steps", bad}, 60);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find("cannot write the step trace to " + bad), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("listening"), std::string::npos) << r.out;
   }
 }
 
