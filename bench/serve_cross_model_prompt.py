@@ -89,7 +89,8 @@ def main():
     # Every gap of the small streams: they outlast the prompt's reading, so its stalls are among them.
     gaps = [g for o in out[:-1] for g in o["gaps"]]
     tpot = max(sum(o["gaps"]) / len(o["gaps"]) for o in out[:-1] if o["gaps"])
-    res = {"streams": args.streams, "extra": args.extra, "tokens": args.tokens, "context_tokens": long_req["context_tokens"],
+    res = {"streams": args.streams, "extra": args.extra, "tokens": args.tokens,
+           "context_tokens": long_req["context_tokens"],
            "long_ttft_alone_s": alone["ttft"], "long_ttft_s": out[-1]["ttft"],
            "small_gap_p50_s": percentile(gaps, 0.5), "small_gap_p99_s": percentile(gaps, 0.99),
            "small_gap_max_s": max(gaps), "small_tpot_max_s": tpot, "synthetic_weights": True}
