@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--extra", default="", help="more aio serve arguments, comma-separated (e.g. "
                     "--extra=--max-stall-ms,150: the held steps' length)")
     ap.add_argument("--no-trace", action="store_true", help="run aio serve without --trace-steps (an older binary)")
+    ap.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
+                    help="both models' flash_attn (on a CPU, auto turns it on)")
     ap.add_argument("--out", default="cross_model_prompt.json")
     args = ap.parse_args()
     if args.streams < 1 or args.tokens < 2:
@@ -53,7 +55,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="aio-cross-")
     cfg, trace = os.path.join(tmp, "aio.yaml"), os.path.join(tmp, "steps.jsonl")
     with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {small}, n_ctx: 4608}}\n  large: {{path: {large}, n_ctx: 4608}}\n"
+        fa = f", flash_attn: {args.flash_attn}"
+        f.write(f"models:\n  small: {{path: {small}, n_ctx: 4608{fa}}}\n  large: {{path: {large}, n_ctx: 4608{fa}}}\n"
                 f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
     base = "http://127.0.0.1:18530"
     cmds = {"aio": [args.aio, "serve", "--config", cfg, "--port", "18530",
@@ -89,7 +92,7 @@ def main():
     # Every gap of the small streams: they outlast the prompt's reading, so its stalls are among them.
     gaps = [g for o in out[:-1] for g in o["gaps"]]
     tpot = max(sum(o["gaps"]) / len(o["gaps"]) for o in out[:-1] if o["gaps"])
-    res = {"streams": args.streams, "extra": args.extra, "tokens": args.tokens,
+    res = {"streams": args.streams, "extra": args.extra, "flash_attn": args.flash_attn, "tokens": args.tokens,
            "context_tokens": long_req["context_tokens"],
            "long_ttft_alone_s": alone["ttft"], "long_ttft_s": out[-1]["ttft"],
            "small_gap_p50_s": percentile(gaps, 0.5), "small_gap_p99_s": percentile(gaps, 0.99),

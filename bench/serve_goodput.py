@@ -340,6 +340,9 @@ def main():
     ap.add_argument("--small-slots", action="append", default=[], metavar="NAME=N",
                     help="another aio serve beside `aio` whose small model has N slots of its own (the config's "
                          "models.small.slots; the large model keeps --slots), run as aio-NAME; e.g. s16=16")
+    ap.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
+                    help="flash attention for both servers: aio's models' flash_attn and llama-server's -fa (on a "
+                         "CPU, auto turns it on)")
     args = ap.parse_args()
     if not (args.min_window >= 0 and args.requests >= 1):  # `not >=` also refuses nan
         ap.error("--min-window must be 0 or more and --requests at least 1")
@@ -357,9 +360,10 @@ def main():
         # small_slots: the small model's own `slots` (0: the server's --slots, as the large model always has).
         path = os.path.join(cfg_dir, f"aio-small{small_slots}.yaml")
         own = f", slots: {small_slots}" if small_slots else ""
+        fa = f", flash_attn: {args.flash_attn}"
         with open(path, "w") as f:
-            f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}{own}}}\n"
-                    f"  large: {{path: {large}, n_ctx: {n_ctx}}}\n"
+            f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}{own}{fa}}}\n"
+                    f"  large: {{path: {large}, n_ctx: {n_ctx}{fa}}}\n"
                     f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
         return path
 
@@ -371,7 +375,7 @@ def main():
                  "--queue", "1024", "--schedule", args.schedule, "--turns", turns]
                 + comma_args(args.extra))
 
-    ls_extra = comma_args(args.llama_server_extra)
+    ls_extra = ["-fa", args.flash_attn] + comma_args(args.llama_server_extra)
     cmds = {"llama-server": llama_server_cmd(large, 18400, args.threads, args.slots, n_ctx, extra=ls_extra),
             "aio": aio_cmd(18401, turn_orders[0])}
     bases = {"llama-server": "http://127.0.0.1:18400", "aio": "http://127.0.0.1:18401"}

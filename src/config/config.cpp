@@ -122,7 +122,7 @@ Status parse_remote(const std::string &src, const YAML::Node &node, const std::s
     return error_at(src, node, path + " has only the local member among its endpoints; list the remote replicas "
                                "too, or drop 'endpoints' and keep 'path'");
   if (!has_local)
-    for (const char *key : {"n_ctx", "n_gpu_layers"})
+    for (const char *key : {"n_ctx", "n_gpu_layers", "flash_attn"})
       if (node[key]) return error_at(src, node[key], path + "." + key + " is the remote server's business, not ours");
   if (node["health"]) {
     const YAML::Node h = node["health"];
@@ -174,7 +174,7 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
   for (const auto &kv : node) {
     const std::string name = kv.first.Scalar(), path = "models." + name;
     AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path,
-                                         {"path", "n_ctx", "n_gpu_layers", "slots", "endpoint", "endpoints",
+                                         {"path", "n_ctx", "n_gpu_layers", "flash_attn", "slots", "endpoint", "endpoints",
                                           "health", "affinity", "remote_model", "timeout_seconds", "api_key_env"}));
     ModelEntry m;
     m.name = name;
@@ -218,6 +218,15 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
       auto n = yaml::as_int(src, kv.second["n_gpu_layers"], path + ".n_gpu_layers");
       if (!n) return n.status();
       m.n_gpu_layers = static_cast<int32_t>(*n);
+    }
+    if (const YAML::Node fa = kv.second["flash_attn"]) {
+      const std::string v = fa.IsScalar() ? fa.Scalar() : "";
+      if (v == "auto") m.flash_attn = ModelEntry::FlashAttention::automatic;
+      else if (v == "on" || v == "true") m.flash_attn = ModelEntry::FlashAttention::on;
+      else if (v == "off" || v == "false") m.flash_attn = ModelEntry::FlashAttention::off;
+      else
+        return error_at(src, fa, path + ".flash_attn must be auto (llama.cpp decides), on or off - as llama-server's "
+                                        "--flash-attn");
     }
     cfg.models.push_back(std::move(m));
   }

@@ -37,6 +37,10 @@ struct ModelEntry {
   std::string path;          // GGUF file (absolute after loading); empty for a model served only by remote replicas
   uint32_t n_ctx = 4096;     // context (KV cache) size in tokens for this model's session
   int32_t n_gpu_layers = -1; // layers to offload to an accelerator (-1 = all)
+  // Flash attention: auto (llama.cpp decides: on where the backend has it, the CPU included), on or off. On a CPU it
+  // makes decode at a short context faster and every step at a long one slower (a 1B at 2,400 tokens of context: a
+  // decode step 118 ms on, 81 ms off; docs/benchmarks.md), so a deployment of long prompts may want it off.
+  enum class FlashAttention { automatic, on, off } flash_attn = FlashAttention::automatic;
   // Sequences this model decodes together (each with n_ctx tokens of KV cache), or for a pool the requests forwarded
   // to each remote replica at once; 0 = the server's --slots. A small model's KV cache is cheap: more slots for it let
   // its streams wait less for a free one than the large model's.

@@ -33,6 +33,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   cp.n_threads_batch = threads;
   cp.no_perf = true;
   cp.kv_unified = params.kv_unified;
+  cp.flash_attn_type = params.flash_attn;
 
   llama_context *ctx = llama_init_from_model(model->raw(), cp);
   if (ctx == nullptr) {

@@ -19,6 +19,7 @@ struct SessionParams {
   int32_t n_threads = 0;    // CPU threads; 0 = all hardware threads
   // One KV cache shared by all sequences (a sequence may use whatever is free) rather than n_ctx / n_seq_max each.
   bool kv_unified = true;
+  llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO; // auto: llama.cpp decides per backend
   Status validate() const;
 };
 

@@ -75,6 +75,7 @@ Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const
   sp.n_seq_max = static_cast<uint32_t>(n_seqs);
   sp.n_threads = params.n_threads;
   sp.kv_unified = params.kv_unified;
+  sp.flash_attn = params.flash_attn;
   auto session = engine::Session::create(std::move(model), sp);
   if (!session) return session.status();
   e->session_ = std::move(*session);

@@ -55,6 +55,7 @@ struct BatchEngineParams {
   // level, as the slots they were given came round. Slots are picked for their cached prompts, not their ids, so the
   // cache stays unified.
   bool kv_unified = true;
+  llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO; // config's models.NAME.flash_attn
   StepBudgetParams step_budget;   // prefill tokens per step beside running decodes (step_budget.h)
   Status validate() const;
 };

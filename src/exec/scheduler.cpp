@@ -21,7 +21,7 @@ Expected<Turns> parse_turns(const std::string &name) {
 
 Scheduler::Scheduler(std::vector<BatchEngine *> engines, Turns turns, StepObserver on_step)
     : engines_(std::move(engines)), turns_(turns), on_step_(std::move(on_step)), share_(engines_.size()),
-      rounds_(engines_.size()), last_step_s_(engines_.size(), 0.0) {
+      rounds_(engines_.size()), last_step_s_(engines_.size(), 0.0), held_(engines_.size()) {
   for (BatchEngine *e : engines_) e->set_on_submit([this] { wake(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -37,6 +37,7 @@ void Scheduler::wake() {
 }
 
 std::optional<size_t> Scheduler::pick() {
+  repaying_ = false;
   std::vector<bool> is_busy(engines_.size());
   for (size_t i = 0; i < engines_.size(); ++i) is_busy[i] = engines_[i]->busy();
   const std::optional<size_t> least_time = share_.update(is_busy);
@@ -75,7 +76,7 @@ double Scheduler::gap_bound_s(const std::vector<bool> &is_busy, const std::vecto
   return kGapSteps * slowest;
 }
 
-std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) const {
+std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) {
   using Clock = std::chrono::steady_clock;
   std::vector<double> decode_ms(engines_.size());
   for (size_t i = 0; i < engines_.size(); ++i) decode_ms[i] = engines_[i]->step_budget().decode_step_ms();
@@ -84,9 +85,11 @@ std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_
   const auto now = Clock::now();
   std::optional<size_t> overdue, first;
   Clock::time_point overdue_since = Clock::time_point::max(), first_since = Clock::time_point::max();
+  std::vector<bool> streams_waiting(engines_.size(), false);
   for (size_t i = 0; i < engines_.size(); ++i) {
     if (!is_busy[i]) continue;
     const BatchEngine::Waiting w = engines_[i]->waiting();
+    streams_waiting[i] = w.next_token.has_value();
     if (w.next_token && now - *w.next_token > bound && *w.next_token < overdue_since) {
       overdue = i;
       overdue_since = *w.next_token;
@@ -97,6 +100,10 @@ std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_
     }
   }
   if (overdue) return overdue;
+  if (const auto owed = held_.most_owed(streams_waiting)) {
+    repaying_ = true;
+    return owed;
+  }
   return first ? first : fair;
 }
 
@@ -110,17 +117,24 @@ void Scheduler::run() {
     bool worked = false;
     if (const auto i = pick()) {
       // One engine steps at a time: another's decoding streams wait through this step as if they were its own.
+      std::vector<bool> streams_waiting(engines_.size(), false);
       bool others_waiting = false;
-      for (size_t j = 0; j < engines_.size() && !others_waiting; ++j)
-        others_waiting = j != *i && engines_[j]->waiting().next_token.has_value();
+      for (size_t j = 0; j < engines_.size(); ++j) {
+        streams_waiting[j] = j != *i && engines_[j]->waiting().next_token.has_value();
+        others_waiting = others_waiting || streams_waiting[j];
+      }
       engines_[*i]->set_others_waiting(others_waiting);
       const auto t0 = std::chrono::steady_clock::now();
       worked = engines_[*i]->step();
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       share_.charge(*i, took);
+      held_.stepped(*i, took);
       if (worked) {
         last_step_s_[*i] = took;
-        rounds_.charge(*i, 1);
+        if (!repaying_) rounds_.charge(*i, 1); // a run paying back held time is not the engine's turns
+        // A step that only read prompts held the others' streams for all of its time: they are owed it.
+        const BatchEngine::StepTokens &carried = engines_[*i]->last_step();
+        if (others_waiting && carried.decode == 0 && carried.prefill > 0) held_.held(*i, streams_waiting, took);
         if (on_step_) {
           BatchEngine &e = *engines_[*i];
           on_step_({.engine = *i,

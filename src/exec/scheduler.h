@@ -11,7 +11,8 @@
 // Which engine steps next is the turn order (Turns). The default, `first`, serves time to first token: the engine
 // holding the request that has waited longest for its first token goes next (a prompt routed to the large model is
 // prefilled in consecutive steps), unless some engine's running streams have waited longer than two of the slowest
-// engine's decode-only steps for their next token. With no request waiting for a first token, turns are shared by
+// engine's decode-only steps for their next token, or are owed time that a step reading another model's prompt held
+// them for (exec/held_time.h). With no request waiting for a first token, turns are shared by
 // time: the engine with work that has used the least stepping time goes next (a fair share, as CFS does it:
 // exec/fair_share.h), so a small model's short steps are not held to the pace of a large model's long ones. The fair
 // share alone, the engine with the most requests, and the engine whose request has waited longest for any token are
@@ -31,6 +32,7 @@
 
 #include "exec/batch_engine.h"
 #include "exec/fair_share.h"
+#include "exec/held_time.h"
 
 namespace aio::exec {
 
@@ -43,12 +45,15 @@ enum class Turns {
   // decoding streams have waited longer than two of the slowest busy engine's decode-only steps for their next token -
   // then that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled in consecutive
   // steps instead of taking turns with the small model's streams, which still get a token every two large steps.
+  // Streams held by a step that only read a prompt are then owed its time and step first until it is paid
+  // (exec/held_time.h).
   first,
   // As `first`, but with no request waiting for a first token the busy engines take turns by steps, not by time: one
   // step each a round, so every running stream, on whichever model, gets about one token a round. Under the time
   // share a small model's short steps take half the machine whenever it has a stream (a dozen 135M steps for each 3B
   // step), which doubles the large model's time per token; here they take one short step per large one, and the
   // small model's streams keep the large one's pace - within a time-per-token objective both models' streams meet.
+  // Held time is paid back as in `first`.
   rounds,
 };
 Expected<Turns> parse_turns(const std::string &name); // "fair", "fuller", "oldest", "first", "rounds"
@@ -88,13 +93,15 @@ private:
   // The index of the engine to step next, by the turn order (nullopt when none has work).
   std::optional<size_t> pick();
   // Turns::first's choice among the busy engines; `fair` when no request waits for a first token.
-  std::optional<size_t> first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) const;
+  std::optional<size_t> first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair);
   std::vector<BatchEngine *> engines_;
   Turns turns_;
   StepObserver on_step_;
   FairShare share_; // each engine's stepping time (scheduler thread only)
   FairShare rounds_; // each engine's steps, for Turns::rounds (scheduler thread only)
   std::vector<double> last_step_s_; // each engine's last step, in seconds (scheduler thread only)
+  HeldTime held_;                   // streams' time held by another engine's prompt reading (Turns::first, rounds)
+  bool repaying_ = false;           // the last pick pays back held time
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t n_wakes_ = 0;                 // guarded by mu_: bumped on every submit, so no wake-up is missed

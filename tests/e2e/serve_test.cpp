@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <thread>
 #include <filesystem>
 #include <fstream>
@@ -390,6 +391,35 @@ TEST(Serve, TraceStepsWritesEveryStepOfEachModel) {
     EXPECT_EQ(tokens["large"].first, large["usage"]["completion_tokens"].get<int64_t>() - 1);
     EXPECT_GE(n, 2u + 11u + 2u);
   }
+}
+
+// models.NAME.flash_attn reaches llama.cpp for that model alone (its own log says what each context was made with), and
+// both settings answer.
+TEST(Serve, EachModelTakesItsOwnFlashAttentionSetting) {
+  const std::string config = make_temp_dir("flash-attn") + "/aio.yaml";
+  std::ofstream(config) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512, flash_attn: on}\n"
+                        << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 512, flash_attn: off}\n"
+                        << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
+  ::setenv("AIO_LLAMA_LOG", "1", 1); // llama.cpp's own log on stderr
+  Server s({}, config);
+  ::unsetenv("AIO_LLAMA_LOG");
+  ASSERT_GT(s.port, 0) << s.proc->output();
+  auto r = s.chat(chat_body("Write a Python function that reverses a list."));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["aio"]["route"]["model"], "small");
+  auto pinned = s.client->Post("/v1/completions", R"({"model": "large", "prompt": "def f(", "max_tokens": 3})",
+                               "application/json");
+  ASSERT_TRUE(pinned);
+  EXPECT_EQ(pinned->status, 200) << pinned->body;
+  const std::string log = s.proc->output();
+  const auto contexts_with = [&](const std::string &setting) {
+    const std::regex line("flash_attn +=  *" + setting + "\n");
+    return std::distance(std::sregex_iterator(log.begin(), log.end(), line), std::sregex_iterator());
+  };
+  EXPECT_EQ(contexts_with("enabled"), 1) << log;
+  EXPECT_EQ(contexts_with("disabled"), 1) << log;
+  EXPECT_EQ(contexts_with("auto"), 0) << log;
 }
 
 TEST(Serve, ATraceFileThatCannotBeWrittenStopsTheServerBeforeItListens) {

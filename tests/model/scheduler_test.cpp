@@ -108,8 +108,11 @@ TEST(Scheduler, RoundsStepEachBusyEngineOnceInTurn) {
   const std::string order = token_order(Turns::rounds, *engine::Model::load({.path = test::tiny_pair().small_path}),
                                         *engine::Model::load({.path = test::tiny_pair().large_path}), 1, 1, 24, false);
   ASSERT_EQ(order.size(), 48u) << order;
-  // From the first token of the later-starting engine to the last token of the earlier-finishing one.
-  const size_t both_from = std::max(order.find('X'), order.find('Y'));
+  // From the second token of the later-starting engine (its first came from a step that only read its prompt, and the
+  // other's stream was repaid that time in a run: StreamsHeldByAPromptReadingStepAreRepaidItsTime) to the last token
+  // of the earlier-finishing one.
+  const char later = order.find('X') > order.find('Y') ? 'X' : 'Y';
+  const size_t both_from = order.find(later, order.find(later) + 1);
   const size_t both_until = order.rfind(order.back() == 'X' ? 'Y' : 'X');
   const std::string both = order.substr(both_from, both_until - both_from + 1);
   EXPECT_EQ(both.find("XX"), std::string::npos) << order;
@@ -124,6 +127,61 @@ TEST(Scheduler, StreamsWaitAtMostTwoDecodeStepsOfTheSlowestBusyEngine) {
   EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({false, true}, {100, 10}, {0.7, 0.01}), 0.02) << "an idle engine counts not";
   EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({true, true}, {0, 10}, {0.7, 0.01}), 1.4) << "unmeasured: its last step";
   EXPECT_DOUBLE_EQ(Scheduler::gap_bound_s({false, false}, {100, 10}, {0.7, 0.01}), 0);
+}
+
+// Streams held by a step that only read another engine's prompt are owed its time: they step in a run until it is
+// paid (exec/held_time.h), instead of once per held step - so a long prompt on one model no longer paces the other
+// model's streams at one token per prompt chunk.
+TEST(Scheduler, StreamsHeldByAPromptReadingStepAreRepaidItsTime) {
+  for (const Turns turns : {Turns::first, Turns::rounds}) {
+    SCOPED_TRACE(turns == Turns::first ? "first" : "rounds");
+    auto x = make_engine(*engine::Model::load({.path = test::tiny_pair().small_path}));
+    auto y = make_engine(*engine::Model::load({.path = test::tiny_pair().large_path}));
+    std::mutex mu;
+    std::vector<StepEvent> steps;
+    Scheduler scheduler({x.get(), y.get()}, turns, [&](const StepEvent &e) {
+      std::lock_guard lock(mu);
+      steps.push_back(e);
+    });
+    // X: two long streams; once they run, Y gets a prompt it reads in several 64-token steps (the batch's size).
+    std::vector<std::promise<Expected<engine::GenerationRecord>>> done(3);
+    std::promise<void> streaming;
+    bool told = false;
+    for (int i = 0; i < 2; ++i) {
+      Job j = job(x->model(), 160, done[static_cast<size_t>(i)]);
+      j.on_token = [&](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
+        if (!told) streaming.set_value();
+        told = true;
+        return true;
+      };
+      ASSERT_TRUE(x->submit(std::move(j)));
+    }
+    streaming.get_future().wait();
+    Job long_prompt = job(y->model(), 4, done[2]);
+    std::string text;
+    while (long_prompt.prompt.size() < 200) {
+      text += "the quick brown fox jumps over the lazy dog and ";
+      long_prompt.prompt = *y->model().tokenize(text);
+    }
+    ASSERT_TRUE(y->submit(std::move(long_prompt)));
+    for (auto &d : done) ASSERT_EQ(d.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    scheduler.stop(std::chrono::seconds(5));
+
+    std::lock_guard lock(mu);
+    int held = 0;
+    for (size_t h = 0; h < steps.size(); ++h) {
+      const StepEvent &e = steps[h];
+      if (e.engine != 1 || !e.others_waiting || e.tokens.decode != 0 || e.tokens.prefill == 0) continue;
+      ++held;
+      // Until Y's next step: X's steps add up to at least the held step, unless X's streams ended first.
+      double repaid_ms = 0;
+      size_t next = h + 1;
+      for (; next < steps.size() && steps[next].engine == 0; ++next) repaid_ms += steps[next].ms;
+      if (next == steps.size() || next == h + 1 || steps[next - 1].active == 0) continue;
+      EXPECT_GE(repaid_ms, e.ms) << "held step " << h << ": X stepped " << next - h - 1 << " times after it";
+    }
+    EXPECT_GE(held, 2) << "Y read its prompt in steps that held X's streams";
+  }
 }
 
 TEST(Scheduler, TurnOrdersAreParsedByName) {

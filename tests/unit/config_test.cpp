@@ -100,6 +100,20 @@ TEST(Config, AModelTakesItsOwnSlots) {
   EXPECT_EQ(cfg->find_model("remote")->slots, 3);
 }
 
+// Flash attention per model, as llama-server's --flash-attn: auto unless said (YAML's true/false read as on/off).
+TEST(Config, AModelSaysWhetherItUsesFlashAttention) {
+  auto cfg = load_config(write("models:\n  small: {path: s.gguf, flash_attn: on}\n  large: {path: l.gguf, flash_attn: "
+                               "off}\n  mid: {path: m.gguf, flash_attn: auto}\n  other: {path: o.gguf}\n"
+                               "  yes: {path: y.gguf, flash_attn: true}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  using FA = ModelEntry::FlashAttention;
+  EXPECT_EQ(cfg->find_model("small")->flash_attn, FA::on);
+  EXPECT_EQ(cfg->find_model("large")->flash_attn, FA::off);
+  EXPECT_EQ(cfg->find_model("mid")->flash_attn, FA::automatic);
+  EXPECT_EQ(cfg->find_model("other")->flash_attn, FA::automatic);
+  EXPECT_EQ(cfg->find_model("yes")->flash_attn, FA::on);
+}
+
 TEST(Config, MistakesAreReportedWithFileAndLine) {
   struct Case {
     std::string yaml, expect;
@@ -110,6 +124,10 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {"models:\n  small: {file: a.gguf}\n", ":2: unknown key 'file'"},
       {"models:\n  small: {path: a.gguf, n_ctx: lots}\n", "models.small.n_ctx must be a whole number"},
       {"models:\n  small: {path: a.gguf, slots: 0}\n", ":2: models.small.slots must be from 1 to 256"},
+      {"models:\n  small: {path: a.gguf, flash_attn: fast}\n", ":2: models.small.flash_attn must be auto"},
+      {"models:\n  small: {path: a.gguf, flash_attn: [on]}\n", "models.small.flash_attn must be auto"},
+      {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', flash_attn: off}\n",
+       "models.large.flash_attn is the remote server's business"},
       {"models:\n  small: {path: a.gguf, slots: 257}\n", "models.small.slots must be from 1 to 256"},
       {"models:\n  small: {path: a.gguf, slots: -3}\n", "models.small.slots must be from 1 to 256"},
       {"models:\n  small: {path: a.gguf, slots: 99999999999999999999}\n", "models.small.slots must be a whole number"},
