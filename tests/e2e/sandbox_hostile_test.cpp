@@ -228,13 +228,23 @@ TEST(SandboxHostile, EscapesAreContainedAndCheatsFail) {
 }
 
 // The pids of every process below `root` (its children, theirs, ...).
+// A /proc file's text, or "" when its process has exited meanwhile (reading then fails with ESRCH, which libstdc++'s
+// filebuf reports by throwing).
+std::string read_proc(const fs::path &path) {
+  try {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  } catch (const std::exception &) {
+    return "";
+  }
+}
+
 std::set<int> descendants(int root) {
   std::map<int, std::vector<int>> children;
   for (const auto &e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    const std::string text = read_proc(e.path() / "stat");
     const auto close_paren = text.rfind(')');
     if (close_paren == std::string::npos) continue;
     std::istringstream rest(text.substr(close_paren + 2));
@@ -255,8 +265,7 @@ std::set<int> descendants(int root) {
 }
 
 bool alive(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  const std::string text = read_proc("/proc/" + std::to_string(pid) + "/stat");
   const auto close_paren = text.rfind(')');
   return close_paren != std::string::npos && text.size() > close_paren + 2 && text[close_paren + 2] != 'Z';
 }
@@ -282,9 +291,7 @@ TEST(SandboxHostile, KillingAioKillsTheRun) {
       run = descendants(aio.pid());
       int pythons = 0;
       for (int p : run) {
-        std::ifstream cmd("/proc/" + std::to_string(p) + "/cmdline");
-        std::string c((std::istreambuf_iterator<char>(cmd)), {});
-        pythons += c.find("program.py") != std::string::npos;
+        pythons += read_proc("/proc/" + std::to_string(p) + "/cmdline").find("program.py") != std::string::npos;
       }
       if (pythons >= 2) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
