@@ -79,6 +79,11 @@ public:
     if (items_.empty()) return std::nullopt;
     return f(items_.front());
   }
+  // f(item) for every item, oldest first, under the lock (f must be quick: submitters wait meanwhile).
+  template <typename F> void for_each(F f) const {
+    std::lock_guard lock(mu_);
+    for (const T &item : items_) f(item);
+  }
   size_t capacity() const { return capacity_; }
   bool closed() const {
     std::lock_guard lock(mu_);

@@ -325,19 +325,27 @@ int32_t BatchEngine::fill_batch() {
     for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
   }
   const int32_t n_decode = batch_.n_tokens;
-  // Then prefill chunks up to the step budget, in the order the jobs were admitted: with streams running, a long
-  // prompt goes in chunks small enough that their next tokens are not held up for long, and a prompt admitted earlier
-  // is never passed by later ones (in slot order, a job in a high slot waited while newcomers in lower slots took
-  // every chunk: under overload, some first tokens came minutes late).
-  std::vector<Slot *> prefilling;
+  // Then prefill chunks up to the step budget, highest response ratio first (StepBudget::response_ratio): with
+  // streams running, a long prompt goes in chunks small enough that their next tokens are not held up for long, and a
+  // short prompt admitted after it goes first, whole - its first token costs the long one a moment, where behind it
+  // it waited out the whole reading (1B, long mix: short prompts waited 0.7-33 s). A prompt's ratio climbs as it
+  // waits, so none is passed for good (in slot order, a job in a high slot waited while newcomers in lower slots took
+  // every chunk: under overload, some first tokens came minutes late). Equal ratios: the one admitted first.
+  const Clock::time_point now = Clock::now();
+  std::vector<std::pair<double, Slot *>> prefilling;
   for (auto &s : slots_)
-    if (s->active() && s->pending < 0) prefilling.push_back(s.get());
-  std::sort(prefilling.begin(), prefilling.end(), [](const Slot *a, const Slot *b) { return a->last_used < b->last_used; });
+    if (s->active() && s->pending < 0)
+      prefilling.emplace_back(budget_.response_ratio(ms_between(s->t_queued, now),
+                                                     static_cast<int64_t>(s->input.size() - s->n_prefilled)),
+                              s.get());
+  std::sort(prefilling.begin(), prefilling.end(), [](const auto &a, const auto &b) {
+    return a.first != b.first ? a.first > b.first : a.second->last_used < b.second->last_used;
+  });
   std::vector<int32_t> waiting;
   waiting.reserve(prefilling.size());
-  for (const Slot *s : prefilling) waiting.push_back(static_cast<int32_t>(s->input.size() - s->n_prefilled));
+  for (const auto &[ratio, s] : prefilling) waiting.push_back(static_cast<int32_t>(s->input.size() - s->n_prefilled));
   int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting, others_waiting_);
-  for (Slot *s : prefilling) {
+  for (const auto &[ratio, s] : prefilling) {
     if (prefill_left <= 0) break;
     const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);
     const size_t prompt_last = s->job->prompt.size() - 1;
@@ -473,11 +481,19 @@ bool BatchEngine::step() {
 
 BatchEngine::Waiting BatchEngine::waiting() const {
   Waiting w;
-  w.first_token = queue_.peek_oldest([](const Queued &q) { return q.t_submit; });
+  const Clock::time_point now = Clock::now();
+  const auto without_first_token = [&](Clock::time_point since, size_t remaining) {
+    if (!w.first_token || since < *w.first_token) w.first_token = since;
+    w.first_token_ratio = std::max(w.first_token_ratio,
+                                   budget_.response_ratio(ms_between(since, now), static_cast<int64_t>(remaining)));
+  };
+  queue_.for_each([&](const Queued &q) {
+    without_first_token(q.t_submit, q.job.prompt.size() + (q.job.probe ? q.job.probe->suffix.size() : 0));
+  });
   for (const auto &s : slots_) {
     if (!s->active()) continue;
     if (s->pending < 0) { // prefilling (or probing): no token yet
-      if (!w.first_token || s->t_queued < *w.first_token) w.first_token = s->t_queued;
+      without_first_token(s->t_queued, s->input.size() - s->n_prefilled);
     } else {
       w.next_token = t_last_step_;
     }

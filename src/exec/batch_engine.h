@@ -125,9 +125,12 @@ public:
   int64_t n_decode_calls() const { return n_decode_calls_; }
   // Since when its requests have waited (engine thread only; what a scheduler's turn order reads): the oldest without
   // a first token (queued, probing or prefilling: since it was submitted), and its decoding streams for their next
-  // token (since the engine's last step); each nullopt when there is none.
+  // token (since the engine's last step); each nullopt when there is none. first_token_ratio: the highest response
+  // ratio among the requests without a first token (StepBudget::response_ratio at this engine's measured costs; 0 when
+  // there is none) - which engine's first tokens go first, across models.
   struct Waiting {
     std::optional<std::chrono::steady_clock::time_point> first_token, next_token;
+    double first_token_ratio = 0;
   };
   Waiting waiting() const;
   // The earlier of the two: since when its longest-waiting request has waited for a token; nullopt when idle.
@@ -164,8 +167,8 @@ private:
   Status start_decoding(Slot &slot);
   // Asks the proposers for this step's drafts of every decoding speculative sequence.
   void propose();
-  // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, oldest slot first, up to the
-  // step budget. Returns the number of decode tokens (the rest are prefill).
+  // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, highest response ratio first,
+  // up to the step budget. Returns the number of decode tokens (the rest are prefill).
   int32_t fill_batch();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
   void take_output(Slot &slot, const float *logits);

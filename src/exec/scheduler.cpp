@@ -85,6 +85,7 @@ std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_
   const auto now = Clock::now();
   std::optional<size_t> overdue, first;
   Clock::time_point overdue_since = Clock::time_point::max(), first_since = Clock::time_point::max();
+  double first_ratio = 0;
   std::vector<bool> streams_waiting(engines_.size(), false);
   for (size_t i = 0; i < engines_.size(); ++i) {
     if (!is_busy[i]) continue;
@@ -94,9 +95,14 @@ std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_
       overdue = i;
       overdue_since = *w.next_token;
     }
-    if (w.first_token && *w.first_token < first_since) {
+    // First tokens by response ratio across engines (equal ratios: the oldest request), so a small model's short
+    // prompt goes before a large model's long one that is part-way through its reading: by age alone, nine of 14
+    // short requests for a 135M waited 20-42 s in its queue while a 1B read 2-4k-token prompts (the long mix).
+    if (w.first_token && (w.first_token_ratio > first_ratio ||
+                          (w.first_token_ratio == first_ratio && *w.first_token < first_since))) {
       first = i;
       first_since = *w.first_token;
+      first_ratio = w.first_token_ratio;
     }
   }
   if (overdue) return overdue;

@@ -9,8 +9,9 @@
 // both.
 //
 // Which engine steps next is the turn order (Turns). The default, `first`, serves time to first token: the engine
-// holding the request that has waited longest for its first token goes next (a prompt routed to the large model is
-// prefilled in consecutive steps), unless some engine's running streams have waited longer than two of the slowest
+// holding the request without a first token whose response ratio is highest goes next - time waited against the
+// time its remaining prompt takes to read (StepBudget::response_ratio), so a short prompt passes a long one that is
+// part-way through, and a prompt routed to the large model alone is prefilled in consecutive steps - unless some engine's running streams have waited longer than two of the slowest
 // engine's decode-only steps for their next token, or are owed time that a step reading another model's prompt held
 // them for (exec/held_time.h). With no request waiting for a first token, turns are shared by
 // time: the engine with work that has used the least stepping time goes next (a fair share, as CFS does it:
@@ -41,10 +42,12 @@ enum class Turns {
   fair,   // the least stepping time so far (each busy engine gets an equal share of the machine's time)
   fuller, // the most requests running and queued (ties: fair)
   oldest, // the longest-waiting request for a token (BatchEngine::waiting_since)
-  // The engine whose request has waited longest for its FIRST token (queued or prefilling), unless some engine's
-  // decoding streams have waited longer than two of the slowest busy engine's decode-only steps for their next token -
-  // then that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled in consecutive
-  // steps instead of taking turns with the small model's streams, which still get a token every two large steps.
+  // The engine whose request waiting for its FIRST token (queued or prefilling) has the highest response ratio -
+  // waited against the reading its remaining prompt needs (BatchEngine::Waiting; equal: the oldest) - unless some
+  // engine's decoding streams have waited longer than two of the slowest busy engine's decode-only steps for their
+  // next token - then that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled
+  // in consecutive steps instead of taking turns with the small model's streams, which still get a token every two
+  // large steps.
   // Streams held by a step that only read a prompt are then owed its time and step first until it is paid
   // (exec/held_time.h).
   first,

@@ -86,6 +86,11 @@ double StepBudget::stall_allowance_ms() const {
   return p_.max_stall_ms;
 }
 
+double StepBudget::response_ratio(double waited_ms, int64_t remaining_tokens) const {
+  const double reading = std::max({static_cast<double>(std::max<int64_t>(remaining_tokens, 0)) * token_ms_, decode_ms_, 1.0});
+  return (std::max(waited_ms, 0.0) + reading) / reading;
+}
+
 void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
   if (!(ms >= 0) || !std::isfinite(ms)) return;
   if (n_prefill == 0) {

@@ -242,6 +242,34 @@ TEST_F(BatchEngineTest, PromptsArePrefilledInTheOrderTheyWereAdmitted) {
   EXPECT_TRUE(earlier.result.ok() && later.result.ok() && running.result.ok());
 }
 
+// A short prompt admitted while a long one is part-way through its chunks goes first (highest response ratio next):
+// its first token costs the long one about a step, where behind it it waited out the whole reading.
+TEST_F(BatchEngineTest, AShortPromptPassesALongOnePartWayThroughItsReading) {
+  auto e = engine_with(3, "24"); // 23 prompt tokens a step beside the running stream: the prefill cost is measured
+  ASSERT_TRUE(e);
+  const std::string text = numbered_words(120);
+  const auto n_long = static_cast<int64_t>(model_->tokenize(text)->size());
+  Outcome running, longer, shorter;
+  ASSERT_TRUE(e->submit(job_for(*model_, "run run run", 300, running)));
+  for (int i = 0; i < 3; ++i) e->step(); // decode-only steps: measured (unmeasured, the order is the age's)
+  ASSERT_TRUE(e->submit(job_for(*model_, text, 2, longer)));
+  for (int i = 0; i < 3; ++i) e->step();
+  ASSERT_GT(n_long, 8 * 23) << "the long prompt has most of its reading left";
+  ASSERT_TRUE(e->submit(job_for(*model_, "a short one", 2, shorter)));
+  int order = 0, long_first = 0, short_first = 0;
+  while ((long_first == 0 || short_first == 0) && e->step()) {
+    ++order;
+    if (long_first == 0 && !longer.streamed.empty()) long_first = order;
+    if (short_first == 0 && !shorter.streamed.empty()) short_first = order;
+  }
+  EXPECT_LT(short_first, long_first) << "the short prompt's first token comes first";
+  EXPECT_LE(short_first, 3) << "within a few steps, not after the long prompt's reading";
+  while (e->step()) {
+  }
+  EXPECT_TRUE(longer.result.ok() && shorter.result.ok() && running.result.ok());
+  EXPECT_EQ(longer.result->n_prompt_tokens, n_long) << "the long prompt was read whole";
+}
+
 // What a load-aware policy reads: busy slots, the queue, and a wait that grows with the work ahead of a new request.
 TEST_F(BatchEngineTest, ItsLoadCountsBusySlotsTheQueueAndTheWorkAheadOfANewRequest) {
   auto e = engine_with(2);

@@ -184,6 +184,54 @@ TEST(Scheduler, StreamsHeldByAPromptReadingStepAreRepaidItsTime) {
   }
 }
 
+// First tokens by response ratio across engines: a short prompt for X that arrives while Y reads a long one gets its
+// first token before Y's prompt is read - by age alone it waited out Y's whole reading (the long mix: a 135M's short
+// requests waited 20-42 s in its queue while a 1B read 2-4k-token prompts).
+TEST(Scheduler, AShortPromptForOneModelPassesALongOneAnotherIsReading) {
+  for (const Turns turns : {Turns::first, Turns::rounds}) {
+    SCOPED_TRACE(turns == Turns::first ? "first" : "rounds");
+    auto x = make_engine(*engine::Model::load({.path = test::tiny_pair().small_path}));
+    auto y = make_engine(*engine::Model::load({.path = test::tiny_pair().large_path}));
+    std::mutex mu;
+    std::string firsts; // 'S' when the short prompt's first token came, 'L' the long one's
+    std::promise<Expected<engine::GenerationRecord>> warm_done, short_done, long_done;
+    Job short_prompt = job(x->model(), 2, short_done);
+    short_prompt.on_token = [&](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
+      std::lock_guard lock(mu);
+      if (firsts.find('S') == std::string::npos) firsts += 'S';
+      return true;
+    };
+    bool submitted = false;
+    Scheduler scheduler({x.get(), y.get()}, turns, [&](const StepEvent &e) {
+      // Once Y has read its long prompt's first batch, the short prompt arrives for X.
+      if (e.engine == 1 && e.tokens.prefill > 0 && !submitted) {
+        submitted = true;
+        EXPECT_TRUE(x->submit(std::move(short_prompt)));
+      }
+    });
+    // X has run a request before, so its steps are measured.
+    ASSERT_TRUE(x->submit(job(x->model(), 4, warm_done)));
+    ASSERT_EQ(warm_done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    Job long_prompt = job(y->model(), 2, long_done);
+    std::string text;
+    while (long_prompt.prompt.size() < 230) {
+      text += "the quick brown fox jumps over the lazy dog and ";
+      long_prompt.prompt = *y->model().tokenize(text);
+    }
+    long_prompt.on_token = [&](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
+      std::lock_guard lock(mu);
+      if (firsts.find('L') == std::string::npos) firsts += 'L';
+      return true;
+    };
+    ASSERT_TRUE(y->submit(std::move(long_prompt)));
+    ASSERT_EQ(long_done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    ASSERT_EQ(short_done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    scheduler.stop(std::chrono::seconds(5));
+    std::lock_guard lock(mu);
+    EXPECT_EQ(firsts, "SL") << "the short prompt's first token came before the long one was read";
+  }
+}
+
 TEST(Scheduler, TurnOrdersAreParsedByName) {
   EXPECT_EQ(*parse_turns("fair"), Turns::fair);
   EXPECT_EQ(*parse_turns("fuller"), Turns::fuller);

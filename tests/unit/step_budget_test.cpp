@@ -39,6 +39,22 @@ TEST(StepBudget, AnotherEnginesWaitingStreamsHoldPrefillToTheAllowance) {
   EXPECT_EQ(chunked.prefill_tokens(0, 512, {3000}, true), off.first_chunk) << "no allowance: the chunk alone";
 }
 
+// Highest response ratio next: waited against the reading the remaining prompt needs, so a short prompt passes a long
+// one that arrived a little earlier, and the long one's ratio still climbs as it waits.
+TEST(StepBudget, AResponseRatioWeighsTheWaitAgainstTheRemainingReading) {
+  StepBudget b;
+  EXPECT_DOUBLE_EQ(b.response_ratio(0, 1000), 1) << "not waited: 1, however long the prompt";
+  EXPECT_DOUBLE_EQ(b.response_ratio(99, 3000), 100) << "unmeasured: the reading counts as 1 ms";
+  b.observe(4, 0, 50);    // a decode-only step: 50 ms
+  b.observe(0, 100, 500); // 5 ms a prompt token
+  EXPECT_DOUBLE_EQ(b.response_ratio(10000, 2000), 2) << "10 s waited, 10 s of reading left";
+  EXPECT_DOUBLE_EQ(b.response_ratio(500, 50), 3) << "a 50-token prompt (250 ms) that waited half a second";
+  EXPECT_GT(b.response_ratio(500, 50), b.response_ratio(10000, 2000)) << "the short prompt goes first";
+  EXPECT_DOUBLE_EQ(b.response_ratio(100, 1), 3) << "at least one decode step's reading (50 ms)";
+  EXPECT_DOUBLE_EQ(b.response_ratio(-5, -3), 1) << "nonsense clamps to nothing waited, one step's reading";
+  EXPECT_LT(b.response_ratio(10000, 2000), b.response_ratio(30000, 2000)) << "a long prompt's ratio climbs as it waits";
+}
+
 // The controller on simulated machines: decode-only steps take 100 ms, a step with prefill 100 ms plus what its chunk
 // costs. Whatever the cost curve, the chunk settles where a step with prefill stays within (and near) the factor.
 double settle(StepBudget &b, const std::function<double(int32_t)> &prefill_cost, double *last_ms) {
