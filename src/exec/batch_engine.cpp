@@ -46,6 +46,9 @@ struct BatchEngine::Slot {
   int32_t steps_held = 0;     // steps this job has been in the slot (the load estimate's service time)
   bool active() const { return job.has_value(); }
   bool speculative() const { return proposer != nullptr; }
+  // What its request reads before its first token: the input less the prefix the slot had cached (the response
+  // ratio's reading, whole - not what is left of it).
+  int64_t reading() const { return static_cast<int64_t>(input.size() - n_cached); }
 };
 
 Status BatchEngineParams::validate() const {
@@ -335,9 +338,7 @@ int32_t BatchEngine::fill_batch() {
   std::vector<std::pair<double, Slot *>> prefilling;
   for (auto &s : slots_)
     if (s->active() && s->pending < 0)
-      prefilling.emplace_back(budget_.response_ratio(ms_between(s->t_queued, now),
-                                                     static_cast<int64_t>(s->input.size() - s->n_prefilled)),
-                              s.get());
+      prefilling.emplace_back(budget_.response_ratio(ms_between(s->t_queued, now), s->reading()), s.get());
   std::sort(prefilling.begin(), prefilling.end(), [](const auto &a, const auto &b) {
     return a.first != b.first ? a.first > b.first : a.second->last_used < b.second->last_used;
   });
@@ -482,18 +483,18 @@ bool BatchEngine::step() {
 BatchEngine::Waiting BatchEngine::waiting() const {
   Waiting w;
   const Clock::time_point now = Clock::now();
-  const auto without_first_token = [&](Clock::time_point since, size_t remaining) {
+  const auto without_first_token = [&](Clock::time_point since, int64_t prompt_tokens) {
     if (!w.first_token || since < *w.first_token) w.first_token = since;
-    w.first_token_ratio = std::max(w.first_token_ratio,
-                                   budget_.response_ratio(ms_between(since, now), static_cast<int64_t>(remaining)));
+    w.first_token_ratio = std::max(w.first_token_ratio, budget_.response_ratio(ms_between(since, now), prompt_tokens));
   };
   queue_.for_each([&](const Queued &q) {
-    without_first_token(q.t_submit, q.job.prompt.size() + (q.job.probe ? q.job.probe->suffix.size() : 0));
+    without_first_token(q.t_submit, static_cast<int64_t>(q.job.prompt.size() +
+                                                         (q.job.probe ? q.job.probe->suffix.size() : 0)));
   });
   for (const auto &s : slots_) {
     if (!s->active()) continue;
     if (s->pending < 0) { // prefilling (or probing): no token yet
-      without_first_token(s->t_queued, s->input.size() - s->n_prefilled);
+      without_first_token(s->t_queued, s->reading());
     } else {
       w.next_token = t_last_step_;
     }

@@ -126,8 +126,8 @@ public:
   // Since when its requests have waited (engine thread only; what a scheduler's turn order reads): the oldest without
   // a first token (queued, probing or prefilling: since it was submitted), and its decoding streams for their next
   // token (since the engine's last step); each nullopt when there is none. first_token_ratio: the highest response
-  // ratio among the requests without a first token (StepBudget::response_ratio at this engine's measured costs; 0 when
-  // there is none) - which engine's first tokens go first, across models.
+  // ratio among the requests without a first token (StepBudget::response_ratio of their whole prompts at this
+  // engine's measured costs; 0 when there is none) - which engine's first tokens go first, across models.
   struct Waiting {
     std::optional<std::chrono::steady_clock::time_point> first_token, next_token;
     double first_token_ratio = 0;

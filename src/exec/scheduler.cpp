@@ -36,15 +36,15 @@ void Scheduler::wake() {
   cv_.notify_one();
 }
 
-std::optional<size_t> Scheduler::pick() {
-  repaying_ = false;
+std::optional<Scheduler::Pick> Scheduler::pick() {
   std::vector<bool> is_busy(engines_.size());
   for (size_t i = 0; i < engines_.size(); ++i) is_busy[i] = engines_[i]->busy();
   const std::optional<size_t> least_time = share_.update(is_busy);
   // The step count only matters to `rounds`; it is updated on every pick (idle ones too), so that an engine back
   // from a pause rejoins level with the others.
   const std::optional<size_t> fewest_steps = turns_ == Turns::rounds ? rounds_.update(is_busy) : std::nullopt;
-  if (!least_time || turns_ == Turns::fair) return least_time;
+  if (!least_time) return std::nullopt;
+  if (turns_ == Turns::fair) return Pick{.engine = *least_time};
   if (turns_ == Turns::first) return first_tokens_first(is_busy, least_time);
   if (turns_ == Turns::rounds) return first_tokens_first(is_busy, fewest_steps);
   const auto requests = [&](size_t i) { return engines_[i]->n_active() + engines_[i]->n_queued(); };
@@ -61,7 +61,7 @@ std::optional<size_t> Scheduler::pick() {
   std::optional<size_t> best;
   for (size_t i = 0; i < engines_.size(); ++i)
     if (is_busy[i] && (!best || before(i, *best))) best = i;
-  return best;
+  return Pick{.engine = *best}; // some engine is busy: least_time found one
 }
 
 double Scheduler::gap_bound_s(const std::vector<bool> &is_busy, const std::vector<double> &decode_ms,
@@ -76,7 +76,8 @@ double Scheduler::gap_bound_s(const std::vector<bool> &is_busy, const std::vecto
   return kGapSteps * slowest;
 }
 
-std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair) {
+std::optional<Scheduler::Pick> Scheduler::first_tokens_first(const std::vector<bool> &is_busy,
+                                                             std::optional<size_t> fair) {
   using Clock = std::chrono::steady_clock;
   std::vector<double> decode_ms(engines_.size());
   for (size_t i = 0; i < engines_.size(); ++i) decode_ms[i] = engines_[i]->step_budget().decode_step_ms();
@@ -105,12 +106,11 @@ std::optional<size_t> Scheduler::first_tokens_first(const std::vector<bool> &is_
       first_ratio = w.first_token_ratio;
     }
   }
-  if (overdue) return overdue;
-  if (const auto owed = held_.most_owed(streams_waiting)) {
-    repaying_ = true;
-    return owed;
-  }
-  return first ? first : fair;
+  if (overdue) return Pick{.engine = *overdue};
+  if (const auto owed = held_.most_owed(streams_waiting)) return Pick{.engine = *owed, .repaying = true};
+  if (first) return Pick{.engine = *first};
+  if (fair) return Pick{.engine = *fair};
+  return std::nullopt;
 }
 
 void Scheduler::run() {
@@ -121,29 +121,30 @@ void Scheduler::run() {
       seen = n_wakes_;
     }
     bool worked = false;
-    if (const auto i = pick()) {
+    if (const std::optional<Pick> picked = pick()) {
+      const size_t i = picked->engine;
       // One engine steps at a time: another's decoding streams wait through this step as if they were its own.
       std::vector<bool> streams_waiting(engines_.size(), false);
       bool others_waiting = false;
       for (size_t j = 0; j < engines_.size(); ++j) {
-        streams_waiting[j] = j != *i && engines_[j]->waiting().next_token.has_value();
+        streams_waiting[j] = j != i && engines_[j]->waiting().next_token.has_value();
         others_waiting = others_waiting || streams_waiting[j];
       }
-      engines_[*i]->set_others_waiting(others_waiting);
+      engines_[i]->set_others_waiting(others_waiting);
       const auto t0 = std::chrono::steady_clock::now();
-      worked = engines_[*i]->step();
+      worked = engines_[i]->step();
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      share_.charge(*i, took);
-      held_.stepped(*i, took);
+      share_.charge(i, took);
+      held_.stepped(i, took);
       if (worked) {
-        last_step_s_[*i] = took;
-        if (!repaying_) rounds_.charge(*i, 1); // a run paying back held time is not the engine's turns
+        last_step_s_[i] = took;
+        if (!picked->repaying) rounds_.charge(i, 1); // a run paying back held time is not the engine's turns
         // A step that only read prompts held the others' streams for all of its time: they are owed it.
-        const BatchEngine::StepTokens &carried = engines_[*i]->last_step();
-        if (others_waiting && carried.decode == 0 && carried.prefill > 0) held_.held(*i, streams_waiting, took);
+        const BatchEngine::StepTokens &carried = engines_[i]->last_step();
+        if (others_waiting && carried.decode == 0 && carried.prefill > 0) held_.held(i, streams_waiting, took);
         if (on_step_) {
-          BatchEngine &e = *engines_[*i];
-          on_step_({.engine = *i,
+          BatchEngine &e = *engines_[i];
+          on_step_({.engine = i,
                     .start = t0,
                     .ms = took * 1e3,
                     .tokens = e.last_step(),

@@ -10,8 +10,8 @@
 //
 // Which engine steps next is the turn order (Turns). The default, `first`, serves time to first token: the engine
 // holding the request without a first token whose response ratio is highest goes next - time waited against the
-// time its remaining prompt takes to read (StepBudget::response_ratio), so a short prompt passes a long one that is
-// part-way through, and a prompt routed to the large model alone is prefilled in consecutive steps - unless some engine's running streams have waited longer than two of the slowest
+// time its prompt takes to read (StepBudget::response_ratio), so a short prompt passes a long one that is part-way
+// through, and a prompt routed to the large model alone is prefilled in consecutive steps - unless some engine's running streams have waited longer than two of the slowest
 // engine's decode-only steps for their next token, or are owed time that a step reading another model's prompt held
 // them for (exec/held_time.h). With no request waiting for a first token, turns are shared by
 // time: the engine with work that has used the least stepping time goes next (a fair share, as CFS does it:
@@ -43,7 +43,7 @@ enum class Turns {
   fuller, // the most requests running and queued (ties: fair)
   oldest, // the longest-waiting request for a token (BatchEngine::waiting_since)
   // The engine whose request waiting for its FIRST token (queued or prefilling) has the highest response ratio -
-  // waited against the reading its remaining prompt needs (BatchEngine::Waiting; equal: the oldest) - unless some
+  // waited against the reading its prompt needs (BatchEngine::Waiting; equal: the oldest) - unless some
   // engine's decoding streams have waited longer than two of the slowest busy engine's decode-only steps for their
   // next token - then that engine (ties and no waiting request: fair). A prompt routed to a large model is prefilled
   // in consecutive steps instead of taking turns with the small model's streams, which still get a token every two
@@ -93,10 +93,14 @@ public:
 private:
   void run();
   void wake();
-  // The index of the engine to step next, by the turn order (nullopt when none has work).
-  std::optional<size_t> pick();
+  // The engine to step next, by the turn order, and whether its step pays back held time (not one of its turns).
+  struct Pick {
+    size_t engine = 0;
+    bool repaying = false;
+  };
+  std::optional<Pick> pick(); // nullopt when no engine has work
   // Turns::first's choice among the busy engines; `fair` when no request waits for a first token.
-  std::optional<size_t> first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair);
+  std::optional<Pick> first_tokens_first(const std::vector<bool> &is_busy, std::optional<size_t> fair);
   std::vector<BatchEngine *> engines_;
   Turns turns_;
   StepObserver on_step_;
@@ -104,7 +108,6 @@ private:
   FairShare rounds_; // each engine's steps, for Turns::rounds (scheduler thread only)
   std::vector<double> last_step_s_; // each engine's last step, in seconds (scheduler thread only)
   HeldTime held_;                   // streams' time held by another engine's prompt reading (Turns::first, rounds)
-  bool repaying_ = false;           // the last pick pays back held time
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t n_wakes_ = 0;                 // guarded by mu_: bumped on every submit, so no wake-up is missed

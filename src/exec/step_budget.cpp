@@ -86,8 +86,8 @@ double StepBudget::stall_allowance_ms() const {
   return p_.max_stall_ms;
 }
 
-double StepBudget::response_ratio(double waited_ms, int64_t remaining_tokens) const {
-  const double reading = std::max({static_cast<double>(std::max<int64_t>(remaining_tokens, 0)) * token_ms_, decode_ms_, 1.0});
+double StepBudget::response_ratio(double waited_ms, int64_t prompt_tokens) const {
+  const double reading = std::max({static_cast<double>(std::max<int64_t>(prompt_tokens, 0)) * token_ms_, decode_ms_, 1.0});
   return (std::max(waited_ms, 0.0) + reading) / reading;
 }
 

@@ -39,15 +39,15 @@ TEST(StepBudget, AnotherEnginesWaitingStreamsHoldPrefillToTheAllowance) {
   EXPECT_EQ(chunked.prefill_tokens(0, 512, {3000}, true), off.first_chunk) << "no allowance: the chunk alone";
 }
 
-// Highest response ratio next: waited against the reading the remaining prompt needs, so a short prompt passes a long
+// Highest response ratio next: waited against the time the prompt takes to read, so a short prompt passes a long
 // one that arrived a little earlier, and the long one's ratio still climbs as it waits.
-TEST(StepBudget, AResponseRatioWeighsTheWaitAgainstTheRemainingReading) {
+TEST(StepBudget, AResponseRatioWeighsTheWaitAgainstThePromptsReading) {
   StepBudget b;
   EXPECT_DOUBLE_EQ(b.response_ratio(0, 1000), 1) << "not waited: 1, however long the prompt";
   EXPECT_DOUBLE_EQ(b.response_ratio(99, 3000), 100) << "unmeasured: the reading counts as 1 ms";
   b.observe(4, 0, 50);    // a decode-only step: 50 ms
   b.observe(0, 100, 500); // 5 ms a prompt token
-  EXPECT_DOUBLE_EQ(b.response_ratio(10000, 2000), 2) << "10 s waited, 10 s of reading left";
+  EXPECT_DOUBLE_EQ(b.response_ratio(10000, 2000), 2) << "10 s waited, 10 s of reading";
   EXPECT_DOUBLE_EQ(b.response_ratio(500, 50), 3) << "a 50-token prompt (250 ms) that waited half a second";
   EXPECT_GT(b.response_ratio(500, 50), b.response_ratio(10000, 2000)) << "the short prompt goes first";
   EXPECT_DOUBLE_EQ(b.response_ratio(100, 1), 3) << "at least one decode step's reading (50 ms)";
