@@ -11,14 +11,14 @@
 // Which engine steps next is the turn order (Turns). The default, `first`, serves time to first token: the engine
 // holding the request without a first token whose response ratio is highest goes next - time waited against the
 // time its prompt takes to read (StepBudget::response_ratio), so a short prompt passes a long one that is part-way
-// through, and a prompt routed to the large model alone is prefilled in consecutive steps - unless some engine's running streams have waited longer than two of the slowest
-// engine's decode-only steps for their next token, or are owed time that a step reading another model's prompt held
-// them for (exec/held_time.h). With no request waiting for a first token, turns are shared by
-// time: the engine with work that has used the least stepping time goes next (a fair share, as CFS does it:
-// exec/fair_share.h), so a small model's short steps are not held to the pace of a large model's long ones. The fair
-// share alone, the engine with the most requests, and the engine whose request has waited longest for any token are
-// the alternatives, measured against it on goodput and time to first token (bench/serve_goodput.py --turns;
-// docs/benchmarks.md).
+// through, and a prompt routed to the large model alone is prefilled in consecutive steps - unless some engine's
+// running streams have waited longer than two of the slowest engine's decode-only steps for their next token, or
+// are owed time that a step reading another model's prompt held them for (exec/held_time.h). With no request waiting
+// for a first token, turns are shared by time: the engine with work that has used the least stepping time goes next
+// (a fair share, as CFS does it: exec/fair_share.h), so a small model's short steps are not held to the pace of a
+// large model's long ones. The fair share alone, the engine with the most requests, and the engine whose request has
+// waited longest for any token are the alternatives, measured against it on goodput and time to first token
+// (bench/serve_goodput.py --turns; docs/benchmarks.md).
 #pragma once
 
 #include <atomic>

@@ -87,7 +87,8 @@ double StepBudget::stall_allowance_ms() const {
 }
 
 double StepBudget::response_ratio(double waited_ms, int64_t prompt_tokens) const {
-  const double reading = std::max({static_cast<double>(std::max<int64_t>(prompt_tokens, 0)) * token_ms_, decode_ms_, 1.0});
+  const double tokens = static_cast<double>(std::max<int64_t>(prompt_tokens, 0));
+  const double reading = std::max({tokens * token_ms_, decode_ms_, 1.0});
   return (std::max(waited_ms, 0.0) + reading) / reading;
 }
 

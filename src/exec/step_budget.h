@@ -77,10 +77,11 @@ public:
   // climbs fast, so it goes before a long one that arrived a little earlier - its first token costs the long one a
   // moment - while a long prompt's ratio still climbs as it waits, so it is never passed for good. The reading is the
   // request's whole prompt (less what the cache holds), not what is left of it: weighed by what is left, a long prompt
-  // near its end counted as a one-step job that had waited a minute, and a small model's short requests waited 7-10 s
-  // behind its last chunks (the long mix, docs/benchmarks.md). Its time is the tokens at the measured cost per token,
-  // at least one decode step (a first token takes one step), and at least 1 ms before anything is measured (an
-  // unmeasured engine's requests then go first, and measure it).
+  // near its end counts as a one-step job that has waited a minute and outranks every short request (in one paired
+  // long-mix rung, the small model's median queue wait was 8.0 s that way and 2.0 s weighed whole:
+  // docs/benchmarks.md). Its time is the tokens at the measured cost per token, at least one decode step (a first
+  // token takes one step), and at least 1 ms before anything is measured (an unmeasured engine's requests then go
+  // first, and measure it).
   double response_ratio(double waited_ms, int64_t prompt_tokens) const;
 
 private:
