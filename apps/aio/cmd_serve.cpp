@@ -112,6 +112,8 @@ int run_serve(ServeOptions o) {
     for (const auto &m : service->model_names()) std::printf("%s%s", first ? "" : ", ", m.c_str()), first = false;
     std::printf("; route with model \"aio\"); live dashboard: http://%s:%d/dashboard\n", o.host.c_str(),
                 http.bound_port());
+    // The ready line goes out before systemd hears READY=1, so a log reader never sees "Started" before it.
+    std::fflush(stdout);
     // `systemctl start aio` returns now, with the models loaded and the port answering.
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", o.host.c_str(), http.bound_port());
   } else {
