@@ -345,7 +345,7 @@ int32_t BatchEngine::fill_batch() {
   std::vector<int32_t> waiting;
   waiting.reserve(prefilling.size());
   for (const auto &[ratio, s] : prefilling) waiting.push_back(static_cast<int32_t>(s->input.size() - s->n_prefilled));
-  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting, others_waiting_);
+  int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting, neighbours_);
   for (const auto &[ratio, s] : prefilling) {
     if (prefill_left <= 0) break;
     const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);
@@ -500,6 +500,10 @@ BatchEngine::Waiting BatchEngine::waiting() const {
     }
   }
   return w;
+}
+
+bool BatchEngine::streams_waiting() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const auto &s) { return s->active() && s->pending >= 0; });
 }
 
 std::optional<std::chrono::steady_clock::time_point> BatchEngine::waiting_since() const {

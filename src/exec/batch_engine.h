@@ -133,11 +133,14 @@ public:
     double first_token_ratio = 0;
   };
   Waiting waiting() const;
+  // Whether any stream waits for its next token: waiting().next_token without walking the queue (scheduler thread).
+  bool streams_waiting() const;
   // The earlier of the two: since when its longest-waiting request has waited for a token; nullopt when idle.
   std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
-  // Whether another engine sharing the cores has streams waiting for their next token: the scheduler sets it before
-  // each step (engine thread), and the step budget then holds this engine's prefill too (step_budget.h).
-  void set_others_waiting(bool waiting) { others_waiting_ = waiting; }
+  // Who else is on the cores through the next step - another model's engine taking turns with this one, and whether
+  // its streams wait for their next token: the scheduler sets it before each step (engine thread), and the step
+  // budget holds this engine's prompt-only steps to match (step_budget.h).
+  void set_neighbours(Neighbours n) { neighbours_ = n; }
   // The step cost model (engine thread; its figures are plain doubles, read elsewhere only for display).
   const StepBudget &step_budget() const { return budget_; }
   // What the engine's last step with work carried (engine thread): its decode tokens (every stream's next token and
@@ -194,7 +197,7 @@ private:
   std::function<void()> on_submit_;
   llama_batch batch_{};
   StepBudget budget_;
-  bool others_waiting_ = false; // set_others_waiting
+  Neighbours neighbours_ = Neighbours::none; // set_neighbours
   StepTokens last_step_;         // last_step
   LoadEstimate load_;
   std::chrono::steady_clock::time_point t_last_step_{}; // when the last step's tokens were emitted

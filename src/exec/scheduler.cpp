@@ -127,10 +127,12 @@ void Scheduler::run() {
       std::vector<bool> streams_waiting(engines_.size(), false);
       bool others_waiting = false;
       for (size_t j = 0; j < engines_.size(); ++j) {
-        streams_waiting[j] = j != i && engines_[j]->waiting().next_token.has_value();
+        streams_waiting[j] = j != i && engines_[j]->streams_waiting();
         others_waiting = others_waiting || streams_waiting[j];
       }
-      engines_[i]->set_others_waiting(others_waiting);
+      engines_[i]->set_neighbours(others_waiting           ? Neighbours::waiting
+                                  : engines_.size() > 1 ? Neighbours::resident
+                                                        : Neighbours::none);
       const auto t0 = std::chrono::steady_clock::now();
       worked = engines_[i]->step();
       const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

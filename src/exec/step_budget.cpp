@@ -18,6 +18,7 @@ Status StepBudgetParams::validate() const {
   if (!(step_factor >= 1.1 && step_factor <= 100))
     return invalid_argument("the step factor must be between 1.1 and 100 (times a decode-only step)");
   if (min_chunk < 1 || first_chunk < min_chunk) return invalid_argument("need 1 <= min_chunk <= first_chunk");
+  if (resident_chunk < 0) return invalid_argument("resident_chunk must be 0 (off) or a number of tokens");
   if (max_stall_ms != kStallAuto && !(max_stall_ms >= 0 && max_stall_ms <= 3.6e6))
     return invalid_argument("max_stall_ms must be auto or from 0 (off) to 3600000 milliseconds");
   return {};
@@ -53,19 +54,26 @@ std::string StepBudgetParams::describe() const {
 }
 
 int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, const std::vector<int32_t> &waiting,
-                                   bool others_waiting) const {
+                                   Neighbours neighbours) const {
   room = std::max(room, 0);
-  if (n_decode == 0 && !others_waiting) return room; // nobody is waiting for a token
+  const double allowance = stall_allowance_ms();
+  const auto allowed_tokens = [&] { return token_ms_ > 0 ? static_cast<int32_t>(allowance / token_ms_) : 0; };
+  if (n_decode == 0 && neighbours == Neighbours::none) return room; // nobody is waiting for a token
+  if (n_decode == 0 && neighbours == Neighbours::resident) {
+    // Nobody waits, but whoever arrives for the other model waits for this step: it lasts the allowance, or
+    // resident_chunk tokens where that is more (off: the whole batch).
+    if (p_.resident_chunk <= 0) return room;
+    return std::min(room, std::max(p_.resident_chunk, allowed_tokens()));
+  }
   const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
   int32_t tokens = std::max(static_cast<int32_t>(budget), p_.min_chunk);
-  const double allowance = stall_allowance_ms();
   if (n_decode == 0 && p_.fixed_tokens == 0 && token_ms_ > 0 && allowance > 0) {
     // Only another engine's streams wait: a step of prefill alone may last the stall allowance, as a short prompt
     // beside this engine's own streams may (held to the chunk instead, a burst of short prompts paid for it in the
     // closed loop before: K = 8 TTFT p99 26.0 s against 13.9 s, docs/benchmarks.md). Not the chunk: that is sized
     // for steps with this engine's decode and stays at its first 128 tokens on an engine that never had both (3 s
     // on a 1B here, 7-9 s gaps for the other model's streams).
-    tokens = std::max<int32_t>(p_.min_chunk, static_cast<int32_t>(allowance / token_ms_));
+    tokens = std::max<int32_t>(p_.min_chunk, allowed_tokens());
   }
   // Short prompts whole, in the order they are filled: the step's expected time (its decode plus their prefill)
   // within the stall allowed. The first prompt that does not fit ends the run - later ones do not pass it.

@@ -19,6 +19,13 @@
 
 namespace aio::exec {
 
+// Who else is on this engine's cores through its next step, as the scheduler that steps engines in turns says.
+enum class Neighbours {
+  none,     // the engine steps alone (one model, or an engine in a thread of its own)
+  resident, // another model's engine takes turns with it: a request that arrives for that one waits for this step
+  waiting,  // ... and has streams waiting for their next token through this step
+};
+
 struct StepBudgetParams {
   int32_t fixed_tokens = 0;  // > 0: tokens per step, decode + prefill (no measuring); 0: measured (auto)
   // auto: a step with prefill may last this many decode-only steps. Measured (bench/serve_long_prompt.py, 1B, 2
@@ -41,6 +48,13 @@ struct StepBudgetParams {
   static constexpr double kAutoStallSteps = 7;
   double max_stall_ms = kStallAuto;
   int32_t first_chunk = 128; // the chunk before any step is measured (the controller shrinks it at once if too big)
+  // Neighbours::resident: a step that only reads prompts carries at most the stall allowance's tokens, and at least
+  // this many (0: the whole batch). Nobody waits when such a step starts, but a request that arrives for the other
+  // model during it waits for its end: whole 512-token steps of a 1B at 2-4k tokens of context took 8.6-14.8 s, and
+  // they were where the 135M's requests still waited 10 s in the long mix (docs/benchmarks.md). 128, because on a CPU
+  // a batch of 128 reads about as fast as one of 512 (llama-bench, 1B at depth 2,400: 42 against 40 tokens/s; 32 read
+  // 22), so a long prompt loses little; where a step is fast, the allowance lets more through.
+  int32_t resident_chunk = 128;
   Status validate() const;
   // "auto" or a number of tokens, as `--step-budget` and the config's step_budget take it.
   static Expected<StepBudgetParams> parse(const std::string &budget, double step_factor);
@@ -56,13 +70,13 @@ public:
   // arrive together (a burst of short chats) start together, as they would with no stream running, instead of the
   // first one whole and the rest a chunk a step - which left them a step or more behind it for the rest of their
   // answers, in steps with fewer sequences (measured: 8 streams arriving together at 0.92-0.95x llama-server's rate).
-  // others_waiting: another engine on the same cores has streams waiting for their next token (the scheduler steps
-  // one engine at a time, so this step holds them up as much as this engine's own): with no decode token here, a step
-  // of prefill may then last the stall allowance (at least the chunk), not the whole batch. (Without it a 3,000-token
-  // prompt for a 1B went in 512-token steps of ~12 s while a 135M's streams waited: inter-token p99 41 s in the long
-  // mix.)
+  // Neighbours::waiting: another engine on the same cores has streams waiting for their next token (the scheduler
+  // steps one engine at a time, so this step holds them up as much as this engine's own): with no decode token here, a
+  // step of prefill may then last the stall allowance (at least the chunk), not the whole batch. (Without it a
+  // 3,000-token prompt for a 1B went in 512-token steps of ~12 s while a 135M's streams waited: inter-token p99 41 s
+  // in the long mix.) Neighbours::resident: nobody waits yet, and the step is held to resident_chunk or the allowance.
   int32_t prefill_tokens(int32_t n_decode, int32_t room, const std::vector<int32_t> &waiting = {},
-                         bool others_waiting = false) const;
+                         Neighbours neighbours = Neighbours::none) const;
   // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, and the time of its forward pass.
   void observe(int32_t n_decode, int32_t n_prefill, double ms);
   // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes.

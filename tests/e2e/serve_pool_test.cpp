@@ -328,8 +328,8 @@ TEST(ServePool, AllReplicasDownIs503WithRetryAfter) {
   std::map<std::string, std::string> states;
   while (Clock::now() < deadline) {
     states = replica_states(s);
-    if (states.size() == 2 && std::all_of(states.begin(), states.end(), [](const auto &kv) { return kv.second == "ejected"; }))
-      break;
+    const auto ejected = [](const auto &kv) { return kv.second == "ejected"; };
+    if (states.size() == 2 && std::all_of(states.begin(), states.end(), ejected)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(states.size(), 2u);

@@ -177,7 +177,7 @@ TEST_F(BatchEngineTest, ALongPromptGoesInChunksWhileAnotherEnginesStreamsWait) {
   for (bool others : {false, true}) {
     auto e = engine_with(1, "12");
     ASSERT_TRUE(e);
-    e->set_others_waiting(others);
+    e->set_neighbours(others ? Neighbours::waiting : Neighbours::none);
     Outcome o;
     ASSERT_TRUE(e->submit(job_for(*model_, text, 3, o)));
     while (o.streamed.empty() && !o.done && e->step()) {
@@ -217,6 +217,17 @@ TEST_F(BatchEngineTest, AShortPromptWithinTheStallAllowedGoesInOneStepBesideRunn
   EXPECT_EQ(shorter.result->tokens, alone(text, 3)) << "the same tokens as a prompt prefilled alone";
 }
 
+// Steps `e` until both outcomes have streamed: the step (counted from 1) at which each streamed first (0: never).
+std::pair<int, int> first_token_steps(BatchEngine &e, const Outcome &a, const Outcome &b) {
+  int order = 0, a_first = 0, b_first = 0;
+  while ((a_first == 0 || b_first == 0) && e.step()) {
+    ++order;
+    if (a_first == 0 && !a.streamed.empty()) a_first = order;
+    if (b_first == 0 && !b.streamed.empty()) b_first = order;
+  }
+  return {a_first, b_first};
+}
+
 // Prefill chunks go to prompts in the order they were admitted, whatever slot each landed in: an earlier prompt in a
 // higher slot is not passed by a later one in a lower slot.
 TEST_F(BatchEngineTest, PromptsArePrefilledInTheOrderTheyWereAdmitted) {
@@ -230,12 +241,7 @@ TEST_F(BatchEngineTest, PromptsArePrefilledInTheOrderTheyWereAdmitted) {
   ASSERT_TRUE(e->submit(job_for(*model_, "earlier: " + text, 2, earlier))); // slot 2
   while (!brief.done) ASSERT_TRUE(e->step());
   ASSERT_TRUE(e->submit(job_for(*model_, "later: " + text, 2, later))); // slot 1, freed by the brief job
-  int order = 0, earlier_first = 0, later_first = 0;
-  while ((earlier_first == 0 || later_first == 0) && e->step()) {
-    ++order;
-    if (earlier_first == 0 && !earlier.streamed.empty()) earlier_first = order;
-    if (later_first == 0 && !later.streamed.empty()) later_first = order;
-  }
+  const auto [earlier_first, later_first] = first_token_steps(*e, earlier, later);
   EXPECT_LT(earlier_first, later_first) << "the prompt admitted first gets its first token first";
   while (e->step()) {
   }
@@ -256,12 +262,7 @@ TEST_F(BatchEngineTest, AShortPromptPassesALongOnePartWayThroughItsReading) {
   for (int i = 0; i < 3; ++i) e->step();
   ASSERT_GT(n_long, 8 * 23) << "the long prompt has most of its reading left";
   ASSERT_TRUE(e->submit(job_for(*model_, "a short one", 2, shorter)));
-  int order = 0, long_first = 0, short_first = 0;
-  while ((long_first == 0 || short_first == 0) && e->step()) {
-    ++order;
-    if (long_first == 0 && !longer.streamed.empty()) long_first = order;
-    if (short_first == 0 && !shorter.streamed.empty()) short_first = order;
-  }
+  const auto [long_first, short_first] = first_token_steps(*e, longer, shorter);
   EXPECT_LT(short_first, long_first) << "the short prompt's first token comes first";
   EXPECT_LE(short_first, 3) << "within a few steps, not after the long prompt's reading";
   while (e->step()) {

@@ -26,6 +26,17 @@ Job job(const engine::Model &m, int n, std::promise<Expected<engine::GenerationR
   return j;
 }
 
+// A job whose prompt is at least `min_tokens` tokens of plain English.
+Job long_job(const engine::Model &m, size_t min_tokens, int n, std::promise<Expected<engine::GenerationRecord>> &done) {
+  Job j = job(m, n, done);
+  std::string text;
+  while (j.prompt.size() < min_tokens) {
+    text += "the quick brown fox jumps over the lazy dog and ";
+    j.prompt = *m.tokenize(text);
+  }
+  return j;
+}
+
 TEST(Scheduler, ServesJobsForSeveralEnginesFromOtherThreads) {
   auto small = *engine::Model::load({.path = test::tiny_pair().small_path});
   auto large = *engine::Model::load({.path = test::tiny_pair().large_path});
@@ -157,13 +168,7 @@ TEST(Scheduler, StreamsHeldByAPromptReadingStepAreRepaidItsTime) {
       ASSERT_TRUE(x->submit(std::move(j)));
     }
     streaming.get_future().wait();
-    Job long_prompt = job(y->model(), 4, done[2]);
-    std::string text;
-    while (long_prompt.prompt.size() < 200) {
-      text += "the quick brown fox jumps over the lazy dog and ";
-      long_prompt.prompt = *y->model().tokenize(text);
-    }
-    ASSERT_TRUE(y->submit(std::move(long_prompt)));
+    ASSERT_TRUE(y->submit(long_job(y->model(), 200, 4, done[2])));
     for (auto &d : done) ASSERT_EQ(d.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
     scheduler.stop(std::chrono::seconds(5));
 
@@ -212,12 +217,7 @@ TEST(Scheduler, AShortPromptForOneModelPassesALongOneAnotherIsReading) {
     // X has run a request before, so its steps are measured.
     ASSERT_TRUE(x->submit(job(x->model(), 4, warm_done)));
     ASSERT_EQ(warm_done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
-    Job long_prompt = job(y->model(), 2, long_done);
-    std::string text;
-    while (long_prompt.prompt.size() < 230) {
-      text += "the quick brown fox jumps over the lazy dog and ";
-      long_prompt.prompt = *y->model().tokenize(text);
-    }
+    Job long_prompt = long_job(y->model(), 230, 2, long_done);
     long_prompt.on_token = [&](std::string_view, llama_token, std::span<const engine::TokenLogprob>) {
       std::lock_guard lock(mu);
       if (firsts.find('L') == std::string::npos) firsts += 'L';
@@ -229,6 +229,37 @@ TEST(Scheduler, AShortPromptForOneModelPassesALongOneAnotherIsReading) {
     scheduler.stop(std::chrono::seconds(5));
     std::lock_guard lock(mu);
     EXPECT_EQ(firsts, "SL") << "the short prompt's first token came before the long one was read";
+  }
+}
+
+// A prompt read while no stream waits anywhere goes in resident_chunk-token steps when another model takes turns on
+// the same cores - a request arriving for it waits for the step's end (the long mix: 8.6-14.8-s steps of a 1B) - and
+// in whole batches when the engine is alone.
+TEST(Scheduler, APromptReadBesideAnotherResidentModelGoesInChunks) {
+  const std::shared_ptr<engine::Model> large = *engine::Model::load({.path = test::tiny_pair().large_path});
+  for (const bool two : {false, true}) {
+    SCOPED_TRACE(two ? "two models" : "one model");
+    auto x = make_engine(*engine::Model::load({.path = test::tiny_pair().small_path}));
+    auto y = test::batch_engine(large, 1, 512, 512);
+    std::mutex mu;
+    std::vector<int32_t> prefills; // Y's steps' prompt tokens
+    std::vector<BatchEngine *> engines{y.get()};
+    if (two) engines.push_back(x.get());
+    Scheduler scheduler(engines, Turns::first, [&](const StepEvent &e) {
+      std::lock_guard lock(mu);
+      if (e.engine == 0 && e.tokens.prefill > 0) prefills.push_back(e.tokens.prefill);
+    });
+    std::promise<Expected<engine::GenerationRecord>> done;
+    Job long_prompt = long_job(y->model(), 300, 1, done);
+    const auto n_prompt = static_cast<int32_t>(long_prompt.prompt.size());
+    ASSERT_TRUE(y->submit(std::move(long_prompt)));
+    ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    scheduler.stop(std::chrono::seconds(5));
+    std::lock_guard lock(mu);
+    ASSERT_FALSE(prefills.empty());
+    // Y has never stepped, so no stall allowance is measured yet: the first step is the chunk exactly.
+    if (two) EXPECT_EQ(prefills.front(), StepBudgetParams{}.resident_chunk);
+    else EXPECT_EQ(prefills.front(), n_prompt) << "alone: the whole prompt in one step";
   }
 }
 

@@ -22,21 +22,44 @@ TEST(StepBudget, NobodyDecodingMeansTheWholeBatch) {
 // 135M's streams for 41 s).
 TEST(StepBudget, AnotherEnginesWaitingStreamsHoldPrefillToTheAllowance) {
   StepBudget b; // the automatic allowance: 7 decode-only steps
-  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, false), 512) << "nobody waits: the whole batch";
-  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, true), StepBudgetParams{}.first_chunk) << "before anything is measured";
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, Neighbours::none), 512) << "nobody waits: the whole batch";
+  constexpr Neighbours waiting = Neighbours::waiting;
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, waiting), StepBudgetParams{}.first_chunk) << "before anything is measured";
   b.observe(4, 0, 100);   // this model's decode-only step: 100 ms, so 700 ms allowed
   b.observe(0, 512, 5120); // 10 ms a prompt token, from a whole-batch step
-  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, false), 512);
-  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, true), 70) << "700 ms of prefill at 10 ms a token, not the chunk (128)";
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, Neighbours::none), 512);
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, waiting), 70) << "700 ms of prefill at 10 ms a token, not the chunk (128)";
   for (int i = 0; i < 10; ++i) b.observe(4, b.prefill_tokens(4, 508), 100 + 10.0 * b.prefill_tokens(4, 508));
   ASSERT_LT(b.chunk(), 70) << "the chunk beside own streams settled near 100 ms of prefill";
-  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, true), 70) << "still the allowance, whatever the chunk";
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, waiting), 70) << "still the allowance, whatever the chunk";
   StepBudgetParams off;
   off.max_stall_ms = 0;
   StepBudget chunked(off);
   chunked.observe(4, 0, 100);
   chunked.observe(0, 512, 5120);
-  EXPECT_EQ(chunked.prefill_tokens(0, 512, {3000}, true), off.first_chunk) << "no allowance: the chunk alone";
+  EXPECT_EQ(chunked.prefill_tokens(0, 512, {3000}, waiting), off.first_chunk) << "no allowance: the chunk alone";
+}
+
+// Another model resident on the same cores, nobody waiting: a prompt-only step lasts the stall allowance or
+// resident_chunk tokens, whichever is more - a request that arrives for the other model waits for its end.
+TEST(StepBudget, AnotherResidentModelHoldsAPromptOnlyStepToTheChunkOrTheAllowance) {
+  StepBudget b;
+  const int32_t chunk = StepBudgetParams{}.resident_chunk;
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, Neighbours::resident), chunk) << "nothing measured: the chunk";
+  EXPECT_EQ(b.prefill_tokens(0, 100, {3000}, Neighbours::resident), 100) << "never more than the room";
+  b.observe(4, 0, 100);    // 700 ms allowed
+  b.observe(0, 512, 5120); // 10 ms a prompt token: 70 tokens in the allowance, fewer than the chunk
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, Neighbours::resident), chunk);
+  EXPECT_EQ(b.prefill_tokens(0, 512, {3000}, Neighbours::none), 512) << "alone: the whole batch";
+  StepBudget fast; // a fast machine: 7 x 16 = 112 ms allowed at 0.25 ms a token is 448 tokens, more than the chunk
+  fast.observe(4, 0, 16);
+  fast.observe(0, 512, 128);
+  EXPECT_EQ(fast.prefill_tokens(0, 512, {3000}, Neighbours::resident), 448);
+  StepBudgetParams off;
+  off.resident_chunk = 0;
+  EXPECT_EQ(StepBudget(off).prefill_tokens(0, 512, {3000}, Neighbours::resident), 512) << "off: the whole batch";
+  off.resident_chunk = -1;
+  EXPECT_FALSE(off.validate().ok());
 }
 
 // Highest response ratio next: waited against the time the prompt takes to read, so a short prompt passes a long
