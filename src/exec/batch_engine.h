@@ -198,7 +198,7 @@ private:
   llama_batch batch_{};
   StepBudget budget_;
   Neighbours neighbours_ = Neighbours::none; // set_neighbours
-  StepTokens last_step_;         // last_step
+  StepTokens last_step_;                     // last_step
   LoadEstimate load_;
   std::chrono::steady_clock::time_point t_last_step_{}; // when the last step's tokens were emitted
   bool had_work_ = false; // the last step left work behind (the next one follows on: its interval is a step's time)

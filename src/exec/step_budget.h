@@ -7,7 +7,8 @@
 // under `step_factor` decode-only steps, shrunk in proportion when one runs over. A controller rather than a per-token
 // cost, because on a CPU a token's cost falls steeply with the chunk's size (small batches re-read the weights, large
 // ones run as matrix products): a chunk of 50 can cost little more than one of 8. With no stream running - on this
-// engine or on another sharing the cores - nobody waits: prefill takes the whole batch. A fixed budget (tokens per
+// engine or on another sharing the cores - nobody waits: prefill takes the whole batch, unless another model takes
+// turns on the cores (Neighbours::resident), whose next request would wait out the step. A fixed budget (tokens per
 // step, decode included) replaces the controller.
 #pragma once
 
