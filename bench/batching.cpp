@@ -4,7 +4,8 @@
 // its server does it (a KV cache split per sequence, a persistent threadpool), with no A-IO code in the loop; the
 // ratio engine / anchor is printed per level. --compare-kv adds the engine with a split KV cache.
 // --speculation measures PLD and draft-model verification inside the batched step against plain batched decoding on
-// the tiny pair (whose self-repeating output gives the drafts something to be right about).
+// the tiny pair (whose self-repeating output gives the drafts something to be right about). --depth D measures what
+// one step costs with every sequence D tokens deep, per KV layout and attention kernel.
 // Synthetic weights: the speeds are real, the text is not.
 #include <algorithm>
 #include <chrono>
@@ -172,6 +173,67 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// --depth: what one step costs deep in long contexts, on llama.cpp's own API (no A-IO code in the loop), for each KV
+// layout and attention kernel. `streams` sequences sit at `depth` tokens and one more is part-way through a prompt at
+// the same depth; timed: a decode-only step (one token each), the same step with k of the prompt's tokens beside
+// it, and k prompt tokens alone. Every step is rolled back, so each is timed at the same depth (median of 3). It
+// says how a token's cost grows with its context and with everyone else's: over one unified cache a token's
+// attention visits every sequence's cells, over a split one only its own.
+int bench_depth(const engine::Model &model, int threads, int depth, int streams) {
+  std::printf("Step cost at depth %d: %d streams decoding, one prompt part-way, %d threads (median of 3, ms)\n", depth,
+              streams, threads);
+  std::printf("%-8s %-4s %8s %8s %8s %8s %8s %16s\n", "kv", "fa", "decode", "+1", "+4", "+16", "+64",
+              "prompt alone/tok");
+  const int seqs = streams + 1;
+  for (bool unified : {true, false})
+    for (bool fa : {true, false}) {
+      llama_context_params cp = llama_context_default_params();
+      cp.n_ctx = static_cast<uint32_t>(seqs * (depth + 128));
+      cp.n_batch = cp.n_ubatch = 512;
+      cp.n_seq_max = static_cast<uint32_t>(seqs);
+      cp.kv_unified = unified;
+      cp.n_threads = cp.n_threads_batch = threads;
+      cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+      cp.no_perf = true;
+      llama_context *ctx = llama_init_from_model(model.raw(), cp);
+      if (!ctx) return std::fprintf(stderr, "bench: no context for %d x %d cells\n", seqs, depth + 128), 1;
+      llama_memory_t mem = llama_get_memory(ctx);
+      llama_batch batch = llama_batch_init(512, 0, 1);
+      const auto decode = [&] {
+        const auto t0 = std::chrono::steady_clock::now();
+        const int rc = llama_decode(ctx, batch);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        return rc == 0 ? ms : -1.0;
+      };
+      const int32_t n_vocab = model.info().n_vocab;
+      for (int s = 0; s < seqs; ++s) // fill each sequence to the depth (tokens spread over the vocabulary)
+        for (int p = 0; p < depth;) {
+          batch.n_tokens = 0;
+          for (int n = std::min(512, depth - p); n > 0; --n, ++p)
+            engine::batch_add(batch, (7 * p + 13 * s) % n_vocab, p, s, n == 1);
+          if (decode() < 0) return std::fprintf(stderr, "bench: filling the cache failed\n"), 1;
+        }
+      const auto timed = [&](int decoding, int prompt_tokens) {
+        std::vector<double> ms;
+        for (int r = 0; r < 3; ++r) {
+          batch.n_tokens = 0;
+          for (int s = 0; s < decoding; ++s) engine::batch_add(batch, 11, depth, s, true);
+          for (int k = 0; k < prompt_tokens; ++k)
+            engine::batch_add(batch, 17, depth + k, streams, k + 1 == prompt_tokens);
+          ms.push_back(decode());
+          for (int s = 0; s < seqs; ++s) llama_memory_seq_rm(mem, s, depth, -1); // back to the depth
+        }
+        return median(ms);
+      };
+      std::printf("%-8s %-4s %8.1f", unified ? "unified" : "split", fa ? "on" : "off", timed(streams, 0));
+      for (int k : {1, 4, 16, 64}) std::printf(" %8.1f", timed(streams, k));
+      std::printf(" %16.1f\n", timed(0, 64) / 64);
+      llama_batch_free(batch);
+      llama_free(ctx);
+    }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -180,6 +242,7 @@ int main(int argc, char **argv) {
   std::string model_path = "models/llama3.2-1b-q8_0.gguf";
   int n_tokens = 48, threads = 2, repeats = 1;
   bool compare_kv = false, speculation = false;
+  int depth = 0, depth_streams = 6;
   std::string small_path = "models/tiny-small-q8_0.gguf", large_path = "models/tiny-large-q8_0.gguf";
   app.add_option("-m,--model", model_path)->capture_default_str();
   app.add_option("-n,--tokens", n_tokens, "Tokens per stream")->capture_default_str();
@@ -189,11 +252,16 @@ int main(int argc, char **argv) {
   app.add_flag("--speculation", speculation, "Measure PLD and draft verification in the batched step instead");
   app.add_option("--small", small_path, "Drafter for --speculation")->capture_default_str();
   app.add_option("--large", large_path, "Target for --speculation")->capture_default_str();
+  app.add_option("--depth", depth, "Instead: what a step costs with every sequence this deep (KV layouts x kernels)")
+      ->check(CLI::Range(1, 32768));
+  app.add_option("--depth-streams", depth_streams, "Streams decoding for --depth")->check(CLI::Range(1, 64))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (speculation) return bench_speculation(small_path, large_path, n_tokens, threads, repeats);
 
   auto model = engine::Model::load({.path = model_path});
   if (!model) return std::fprintf(stderr, "bench: %s\n", model.status().message().c_str()), 1;
+  if (depth > 0) return bench_depth(**model, threads, depth, depth_streams);
   std::map<std::string, std::unique_ptr<exec::BatchEngine>> engines;
   for (bool unified : compare_kv ? std::vector<bool>{true, false} : std::vector<bool>{true}) {
     exec::BatchEngineParams p;

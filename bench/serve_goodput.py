@@ -25,7 +25,12 @@ where each arrival's prefill stalls the running decodes. TPOT rather than each g
 prefill is one stall a reader sees once, which the p99 of single gaps (also reported) turns into the whole verdict.
 In the `long` mix no TTFT can be a short prompt's: there each request's TTFT is taken over llama-server's unloaded
 TTFT for a prompt of its length (a line, base + slope x context tokens, fitted on one client's run of ten requests,
-two of them long), and the p99 of that ratio must be <= the same 5x.
+two of them long), and the p99 of that ratio must be <= the same 5x. So with TPOT: a token deep in a 3,000-token
+context costs more than one after a short prompt (its attention reads every cell before it: llama-server's unloaded
+TPOT there was several times a short request's), so each request's TPOT is taken over llama-server's unloaded TPOT
+at its context (a line fitted the same way), and the p99 of that ratio must be <= the same 3x. The short requests'
+TPOT is taken over the short ones', as in the other mixes; only what their context costs unloaded is forgiven, not
+what a neighbour's long prompt costs them.
 
 Workloads (Scenario A's mix: 70% code, 20% QA, 10% math):
   bench   the benchmark prompts of data/sample (HumanEval completions, C-Eval and GSM8K chats; ~75 tokens)
@@ -126,12 +131,16 @@ def stream_one(base, req, model, tag, t_arrival):
 
 
 def summarize(results, wall, unloaded=None):
-    """A run's figures. unloaded (the `long` mix): llama-server's unloaded TTFT as a line in the prompt's added
-    context tokens, {"base_s", "per_token_s"}; each TTFT is then also taken over that of its own length (ttft_norm)."""
+    """A run's figures. unloaded (the `long` mix): llama-server's unloaded TTFT and TPOT as lines in the prompt's
+    added context tokens, {"base_s", "per_token_s", "tpot_base_s", "tpot_per_token_s"}; each TTFT and TPOT is then also
+    taken over that of its own length (ttft_norm, tpot_norm)."""
     ok = [r for r in results if not r["error"]]
     ttft = [r["ttft"] for r in ok]
     gaps = [g for r in ok for g in r["gaps"]]
     tpot = [sum(r["gaps"]) / len(r["gaps"]) for r in ok if r["gaps"]]
+    tpot_norm = ([sum(r["gaps"]) / len(r["gaps"]) /
+                  (unloaded["tpot_base_s"] + r["context_tokens"] * unloaded["tpot_per_token_s"])
+                  for r in ok if r["gaps"]] if unloaded else None)
     return {"requests": len(results), "errors": len(results) - len(ok),
             "error_example": next((r["error"] for r in results if r["error"]), None),
             "ttft_p50": percentile(ttft, 0.5), "ttft_p99": percentile(ttft, 0.99),
@@ -139,6 +148,7 @@ def summarize(results, wall, unloaded=None):
                                           for r in ok], 0.99) if unloaded else None),
             "itl_p50": percentile(gaps, 0.5), "itl_p99": percentile(gaps, 0.99),
             "tpot_p50": percentile(tpot, 0.5), "tpot_p99": percentile(tpot, 0.99),
+            "tpot_norm_p99": percentile(tpot_norm, 0.99) if unloaded else None,
             "chunks_per_s": sum(r["chunks"] for r in ok) / wall if wall > 0 else 0,
             "routes": dict(collections.Counter(r["route"] or "-" for r in ok)), "wall_s": wall,
             "ttft_p99_by_model": {m: percentile([r["ttft"] for r in ok if r["route"] == m], 0.99)
@@ -148,6 +158,7 @@ def summarize(results, wall, unloaded=None):
                                                  if r["route"] == m and r["gaps"]], 0.99)
                                   for m in sorted({r["route"] for r in ok if r["route"]})},
             "ttft_by_arrival": [round(r["ttft"], 2) if r["ttft"] is not None else None for r in results],
+            "tpot_by_arrival": [round(sum(r["gaps"]) / len(r["gaps"]), 4) if r["gaps"] else None for r in results],
             "model_by_arrival": [r["route"] for r in results],
             # aio's own account of each request (its route record): ms queued for a slot, and from the prefill's
             # start to the first token - where a slow first token's time went.
@@ -280,20 +291,27 @@ def workload(name, n, seed, max_tokens):
 
 def meets(s, slo):
     # The `long` mix: each request's TTFT against its own length's (a 3,000-token prompt cannot have a short one's).
-    ttft_ok = (s["ttft_norm_p99"] <= slo["ttft_x_unloaded"] if "unloaded" in slo else s["ttft_p99"] <= slo["ttft_s"])
-    return s["errors"] == 0 and ttft_ok and s["tpot_p99"] <= slo["tpot_s"]
+    if "unloaded" in slo:  # the `long` mix: each request against its own length's
+        return (s["errors"] == 0 and s["ttft_norm_p99"] <= slo["ttft_x_unloaded"]
+                and s["tpot_norm_p99"] <= slo["tpot_x_unloaded"])
+    return s["errors"] == 0 and s["ttft_p99"] <= slo["ttft_s"] and s["tpot_p99"] <= slo["tpot_s"]
 
 
 def unloaded_line(one, requests):
-    """llama-server's unloaded TTFT as base + per context token, from one client's run of the `long` mix: the base is
-    the plain requests' median, the slope the long ones' median excess per added token."""
-    ttfts = one["ttft_by_arrival"]
-    plain = [t for t, r in zip(ttfts, requests) if t is not None and not r.get("context_tokens")]
-    long_ = [(t, r["context_tokens"]) for t, r in zip(ttfts, requests) if t is not None and r.get("context_tokens")]
-    if not plain or not long_:
-        sys.exit("bench: the unloaded run of the long mix lost its plain or its long requests; see the errors above")
-    base = statistics.median(plain)
-    return {"base_s": base, "per_token_s": statistics.median(max(0.0, t - base) / c for t, c in long_)}
+    """llama-server's unloaded TTFT and TPOT, each as base + per context token, from one client's run of the `long` mix:
+    the base is the plain requests' median, the slope the long ones' median excess per added token."""
+    def line(values):
+        plain = [v for v, r in zip(values, requests) if v is not None and not r.get("context_tokens")]
+        long_ = [(v, r["context_tokens"]) for v, r in zip(values, requests)
+                 if v is not None and r.get("context_tokens")]
+        if not plain or not long_:
+            sys.exit("bench: the unloaded run of the long mix lost its plain or its long requests; "
+                     "see the errors above")
+        base = statistics.median(plain)
+        return base, statistics.median(max(0.0, v - base) / c for v, c in long_)
+    base, per_token = line(one["ttft_by_arrival"])
+    tpot_base, tpot_per_token = line(one["tpot_by_arrival"])
+    return {"base_s": base, "per_token_s": per_token, "tpot_base_s": tpot_base, "tpot_per_token_s": tpot_per_token}
 
 
 def main():
@@ -451,7 +469,7 @@ def main():
                 # The objective: fixed multiples of llama-server's unloaded latencies (see the module's docstring).
                 slo = {"ttft_s": args.ttft_factor * one["ttft_p50"], "tpot_s": args.tpot_factor * one["itl_p50"]}
                 if unloaded:
-                    slo.update(unloaded=unloaded, ttft_x_unloaded=args.ttft_factor)
+                    slo.update(unloaded=unloaded, ttft_x_unloaded=args.ttft_factor, tpot_x_unloaded=args.tpot_factor)
                 capacity = full["requests_per_s"]
                 # How long one request takes on an idle llama-server: the unit of a rate's minimum arrival window.
                 request_s = one["ttft_p50"] + (tokens - 1) * one["itl_p50"]
@@ -460,8 +478,10 @@ def main():
                             "min_window_s": window_s})
                 if unloaded:
                     print(f"\n== {key}: llama-server unloaded TTFT {unloaded['base_s']:.2f} s + "
-                          f"{1000 * unloaded['per_token_s']:.1f} ms per context token; objective: each TTFT within "
-                          f"{args.ttft_factor:g}x that of its length at p99", flush=True)
+                          f"{1000 * unloaded['per_token_s']:.1f} ms per context token, TPOT "
+                          f"{1000 * unloaded['tpot_base_s']:.0f} ms + {1e6 * unloaded['tpot_per_token_s']:.1f} us per "
+                          f"context token; objective: each TTFT within {args.ttft_factor:g}x and each TPOT within "
+                          f"{args.tpot_factor:g}x those of its length at p99", flush=True)
                 print(f"\n== {key}: llama-server unloaded TTFT {one['ttft_p50']:.2f} s, ITL {1000 * one['itl_p50']:.0f} ms; "
                       f"at capacity ({capacity:.3f} req/s) p99 TTFT {full['ttft_p99']:.2f} s, p99 TPOT "
                       f"{1000 * full['tpot_p99']:.0f} ms; objective p99 TTFT <= {slo['ttft_s']:.2f} s, p99 TPOT <= "
@@ -520,11 +540,12 @@ def main():
                                 st["broke"] = st["next"]
                                 st["next"] = st["next"] - 1 if st["next"] - 1 > st["met"] else None
                             norm = f" (p99 {s['ttft_norm_p99']:.1f}x its length's)" if unloaded else ""
+                            tpot_norm = f" ({s['tpot_norm_p99']:.1f}x its length's)" if unloaded else ""
                             print(f"  ladder {rep + 1}/{args.repeats} rate {rate:.3f} req/s ({mult:.2f}x, {n} requests): {name:12s} "
                                   f"TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s"
                                   f"{norm}, ITL p50/p99 "
                                   f"{1000 * s['itl_p50']:.0f}/{1000 * s['itl_p99']:.0f} ms, TPOT p99 "
-                                  f"{1000 * s['tpot_p99']:.0f} ms, errors {s['errors']}"
+                                  f"{1000 * s['tpot_p99']:.0f} ms{tpot_norm}, errors {s['errors']}"
                                   f"{' ' + str(s['routes']) if name.startswith('aio') else ''}"
                                   f"{' TPOT p99 by model ' + ', '.join(f'{m} {1000 * v:.0f} ms' for m, v in s['tpot_p99_by_model'].items()) if name.startswith('aio') else ''} -> "
                                   f"{'meets' if ok else 'BREAKS'}", flush=True)

@@ -315,7 +315,7 @@ void BatchEngine::propose() {
   }
 }
 
-int32_t BatchEngine::fill_batch() {
+BatchEngine::Filled BatchEngine::fill_batch() {
   batch_.n_tokens = 0;
   auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
     return engine::batch_add(batch_, t, pos, seq, logits);
@@ -361,7 +361,7 @@ int32_t BatchEngine::fill_batch() {
     s->n_prefilled += n;
     prefill_left -= static_cast<int32_t>(n);
   }
-  return n_decode;
+  return {.n_decode = n_decode, .prompt_waited = !waiting.empty()};
 }
 
 void BatchEngine::take_output(Slot &s, const float *first) {
@@ -438,7 +438,7 @@ bool BatchEngine::step() {
   load_.step_started(t0, had_work_);
   admit();
   propose();
-  const int32_t n_decode = fill_batch();
+  const auto [n_decode, prompt_waited] = fill_batch();
   if (batch_.n_tokens == 0) {
     publish_n_active();
     publish_load();
@@ -453,7 +453,7 @@ bool BatchEngine::step() {
   const double forward_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count();
   last_step_ = {.decode = n_decode, .prefill = batch_.n_tokens - n_decode, .forward_ms = forward_ms};
-  budget_.observe(last_step_.decode, last_step_.prefill, last_step_.forward_ms);
+  budget_.observe(last_step_.decode, last_step_.prefill, last_step_.forward_ms, prompt_waited);
   if (!st.ok()) {
     // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.
     for (auto &s : slots_)
@@ -516,7 +516,7 @@ std::optional<std::chrono::steady_clock::time_point> BatchEngine::waiting_since(
 void BatchEngine::publish_load() {
   // A running job is expected to use the share of its max_tokens that finished jobs used, and at least one more.
   const double share = load_.used_share();
-  const double chunk = std::max(1.0, budget_.chunk());
+  const double chunk = budget_.chunk(); // tokens a step on average (a duty cycle: less than one)
   std::vector<double> remaining;
   bool decoding = false;
   for (const auto &s : slots_) {

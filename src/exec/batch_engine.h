@@ -171,8 +171,13 @@ private:
   // Asks the proposers for this step's drafts of every decoding speculative sequence.
   void propose();
   // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, highest response ratio first,
-  // up to the step budget. Returns the number of decode tokens (the rest are prefill).
-  int32_t fill_batch();
+  // up to the step budget. Returns the number of decode tokens (the rest are prefill) and whether a prompt was waiting
+  // for its prefill (the step budget's duty cycle counts such steps).
+  struct Filled {
+    int32_t n_decode = 0;
+    bool prompt_waited = false;
+  };
+  Filled fill_batch();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
   void take_output(Slot &slot, const float *logits);
   // The probe stage's logits arrived: ask the stage, then generate here or release the slot.

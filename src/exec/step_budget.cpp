@@ -18,6 +18,8 @@ Status StepBudgetParams::validate() const {
   if (!(step_factor >= 1.1 && step_factor <= 100))
     return invalid_argument("the step factor must be between 1.1 and 100 (times a decode-only step)");
   if (min_chunk < 1 || first_chunk < min_chunk) return invalid_argument("need 1 <= min_chunk <= first_chunk");
+  if (!(min_tokens_per_step > 0 && min_tokens_per_step <= min_chunk))
+    return invalid_argument("need 0 < min_tokens_per_step <= min_chunk");
   if (resident_chunk < 0) return invalid_argument("resident_chunk must be 0 (off) or a number of tokens");
   if (max_stall_ms != kStallAuto && !(max_stall_ms >= 0 && max_stall_ms <= 3.6e6))
     return invalid_argument("max_stall_ms must be auto or from 0 (off) to 3600000 milliseconds");
@@ -67,6 +69,8 @@ int32_t StepBudget::prefill_tokens(int32_t n_decode, int32_t room, const std::ve
   }
   const double budget = p_.fixed_tokens > 0 ? p_.fixed_tokens - n_decode : chunk_;
   int32_t tokens = std::max(static_cast<int32_t>(budget), p_.min_chunk);
+  if (p_.fixed_tokens == 0 && n_decode > 0 && chunk_ < p_.min_chunk && credit_ + chunk_ < p_.min_chunk)
+    tokens = 0; // duty cycle: this step decodes only; the chunk comes when the steps have earned it
   if (n_decode == 0 && p_.fixed_tokens == 0 && token_ms_ > 0 && allowance > 0) {
     // Only another engine's streams wait: a step of prefill alone may last the stall allowance, as a short prompt
     // beside this engine's own streams may (held to the chunk instead, a burst of short prompts paid for it in the
@@ -100,8 +104,14 @@ double StepBudget::response_ratio(double waited_ms, int64_t prompt_tokens) const
   return (std::max(waited_ms, 0.0) + reading) / reading;
 }
 
-void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
+void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms, bool prompt_waited) {
   if (!(ms >= 0) || !std::isfinite(ms)) return;
+  if (n_decode > 0 && p_.fixed_tokens == 0) {
+    // The duty cycle's account: each step beside streams with a prompt waiting earns the average chunk; the step
+    // that carries prefill spends it. Capped at one chunk, so idle stretches do not bank a burst.
+    if (chunk_ >= p_.min_chunk || !prompt_waited) credit_ = 0;
+    else credit_ = std::clamp(credit_ + chunk_ - n_prefill, 0.0, static_cast<double>(p_.min_chunk));
+  }
   if (n_prefill == 0) {
     if (n_decode > 0) blend(decode_ms_, ms);
     return;
@@ -113,10 +123,16 @@ void StepBudget::observe(int32_t n_decode, int32_t n_prefill, double ms) {
     blend(token_ms_, std::max(ms - (n_decode > 0 ? decode_ms_ : 0.0), 0.0) / n_prefill);
   if (n_decode == 0 || decode_ms_ == 0 || p_.fixed_tokens > 0) return; // nothing to keep a step within
   const double target = p_.step_factor * decode_ms_;
-  if (ms > target) {
-    // Over: shrink in proportion to the prefill's share of the overrun (what the chunk added beyond a decode step).
-    const double added = std::max(ms - decode_ms_, 1e-3), allowed = std::max(target - decode_ms_, 0.0);
-    chunk_ = std::max<double>(p_.min_chunk, chunk_ * std::max(0.5, allowed / added));
+  const double added = std::max(ms - decode_ms_, 1e-3), allowed = std::max(target - decode_ms_, 0.0);
+  if (chunk_ < p_.min_chunk) {
+    // Duty cycle: the rate at which these chunks, spread over the decode-only steps between them, add the allowed
+    // time to the mean step (tokens a step = allowed / cost per token), at most doubling or halving at once.
+    const double rate = allowed * n_prefill / added;
+    chunk_ = std::clamp(rate, std::max(p_.min_tokens_per_step, 0.5 * chunk_), 2 * chunk_);
+  } else if (ms > target) {
+    // Over: shrink in proportion to the prefill's share of the overrun (what the chunk added beyond a decode step);
+    // below min_chunk the chunk turns into the duty cycle above.
+    chunk_ = std::max(p_.min_tokens_per_step, chunk_ * std::max(0.5, allowed / added));
   } else if (ms < 0.85 * target && n_prefill >= static_cast<int32_t>(chunk_)) {
     // Well under, with a full chunk: try a slightly larger one (small steps up, so an overshoot stays small).
     chunk_ = std::min<double>(1 << 20, chunk_ * 1.1);

@@ -4,9 +4,11 @@
 //
 // The budget is found on this machine, for this model, from the engine's own steps: the time of a decode-only step
 // is measured, and the prefill chunk is adjusted after every step that carried one - grown while such steps stay well
-// under `step_factor` decode-only steps, shrunk in proportion when one runs over. A controller rather than a per-token
-// cost, because on a CPU a token's cost falls steeply with the chunk's size (small batches re-read the weights, large
-// ones run as matrix products): a chunk of 50 can cost little more than one of 8. With no stream running - on this
+// under `step_factor` decode-only steps, shrunk in proportion when one runs over (below min_chunk tokens, a duty
+// cycle: min_chunk tokens every few steps, at the rate that keeps the mean step at the factor). A controller rather
+// than a per-token cost, because on a CPU a token's cost falls steeply with the chunk's size (small batches re-read
+// the weights, large ones run as matrix products): a chunk of 50 can cost little more than one of 8 - except deep in
+// a long context, where each token's attention over it dominates. With no stream running - on this
 // engine or on another sharing the cores - nobody waits: prefill takes the whole batch, unless another model takes
 // turns on the cores (Neighbours::resident), whose next request would wait out the step. A fixed budget (tokens per
 // step, decode included) replaces the controller.
@@ -34,7 +36,12 @@ struct StepBudgetParams {
   // 2.4-3.7x (3.7x at 3.0 with an earlier controller), against 30-38x with whole-batch chunks; the long prompt's
   // first token comes after 91-132 s instead of 31-39 s.
   double step_factor = 2.0;
-  int32_t min_chunk = 4;     // at least this many prefill tokens per step: a long prompt still advances
+  int32_t min_chunk = 4;     // the fewest prefill tokens a step beside running streams carries, if it carries any
+  // Where even min_chunk tokens make a step run over the factor (a prompt token's attention grows with its depth: at
+  // 2,500 tokens of context a 1B's 4-token chunk added ~190 ms to a 59 ms decode step), the chunk becomes a duty
+  // cycle: min_chunk tokens every few steps, the steps between them decode-only, so that the streams' mean step stays
+  // near the factor. A long prompt beside streams still advances at least this many tokens a step on average.
+  double min_tokens_per_step = 0.25;
   // > 0: a prompt whose whole remaining prefill the engine expects to take at most this long (ms, the step included)
   // goes in one step even beside running streams - its first token comes without the budget's many small steps, each
   // of which also carries the streams' decode (on a compute-bound prefill, a short prompt in budget chunks takes about
@@ -78,9 +85,12 @@ public:
   // in the long mix.) Neighbours::resident: nobody waits yet, and the step is held to resident_chunk or the allowance.
   int32_t prefill_tokens(int32_t n_decode, int32_t room, const std::vector<int32_t> &waiting = {},
                          Neighbours neighbours = Neighbours::none) const;
-  // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, and the time of its forward pass.
-  void observe(int32_t n_decode, int32_t n_prefill, double ms);
-  // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes.
+  // A step ran: its decode tokens (pending tokens and drafts), prefill tokens, the time of its forward pass, and
+  // whether a prompt was waiting for its prefill when the step was filled (a duty-cycled chunk is earned by steps
+  // that had one waiting, and spent by the step that carries it).
+  void observe(int32_t n_decode, int32_t n_prefill, double ms, bool prompt_waited = true);
+  // The measurements: a decode-only step's time (0 until measured) and the current prefill chunk beside decodes:
+  // tokens per step on average (below min_chunk: a duty cycle of min_chunk-token chunks).
   double decode_step_ms() const { return decode_ms_; }
   double chunk() const { return chunk_; }
   // The measured cost of one prefill token (ms; 0 until a step with prefill was seen).
@@ -102,7 +112,8 @@ public:
 private:
   StepBudgetParams p_;
   double decode_ms_ = 0; // moving average of decode-only steps
-  double chunk_;         // prefill tokens beside running decodes (auto)
+  double chunk_;         // prefill tokens beside running decodes (auto), on average per step
+  double credit_ = 0;    // chunk_ < min_chunk: tokens earned towards the next min_chunk chunk
   double token_ms_ = 0;  // moving average of a prefill token's cost: a step's time beyond its decode, per token
 };
 

@@ -2,6 +2,7 @@
 // the step costs the engine measures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "exec/step_budget.h"
@@ -115,12 +116,63 @@ TEST(StepBudget, TheChunkSettlesWhereAStepLastsAboutTheFactorTimesADecodeStep) {
   }
 }
 
+// Where even min_chunk tokens run a step over the factor (a prompt token deep in a long context: its attention reads
+// thousands of cells), the chunk becomes a duty cycle: min_chunk tokens every few steps, decode-only steps between.
+TEST(StepBudget, WhereTheSmallestChunkRunsOverItComesEveryFewSteps) {
+  StepBudgetParams p;
+  p.step_factor = 2.0;
+  StepBudget b(p);
+  for (int i = 0; i < 10; ++i) b.observe(6, 0, 60);
+  b.observe(0, 100, 4700); // a prompt-only step: 47 ms a token
+  // The measured shape at 2,500 tokens of context (1B, 2 cores): 60 ms a decode step, ~47 ms a prompt token.
+  const auto step_ms = [](int32_t n) { return 60 + 47.0 * n; };
+  double total_ms = 0, longest = 0;
+  int64_t read = 0;
+  int steps = 0, decode_only = 0;
+  for (int i = 0; i < 400; ++i) {
+    const int32_t n = b.prefill_tokens(6, 506, {3000});
+    ASSERT_TRUE(n == 0 || n >= p.min_chunk) << "a step carries min_chunk tokens or none, at step " << i;
+    const double ms = step_ms(n);
+    b.observe(6, n, ms, true);
+    if (i < 100) continue; // settling
+    ++steps;
+    total_ms += ms;
+    read += n;
+    longest = std::max(longest, ms);
+    decode_only += n == 0;
+  }
+  EXPECT_LT(b.chunk(), p.min_chunk);
+  EXPECT_LE(total_ms / steps, 2.0 * 60 * 1.15) << "the mean step stays near the factor";
+  EXPECT_GE(total_ms / steps, 2.0 * 60 * 0.85) << "... and uses it";
+  EXPECT_GT(decode_only, steps / 2) << "most steps decode only";
+  EXPECT_LE(longest, step_ms(p.min_chunk)) << "no step longer than one with the smallest chunk";
+  EXPECT_GE(static_cast<double>(read) / steps, 1.0) << "the prompt advances at the rate the factor allows (~1.3)";
+  // No prompt waiting: nothing is banked, so the first step after a quiet spell carries no burst.
+  for (int i = 0; i < 50; ++i) b.observe(6, 0, 60, false);
+  int32_t first = b.prefill_tokens(6, 506, {3000});
+  EXPECT_EQ(first, 0) << "an idle stretch earns no chunk";
+  // A short prompt that fits the stall allowance still goes whole, duty cycle or not.
+  EXPECT_EQ(b.prefill_tokens(6, 506, {5}), 5);
+}
+
 TEST(StepBudget, AlwaysAdvancesAndHonoursAFixedBudget) {
   StepBudgetParams p;
   StepBudget slow(p);
   double ms = 0;
   settle(slow, [](int32_t n) { return 1000.0 * n; }, &ms); // a second a token
-  EXPECT_EQ(slow.prefill_tokens(8, 500), p.min_chunk) << "a long prompt still advances";
+  EXPECT_NEAR(slow.chunk(), p.min_tokens_per_step, 1e-9) << "the slowest duty cycle";
+  int64_t read = 0;
+  for (int i = 0; i < 100; ++i) {
+    const int32_t n = slow.prefill_tokens(8, 500, {3000});
+    slow.observe(8, n, 100 + 1000.0 * n);
+    read += n;
+  }
+  EXPECT_GE(read, static_cast<int64_t>(100 * p.min_tokens_per_step) - p.min_chunk) << "a long prompt still advances";
+  StepBudgetParams bad;
+  bad.min_tokens_per_step = 0;
+  EXPECT_FALSE(bad.validate().ok());
+  bad.min_tokens_per_step = bad.min_chunk + 1;
+  EXPECT_FALSE(bad.validate().ok());
   auto fixed = StepBudgetParams::parse("64", 2.0);
   ASSERT_TRUE(fixed.ok());
   StepBudget f(*fixed);
