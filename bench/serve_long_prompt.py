@@ -11,7 +11,9 @@ budget), and llama.cpp's `llama-server`.
 Reported per server: the streams' inter-token p50 / p99 (ms) with the long prompt (and p99 per chunk), the plain
 decode step (their p50 without it) and its p99 (streams starting, probed and prefilled among the others), p99 /
 plain step (the issue's bound: <= 3), and the long prompt's time to first token; with --repeats, each run and the
-median of the ratios.
+median of the ratios. The servers run one at a time within a repeat, in alternating order across repeats (so a
+machine that drifts is shared alike); --binary NAME=PATH adds `aio-auto` from another binary (a copy of an earlier
+build) as aio-NAME, to measure a change against what it replaces in one alternated run.
 
 Run: python3 bench/serve_long_prompt.py [--streams 8] [--tokens 400] [--long-tokens 3000] [--repeats 3]
 """
@@ -100,6 +102,8 @@ def main():
     ap.add_argument("--long-tokens", type=int, default=3000)
     ap.add_argument("--only", default="", help="comma-separated servers to run (aio-auto, aio-whole-chunks, llama-server)")
     ap.add_argument("--step-factor", default="", help="aio's --step-factor (default: the config's)")
+    ap.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
+                    help="also aio-auto from this binary, as aio-NAME (e.g. old=/tmp/aio-old; repeatable)")
     a = ap.parse_args()
     synth("llama3.2-1b", a.model)
     d = tempfile.mkdtemp(prefix="aio-long-")
@@ -122,23 +126,38 @@ def main():
     }
     if a.step_factor:
         cmds["aio-auto"] += ["--step-factor", a.step_factor]
-    results = {}
-    for name in (a.only.split(",") if a.only else cmds):  # one at a time: they would share the two cores
-        base = f"http://127.0.0.1:{ports[name]}"
-        runs = []
-        with Servers({name: cmds[name]}, {name: base}):
-            model = "small" if name.startswith("aio") else "m"
-            for rep in range(a.repeats):
+    for i, spec in enumerate(a.binary):
+        vname, _, path = spec.partition("=")
+        if not vname or not os.access(path, os.X_OK):
+            ap.error(f"--binary {spec}: give NAME=PATH with PATH an executable aio binary, e.g. old=/tmp/aio-old")
+        name = f"aio-{vname}"
+        ports[name] = 18320 + i
+        cmds[name] = [path] + cmds["aio-auto"][1:]
+        cmds[name][cmds[name].index("--port") + 1] = str(ports[name])
+    names = a.only.split(",") if a.only else list(cmds)
+    names += [f"aio-{spec.partition('=')[0]}" for spec in a.binary if a.only]
+    unknown = [n for n in names if n not in cmds]
+    if unknown:
+        ap.error(f"--only: unknown server(s) {', '.join(unknown)} (aio-auto, aio-whole-chunks, llama-server)")
+    runs = {name: [] for name in names}
+    for rep in range(a.repeats):
+        # One server up at a time (they would share the two cores), in alternating order across repeats.
+        for name in (names if rep % 2 == 0 else list(reversed(names))):
+            base = f"http://127.0.0.1:{ports[name]}"
+            with Servers({name: cmds[name]}, {name: base}):
+                model = "small" if name.startswith("aio") else "m"
                 r = run(base, model, a.streams, a.tokens, long_prompt, f"[{name} {rep} {time.time():.0f}]")
                 r["p99_over_step"] = r["during_p99"] / r["plain_step"] if r["plain_step"] else float("nan")
-                runs.append(r)
+                runs[name].append(r)
                 print(f"{name:18s} inter-token during the long prefill: p50 {r['during_p50']:.0f} ms, p99 "
                       f"{r['during_p99']:.0f} ms (max {r['during_max']:.0f}, {r['n_gaps_during']} gaps; per chunk p99 "
                       f"{r['during_chunk_p99']:.0f} ms, {r['multi_token_chunks_during']} chunks of 2+ tokens); plain step "
                       f"{r['plain_step']:.0f} ms (p99 {r['plain_p99']:.0f}); p99 / step {r['p99_over_step']:.2f}; "
                       f"long prompt TTFT {r['long_ttft_s']:.1f} s", flush=True)
-        ratios = sorted(r["p99_over_step"] for r in runs)
-        results[name] = {"runs": runs, "median_p99_over_step": ratios[len(ratios) // 2]}
+    results = {}
+    for name in names:
+        ratios = sorted(r["p99_over_step"] for r in runs[name])
+        results[name] = {"runs": runs[name], "median_p99_over_step": ratios[len(ratios) // 2]}
         if a.repeats > 1:
             print(f"{name:18s} p99 / step over {a.repeats} runs: median {ratios[len(ratios) // 2]:.2f} "
                   f"(runs {', '.join(f'{x:.2f}' for x in ratios)})", flush=True)
