@@ -165,6 +165,15 @@ def run_clients(base, model, requests, clients, tag="", labels=False):
     return tokens / wall, answers
 
 
+def aio_binary(spec, ap):
+    """--binary NAME=PATH (another build's aio beside the current one): the name and the path; a parser error unless
+    PATH is an executable file."""
+    name, _, path = spec.partition("=")
+    if not name or not os.path.isfile(path) or not os.access(path, os.X_OK):
+        ap.error(f"--binary {spec}: give NAME=PATH with PATH an executable aio binary, e.g. old=/tmp/aio-old")
+    return name, path
+
+
 def save_results(name, data):
     """Writes bench/results/NAME (JSON): what a benchmark measured, for the figures in docs/benchmarks.md."""
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

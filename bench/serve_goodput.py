@@ -70,7 +70,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import (BIN, llama_server_cmd, ROOT, SCENARIO_A, Servers, percentile,  # noqa: E402
+from serve_common import (BIN, aio_binary, llama_server_cmd, ROOT, SCENARIO_A, Servers, percentile,  # noqa: E402
                           save_results, scenario_requests, synth)
 
 # Small and large presets. Measured here (llama-bench, 2 threads, tg32): smollm2-135m 81 tok/s, llama3.2-1b 23,
@@ -409,12 +409,10 @@ def main():
         cmds[name], bases[name], models[name] = aio_cmd(port, turn_orders[0]) + extra, f"http://127.0.0.1:{port}", "aio"
         labels[name] = " ".join(extra)
     for i, spec in enumerate(args.binary):
-        vname, vargs = named_args(spec, "--binary", "old=/tmp/aio-old")
-        if len(vargs) != 1 or not os.access(vargs[0], os.X_OK):
-            ap.error(f"--binary {spec}: give NAME=PATH with PATH an executable aio binary, e.g. old=/tmp/aio-old")
+        vname, path = aio_binary(spec, ap)
         name, port = f"aio-{vname}", 18480 + i
-        cmds[name] = [vargs[0]] + aio_cmd(port, turn_orders[0])[1:]
-        bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "aio", f"binary {vargs[0]}"
+        cmds[name] = [path] + aio_cmd(port, turn_orders[0])[1:]
+        bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "aio", f"binary {path}"
     for i, spec in enumerate(args.small_slots):
         vname, vargs = named_args(spec, "--small-slots", "s16=16")
         if len(vargs) != 1 or not vargs[0].isdigit() or not 1 <= int(vargs[0]) <= 256:

@@ -26,8 +26,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import (BIN, llama_server_cmd, Servers, one_model_args, percentile,  # noqa: E402
-                          save_results, synth)
+from serve_common import (BIN, aio_binary, llama_server_cmd, Servers, one_model_args,  # noqa: E402
+                          percentile, save_results, synth)
 
 
 def stream_gaps(url, body, out, key):
@@ -127,9 +127,7 @@ def main():
     if a.step_factor:
         cmds["aio-auto"] += ["--step-factor", a.step_factor]
     for i, spec in enumerate(a.binary):
-        vname, _, path = spec.partition("=")
-        if not vname or not os.access(path, os.X_OK):
-            ap.error(f"--binary {spec}: give NAME=PATH with PATH an executable aio binary, e.g. old=/tmp/aio-old")
+        vname, path = aio_binary(spec, ap)
         name = f"aio-{vname}"
         ports[name] = 18320 + i
         cmds[name] = [path] + cmds["aio-auto"][1:]
