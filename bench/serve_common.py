@@ -174,6 +174,31 @@ def aio_binary(spec, ap):
     return name, path
 
 
+# The per-model config keys a benchmark may vary (aio.yaml's models.NAME), with the values each takes.
+MODEL_KEYS = {"kv_cache": ("unified", "split"), "flash_attn": ("auto", "on", "off")}
+
+
+def model_keys(spec, ap):
+    """--model-keys NAME=KEY:VALUE,... (another aio serve whose models take these config keys, e.g.
+    split=kv_cache:split,flash_attn:off): the name and a dict of the keys; a parser error for anything else."""
+    name, _, rest = spec.partition("=")
+    keys = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition(":")
+        if value not in MODEL_KEYS.get(key, ()):
+            ap.error(f"--model-keys {spec}: '{item}' is not KEY:VALUE with " +
+                     "; ".join(f"{k} one of {', '.join(v)}" for k, v in MODEL_KEYS.items()))
+        keys[key] = value
+    if not name or not keys:
+        ap.error(f"--model-keys {spec}: give NAME=KEY:VALUE,..., e.g. split=kv_cache:split,flash_attn:off")
+    return name, keys
+
+
+def model_entry(path, n_ctx, **keys):
+    """One model's flow mapping in aio.yaml: {path: ..., n_ctx: ..., key: value, ...} (keys with value None left out)."""
+    return "{" + ", ".join(f"{k}: {v}" for k, v in dict(path=path, n_ctx=n_ctx, **keys).items() if v is not None) + "}"
+
+
 def save_results(name, data):
     """Writes bench/results/NAME (JSON): what a benchmark measured, for the figures in docs/benchmarks.md."""
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

@@ -49,7 +49,8 @@ llama-server prefills each arrival's prompt in the step it arrives in, up to its
 stalling its running streams; a smaller -b chunks prompts across steps, its nearest to aio's step budget.
 --anchor-variant NAME=ARGS runs such a llama-server beside the default one (e.g. b32=-b,32,-ub,32), and aio's ratio
 to each is printed. --binary NAME=PATH runs another `aio serve` from another binary (a copy of an earlier build) with
-the same arguments, to measure a change against what it replaces in one alternated run.
+the same arguments, to measure a change against what it replaces in one alternated run; --model-keys
+NAME=KEY:VALUE,... one whose models take other config keys (e.g. split=kv_cache:split,flash_attn:off).
 
 Run: python3 bench/serve_goodput.py [--workloads bench,chat] [--tokens 32,128] [--repeats 3] [--budget-minutes 60]
 Writes bench/results/goodput.json as each measurement completes.
@@ -70,8 +71,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import (BIN, aio_binary, llama_server_cmd, ROOT, SCENARIO_A, Servers, percentile,  # noqa: E402
-                          save_results, scenario_requests, synth)
+from serve_common import (BIN, aio_binary, llama_server_cmd, model_entry, model_keys, ROOT, SCENARIO_A,  # noqa: E402
+                          Servers, percentile, save_results, scenario_requests, synth)
 
 # Small and large presets. Measured here (llama-bench, 2 threads, tg32): smollm2-135m 81 tok/s, llama3.2-1b 23,
 # llama3.2-3b 5.4: a cost ratio of 0.28 for `fast`, 0.07 for `3b`; the paper's 1B:7B pair is `8b`.
@@ -358,6 +359,9 @@ def main():
     ap.add_argument("--small-slots", action="append", default=[], metavar="NAME=N",
                     help="another aio serve beside `aio` whose small model has N slots of its own (the config's "
                          "models.small.slots; the large model keeps --slots), run as aio-NAME; e.g. s16=16")
+    ap.add_argument("--model-keys", action="append", default=[], metavar="NAME=KEY:VALUE,...",
+                    help="another aio serve beside `aio` whose models take these config keys, run as aio-NAME; e.g. "
+                         "split=kv_cache:split,flash_attn:off (repeatable)")
     ap.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
                     help="flash attention for both servers: aio's models' flash_attn and llama-server's -fa (on a "
                          "CPU, auto turns it on)")
@@ -374,14 +378,14 @@ def main():
     n_ctx = 4608 if "long" in workloads else 1024
     cfg_dir = tempfile.mkdtemp(prefix="aio-goodput-")
 
-    def write_config(small_slots):
-        # small_slots: the small model's own `slots` (0: the server's --slots, as the large model always has).
-        path = os.path.join(cfg_dir, f"aio-small{small_slots}.yaml")
-        own = f", slots: {small_slots}" if small_slots else ""
-        fa = f", flash_attn: {args.flash_attn}"
+    def write_config(small_slots, name="", **keys):
+        # small_slots: the small model's own `slots` (0: the server's --slots, as the large model always has); keys:
+        # more config keys for both models (--model-keys).
+        path = os.path.join(cfg_dir, f"aio-small{small_slots}{name}.yaml")
+        keys = dict({"flash_attn": args.flash_attn}, **keys)
         with open(path, "w") as f:
-            f.write(f"models:\n  small: {{path: {small}, n_ctx: {n_ctx}{own}{fa}}}\n"
-                    f"  large: {{path: {large}, n_ctx: {n_ctx}{fa}}}\n"
+            f.write(f"models:\n  small: {model_entry(small, n_ctx, slots=small_slots or None, **keys)}\n"
+                    f"  large: {model_entry(large, n_ctx, **keys)}\n"
                     f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
         return path
 
@@ -420,6 +424,12 @@ def main():
         name, port = f"aio-{vname}", 18460 + i
         cmds[name] = aio_cmd(port, turn_orders[0], write_config(int(vargs[0])))
         bases[name], models[name], labels[name] = f"http://127.0.0.1:{port}", "aio", f"small model slots {vargs[0]}"
+    for i, spec in enumerate(args.model_keys):
+        vname, keys = model_keys(spec, ap)
+        name, port = f"aio-{vname}", 18470 + i
+        cmds[name] = aio_cmd(port, turn_orders[0], write_config(0, vname, **keys))
+        bases[name], models[name] = f"http://127.0.0.1:{port}", "aio"
+        labels[name] = ", ".join(f"{k}: {v}" for k, v in keys.items())
     for i, spec in enumerate(args.anchor_variant):
         vname, vargs = named_args(spec, "--anchor-variant", "b32=-b,32,-ub,32")
         name, port = f"llama-server-{vname}", 18440 + i

@@ -13,7 +13,8 @@ decode step (their p50 without it) and its p99 (streams starting, probed and pre
 plain step (the issue's bound: <= 3), and the long prompt's time to first token; with --repeats, each run and the
 median of the ratios. The servers run one at a time within a repeat, in alternating order across repeats (so a
 machine that drifts is shared alike); --binary NAME=PATH adds `aio-auto` from another binary (a copy of an earlier
-build) as aio-NAME, to measure a change against what it replaces in one alternated run.
+build) as aio-NAME, to measure a change against what it replaces in one alternated run, and --model-keys
+NAME=KEY:VALUE,... adds `aio-auto` with other config keys on its model (e.g. split=kv_cache:split,flash_attn:off).
 
 Run: python3 bench/serve_long_prompt.py [--streams 8] [--tokens 400] [--long-tokens 3000] [--repeats 3]
 """
@@ -26,8 +27,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import (BIN, aio_binary, llama_server_cmd, Servers, one_model_args,  # noqa: E402
-                          percentile, save_results, synth)
+from serve_common import (BIN, aio_binary, llama_server_cmd, model_entry, model_keys, Servers,  # noqa: E402
+                          one_model_args, percentile, save_results, synth)
 
 
 def stream_gaps(url, body, out, key):
@@ -104,14 +105,22 @@ def main():
     ap.add_argument("--step-factor", default="", help="aio's --step-factor (default: the config's)")
     ap.add_argument("--binary", action="append", default=[], metavar="NAME=PATH",
                     help="also aio-auto from this binary, as aio-NAME (e.g. old=/tmp/aio-old; repeatable)")
+    ap.add_argument("--model-keys", action="append", default=[], metavar="NAME=KEY:VALUE,...",
+                    help="also aio-auto with these config keys on its model, as aio-NAME (e.g. "
+                         "split=kv_cache:split,flash_attn:off; repeatable)")
     a = ap.parse_args()
     synth("llama3.2-1b", a.model)
     d = tempfile.mkdtemp(prefix="aio-long-")
-    cfg = os.path.join(d, "aio.yaml")
     n_ctx = a.long_tokens + 512
-    with open(cfg, "w") as f:
-        f.write(f"models:\n  small: {{path: {a.model}, n_ctx: {n_ctx}}}\npolicy: static-small\n"
-                f"probe: {{kind: lm, model: small}}\nthreads: {a.threads}\n")
+
+    def write_config(name, **keys):
+        path = os.path.join(d, f"{name}.yaml")
+        with open(path, "w") as f:
+            f.write(f"models:\n  small: {model_entry(a.model, n_ctx, **keys)}\npolicy: static-small\n"
+                    f"probe: {{kind: lm, model: small}}\nthreads: {a.threads}\n")
+        return path
+
+    cfg = write_config("aio")
     # About one token per word of this filler on a Llama-3 vocabulary.
     words = "the quick brown fox jumps over the lazy dog while the river runs to the sea".split()
     long_prompt = " ".join(words[i % len(words)] for i in range(a.long_tokens)) + "\nSummarize the text above."
@@ -132,8 +141,15 @@ def main():
         ports[name] = 18320 + i
         cmds[name] = [path] + cmds["aio-auto"][1:]
         cmds[name][cmds[name].index("--port") + 1] = str(ports[name])
+    for i, spec in enumerate(a.model_keys):
+        vname, keys = model_keys(spec, ap)
+        name = f"aio-{vname}"
+        ports[name] = 18330 + i
+        cmds[name] = list(cmds["aio-auto"])
+        cmds[name][cmds[name].index("--port") + 1] = str(ports[name])
+        cmds[name][cmds[name].index("--config") + 1] = write_config(vname, **keys)
     names = a.only.split(",") if a.only else list(cmds)
-    names += [f"aio-{spec.partition('=')[0]}" for spec in a.binary if a.only]
+    names += [f"aio-{spec.partition('=')[0]}" for spec in a.binary + a.model_keys if a.only]
     unknown = [n for n in names if n not in cmds]
     if unknown:
         ap.error(f"--only: unknown server(s) {', '.join(unknown)} (aio-auto, aio-whole-chunks, llama-server)")

@@ -122,7 +122,7 @@ Status parse_remote(const std::string &src, const YAML::Node &node, const std::s
     return error_at(src, node, path + " has only the local member among its endpoints; list the remote replicas "
                                "too, or drop 'endpoints' and keep 'path'");
   if (!has_local)
-    for (const char *key : {"n_ctx", "n_gpu_layers", "flash_attn"})
+    for (const char *key : {"n_ctx", "n_gpu_layers", "flash_attn", "kv_cache"})
       if (node[key]) return error_at(src, node[key], path + "." + key + " is the remote server's business, not ours");
   if (node["health"]) {
     const YAML::Node h = node["health"];
@@ -174,8 +174,9 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
   for (const auto &kv : node) {
     const std::string name = kv.first.Scalar(), path = "models." + name;
     AIO_RETURN_IF_ERROR(yaml::check_keys(src, kv.second, path,
-                                         {"path", "n_ctx", "n_gpu_layers", "flash_attn", "slots", "endpoint", "endpoints",
-                                          "health", "affinity", "remote_model", "timeout_seconds", "api_key_env"}));
+                                         {"path", "n_ctx", "n_gpu_layers", "flash_attn", "kv_cache", "slots", "endpoint",
+                                          "endpoints", "health", "affinity", "remote_model", "timeout_seconds",
+                                          "api_key_env"}));
     ModelEntry m;
     m.name = name;
     m.line = kv.first.Mark().line + 1;
@@ -227,6 +228,14 @@ Status parse_models(const std::string &src, const YAML::Node &node, const std::s
       else
         return error_at(src, fa, path + ".flash_attn must be auto (llama.cpp decides), on or off - as llama-server's "
                                         "--flash-attn");
+    }
+    if (const YAML::Node kv_cache = kv.second["kv_cache"]) {
+      const std::string v = kv_cache.IsScalar() ? kv_cache.Scalar() : "";
+      if (v == "unified") m.kv_cache = ModelEntry::KvCache::unified;
+      else if (v == "split") m.kv_cache = ModelEntry::KvCache::split;
+      else
+        return error_at(src, kv_cache, path + ".kv_cache must be unified (one cache all sequences share) or split (a "
+                                              "cache of n_ctx tokens per sequence)");
     }
     cfg.models.push_back(std::move(m));
   }

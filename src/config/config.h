@@ -41,6 +41,11 @@ struct ModelEntry {
   // makes decode at a short context faster and every step at a long one slower (a 1B at 2,400 tokens of context: a
   // decode step 118 ms on, 81 ms off; docs/benchmarks.md), so a deployment of long prompts may want it off.
   enum class FlashAttention { automatic, on, off } flash_attn = FlashAttention::automatic;
+  // KV cache layout: unified (one cache every sequence shares; a step's attention reads all sequences' cells, masked)
+  // or split (a stream of n_ctx cells per sequence, as llama-server without --kv-unified: a token reads only its own
+  // sequence's cells, and a step's streams are read up to the deepest of them). Split keeps a long prompt's cells out
+  // of the other streams' steps; unified lets any sequence use what the others leave free.
+  enum class KvCache { unified, split } kv_cache = KvCache::unified;
   // Sequences this model decodes together (each with n_ctx tokens of KV cache), or for a pool the requests forwarded
   // to each remote replica at once; 0 = the server's --slots. A small model's KV cache is cheap: more slots for it let
   // its streams wait less for a free one than the large model's.

@@ -92,6 +92,7 @@ Expected<std::unique_ptr<Router>> Router::create(config::AioConfig cfg, const Ro
       bp.flash_attn = entry.flash_attn == FA::on    ? LLAMA_FLASH_ATTN_TYPE_ENABLED
                       : entry.flash_attn == FA::off ? LLAMA_FLASH_ATTN_TYPE_DISABLED
                                                     : LLAMA_FLASH_ATTN_TYPE_AUTO;
+      bp.kv_unified = entry.kv_cache == config::ModelEntry::KvCache::unified;
       if (cfg.probe.runs_lm() && cfg.probe.model == entry.name) bp.probe_lanes = cfg.probe.lm.lanes;
       // A step must hold every sequence's next token: each slot's and each probe lane's.
       bp.n_batch = std::max(params.n_batch, bp.n_slots + bp.probe_lanes);

@@ -1,11 +1,20 @@
 #include "engine/session.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 #include "engine/backend.h"
 
 namespace aio::engine {
+namespace {
+// llama.cpp asks this about each node of every graph it computes; the first layer's attention norm is in each
+// forward pass once. Nothing is observed (false), so the graph still runs in one piece.
+bool count_pass(ggml_tensor *t, bool ask, void *passes) {
+  if (ask && std::strcmp(t->name, "attn_norm-0") == 0) ++*static_cast<int64_t *>(passes);
+  return false;
+}
+} // namespace
 
 Status SessionParams::validate() const {
   if (n_batch == 0) return invalid_argument("n_batch must be at least 1");
@@ -35,6 +44,11 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
   cp.kv_unified = params.kv_unified;
   cp.flash_attn_type = params.flash_attn;
 
+  std::unique_ptr<Session> s(new Session());
+  if (params.count_passes) {
+    cp.cb_eval = count_pass;
+    cp.cb_eval_user_data = &s->passes_;
+  }
   llama_context *ctx = llama_init_from_model(model->raw(), cp);
   if (ctx == nullptr) {
     std::string why = last_backend_error();
@@ -42,7 +56,6 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
                               model->info().name + (why.empty() ? "" : ": " + why) +
                               "; try a smaller context size");
   }
-  std::unique_ptr<Session> s(new Session());
   s->model_ = std::move(model);
   s->ctx_.reset(ctx);
   return s;

@@ -20,6 +20,9 @@ struct SessionParams {
   // One KV cache shared by all sequences (a sequence may use whatever is free) rather than n_ctx / n_seq_max each.
   bool kv_unified = true;
   llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO; // auto: llama.cpp decides per backend
+  // Count the forward passes llama.cpp runs (one per ubatch it splits a batch into; Session::n_passes) - for tests,
+  // through llama.cpp's evaluation callback.
+  bool count_passes = false;
   Status validate() const;
 };
 
@@ -50,11 +53,14 @@ public:
   void clear();
   // Highest position stored for `seq`, or -1 when it is empty.
   llama_pos last_pos(llama_seq_id seq) const;
+  // Forward passes run so far (SessionParams::count_passes; else 0).
+  int64_t n_passes() const { return passes_; }
 
 private:
   Session() = default;
   std::shared_ptr<const Model> model_;
   llama_context_ptr ctx_;
+  int64_t passes_ = 0;
 };
 
 } // namespace aio::engine

@@ -37,6 +37,8 @@ struct BatchEngine::Slot {
   llama_token pending = -1;   // sampled but not yet decoded (-1 while prefilling)
   int32_t output_row = -1;    // this step's batch row holding the slot's (first) logits
   int32_t prompt_row = -1;    // probing: this step's row of the prompt's last token
+  size_t step_prefill = 0;    // prompt tokens this step reads (fill_batch's plan)
+  llama_pos filler = -1;      // split KV cache, idle slot: the position of this step's throwaway token (fill_batch)
   std::vector<float> prompt_logits; // probing: the logits after the prompt, kept for the first generated token
   Clock::time_point t_queued, t_admitted;
   // Prompt caching: the tokens this slot's sequence holds in the KV cache from its last job (prompt + output), so a
@@ -79,6 +81,7 @@ Expected<std::unique_ptr<BatchEngine>> BatchEngine::create(std::shared_ptr<const
   sp.n_threads = params.n_threads;
   sp.kv_unified = params.kv_unified;
   sp.flash_attn = params.flash_attn;
+  sp.count_passes = params.count_passes;
   auto session = engine::Session::create(std::move(model), sp);
   if (!session) return session.status();
   e->session_ = std::move(*session);
@@ -317,17 +320,14 @@ void BatchEngine::propose() {
 
 BatchEngine::Filled BatchEngine::fill_batch() {
   batch_.n_tokens = 0;
-  auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
-    return engine::batch_add(batch_, t, pos, seq, logits);
-  };
-  // Decode tokens first: each decoding slot's pending token and its drafts.
+  // Decode tokens come first in the step's budget: each decoding slot's pending token and its drafts.
+  int32_t n_decode = 0;
   for (auto &s : slots_) {
     s->output_row = s->prompt_row = -1;
-    if (!s->active() || s->pending < 0) continue;
-    s->output_row = add(s->pending, s->n_past++, s->seq, true);
-    for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
+    s->step_prefill = 0;
+    s->filler = -1;
+    if (s->active() && s->pending >= 0) n_decode += 1 + static_cast<int32_t>(s->proposal.tokens.size());
   }
-  const int32_t n_decode = batch_.n_tokens;
   // Then prefill chunks up to the step budget, highest response ratio first (StepBudget::response_ratio): with
   // streams running, a long prompt goes in chunks small enough that their next tokens are not held up for long, and a
   // short prompt admitted after it goes first, whole - its first token costs the long one a moment, where behind it
@@ -348,20 +348,94 @@ BatchEngine::Filled BatchEngine::fill_batch() {
   int32_t prefill_left = budget_.prefill_tokens(n_decode, params_.n_batch - n_decode, waiting, neighbours_);
   for (const auto &[ratio, s] : prefilling) {
     if (prefill_left <= 0) break;
-    const size_t n = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);
-    const size_t prompt_last = s->job->prompt.size() - 1;
-    for (size_t k = 0; k < n; ++k) {
+    s->step_prefill = std::min(static_cast<size_t>(prefill_left), s->input.size() - s->n_prefilled);
+    prefill_left -= static_cast<int32_t>(s->step_prefill);
+  }
+  // The tokens go in sequence by sequence in the order below (the plan above decides how many each gets): the order
+  // decides nothing in a unified cache, and over split caches it decides the forward passes (emission_order).
+  auto add = [&](llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
+    return engine::batch_add(batch_, t, pos, seq, logits);
+  };
+  int32_t n_fillers = 0;
+  for (Slot *s : emission_order()) {
+    if (s->filler >= 0) {
+      add(0, s->filler, s->seq, false); // any token: its KV is dropped after the step
+      ++n_fillers;
+    } else if (s->active() && s->pending >= 0) {
+      s->output_row = add(s->pending, s->n_past++, s->seq, true);
+      for (llama_token d : s->proposal.tokens) add(d, s->n_past++, s->seq, true);
+    }
+    for (size_t k = 0; k < s->step_prefill; ++k) {
       const size_t i = s->n_prefilled + k;
       const bool last = i + 1 == s->input.size();
-      const bool keep_prompt_logits = s->probing && i == prompt_last; // the first token's logits, if it generates
+      const bool keep_prompt_logits = s->probing && i + 1 == s->job->prompt.size(); // the first token's, if it generates
       const int32_t row = add(s->input[i], s->n_past++, s->seq, last || keep_prompt_logits);
       if (last) s->output_row = row;
       if (keep_prompt_logits) s->prompt_row = row;
     }
-    s->n_prefilled += n;
-    prefill_left -= static_cast<int32_t>(n);
+    s->n_prefilled += s->step_prefill;
   }
-  return {.n_decode = n_decode, .prompt_waited = !waiting.empty()};
+  return {.n_decode = n_decode, .n_fillers = n_fillers, .prompt_waited = !waiting.empty()};
+}
+
+std::vector<BatchEngine::Slot *> BatchEngine::emission_order() {
+  std::vector<Slot *> in_step; // by sequence id, as slots_ is
+  for (auto &s : slots_)
+    if (s->active() && (s->pending >= 0 || s->step_prefill > 0)) in_step.push_back(s.get());
+  if (params_.kv_unified || in_step.size() < 2) return in_step;
+  // Over split caches llama.cpp splits a batch into forward passes (llama_batch_allocr::split_equal): a pass starts
+  // at the first token not yet taken and adds each sequence numbered one more than the last it took, one token from
+  // each, then more while every one of them has more. Each pass reads all the weights (two streams in slots 0 and 2
+  // decoded at one stream's rate, measured), and reads each of its sequences up to its deepest one's cells, rounded
+  // up to 256 (llama_kv_cache::get_n_kv). So a step of decoding streams and a prompt chunk of several tokens takes
+  // two passes however it is ordered; the order decides what they read:
+  // - the streams and the prompt go in passes of their own (a 3,000-token reading beside streams at 300 tokens
+  //   would otherwise make every stream's token read its 3,000 cells) - unless the prompt's id lies among theirs,
+  //   where leaving it out would split them into two passes: then its first token goes with them;
+  // - an idle sequence in a gap between the streams gets a throwaway token that keeps them in one pass, unless its
+  //   cache reaches deeper than theirs (every stream would read that far).
+  const auto depth = [](const Slot *s) {
+    return s->n_past + static_cast<llama_pos>(s->pending >= 0 ? 1 + s->proposal.tokens.size() : s->step_prefill);
+  };
+  const auto padded = [](llama_pos cells) { return (cells + 255) / 256 * 256; };
+  const auto by_seq = [](const Slot *a, const Slot *b) { return a->seq < b->seq; };
+  llama_seq_id first = -1, last = -1;
+  llama_pos reach = 0;
+  for (const Slot *s : in_step)
+    if (s->pending >= 0) {
+      if (first < 0) first = s->seq;
+      last = s->seq;
+      reach = std::max(reach, padded(depth(s)));
+    }
+  if (first < 0) return in_step; // prefill alone: nobody's next token waits on the order
+  // A prompt outside the streams' ids goes apart, unless it is one token that reads no deeper than they do (then
+  // apart would be a pass more).
+  std::vector<Slot *> before, run, after;
+  for (Slot *s : in_step) {
+    const bool apart = s->pending < 0 && (s->seq < first || s->seq > last) &&
+                       (s->step_prefill > 1 || padded(depth(s)) > reach);
+    if (!apart) run.push_back(s);
+    else (s->seq < first ? before : after).push_back(s);
+  }
+  for (const Slot *s : run) reach = std::max(reach, padded(depth(s)));
+  // Prompts above the streams' ids go first: the pass that starts at them finds no next id among the streams.
+  std::vector<Slot *> order(after);
+  for (llama_seq_id seq = run.front()->seq; seq <= run.back()->seq; ++seq) {
+    Slot *s = slots_[static_cast<size_t>(seq)].get();
+    if (std::binary_search(run.begin(), run.end(), s, by_seq)) {
+      order.push_back(s);
+    } else if (!std::binary_search(in_step.begin(), in_step.end(), s, by_seq)) {
+      const llama_pos next = session_->last_pos(seq) + 1;
+      if (next < reach) {
+        s->filler = next;
+        order.push_back(s);
+      }
+    }
+  }
+  // Prompts below the streams' ids go last: the streams' pass, which starts earlier in the batch, reaches no id below
+  // its first.
+  order.insert(order.end(), before.begin(), before.end());
+  return order;
 }
 
 void BatchEngine::take_output(Slot &s, const float *first) {
@@ -438,7 +512,7 @@ bool BatchEngine::step() {
   load_.step_started(t0, had_work_);
   admit();
   propose();
-  const auto [n_decode, prompt_waited] = fill_batch();
+  const auto [n_decode, n_fillers, prompt_waited] = fill_batch();
   if (batch_.n_tokens == 0) {
     publish_n_active();
     publish_load();
@@ -452,7 +526,9 @@ bool BatchEngine::step() {
   ++n_decode_calls_;
   const double forward_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_decode).count();
-  last_step_ = {.decode = n_decode, .prefill = batch_.n_tokens - n_decode, .forward_ms = forward_ms};
+  for (auto &s : slots_)
+    if (s->filler >= 0) session_->truncate(s->seq, s->filler); // the throwaway token's KV: the cache is as before
+  last_step_ = {.decode = n_decode, .prefill = batch_.n_tokens - n_decode - n_fillers, .forward_ms = forward_ms};
   budget_.observe(last_step_.decode, last_step_.prefill, last_step_.forward_ms, prompt_waited);
   if (!st.ok()) {
     // The KV cache state of these sequences is unknown now: fail every sequence that was in the batch.

@@ -53,10 +53,12 @@ struct BatchEngineParams {
   // split_equal, sequential), so streams in non-adjacent slots decode in separate forward passes: two streams ran at
   // one stream's rate (9.1 instead of 17.8 tok/s) in every fourth pair of bench/serve_vs_llama_server.py's 2-stream
   // level, as the slots they were given came round. Slots are picked for their cached prompts, not their ids, so the
-  // cache stays unified.
+  // cache stays unified by default. Split, the engine fills such gaps with a throwaway token per idle sequence (its KV
+  // dropped after the step), unless that sequence's cache is deeper than the step's (BatchEngine::emission_order).
   bool kv_unified = true;
   llama_flash_attn_type flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO; // config's models.NAME.flash_attn
   StepBudgetParams step_budget;   // prefill tokens per step beside running decodes (step_budget.h)
+  bool count_passes = false;      // tests: count llama.cpp's forward passes (n_forward_passes)
   Status validate() const;
 };
 
@@ -123,6 +125,9 @@ public:
     return load_.load(static_cast<int32_t>(n_queued()), prompt_tokens);
   }
   int64_t n_decode_calls() const { return n_decode_calls_; }
+  // The forward passes those calls ran (BatchEngineParams::count_passes; else 0): one per call, unless llama.cpp split
+  // a call's batch (over split KV caches: per run of consecutive sequence ids).
+  int64_t n_forward_passes() const { return session_->n_passes(); }
   // Since when its requests have waited (engine thread only; what a scheduler's turn order reads): the oldest without
   // a first token (queued, probing or prefilling: since it was submitted), and its decoding streams for their next
   // token (since the engine's last step); each nullopt when there is none. first_token_ratio: the highest response
@@ -171,13 +176,18 @@ private:
   // Asks the proposers for this step's drafts of every decoding speculative sequence.
   void propose();
   // Fills the batch: each decoding slot's pending token and drafts, then prefill chunks, highest response ratio first,
-  // up to the step budget. Returns the number of decode tokens (the rest are prefill) and whether a prompt was waiting
-  // for its prefill (the step budget's duty cycle counts such steps).
+  // up to the step budget (in sequence order, with fillers over a split cache). Returns the number of decode tokens,
+  // of throwaway filler tokens (the rest are prefill) and whether a prompt was waiting for its prefill (the step
+  // budget's duty cycle counts such steps).
   struct Filled {
     int32_t n_decode = 0;
+    int32_t n_fillers = 0;
     bool prompt_waited = false;
   };
   Filled fill_batch();
+  // The slots whose tokens this step carries, in the order they go into the batch; over a split KV cache also the idle
+  // slots that get a throwaway token (Slot::filler) to keep the step in few forward passes.
+  std::vector<Slot *> emission_order();
   // Takes the output of one decoded sequence: emits its next token(s) and keeps its KV consistent with them.
   void take_output(Slot &slot, const float *logits);
   // The probe stage's logits arrived: ask the stage, then generate here or release the slot.

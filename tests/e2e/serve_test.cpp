@@ -393,11 +393,12 @@ TEST(Serve, TraceStepsWritesEveryStepOfEachModel) {
   }
 }
 
-// models.NAME.flash_attn reaches llama.cpp for that model alone (its own log says what each context was made with), and
-// both settings answer.
-TEST(Serve, EachModelTakesItsOwnFlashAttentionSetting) {
+// models.NAME.flash_attn and models.NAME.kv_cache reach llama.cpp for that model alone (its own log says what each
+// context was made with), and both settings answer.
+TEST(Serve, EachModelTakesItsOwnFlashAttentionAndKvCacheSettings) {
   const std::string config = make_temp_dir("flash-attn") + "/aio.yaml";
-  std::ofstream(config) << "models:\n  small: {path: " << tiny_pair().small_path << ", n_ctx: 512, flash_attn: on}\n"
+  std::ofstream(config) << "models:\n  small: {path: " << tiny_pair().small_path
+                        << ", n_ctx: 512, flash_attn: on, kv_cache: split}\n"
                         << "  large: {path: " << tiny_pair().large_path << ", n_ctx: 512, flash_attn: off}\n"
                         << "probe: {kind: fasttext, fasttext_model: builtin}\nthreads: 1\n";
   ::setenv("AIO_LLAMA_LOG", "1", 1); // llama.cpp's own log on stderr
@@ -420,6 +421,12 @@ TEST(Serve, EachModelTakesItsOwnFlashAttentionSetting) {
   EXPECT_EQ(contexts_with("enabled"), 1) << log;
   EXPECT_EQ(contexts_with("disabled"), 1) << log;
   EXPECT_EQ(contexts_with("auto"), 0) << log;
+  const auto kv_unified = [&](const std::string &setting) {
+    const std::regex line("kv_unified +=  *" + setting + "\n");
+    return std::distance(std::sregex_iterator(log.begin(), log.end(), line), std::sregex_iterator());
+  };
+  EXPECT_EQ(kv_unified("false"), 1) << log;
+  EXPECT_EQ(kv_unified("true"), 1) << log;
 }
 
 TEST(Serve, ATraceFileThatCannotBeWrittenStopsTheServerBeforeItListens) {

@@ -61,6 +61,21 @@ protected:
     EXPECT_TRUE(e.ok()) << e.status().to_string();
     return e.ok() ? std::move(*e) : nullptr;
   }
+  // An engine over split KV caches (a stream of n_ctx cells per slot) that counts llama.cpp's forward passes.
+  std::unique_ptr<BatchEngine> split_engine(int32_t n_slots, uint32_t n_ctx, const std::string &budget) {
+    BatchEngineParams p;
+    p.n_slots = n_slots;
+    p.n_ctx_per_slot = n_ctx;
+    p.n_batch = 64;
+    p.n_threads = 1;
+    p.kv_unified = false;
+    p.count_passes = true;
+    p.step_budget = *StepBudgetParams::parse(budget, 2.0);
+    p.step_budget.max_stall_ms = 0;
+    auto e = BatchEngine::create(model_, p);
+    EXPECT_TRUE(e.ok()) << e.status().to_string();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
   std::shared_ptr<engine::Model> model_;
   std::unique_ptr<BatchEngine> engine_;
 };
@@ -550,6 +565,76 @@ TEST_F(BatchEngineTest, APromptSharingAPreambleWithALongFinishedAnswerReusesTheP
   ASSERT_TRUE(engine_->submit(job_for(*model_, prompt2, 5, third)));
   drain();
   EXPECT_EQ(third.result->n_prefill_tokens_saved, third.result->n_prompt_tokens - 1) << "the second prompt's slot kept it";
+}
+
+// Over split KV caches llama.cpp runs only consecutive sequence ids in one forward pass. Streams in slots 0 and 2,
+// with slot 1 idle between them, still decode in one pass a step: slot 1 gets a throwaway token whose KV is dropped
+// after the step - its cached conversation is intact, and the next turn reuses it and answers as alone.
+TEST_F(BatchEngineTest, OverASplitCacheStreamsInSlotsApartStillDecodeInOnePassAStep) {
+  auto e = split_engine(3, 512, "auto");
+  ASSERT_TRUE(e);
+  const std::string turn1 = "User: name three colours.\nAssistant:";
+  Outcome a, b, c;
+  ASSERT_TRUE(e->submit(job_for(*model_, "abc abc abc", 40, a))); // slot 0
+  ASSERT_TRUE(e->submit(job_for(*model_, turn1, 3, b)));           // slot 1, done first
+  ASSERT_TRUE(e->submit(job_for(*model_, "def f(x):", 40, c)));   // slot 2
+  while (!b.done && e->step()) {
+  }
+  ASSERT_TRUE(b.result.ok()) << b.result.status().to_string();
+  const int64_t calls = e->n_decode_calls(), passes = e->n_forward_passes();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(e->step());
+  EXPECT_EQ(e->n_decode_calls() - calls, 10);
+  EXPECT_EQ(e->n_forward_passes() - passes, 10) << "one forward pass a step for the streams in slots 0 and 2";
+  EXPECT_EQ(e->last_step().decode, 2);
+  EXPECT_EQ(e->last_step().prefill, 0) << "the throwaway token is no prompt token";
+  while (e->step()) {
+  }
+  ASSERT_TRUE(a.result.ok() && c.result.ok());
+  EXPECT_EQ(a.result->n_generated, 40);
+  EXPECT_EQ(c.result->n_generated, 40);
+  EXPECT_EQ(a.result->tokens.front(), alone("abc abc abc", 1).front());
+  EXPECT_EQ(c.result->tokens.front(), alone("def f(x):", 1).front());
+
+  const std::string turn2 = turn1 + b.result->text + "\nUser: and three more?\nAssistant:";
+  Outcome next;
+  ASSERT_TRUE(e->submit(job_for(*model_, turn2, 10, next)));
+  while (e->step()) {
+  }
+  ASSERT_TRUE(next.result.ok()) << next.result.status().to_string();
+  EXPECT_GE(next.result->n_prefill_tokens_saved, static_cast<int32_t>(model_->tokenize(turn1)->size()));
+  EXPECT_EQ(next.result->tokens, alone(turn2, 10));
+}
+
+// A prompt chunk among decoding streams over split caches costs one forward pass more, wherever its slot lies: here
+// in slot 1 between streams in slots 0 and 2 (its tokens after theirs would make three passes - slot 0 with the
+// prompt's first token, slot 2, the rest of the prompt); and the streams and the prompt answer as they would alone.
+TEST_F(BatchEngineTest, OverASplitCacheAPromptChunkAmongTheStreamsCostsOnePassMore) {
+  auto e = split_engine(3, 512, "8"); // 8 tokens a step: the two streams' and 6 of the prompt
+  ASSERT_TRUE(e);
+  Outcome a, b, c, longer;
+  ASSERT_TRUE(e->submit(job_for(*model_, "abc abc abc", 80, a))); // slot 0
+  ASSERT_TRUE(e->submit(job_for(*model_, "Question: why?", 2, b))); // slot 1, done first
+  ASSERT_TRUE(e->submit(job_for(*model_, "def f(x):", 80, c)));   // slot 2
+  while (!b.done && e->step()) {
+  }
+  const std::string text = numbered_words(30);
+  ASSERT_TRUE(e->submit(job_for(*model_, text, 4, longer))); // the free slot: 1
+  int64_t both = 0;
+  while (longer.streamed.empty() && !longer.done) {
+    const int64_t passes = e->n_forward_passes();
+    ASSERT_TRUE(e->step());
+    if (e->last_step().decode == 2 && e->last_step().prefill > 1) {
+      ++both;
+      EXPECT_EQ(e->n_forward_passes() - passes, 2) << "the streams' pass with the prompt's first token, and its rest";
+    }
+  }
+  EXPECT_GT(both, 3);
+  while (e->step()) {
+  }
+  ASSERT_TRUE(a.result.ok() && c.result.ok() && longer.result.ok());
+  EXPECT_EQ(longer.result->tokens, alone(text, 4));
+  EXPECT_EQ(a.result->n_generated, 80);
+  EXPECT_EQ(c.result->tokens.front(), alone("def f(x):", 1).front());
 }
 
 TEST_F(BatchEngineTest, ClosedEngineRefusesNewJobs) {

@@ -114,6 +114,17 @@ TEST(Config, AModelSaysWhetherItUsesFlashAttention) {
   EXPECT_EQ(cfg->find_model("yes")->flash_attn, FA::on);
 }
 
+// The KV cache layout per model: unified unless said, split as llama-server without --kv-unified.
+TEST(Config, AModelSaysHowItsKvCacheIsLaidOut) {
+  auto cfg = load_config(write("models:\n  small: {path: s.gguf, kv_cache: split}\n  large: {path: l.gguf, kv_cache: "
+                               "unified}\n  other: {path: o.gguf}\n"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  using KV = ModelEntry::KvCache;
+  EXPECT_EQ(cfg->find_model("small")->kv_cache, KV::split);
+  EXPECT_EQ(cfg->find_model("large")->kv_cache, KV::unified);
+  EXPECT_EQ(cfg->find_model("other")->kv_cache, KV::unified);
+}
+
 TEST(Config, MistakesAreReportedWithFileAndLine) {
   struct Case {
     std::string yaml, expect;
@@ -128,6 +139,10 @@ TEST(Config, MistakesAreReportedWithFileAndLine) {
       {"models:\n  small: {path: a.gguf, flash_attn: [on]}\n", "models.small.flash_attn must be auto"},
       {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', flash_attn: off}\n",
        "models.large.flash_attn is the remote server's business"},
+      {"models:\n  small: {path: a.gguf, kv_cache: shared}\n", ":2: models.small.kv_cache must be unified"},
+      {"models:\n  small: {path: a.gguf, kv_cache: {split: true}}\n", "models.small.kv_cache must be unified"},
+      {"models:\n  small: {path: a.gguf}\n  large: {endpoint: 'http://h/v1', kv_cache: split}\n",
+       "models.large.kv_cache is the remote server's business"},
       {"models:\n  small: {path: a.gguf, slots: 257}\n", "models.small.slots must be from 1 to 256"},
       {"models:\n  small: {path: a.gguf, slots: -3}\n", "models.small.slots must be from 1 to 256"},
       {"models:\n  small: {path: a.gguf, slots: 99999999999999999999}\n", "models.small.slots must be a whole number"},
