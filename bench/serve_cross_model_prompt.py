@@ -28,7 +28,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_common import BIN, ROOT, Servers, percentile, save_results, synth  # noqa: E402
+from serve_common import BIN, model_entry, ROOT, Servers, percentile, save_results, synth  # noqa: E402
 import serve_goodput  # noqa: E402
 
 
@@ -55,8 +55,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="aio-cross-")
     cfg, trace = os.path.join(tmp, "aio.yaml"), os.path.join(tmp, "steps.jsonl")
     with open(cfg, "w") as f:
-        fa = f", flash_attn: {args.flash_attn}"
-        f.write(f"models:\n  small: {{path: {small}, n_ctx: 4608{fa}}}\n  large: {{path: {large}, n_ctx: 4608{fa}}}\n"
+        f.write(f"models:\n  small: {model_entry(small, 4608, flash_attn=args.flash_attn)}\n"
+                f"  large: {model_entry(large, 4608, flash_attn=args.flash_attn)}\n"
                 f"policy: aio\nprobe: {{kind: fasttext, fasttext_model: builtin}}\nthreads: {args.threads}\n")
     base = "http://127.0.0.1:18530"
     cmds = {"aio": [args.aio, "serve", "--config", cfg, "--port", "18530",
